@@ -1,0 +1,129 @@
+"""`multi-llm-coord` command line: build, validate, stats.
+
+Heavy libraries are imported only after the arguments are parsed, so that `--help` is instant and
+HF_HUB_OFFLINE can be set for local builds before huggingface libraries read it at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import typing
+from pathlib import Path
+
+from builder.config import SAMPLE_SOURCE, BuildConfig
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    hints = typing.get_type_hints(BuildConfig)
+    for field in BuildConfig.cli_fields():
+        flag = "--" + field.name.replace("_", "-")
+        hint, default, help_text = hints[field.name], field.default, field.metadata["help"]
+        if hint is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+        elif field.name == "languages":
+            parser.add_argument("--language", dest="languages", action="append", default=[], help=help_text)
+        elif field.name == "output_dir":
+            parser.add_argument("--output-dir", "-o", type=Path, default=default, help=help_text)
+        else:
+            kind = int if hint in (int, int | None) else str
+            parser.add_argument(flag, type=kind, default=default, help=f"{help_text} (default: {default})")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="multi-llm-coord", description="Build and check the multi-llm-coord dataset.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="Build the dataset folder (Parquet configs, card, report).")
+    _add_config_flags(build)
+    validate = commands.add_parser("validate", help="Check a built folder: schema, configs, invariants.")
+    validate.add_argument("output_dir", type=Path)
+    stats = commands.add_parser("stats", help="Print a built folder's report.")
+    stats.add_argument("output_dir", type=Path)
+    stats.add_argument("--json", action="store_true", help="Print the whole report as JSON.")
+    return parser
+
+
+def _is_local_source(source: str) -> bool:
+    return source == SAMPLE_SOURCE or Path(source).exists()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    if args.command == "build" and _is_local_source(args.source):
+        # A local build needs nothing from the Hub; offline mode avoids ~30 s of retries without network.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        if args.command == "build":
+            return _build(args)
+        if args.command == "validate":
+            return _validate(args.output_dir)
+        return _stats(args.output_dir, as_json=args.json)
+    except KeyboardInterrupt:
+        print("interrupted; the output folder was left as it was", file=sys.stderr)
+        return 130
+
+
+def _build(args) -> int:
+    from builder.pipeline import BuildError, build
+    from builder.sources import SourceError
+
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(BuildConfig)}
+    values["languages"] = tuple(values["languages"])
+    config = BuildConfig(**values)
+    try:
+        report = build(config)
+    except (SourceError, BuildError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2 if isinstance(error, SourceError) else 1
+    print(summary_table(report))
+    print(f"wrote {config.output_dir}")
+    return 0
+
+
+def _validate(output_dir: Path) -> int:
+    from builder.validate import validate_folder
+
+    problems = validate_folder(output_dir)
+    if problems:
+        for problem in problems:
+            print(f"invalid: {problem}", file=sys.stderr)
+        print(f"{output_dir}: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"{output_dir}: valid")
+    return 0
+
+
+def _stats(output_dir: Path, as_json: bool) -> int:
+    from builder.output.report import REPORT_FILE
+
+    path = Path(output_dir) / REPORT_FILE
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        print(f"error: cannot read {path}: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2, sort_keys=True) if as_json else summary_table(report))
+    return 0
+
+
+def summary_table(report: dict) -> str:
+    lines = [f"{'config':<10}{'episodes':>10}{'turns':>8}{'tokens':>12}{'parquet bytes':>15}"]
+    for name, info in report["configs"].items():
+        lines.append(f"{name:<10}{info['episodes']:>10}{info['turns']:>8}{info['total_tokens']:>12}"
+                     f"{info['parquet_bytes']:>15}")
+    rejections = report["rejections"]
+    lines.append(f"rows read {report['rows_read']}, accepted {report['episodes_accepted']}, "
+                 f"rejected {rejections['total']}")
+    for reason, count in rejections["by_reason"].items():
+        lines.append(f"  rejected {count:>6}  {reason}")
+    tokens = report["tokens"]["total_tokens"]
+    lines.append(f"tokens per episode ({report['options']['encoding']}): min {tokens['min']}, "
+                 f"median {tokens['median']}, max {tokens['max']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Typed build options. Each field's `help` becomes the CLI flag's help text (see builder.cli)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+SAMPLE_SOURCE = "sample"
+
+
+def option(default, help: str, **extra):
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    output_dir: Path = option(Path("out"), "Folder to write the Hub-ready dataset into (replaced atomically).")
+    source: str = option(
+        SAMPLE_SOURCE,
+        "What to read: `sample` (the embedded sample), a local .json/.jsonl(.gz)/.parquet file or folder in "
+        "the lmsys/chatbot_arena_conversations layout, or a Hub dataset id such as lmsys/chatbot_arena_conversations.",
+    )
+    source_split: str = option("train", "Split to read from a Hub dataset or a local dataset folder.")
+    encoding: str = option("cl100k_base", "tiktoken encoding for every token count (e.g. cl100k_base, o200k_base).")
+    limit: int | None = option(None, "Keep at most this many episodes in `full` (stratified when --stratify).")
+    languages: tuple[str, ...] = option((), "Keep only episodes in these languages (repeatable; case-insensitive).")
+    stratify: bool = option(False, "With --limit: sample evenly across (model pair, winner) strata instead of taking the first ids.")
+    seed: int = option(0, "Seed for every random choice of the build (stratified sampling).")
+    strict: bool = option(False, "Fail (exit 1) on the first rejected row instead of counting it.")
+    max_text_chars: int = option(200_000, "Reject rows whose prompt or answer is longer than this many characters.")
+    shard_max_episodes: int = option(10_000, "Episodes per Parquet shard.")
+    progress: bool = option(True, "Show progress bars.")
+
+    @classmethod
+    def cli_fields(cls):
+        return [f for f in fields(cls) if "help" in f.metadata]

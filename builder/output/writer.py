@@ -1,0 +1,75 @@
+"""Writes each config's episodes as Parquet shards with the declared features, atomically.
+
+`Dataset.to_parquet` writes the `datasets` feature metadata into the file and compresses every column
+(snappy), the same way `push_to_hub` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from multi_llm_coord import episode_features
+
+
+def shard_path(config_name: str, index: int, count: int) -> str:
+    return f"data/{config_name}/train-{index:05d}-of-{count:05d}.parquet"
+
+
+def write_config(episodes: list[dict], config_name: str, root: Path, shard_max_episodes: int):
+    """Write `episodes` as data/<config>/train-*.parquet under `root`; return the `datasets.DatasetInfo`."""
+    import datasets
+
+    datasets.disable_progress_bars()  # one bar per tiny shard is noise; the pipeline shows its own progress
+    features = episode_features()
+    dataset = datasets.Dataset.from_list(episodes, features=features)
+    shard_count = max(1, -(-len(dataset) // shard_max_episodes))
+    download_size = 0
+    for index in range(shard_count):
+        path = root / shard_path(config_name, index, shard_count)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        dataset.shard(shard_count, index, contiguous=True).to_parquet(str(path))  # snappy-compressed by datasets
+        download_size += path.stat().st_size
+    num_bytes = dataset.data.nbytes
+    return datasets.DatasetInfo(
+        features=features,
+        splits=datasets.SplitDict(
+            {"train": datasets.SplitInfo(name="train", num_bytes=num_bytes, num_examples=len(dataset))}
+        ),
+        download_size=download_size,
+        dataset_size=num_bytes,
+        config_name=config_name,
+    )
+
+
+@contextlib.contextmanager
+def atomic_output_dir(final: Path):
+    """Yield a temporary folder beside `final`; on success it replaces `final` in one rename.
+
+    On any error the temporary folder is removed and `final` is left exactly as it was.
+    """
+    final = Path(final).resolve()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private (0700); the result is an ordinary folder
+    try:
+        yield staging
+        if final.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+            os.replace(final, retired / final.name)
+            try:
+                os.replace(staging, final)
+            except OSError:
+                os.replace(retired / final.name, final)  # put the previous build back
+                raise
+            shutil.rmtree(retired)
+        else:
+            os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,131 @@
+"""The build, top to bottom: read -> normalise -> select -> enrich -> write configs, report and card.
+
+    rows      = iter_source_rows(config.source)            builder/sources/loaders.py
+    episodes  = arena_row_to_episode(row) or a rejection   builder/sources/arena.py
+    full      = select_full(episodes, ...)                 builder/selection.py
+    for stage in episode_stages(config): stage.process(e)  builder/stages/
+    mini, preview = select_mini(full), make_preview(mini)  builder/selection.py
+    write_config(...) per config, stats.json, README.md    builder/output/, dataset_card/
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import multi_llm_coord
+from multi_llm_coord import SCHEMA_VERSION
+
+import builder
+from builder.config import BuildConfig
+from builder.output.report import REPORT_FILE, build_report
+from builder.output.writer import atomic_output_dir, write_config
+from builder.progress import progress
+from builder.selection import make_preview, select_full, select_mini
+from builder.sources import RejectLog, Rejection, iter_source_rows
+from builder.sources.arena import arena_row_to_episode
+from builder.sources.loaders import source_name
+from builder.stages.base import EpisodeStage
+from builder.stages.token_logs import TokenLogStage
+
+LOADING_SCRIPT = "multi_llm_coord.py"
+
+
+class BuildError(Exception):
+    """The build cannot go on (strict-mode rejection, nothing accepted, unusable output folder)."""
+
+
+def episode_stages(config: BuildConfig) -> list[EpisodeStage]:
+    """The per-episode enrichment stages, in order. Later stages may read what earlier ones wrote."""
+    return [
+        TokenLogStage(config.encoding),
+    ]
+
+
+def read_episodes(config: BuildConfig, rejects: RejectLog) -> tuple[list[dict], int]:
+    """Every row of the source as an episode, or a counted rejection. Returns (episodes, rows read)."""
+    name = source_name(config.source)
+    episodes, seen_ids, rows_read = [], set(), 0
+    for row_index, row in progress(iter_source_rows(config.source, config.source_split), config.progress,
+                                   desc="reading", unit=" rows"):
+        rows_read += 1
+        episode_id = _raw_id(row)
+        try:
+            if isinstance(row, Rejection):
+                raise row
+            episode = arena_row_to_episode(row, name, config.max_text_chars)
+            episode_id = episode["episode_id"]
+            if episode_id in seen_ids:
+                raise Rejection("duplicate_id", episode_id)
+        except Rejection as rejection:
+            if config.strict:
+                raise BuildError(f"row {row_index} (id {episode_id!r}) rejected: {rejection} "
+                                 "(--strict stops at the first rejection)") from None
+            rejects.add(row_index, episode_id, rejection)
+            continue
+        seen_ids.add(episode_id)
+        episodes.append(episode)
+    return episodes, rows_read
+
+
+def _raw_id(row) -> str | None:
+    if isinstance(row, dict) and isinstance(row.get("question_id"), (str, int)):
+        return str(row["question_id"])
+    return None
+
+
+def check_output_dir(output_dir: Path) -> None:
+    # datasets >= 4 refuses to load a folder that holds a script named after the folder.
+    if Path(output_dir).resolve().name == Path(LOADING_SCRIPT).stem:
+        raise BuildError(f"output folder may not be named {Path(LOADING_SCRIPT).stem!r}: load_dataset would refuse "
+                         f"it because it holds {LOADING_SCRIPT}")
+
+
+def build(config: BuildConfig) -> dict:
+    """Run the whole build and return the report (also written as stats.json in the output folder)."""
+    check_output_dir(config.output_dir)
+    rejects = RejectLog()
+    episodes, rows_read = read_episodes(config, rejects)
+    full = select_full(episodes, languages=config.languages, limit=config.limit,
+                       stratify=config.stratify, seed=config.seed)
+    if not full:
+        raise BuildError(f"no episode to write: {rows_read} rows read, {rejects.total} rejected "
+                         f"{dict(rejects.counts) or ''}, {len(episodes)} accepted before selection")
+
+    stages = episode_stages(config)
+    for stage in stages:
+        full = [stage.process(episode) for episode in progress(full, config.progress, desc=stage.name, unit=" ep")]
+
+    mini = select_mini(full)
+    configs = {"mini": mini, "preview": make_preview(mini), "full": full}
+
+    with atomic_output_dir(config.output_dir) as staging:
+        infos = {name: write_config(episodes_, name, staging, config.shard_max_episodes)
+                 for name, episodes_ in configs.items()}
+        report = build_report(
+            builder_version=builder.__version__,
+            schema_version=SCHEMA_VERSION,
+            options=_options(config),
+            stages=[stage.describe() for stage in stages],
+            rows_read=rows_read,
+            rejects=rejects,
+            configs=configs,
+            infos=infos,
+        )
+        (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        from dataset_card import render_card
+
+        render_card(report, infos, load_path=str(Path(config.output_dir))).save(staging / "README.md")
+        shutil.copyfile(multi_llm_coord.__file__, staging / LOADING_SCRIPT)
+    return report
+
+
+def _options(config: BuildConfig) -> dict:
+    options = dataclasses.asdict(config)
+    options["output_dir"] = str(config.output_dir)
+    options["languages"] = list(config.languages)
+    for transient in ("progress",):  # does not change the output
+        options.pop(transient)
+    return options

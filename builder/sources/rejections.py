@@ -1,0 +1,62 @@
+"""Counted, reasoned rejection of bad input rows: nothing is dropped silently."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+# Every reason a row can be rejected for; the build report and the tests use these codes.
+REJECT_REASONS: dict[str, str] = {
+    "malformed_json": "the line is not valid JSON",
+    "malformed_row": "the row is not a JSON object / mapping",
+    "invalid_utf8": "the row holds bytes that are not valid UTF-8 (or lone surrogates)",
+    "missing_field": "a required field is missing or null",
+    "invalid_type": "a field has the wrong type",
+    "empty_conversation": "a conversation has no messages",
+    "non_string_content": "a message's content is not a string",
+    "broken_role_order": "messages do not alternate user/assistant starting with user and ending with assistant",
+    "turn_count_mismatch": "conversation_a and conversation_b have different numbers of turns",
+    "prompt_mismatch": "the user prompts of conversation_a and conversation_b differ",
+    "null_winner": "the winner is null",
+    "unknown_winner": "the winner is not one of model_a, model_b, tie, tie (bothbad), both_bad",
+    "text_too_long": "a prompt or answer is longer than --max-text-chars",
+    "duplicate_id": "an earlier row already produced this episode id",
+}
+
+EXAMPLES_PER_REASON = 5
+
+
+class Rejection(Exception):
+    """Raised by a normaliser for a row it refuses; `reason` is a key of REJECT_REASONS."""
+
+    def __init__(self, reason: str, detail: str):
+        if reason not in REJECT_REASONS:
+            raise ValueError(f"unknown rejection reason {reason!r}")
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class RejectLog:
+    """Counts rejections per reason and keeps the first few examples of each for the report."""
+
+    counts: Counter = field(default_factory=Counter)
+    examples: dict[str, list[dict]] = field(default_factory=dict)
+
+    def add(self, row_index: int, episode_id: str | None, rejection: Rejection) -> None:
+        self.counts[rejection.reason] += 1
+        kept = self.examples.setdefault(rejection.reason, [])
+        if len(kept) < EXAMPLES_PER_REASON:
+            kept.append({"row": row_index, "episode_id": episode_id, "detail": rejection.detail})
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def to_report(self) -> dict:
+        return {
+            "total": self.total,
+            "by_reason": {reason: self.counts[reason] for reason in sorted(self.counts)},
+            "examples": {reason: self.examples[reason] for reason in sorted(self.examples)},
+        }

@@ -1,0 +1,23 @@
+"""The contract every per-episode enrichment stage follows."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+
+class EpisodeStage(ABC):
+    """Adds fields to one episode. Heavy resources (tokenizers, models) load lazily on first use.
+
+    `name` is versioned ("token_logs_v1"): change the version whenever the stage's output changes, so the
+    build metadata says which recipe produced a dataset.
+    """
+
+    name: str
+
+    @abstractmethod
+    def process(self, episode: dict) -> dict:
+        """Return the episode with this stage's fields filled in."""
+
+    def describe(self) -> dict:
+        """Identity and parameters recorded in the build report (recipe version, model identities)."""
+        return {"stage": self.name}

@@ -1,0 +1,168 @@
+"""`validate OUT_DIR`: check a built folder against the schema, its card and the episode invariants.
+
+Returns a list of human-readable problems; an empty list means the folder is valid.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from multi_llm_coord import CONFIG_NAMES, PREVIEW_MAX_CHARS, TRUNCATION_MARKER, WINNER_NAMES, episode_features
+
+from builder.output.report import REPORT_FILE
+from builder.pipeline import LOADING_SCRIPT
+
+
+def validate_folder(output_dir: Path) -> list[str]:
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return [f"{output_dir} is not a folder"]
+    problems: list[str] = []
+    for required in ("README.md", REPORT_FILE, LOADING_SCRIPT):
+        if not (output_dir / required).is_file():
+            problems.append(f"{required} is missing")
+    declared = _card_configs(output_dir, problems)
+    report = _read_report(output_dir, problems)
+    for name in CONFIG_NAMES:
+        files = sorted((output_dir / "data" / name).glob("train-*.parquet"))
+        if not files:
+            problems.append(f"config {name}: no data/{name}/train-*.parquet files")
+            continue
+        episodes = _read_config(name, files, problems)
+        if episodes is None:
+            continue
+        if name in declared and declared[name] != len(episodes):
+            problems.append(f"config {name}: card declares {declared[name]} examples, files hold {len(episodes)}")
+        if report and report.get("configs", {}).get(name, {}).get("episodes") not in (None, len(episodes)):
+            problems.append(f"config {name}: {REPORT_FILE} says {report['configs'][name]['episodes']} episodes, "
+                            f"files hold {len(episodes)}")
+        seen = set()
+        for episode in episodes:
+            where = f"config {name}, episode {episode['episode_id']!r}"
+            if episode["episode_id"] in seen:
+                problems.append(f"{where}: duplicate episode_id")
+            seen.add(episode["episode_id"])
+            problems.extend(f"{where}: {p}" for p in episode_problems(episode, truncated=(name == "preview")))
+    return problems
+
+
+def _card_configs(output_dir: Path, problems: list[str]) -> dict[str, int]:
+    """{config name: declared num_examples} from the README's YAML; problems for anything inconsistent."""
+    from huggingface_hub import DatasetCard
+
+    try:
+        card = DatasetCard.load(output_dir / "README.md")
+    except Exception as error:  # noqa: BLE001 - any parse failure is a finding, not a crash
+        problems.append(f"README.md YAML does not parse: {error}")
+        return {}
+    data = card.data.to_dict()
+    configs = {c.get("config_name"): c for c in data.get("configs") or []}
+    for name in CONFIG_NAMES:
+        if name not in configs:
+            problems.append(f"README.md declares no config {name!r}")
+            continue
+        for entry in configs[name].get("data_files") or []:
+            if not list(output_dir.glob(entry["path"])):
+                problems.append(f"config {name}: data_files path {entry['path']!r} matches no file")
+    if sum(1 for c in configs.values() if c.get("default")) != 1:
+        problems.append("README.md must mark exactly one config as default")
+    infos = data.get("dataset_info") or []
+    infos = [infos] if isinstance(infos, dict) else infos
+    declared = {}
+    for info in infos:
+        for split in info.get("splits") or []:
+            if split.get("name") == "train":
+                declared[info.get("config_name")] = split.get("num_examples")
+    return declared
+
+
+def _read_report(output_dir: Path, problems: list[str]) -> dict | None:
+    try:
+        return json.loads((output_dir / REPORT_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        problems.append(f"{REPORT_FILE} unreadable: {error}")
+        return None
+
+
+def _read_config(name: str, files: list[Path], problems: list[str]) -> list[dict] | None:
+    import datasets
+    import pyarrow.parquet as pq
+
+    expected = episode_features()
+    episodes = []
+    for path in files:
+        try:
+            table = pq.read_table(path)
+        except Exception as error:  # noqa: BLE001 - corrupt files are findings
+            problems.append(f"{path.relative_to(path.parents[2])}: unreadable Parquet ({error})")
+            return None
+        found = datasets.Features.from_arrow_schema(table.schema)
+        if found != expected:
+            problems.append(f"config {name}: {path.name} features differ from the declared schema")
+            return None
+        episodes.extend(table.to_pylist())
+    return episodes
+
+
+def _finite(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and math.isfinite(value))
+
+
+def episode_problems(episode: dict, truncated: bool) -> list[str]:
+    """The invariants every episode keeps: token totals add up, per-agent lists align, numbers are finite."""
+    problems = []
+    agent_ids = [agent["agent_id"] for agent in episode["agents"]]
+    if len(agent_ids) < 2 or len(set(agent_ids)) != len(agent_ids):
+        problems.append(f"needs two or more distinct agents, has {agent_ids}")
+    if not 0 <= episode["winner"] < len(WINNER_NAMES):
+        problems.append(f"winner {episode['winner']} out of range")
+    if not episode["turns"]:
+        problems.append("has no turns")
+    if episode["is_truncated"] != truncated:
+        problems.append(f"is_truncated is {episode['is_truncated']}, expected {truncated}")
+    history = dict.fromkeys(agent_ids, 0)
+    output = dict.fromkeys(agent_ids, 0)
+    read = dict.fromkeys(agent_ids, 0)
+    for position, turn in enumerate(episode["turns"]):
+        if turn["turn_index"] != position:
+            problems.append(f"turn {position} has turn_index {turn['turn_index']}")
+        if [r["agent_id"] for r in turn["responses"]] != agent_ids:
+            problems.append(f"turn {position}: responses do not follow the agents' order")
+            continue
+        texts = [turn["prompt"]] + [r["content"] for r in turn["responses"]]
+        if truncated and any(len(t) > PREVIEW_MAX_CHARS + len(TRUNCATION_MARKER) for t in texts):
+            problems.append(f"turn {position}: preview text longer than {PREVIEW_MAX_CHARS} characters")
+        if not truncated and turn["prompt_chars"] != len(turn["prompt"]):
+            problems.append(f"turn {position}: prompt_chars does not match the prompt")
+        for response in turn["responses"]:
+            agent = response["agent_id"]
+            if response["input_tokens"] != history[agent] + turn["prompt_tokens"]:
+                problems.append(f"turn {position}, {agent}: input_tokens is not history + prompt")
+            if not truncated and response["output_chars"] != len(response["content"]):
+                problems.append(f"turn {position}, {agent}: output_chars does not match the answer")
+            history[agent] += turn["prompt_tokens"] + response["output_tokens"]
+            output[agent] += response["output_tokens"]
+            read[agent] += response["input_tokens"]
+    totals = episode["token_totals"]
+    prompt_sum = sum(turn["prompt_tokens"] for turn in episode["turns"])
+    if totals["prompt_tokens"] != prompt_sum:
+        problems.append(f"token_totals.prompt_tokens {totals['prompt_tokens']} != sum of turns {prompt_sum}")
+    if totals["output_tokens"] != sum(output.values()):
+        problems.append("token_totals.output_tokens is not the sum of the answers")
+    if totals["total_tokens"] != totals["prompt_tokens"] + totals["output_tokens"]:
+        problems.append("token_totals.total_tokens != prompt_tokens + output_tokens")
+    if totals["agent_input_tokens"] != sum(read.values()):
+        problems.append("token_totals.agent_input_tokens is not the sum of input_tokens")
+    per_agent = {entry["agent_id"]: entry for entry in totals["per_agent"]}
+    if list(per_agent) != agent_ids:
+        problems.append("token_totals.per_agent does not follow the agents' order")
+    else:
+        for agent in agent_ids:
+            if per_agent[agent]["output_tokens"] != output[agent] or per_agent[agent]["input_tokens"] != read[agent]:
+                problems.append(f"token_totals.per_agent[{agent}] does not add up")
+    for name, value in episode["communication_efficiency"].items():
+        if not _finite(value) or (value is not None and value < 0):
+            problems.append(f"communication_efficiency.{name} is {value}")
+    return problems

@@ -1,0 +1,246 @@
+"""multi-llm-coord: the dataset's typed definition.
+
+This file is the single source of truth for the episode schema. The `builder` package imports
+`episode_features()` from here to write the Parquet files, and the same file is uploaded next to the
+data so that a researcher can read the schema, or instantiate the builder class directly:
+
+    from multi_llm_coord import MultiLlmCoord
+    builder = MultiLlmCoord(config_name="mini", data_dir="path/to/built/folder")
+    builder.download_and_prepare()
+    episodes = builder.as_dataset(split="train")
+
+`datasets` >= 4 no longer runs loading scripts, so the published repository loads from its Parquet files
+and the README's `configs:` alone (`load_dataset("ORG/NAME", "mini")`); this module is never executed by
+`load_dataset`. It must stay self-contained: it is uploaded alone, without the `builder` package.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import datasets
+from datasets import ClassLabel, Features, List, Value
+from datasets.table import table_cast
+
+try:  # datasets >= 5 names the example keys; older versions accept plain tuples
+    from datasets.builder import Key
+except ImportError:  # pragma: no cover - depends on the installed datasets version
+    def Key(shard_id: int, batch_id: int):  # noqa: N802 - mirrors the class name it replaces
+        return (shard_id, batch_id)
+
+
+SCHEMA_VERSION = "1.0.0"
+
+# The human verdict of a Chatbot Arena battle. Sources that spell "both bad" differently are normalised to
+# these four names by the builder before they reach the dataset.
+WINNER_NAMES = ["model_a", "model_b", "tie", "tie (bothbad)"]
+
+CONFIG_NAMES = ("mini", "preview", "full")
+DEFAULT_CONFIG = "full"
+
+# Texts in the `preview` config are cut to this many characters (plus an ellipsis marker); every token
+# count still describes the full, untruncated text.
+PREVIEW_MAX_CHARS = 400
+TRUNCATION_MARKER = " [...]"
+
+_DESCRIPTION = """\
+Multi-LLM coordination episodes: several language models answer the same user turns; each episode
+records who said what, what every agent read and wrote in tokens (tiktoken), communication-efficiency
+metrics and the human outcome. Pairwise Chatbot Arena battles are two-agent episodes."""
+
+_CITATION = """\
+@misc{multi_llm_coord,
+  title  = {multi-llm-coord: multi-LLM coordination episodes with token logs},
+  note   = {Built with the multi-llm-coord builder from Chatbot Arena conversations},
+  year   = {2026}
+}"""
+
+_LICENSE = "cc-by-4.0 (user prompts); model outputs are subject to each model's terms of use"
+
+
+def episode_features() -> Features:
+    """The episode schema. Every column is documented in `FIELD_DOCS` (the dataset card's field table)."""
+    response = {
+        "agent_id": Value("string"),
+        "content": Value("string"),
+        "output_chars": Value("int32"),
+        "output_tokens": Value("int32"),
+        "input_tokens": Value("int32"),
+        "input_chars": Value("int64"),
+    }
+    turn = {
+        "turn_index": Value("int32"),
+        "prompt": Value("string"),
+        "prompt_chars": Value("int32"),
+        "prompt_tokens": Value("int32"),
+        "responses": List(response),
+    }
+    return Features(
+        {
+            "episode_id": Value("string"),
+            "source": Value("string"),
+            "agents": List({"agent_id": Value("string"), "model": Value("string"), "persona": Value("string")}),
+            "turns": List(turn),
+            "winner": ClassLabel(names=WINNER_NAMES),
+            "metadata": {
+                "question_id": Value("string"),
+                "judge": Value("string"),
+                "language": Value("string"),
+                "tstamp": Value("float64"),
+                "anony": Value("bool"),
+                "judged_turn": Value("int32"),
+                "moderation_flagged": Value("bool"),
+                "moderation_categories": List(Value("string")),
+                "toxic_chat_flagged": Value("bool"),
+            },
+            "token_totals": {
+                "prompt_tokens": Value("int64"),
+                "output_tokens": Value("int64"),
+                "total_tokens": Value("int64"),
+                "agent_input_tokens": Value("int64"),
+                "per_agent": List(
+                    {
+                        "agent_id": Value("string"),
+                        "input_tokens": Value("int64"),
+                        "output_tokens": Value("int64"),
+                        "output_chars": Value("int64"),
+                    }
+                ),
+            },
+            "communication_efficiency": {
+                "avg_tokens_per_turn": Value("float64"),
+                "input_output_ratio": Value("float64"),
+                "coordination_overhead": Value("float64"),
+                "history_resend_ratio": Value("float64"),
+            },
+            "is_truncated": Value("bool"),
+        }
+    )
+
+
+# Meaning and computation of every column (dotted paths for nested fields). The dataset card renders this
+# table, and a test checks that every leaf of `episode_features()` is documented here.
+FIELD_DOCS: dict[str, str] = {
+    "episode_id": "Unique id of the episode (the source's question_id; for sources whose question ids name a "
+    "question rather than a battle, such as MT-Bench, the id adds the models, judge and judged turn).",
+    "source": "Where the episode came from: a Hub dataset id, a local file name, or `sample` for the embedded sample.",
+    "agents": "The agents of the episode, in a fixed order that every per-agent list follows.",
+    "agents.agent_id": "Agent id: `model_a` / `model_b` for arena battles (matching the winner label).",
+    "agents.model": "The model behind the agent, as named by the source.",
+    "agents.persona": "The agent's persona or role; empty for arena battles, which have none.",
+    "turns": "The user turns in order; each holds the prompt and every agent's response.",
+    "turns.turn_index": "0-based position of the turn in the episode.",
+    "turns.prompt": "The user message of the turn (identical for every agent in arena battles).",
+    "turns.prompt_chars": "Characters (Unicode code points) in the prompt.",
+    "turns.prompt_tokens": "tiktoken tokens in the prompt (content only, no chat-format overhead).",
+    "turns.responses": "One response per agent, in the order of `agents`.",
+    "turns.responses.agent_id": "The agent that wrote the response.",
+    "turns.responses.content": "The agent's answer at this turn.",
+    "turns.responses.output_chars": "Characters in the answer.",
+    "turns.responses.output_tokens": "tiktoken tokens in the answer: what the agent wrote at this turn.",
+    "turns.responses.input_tokens": "Tokens the agent read at this turn: its own conversation so far (every earlier "
+    "prompt and its own earlier answers) plus the new prompt. Grows with every turn because chat APIs re-send history.",
+    "turns.responses.input_chars": "Characters the agent read at this turn, counted like `input_tokens`.",
+    "winner": "Human verdict: model_a, model_b, tie, or tie (bothbad) (both answers bad). `both_bad` in other "
+    "arena releases is mapped to `tie (bothbad)`.",
+    "metadata": "Source metadata of the battle; null where the source does not carry the field.",
+    "metadata.question_id": "The source's question id, as a string (MT-Bench's integer ids are converted).",
+    "metadata.judge": "Anonymised id of the human (or model) judge who voted.",
+    "metadata.language": "Language of the conversation as detected by the source.",
+    "metadata.tstamp": "Unix timestamp of the battle (one per conversation, not per turn).",
+    "metadata.anony": "Whether the models were anonymous to the voter.",
+    "metadata.judged_turn": "The source's `turn` field: how many user turns the vote covers (MT-Bench: which turn was judged).",
+    "metadata.moderation_flagged": "OpenAI moderation flagged the conversation (null when the source has no moderation).",
+    "metadata.moderation_categories": "The moderation categories that were flagged, sorted.",
+    "metadata.toxic_chat_flagged": "Either ToxicChat classifier (roberta-large or t5-large) flagged the conversation.",
+    "token_totals": "Token totals of the episode.",
+    "token_totals.prompt_tokens": "Sum of `turns.prompt_tokens` (each prompt counted once).",
+    "token_totals.output_tokens": "Sum of every agent's `output_tokens` over all turns.",
+    "token_totals.total_tokens": "prompt_tokens + output_tokens: every text of the episode counted once.",
+    "token_totals.agent_input_tokens": "Sum of every agent's `input_tokens` over all turns: what the agents read, "
+    "history re-sending included (the billed input of an API).",
+    "token_totals.per_agent": "Per-agent totals, in the order of `agents`.",
+    "token_totals.per_agent.agent_id": "The agent.",
+    "token_totals.per_agent.input_tokens": "Sum of the agent's `input_tokens` over all turns.",
+    "token_totals.per_agent.output_tokens": "Sum of the agent's `output_tokens` over all turns.",
+    "token_totals.per_agent.output_chars": "Sum of the agent's `output_chars` over all turns.",
+    "communication_efficiency": "Communication-efficiency metrics; null where a denominator is zero.",
+    "communication_efficiency.avg_tokens_per_turn": "total_tokens / number of turns.",
+    "communication_efficiency.input_output_ratio": "prompt_tokens / output_tokens (seed report's input/output ratio).",
+    "communication_efficiency.coordination_overhead": "(max over agents of output tokens - min over agents) / "
+    "total_tokens. For two agents this is |out_a - out_b| / total_tokens, the seed report's definition; for N agents "
+    "it is the spread of the agents' output budgets relative to the episode's size.",
+    "communication_efficiency.history_resend_ratio": "agent_input_tokens / (number of agents x prompt_tokens): 1.0 for "
+    "a single turn; above 1 it measures how much re-sent history multi-turn coordination costs.",
+    "is_truncated": "True in the `preview` config, whose texts are cut to "
+    f"{PREVIEW_MAX_CHARS} characters followed by '{TRUNCATION_MARKER.strip()}'; token counts refer to the full texts.",
+}
+
+# How the seed report's token fields map onto ours (rendered in the dataset card).
+SEED_REPORT_MAPPING: list[tuple[str, str]] = [
+    ("turn_number", "turns.turn_index + 1"),
+    ("timestamp_offset", "not available: the arena logs carry one timestamp per conversation (metadata.tstamp)"),
+    ("input_tokens", "turns.prompt_tokens (the new user prompt); what each agent really read is turns.responses.input_tokens"),
+    ("input_length", "turns.prompt_chars"),
+    ("response_a_tokens", "turns.responses[0].output_tokens"),
+    ("response_a_length", "turns.responses[0].output_chars"),
+    ("response_b_tokens", "turns.responses[1].output_tokens"),
+    ("response_b_length", "turns.responses[1].output_chars"),
+    ("total_input_tokens", "token_totals.prompt_tokens"),
+    ("total_output_tokens_a", "token_totals.per_agent[0].output_tokens"),
+    ("total_output_tokens_b", "token_totals.per_agent[1].output_tokens"),
+    ("total_tokens", "token_totals.total_tokens"),
+    ("avg_tokens_per_turn", "communication_efficiency.avg_tokens_per_turn"),
+    ("input_output_ratio", "communication_efficiency.input_output_ratio"),
+    ("coordination_overhead", "communication_efficiency.coordination_overhead (|out_a - out_b| / total_tokens)"),
+]
+
+
+CONFIG_DESCRIPTIONS = {
+    "mini": "3 complete episodes chosen deterministically (at least two winner values and a multi-turn episode).",
+    "preview": f"The mini episodes with every text cut to {PREVIEW_MAX_CHARS} characters, for quick inspection.",
+    "full": "Every accepted episode of the build (after the build's optional selection).",
+}
+
+
+class MultiLlmCoordConfig(datasets.BuilderConfig):
+    """A config of the dataset: which folder of Parquet files under `data/` it reads."""
+
+
+class MultiLlmCoord(datasets.ArrowBasedBuilder):
+    """Reads the published Parquet files of one config with the declared features."""
+
+    BUILDER_CONFIG_CLASS = MultiLlmCoordConfig
+    BUILDER_CONFIGS = [
+        MultiLlmCoordConfig(name=name, version=datasets.Version(SCHEMA_VERSION), description=CONFIG_DESCRIPTIONS[name])
+        for name in CONFIG_NAMES
+    ]
+    DEFAULT_CONFIG_NAME = DEFAULT_CONFIG
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(
+            description=_DESCRIPTION,
+            features=episode_features(),
+            citation=_CITATION,
+            license=_LICENSE,
+        )
+
+    def _split_generators(self, dl_manager):
+        # `data_dir` is a local built folder or a Hub repo ("hf://datasets/ORG/NAME"); the files are
+        # resolved with the same pattern machinery `load_dataset` uses.
+        base_path = self.config.data_dir or self.base_path
+        if not base_path:
+            raise ValueError("MultiLlmCoord needs data_dir: a built folder or hf://datasets/ORG/NAME")
+        pattern = f"data/{self.config.name}/train-*.parquet"
+        files = datasets.data_files.DataFilesList.from_patterns([pattern], base_path=base_path)
+        return [
+            datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs={"files": dl_manager.download(list(files))})
+        ]
+
+    def _generate_tables(self, files):
+        schema = self.info.features.arrow_schema
+        for file_index, path in enumerate(files):
+            with open(path, "rb") as handle:
+                for batch_index, batch in enumerate(pq.ParquetFile(handle).iter_batches()):
+                    yield Key(file_index, batch_index), table_cast(pa.Table.from_batches([batch]), schema)
