@@ -1,0 +1,77 @@
+"""Shared fixtures: tiny arena rows written by the tests, and one build of the embedded sample."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+# Set before any huggingface library is imported: the tests never touch the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+import pytest  # noqa: E402
+
+from builder.config import BuildConfig  # noqa: E402
+from builder.pipeline import build  # noqa: E402
+
+VALID_ROW = {
+    "question_id": "q-001",
+    "model_a": "alpha-7b",
+    "model_b": "beta-13b",
+    "winner": "model_a",
+    "judge": "arena_user_1",
+    "conversation_a": [
+        {"role": "user", "content": "Name a prime number."},
+        {"role": "assistant", "content": "Seven is prime."},
+        {"role": "user", "content": "Another one?"},
+        {"role": "assistant", "content": "Eleven."},
+    ],
+    "conversation_b": [
+        {"role": "user", "content": "Name a prime number."},
+        {"role": "assistant", "content": "2"},
+        {"role": "user", "content": "Another one?"},
+        {"role": "assistant", "content": "Three is also prime, and so is five."},
+    ],
+    "turn": 2,
+    "anony": True,
+    "language": "English",
+    "tstamp": 1690000000.5,
+    "openai_moderation": {
+        "categories": {"harassment": False, "violence": True, "hate": False},
+        "category_scores": {"harassment": 0.01, "violence": 0.8, "hate": 0.0},
+        "flagged": True,
+    },
+    "toxic_chat_tag": {"roberta-large": {"flagged": False, "probability": 0.1},
+                       "t5-large": {"flagged": True, "score": 0.7}},
+}
+
+
+def make_row(**changes) -> dict:
+    """A valid arena row with `changes` applied (a value of ... deletes the field)."""
+    row = copy.deepcopy(VALID_ROW)
+    for key, value in changes.items():
+        if value is ...:
+            row.pop(key, None)
+        else:
+            row[key] = value
+    return row
+
+
+def write_jsonl(path, rows) -> str:
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return str(path)
+
+
+def quiet_config(**values) -> BuildConfig:
+    return BuildConfig(progress=False, **values)
+
+
+@pytest.fixture(scope="session")
+def sample_build(tmp_path_factory):
+    """The embedded sample built once for the whole session: (output folder, report)."""
+    output_dir = tmp_path_factory.mktemp("sample") / "dataset"
+    report = build(quiet_config(output_dir=output_dir))
+    return output_dir, report
