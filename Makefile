@@ -11,11 +11,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # A local CPU build of torch, where pip's configured --find-links offers one, goes in first so that
-# sentence-transformers does not pull the CUDA build; elsewhere (no local wheel) normal resolution applies.
+# sentence-transformers does not pull the CUDA build (--no-index: only a local wheel qualifies; --no-deps:
+# torch's own dependencies come from the index with the rest). Elsewhere this step finds nothing and
+# pip's normal resolution applies.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	-$(BIN)/python -m pip install --quiet --no-index torch==2.13.0 2>/dev/null
+	-$(BIN)/python -m pip install --quiet --no-index --no-deps torch==2.13.0 2>/dev/null
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -c "import torch; print('torch', torch.__version__)"
 	touch $@
 
 build: $(VENV)/.installed
