@@ -16,6 +16,8 @@ and the README's `configs:` alone (`load_dataset("ORG/NAME", "mini")`); this mod
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -37,6 +39,7 @@ SCHEMA_VERSION = "1.0.0"
 WINNER_NAMES = ["model_a", "model_b", "tie", "tie (bothbad)"]
 
 CONFIG_NAMES = ("mini", "preview", "full")
+DEFAULT_RANK = 16  # length of the latent vectors; a build with --rank R declares length R
 DEFAULT_CONFIG = "full"
 
 # Texts in the `preview` config are cut to this many characters (plus an ellipsis marker); every token
@@ -59,8 +62,8 @@ _CITATION = """\
 _LICENSE = "cc-by-4.0 (user prompts); model outputs are subject to each model's terms of use"
 
 
-def episode_features() -> Features:
-    """The episode schema. Every column is documented in `FIELD_DOCS` (the dataset card's field table)."""
+def episode_features(rank: int = DEFAULT_RANK) -> Features:
+    """The episode schema for latent vectors of length `rank`. Every column is documented in `FIELD_DOCS`."""
     response = {
         "agent_id": Value("string"),
         "content": Value("string"),
@@ -75,6 +78,9 @@ def episode_features() -> Features:
         "prompt_chars": Value("int32"),
         "prompt_tokens": Value("int32"),
         "responses": List(response),
+        "latent_z": List(Value("float32"), length=rank),
+        "latent_h": List(Value("float32"), length=rank),
+        "effective_diversity": Value("float64"),
     }
     return Features(
         {
@@ -114,6 +120,7 @@ def episode_features() -> Features:
                 "coordination_overhead": Value("float64"),
                 "history_resend_ratio": Value("float64"),
             },
+            "effective_diversity_mean": Value("float64"),
             "is_truncated": Value("bool"),
         }
     )
@@ -142,6 +149,15 @@ FIELD_DOCS: dict[str, str] = {
     "turns.responses.input_tokens": "Tokens the agent read at this turn: its own conversation so far (every earlier "
     "prompt and its own earlier answers) plus the new prompt. Grows with every turn because chat APIs re-send history.",
     "turns.responses.input_chars": "Characters the agent read at this turn, counted like `input_tokens`.",
+    "turns.latent_z": "z_t: the turn observation projected on the build's low-rank basis (float32, length = rank). "
+    "The observation is [e(prompt); mean over agents of e(answer); elementwise std over agents of e(answer)], e() the "
+    "L2-normalised sentence embedding, so it does not depend on the order of the agents. The basis (pca by default) "
+    "is fitted once on every turn of the build and saved in coordinator/.",
+    "turns.latent_h": "h_t: the recurrent coordinator state after this turn: h_1 = z_1, h_t = decay * h_(t-1) + "
+    "(1 - decay) * z_t (decay in coordinator/coordinator.json, default 0.5).",
+    "turns.effective_diversity": "N* (K*) of the agents' answers at this turn: exp(entropy) of the normalised "
+    "eigenvalues of the uncentred Gram matrix of the L2-normalised answer embeddings (Agent-Scaling's definition). "
+    "1 = identical answers, number of agents = orthogonal answers.",
     "winner": "Human verdict: model_a, model_b, tie, or tie (bothbad) (both answers bad). `both_bad` in other "
     "arena releases is mapped to `tie (bothbad)`.",
     "metadata": "Source metadata of the battle; null where the source does not carry the field.",
@@ -173,6 +189,7 @@ FIELD_DOCS: dict[str, str] = {
     "it is the spread of the agents' output budgets relative to the episode's size.",
     "communication_efficiency.history_resend_ratio": "agent_input_tokens / (number of agents x prompt_tokens): 1.0 for "
     "a single turn; above 1 it measures how much re-sent history multi-turn coordination costs.",
+    "effective_diversity_mean": "Mean of turns.effective_diversity over the episode's turns.",
     "is_truncated": "True in the `preview` config, whose texts are cut to "
     f"{PREVIEW_MAX_CHARS} characters followed by '{TRUNCATION_MARKER.strip()}'; token counts refer to the full texts.",
 }
@@ -204,8 +221,14 @@ CONFIG_DESCRIPTIONS = {
 }
 
 
+@dataclass
 class MultiLlmCoordConfig(datasets.BuilderConfig):
-    """A config of the dataset: which folder of Parquet files under `data/` it reads."""
+    """A config of the dataset: which folder of Parquet files under `data/` it reads.
+
+    `rank` is the latent length the data was built with (coordinator/coordinator.json says; default 16).
+    """
+
+    rank: int = DEFAULT_RANK
 
 
 class MultiLlmCoord(datasets.ArrowBasedBuilder):
@@ -221,7 +244,7 @@ class MultiLlmCoord(datasets.ArrowBasedBuilder):
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
             description=_DESCRIPTION,
-            features=episode_features(),
+            features=episode_features(self.config.rank),
             citation=_CITATION,
             license=_LICENSE,
         )

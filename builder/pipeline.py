@@ -3,7 +3,9 @@
     rows      = iter_source_rows(config.source)            builder/sources/loaders.py
     episodes  = arena_row_to_episode(row) or a rejection   builder/sources/arena.py
     full      = select_full(episodes, ...)                 builder/selection.py
-    for stage in episode_stages(config): stage.process(e)  builder/stages/
+    for stage in episode_stages(config): stage.process(e)  builder/stages/ (token logs)
+    fit = fit_latents(full, ...)                           builder/stages/latents/ (global: embeddings, basis, probe)
+    LatentStage(fit).process(e)                            builder/stages/latents/ (per episode: z_t, h_t, N*)
     mini, preview = select_mini(full), make_preview(mini)  builder/selection.py
     write_config(...) per config, stats.json, README.md    builder/output/, dataset_card/
 """
@@ -28,6 +30,9 @@ from builder.sources import RejectLog, Rejection, iter_source_rows
 from builder.sources.arena import arena_row_to_episode
 from builder.sources.loaders import source_name
 from builder.stages.base import EpisodeStage
+from builder.stages.latents.coordinator import COORDINATOR_DIR
+from builder.stages.latents.embeddings import Embedder, default_cache_dir
+from builder.stages.latents.stage import LatentFit, LatentStage, fit_latents
 from builder.stages.token_logs import TokenLogStage
 
 LOADING_SCRIPT = "multi_llm_coord.py"
@@ -38,10 +43,27 @@ class BuildError(Exception):
 
 
 def episode_stages(config: BuildConfig) -> list[EpisodeStage]:
-    """The per-episode enrichment stages, in order. Later stages may read what earlier ones wrote."""
+    """The per-episode stages that need no global fit, in order."""
     return [
         TokenLogStage(config.encoding),
     ]
+
+
+def fitted_stages(config: BuildConfig, latent_fit: LatentFit) -> list[EpisodeStage]:
+    """The per-episode stages that apply what was fitted on the whole build."""
+    return [
+        LatentStage(latent_fit),
+    ]
+
+
+def fit_build(config: BuildConfig, episodes: list[dict]) -> LatentFit:
+    """The global fits of a build: embeddings of every distinct text, the low-rank basis, the probe."""
+    embedder = Embedder(config.embedding_model, batch_size=config.embedding_batch_size, device=config.device,
+                        progress=config.progress)
+    cache_dir = (config.cache_dir or default_cache_dir()) if config.embedding_cache else None
+    return fit_latents(episodes, embedder=embedder, cache_dir=cache_dir, method=config.projection, rank=config.rank,
+                       decay=config.coordinator_decay, seed=config.seed, probe_folds=config.probe_folds,
+                       show_progress=config.progress)
 
 
 def read_episodes(config: BuildConfig, rejects: RejectLog) -> tuple[list[dict], int]:
@@ -95,15 +117,19 @@ def build(config: BuildConfig) -> dict:
                          f"{dict(rejects.counts) or ''}, {len(episodes)} accepted before selection")
 
     stages = episode_stages(config)
-    for stage in stages:
-        full = [stage.process(episode) for episode in progress(full, config.progress, desc=stage.name, unit=" ep")]
+    full = run_stages(stages, full, config.progress)
+    latent_fit = fit_build(config, full)
+    later = fitted_stages(config, latent_fit)
+    full = run_stages(later, full, config.progress)
+    stages += later
 
     mini = select_mini(full)
     configs = {"mini": mini, "preview": make_preview(mini), "full": full}
 
     with atomic_output_dir(config.output_dir) as staging:
-        infos = {name: write_config(episodes_, name, staging, config.shard_max_episodes)
+        infos = {name: write_config(episodes_, name, staging, config.shard_max_episodes, config.rank)
                  for name, episodes_ in configs.items()}
+        latent_fit.coordinator.save(staging / COORDINATOR_DIR)
         report = build_report(
             builder_version=builder.__version__,
             schema_version=SCHEMA_VERSION,
@@ -113,6 +139,7 @@ def build(config: BuildConfig) -> dict:
             rejects=rejects,
             configs=configs,
             infos=infos,
+            probe=latent_fit.probe,
         )
         (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         from dataset_card import render_card
@@ -122,10 +149,17 @@ def build(config: BuildConfig) -> dict:
     return report
 
 
+def run_stages(stages: list[EpisodeStage], episodes: list[dict], show_progress: bool) -> list[dict]:
+    for stage in stages:
+        episodes = [stage.process(e) for e in progress(episodes, show_progress, desc=stage.name, unit=" ep")]
+    return episodes
+
+
 def _options(config: BuildConfig) -> dict:
     options = dataclasses.asdict(config)
     options["output_dir"] = str(config.output_dir)
+    options["cache_dir"] = str(config.cache_dir) if config.cache_dir else None
     options["languages"] = list(config.languages)
-    for transient in ("progress",):  # does not change the output
+    for transient in ("progress", "cache_dir", "embedding_cache", "device"):  # do not change the output
         options.pop(transient)
     return options

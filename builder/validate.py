@@ -9,7 +9,7 @@ import json
 import math
 from pathlib import Path
 
-from multi_llm_coord import CONFIG_NAMES, PREVIEW_MAX_CHARS, TRUNCATION_MARKER, WINNER_NAMES, episode_features
+from multi_llm_coord import CONFIG_NAMES, DEFAULT_RANK, PREVIEW_MAX_CHARS, TRUNCATION_MARKER, WINNER_NAMES, episode_features
 
 from builder.output.report import REPORT_FILE
 from builder.pipeline import LOADING_SCRIPT
@@ -25,12 +25,13 @@ def validate_folder(output_dir: Path) -> list[str]:
             problems.append(f"{required} is missing")
     declared = _card_configs(output_dir, problems)
     report = _read_report(output_dir, problems)
+    rank = (report or {}).get("options", {}).get("rank", DEFAULT_RANK)
     for name in CONFIG_NAMES:
         files = sorted((output_dir / "data" / name).glob("train-*.parquet"))
         if not files:
             problems.append(f"config {name}: no data/{name}/train-*.parquet files")
             continue
-        episodes = _read_config(name, files, problems)
+        episodes = _read_config(name, files, problems, rank)
         if episodes is None:
             continue
         if name in declared and declared[name] != len(episodes):
@@ -86,11 +87,11 @@ def _read_report(output_dir: Path, problems: list[str]) -> dict | None:
         return None
 
 
-def _read_config(name: str, files: list[Path], problems: list[str]) -> list[dict] | None:
+def _read_config(name: str, files: list[Path], problems: list[str], rank: int) -> list[dict] | None:
     import datasets
     import pyarrow.parquet as pq
 
-    expected = episode_features()
+    expected = episode_features(rank)
     episodes = []
     for path in files:
         try:
@@ -145,6 +146,7 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
             history[agent] += turn["prompt_tokens"] + response["output_tokens"]
             output[agent] += response["output_tokens"]
             read[agent] += response["input_tokens"]
+    problems.extend(latent_problems(episode, len(agent_ids)))
     totals = episode["token_totals"]
     prompt_sum = sum(turn["prompt_tokens"] for turn in episode["turns"])
     if totals["prompt_tokens"] != prompt_sum:
@@ -165,4 +167,24 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
     for name, value in episode["communication_efficiency"].items():
         if not _finite(value) or (value is not None and value < 0):
             problems.append(f"communication_efficiency.{name} is {value}")
+    return problems
+
+
+def latent_problems(episode: dict, agents: int) -> list[str]:
+    """Latents are finite, h_1 = z_1, and N* lies in [1, number of agents]."""
+    problems = []
+    for position, turn in enumerate(episode["turns"]):
+        z, h = turn["latent_z"], turn["latent_h"]
+        if z is None or h is None or not all(map(_finite, z + h)):
+            problems.append(f"turn {position}: latent_z / latent_h missing or not finite")
+            continue
+        if position == 0 and z != h:
+            problems.append("turn 0: latent_h must equal latent_z (h_1 = z_1)")
+        diversity = turn["effective_diversity"]
+        if diversity is None or not _finite(diversity) or not 1 - 1e-6 <= diversity <= agents + 1e-6:
+            problems.append(f"turn {position}: effective_diversity {diversity} outside [1, {agents}]")
+    mean = episode["effective_diversity_mean"]
+    values = [t["effective_diversity"] for t in episode["turns"]]
+    if mean is None or not _finite(mean) or (values and None not in values and abs(mean - sum(values) / len(values)) > 1e-9):
+        problems.append(f"effective_diversity_mean {mean} is not the mean over turns")
     return problems

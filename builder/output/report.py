@@ -64,8 +64,19 @@ def outcome_statistics(episodes: list[dict]) -> dict:
     }
 
 
+def diversity_statistics(episodes: list[dict]) -> dict:
+    by_turn: dict[int, list[float]] = {}
+    for episode in episodes:
+        for turn in episode["turns"]:
+            by_turn.setdefault(turn["turn_index"], []).append(turn["effective_diversity"])
+    return {
+        "episode_mean": describe_numbers([round(e["effective_diversity_mean"], 6) for e in episodes]),
+        "by_turn_index": {str(t): describe_numbers([round(v, 6) for v in values]) for t, values in sorted(by_turn.items())},
+    }
+
+
 def build_report(*, builder_version: str, schema_version: str, options: dict, stages: list[dict], rows_read: int,
-                 rejects, configs: dict, infos: dict) -> dict:
+                 rejects, configs: dict, infos: dict, probe: dict) -> dict:
     full = configs["full"]
     return {
         "builder_version": builder_version,
@@ -87,4 +98,6 @@ def build_report(*, builder_version: str, schema_version: str, options: dict, st
         },
         "tokens": token_statistics(full),
         "outcomes": outcome_statistics(full),
+        "effective_diversity": diversity_statistics(full),
+        "latent_probe": probe,
     }

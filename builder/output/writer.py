@@ -19,12 +19,12 @@ def shard_path(config_name: str, index: int, count: int) -> str:
     return f"data/{config_name}/train-{index:05d}-of-{count:05d}.parquet"
 
 
-def write_config(episodes: list[dict], config_name: str, root: Path, shard_max_episodes: int):
+def write_config(episodes: list[dict], config_name: str, root: Path, shard_max_episodes: int, rank: int):
     """Write `episodes` as data/<config>/train-*.parquet under `root`; return the `datasets.DatasetInfo`."""
     import datasets
 
     datasets.disable_progress_bars()  # one bar per tiny shard is noise; the pipeline shows its own progress
-    features = episode_features()
+    features = episode_features(rank)
     dataset = datasets.Dataset.from_list(episodes, features=features)
     shard_count = max(1, -(-len(dataset) // shard_max_episodes))
     download_size = 0

@@ -1,0 +1,71 @@
+"""The probe: how much coordination-outcome information does the low-rank coordinator state keep?
+
+Stratified k-fold cross-validation (scikit-learn) of a standardised logistic regression that predicts an
+outcome from (a) the final coordinator state h_T (rank numbers), (b) the same recurrence run on the
+full-dimensional turn observations (what the state would be without the projection), and (c) the
+majority class. Reported per target: accuracy and macro-F1, mean and standard deviation over folds.
+
+Targets: `winner` (the four verdicts) and `decisive` (a model won vs a tie). The turn observation is
+symmetric in the agents, so the state can tell how the answers relate (a tie, both bad) but not which
+side wrote which; `decisive` is the target that symmetry permits, `winner` shows the cost of it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+MIN_EPISODES = 10
+
+
+def probe_target(features: dict[str, np.ndarray], labels: list[str], *, folds: int = 5, seed: int = 0) -> dict:
+    """Cross-validated scores of each feature set and the majority class, or why the probe was skipped."""
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_validate
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    counts = Counter(labels)
+    if len(labels) < MIN_EPISODES:
+        return {"skipped": f"{len(labels)} episodes; the probe needs at least {MIN_EPISODES}"}
+    if len(counts) < 2:
+        return {"skipped": f"only one outcome class ({next(iter(counts))!r})"}
+    k = min(folds, min(counts.values()))
+    if k < 2:
+        return {"skipped": f"the rarest class has {min(counts.values())} episode; stratified folds need 2 per class"}
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    y = np.asarray(labels)
+    models = {name: (make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)), x)
+              for name, x in features.items()}
+    models["majority_class"] = (DummyClassifier(strategy="most_frequent"), next(iter(features.values())))
+    results = {}
+    for name, (model, x) in models.items():
+        scores = cross_validate(model, x, y, cv=splitter, scoring=("accuracy", "f1_macro"))
+        results[name] = {
+            "accuracy_mean": round(float(scores["test_accuracy"].mean()), 4),
+            "accuracy_std": round(float(scores["test_accuracy"].std()), 4),
+            "macro_f1_mean": round(float(scores["test_f1_macro"].mean()), 4),
+            "macro_f1_std": round(float(scores["test_f1_macro"].std()), 4),
+        }
+    return {"episodes": len(labels), "folds": k, "classes": dict(sorted(counts.items())), "results": results}
+
+
+def decisive(winner: str) -> str:
+    return "decisive" if winner in ("model_a", "model_b") else "tie"
+
+
+def run_probe(final_states: np.ndarray, full_dimensional_states: np.ndarray, winners: list[str], *,
+              folds: int = 5, seed: int = 0) -> dict:
+    features = {"coordinator_state": final_states, "full_dimensional_state": full_dimensional_states}
+    return {
+        "features": {"coordinator_state": f"final h_T ({final_states.shape[1]} dims)",
+                     "full_dimensional_state": f"the same recurrence on the turn observations "
+                                               f"({full_dimensional_states.shape[1]} dims)"},
+        "classifier": "StandardScaler + LogisticRegression(max_iter=2000), stratified k-fold",
+        "targets": {
+            "winner": probe_target(features, winners, folds=folds, seed=seed),
+            "decisive": probe_target(features, [decisive(w) for w in winners], folds=folds, seed=seed),
+        },
+    }

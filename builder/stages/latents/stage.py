@@ -1,0 +1,73 @@
+"""The per-episode latent stage and the global fit it applies.
+
+`fit_latents` runs once per build: embed every distinct text (cached), build all turn observations,
+fit the projection basis, and run the probe. `LatentStage` then writes each episode's z_t, h_t and N*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from builder.progress import progress
+from builder.stages.base import EpisodeStage
+from builder.stages.latents.coordinator import Coordinator, episode_latents
+from builder.stages.latents.embeddings import Embedder, EmbeddingTable, embed_episodes
+from builder.stages.latents.observations import episode_observations
+from builder.stages.latents.probe import run_probe
+from builder.stages.latents.projection import fit_projection
+
+
+@dataclass
+class LatentFit:
+    coordinator: Coordinator
+    table: EmbeddingTable
+    probe: dict
+
+
+def fit_latents(episodes: list[dict], *, embedder: Embedder, cache_dir: Path | None, method: str, rank: int,
+                decay: float, seed: int, probe_folds: int, show_progress: bool = True) -> LatentFit:
+    table = embed_episodes(episodes, embedder, cache_dir)
+    per_episode = [episode_observations(e, table)[0] for e in episodes]
+    observations = np.concatenate(per_episode)
+    projection = fit_projection(method, observations, rank, seed)
+    coordinator = Coordinator(
+        projection=projection,
+        decay=decay,
+        embedding_model={**asdict(embedder.identity), "dimension": int(table.vectors.shape[1])},
+        fit={"turn_observations": int(observations.shape[0]), "observation_dims": int(observations.shape[1]),
+             "explained_variance": _rounded(projection.explained_variance),
+             "reconstruction_r2": _rounded(projection.reconstruction_r2(observations)), "seed": seed},
+    )
+    final_states = np.stack([coordinator.states(projection.transform(x))[-1]
+                             for x in progress(per_episode, show_progress, desc="coordinator", unit=" ep")])
+    full_states = np.stack([coordinator.states(x)[-1] for x in per_episode])
+    probe = run_probe(final_states, full_states, [e["winner"] for e in episodes], folds=probe_folds, seed=seed)
+    return LatentFit(coordinator=coordinator, table=table, probe=probe)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 6)
+
+
+class LatentStage(EpisodeStage):
+    """Writes turns[].latent_z, turns[].latent_h, turns[].effective_diversity and effective_diversity_mean."""
+
+    name = "latents_v1"
+
+    def __init__(self, fit: LatentFit):
+        self.fit = fit
+
+    def describe(self) -> dict:
+        return {"stage": self.name, **self.fit.coordinator.describe(), "embedding_stats": self.fit.table.stats}
+
+    def process(self, episode: dict) -> dict:
+        latents = episode_latents(self.fit.coordinator, episode, self.fit.table)
+        for turn, z, h, diversity in zip(episode["turns"], latents.projections, latents.states, latents.diversity):
+            turn["latent_z"] = z.tolist()
+            turn["latent_h"] = h.tolist()
+            turn["effective_diversity"] = diversity
+        episode["effective_diversity_mean"] = float(np.mean(latents.diversity))
+        return episode
