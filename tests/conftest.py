@@ -5,10 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import os
+import tempfile
 
 # Set before any huggingface library is imported: the tests never touch the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# The test session's own embedding cache: the suite neither reads nor fills the user's cache.
+os.environ["MULTI_LLM_COORD_CACHE_DIR"] = tempfile.mkdtemp(prefix="multi-llm-coord-test-cache-")
 
 import pytest  # noqa: E402
 

@@ -36,6 +36,7 @@ def test_sample_build_has_the_three_configs_and_is_valid(sample_build):
     assert set(outcomes["winner"]) == {"model_a", "model_b", "tie", "tie (bothbad)"}
     assert len(outcomes["languages"]) >= 3 and len(outcomes["models"]) >= 6
     assert outcomes["moderation_flagged"] >= 2 and outcomes["turns_per_episode"]["max"] >= 3
+    assert [stage["stage"] for stage in report["stages"]] == ["token_logs_v1", "latents_v1"]
     assert report["stages"][0] == {"stage": "token_logs_v1", "library": "tiktoken",
                                    "library_version": report["stages"][0]["library_version"],
                                    "encoding": "cl100k_base", "counting": "encode_ordinary, content only"}
@@ -47,7 +48,7 @@ def test_sample_build_has_the_three_configs_and_is_valid(sample_build):
 def test_load_dataset_returns_the_declared_features(sample_build, config_name):
     output_dir, report = sample_build
     dataset = load_dataset(str(output_dir), config_name, split="train")
-    assert dataset.features == episode_features()
+    assert dataset.features == episode_features(report["options"]["rank"])
     assert isinstance(dataset.features["winner"], ClassLabel)
     assert isinstance(dataset.features["turns"], List) and isinstance(dataset.features["turns"].feature, dict)
     assert len(dataset) == report["configs"][config_name]["episodes"]
@@ -89,7 +90,7 @@ def test_cli_build_validate_stats_end_to_end(tmp_path, capsys):
     rows.append(make_row(question_id="ok-0"))  # duplicate id
     source = write_jsonl(tmp_path / "battles.jsonl", rows)
     out = tmp_path / "out"
-    assert main(["build", "--source", source, "-o", str(out), "--no-progress"]) == 0
+    assert main(["build", "--source", source, "-o", str(out), "--no-progress", "--rank", "4"]) == 0
     printed = capsys.readouterr().out
     assert "rejected      1  duplicate_id" in printed and "rejected      1  unknown_winner" in printed
     report = json.loads((out / "stats.json").read_text())
@@ -125,7 +126,7 @@ def test_failed_build_leaves_the_previous_output_untouched(sample_build, tmp_pat
 
     monkeypatch.setattr(pipeline.shutil, "copyfile", explode)  # fails after every Parquet file was written
     with pytest.raises(RuntimeError, match="disk full"):
-        build(quiet_config(output_dir=output_dir, limit=5))
+        build(quiet_config(output_dir=output_dir, limit=5, rank=4))
     assert parquet_bytes(output_dir) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]  # no partial folder left behind
 
@@ -138,10 +139,10 @@ def test_output_folder_named_like_the_script_is_refused(tmp_path):
 def test_selection_options_reach_the_full_config(tmp_path):
     rows = [make_row(question_id=f"e-{i}", language="German" if i % 3 == 0 else "English") for i in range(9)]
     source = write_jsonl(tmp_path / "b.jsonl", rows)
-    report = build(quiet_config(source=source, output_dir=tmp_path / "out", languages=("german",)))
+    report = build(quiet_config(source=source, output_dir=tmp_path / "out", languages=("german",), rank=4))
     assert report["configs"]["full"]["episodes"] == 3
     assert report["outcomes"]["languages"] == {"German": 3}
-    report = build(quiet_config(source=source, output_dir=tmp_path / "out", limit=4, encoding="o200k_base"))
+    report = build(quiet_config(source=source, output_dir=tmp_path / "out", limit=4, encoding="o200k_base", rank=4))
     assert report["configs"]["full"]["episodes"] == 4
     assert report["stages"][0]["encoding"] == "o200k_base"
 

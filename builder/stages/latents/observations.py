@@ -17,7 +17,9 @@ OBSERVATION_DEFINITION = "[e(prompt); mean over agents of e(answer); elementwise
 
 
 def turn_observation(prompt_vector: np.ndarray, answer_vectors: np.ndarray) -> np.ndarray:
-    answers = np.asarray(answer_vectors, dtype=np.float32)
+    # Sorting each dimension over the agents fixes the summation order, so the float result is exactly
+    # the same for any order of the agents (not only up to rounding).
+    answers = np.sort(np.asarray(answer_vectors, dtype=np.float64), axis=0)
     return np.concatenate([prompt_vector, answers.mean(axis=0), answers.std(axis=0)]).astype(np.float32)
 
 

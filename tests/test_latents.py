@@ -1,0 +1,253 @@
+"""Latent states: N*, the turn observation, projections, the recurrent coordinator, the embedding cache,
+the probe, and the latent columns of a real build."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from datasets import List, Value, load_dataset
+
+from builder.pipeline import build
+from builder.stages.latents.coordinator import Coordinator, project_episodes
+from builder.stages.latents.diversity import effective_diversity
+from builder.stages.latents.embeddings import Embedder, EmbeddingCache, ModelIdentity, embed_episodes
+from builder.stages.latents.observations import turn_observation
+from builder.stages.latents.probe import probe_target
+from builder.stages.latents.projection import METHODS, fit_projection
+from builder.validate import validate_folder
+from conftest import quiet_config
+
+ALL_MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+# --- N* ------------------------------------------------------------------------------------------------
+
+def test_identical_answers_give_one_and_orthogonal_answers_give_the_agent_count():
+    v = np.array([0.6, 0.8, 0.0])
+    assert effective_diversity(np.stack([v, v])) == pytest.approx(1.0)
+    assert effective_diversity(np.eye(2)) == pytest.approx(2.0)
+    assert effective_diversity(np.eye(4)[:3]) == pytest.approx(3.0)
+
+
+def test_two_agents_match_the_hand_formula_and_ignore_scale_and_order():
+    angle = 1.0
+    a, b = np.array([1.0, 0.0]), np.array([math.cos(angle), math.sin(angle)])
+    shares = [(1 + math.cos(angle)) / 2, (1 - math.cos(angle)) / 2]
+    expected = math.exp(-sum(p * math.log(p) for p in shares))
+    assert effective_diversity(np.stack([a, b])) == pytest.approx(expected)
+    assert effective_diversity(np.stack([7 * b, 0.1 * a])) == pytest.approx(expected)
+    assert 1 < expected < 2
+
+
+def test_opposite_answers_are_not_centred_away():
+    # Centring would make every two-agent turn 1; uncentred, opposite vectors are one direction: N* = 1.
+    assert effective_diversity(np.array([[1.0, 0.0], [-1.0, 0.0]])) == pytest.approx(1.0)
+
+
+def test_zero_vectors_stay_finite():
+    assert effective_diversity(np.zeros((2, 3))) == 1.0
+    assert effective_diversity(np.array([[0.0, 0.0], [1.0, 0.0]])) == pytest.approx(1.0)
+
+
+# --- observation and projections --------------------------------------------------------------------
+
+def test_turn_observation_is_permutation_invariant():
+    rng = np.random.default_rng(0)
+    prompt, answers = rng.normal(size=4), rng.normal(size=(3, 4))
+    observation = turn_observation(prompt, answers)
+    assert observation.shape == (12,)
+    assert np.array_equal(observation, turn_observation(prompt, answers[[2, 0, 1]]))
+    two = turn_observation(prompt, answers[:2])
+    assert np.allclose(two[8:], np.abs(answers[0] - answers[1]) / 2)
+
+
+def observations(n=60, d=24, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(n, 3)) @ rng.normal(size=(3, d)) + 0.05 * rng.normal(size=(n, d))).astype(np.float32)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_method_gives_rank_columns_and_is_deterministic(method):
+    x = observations()
+    first, second = fit_projection(method, x, 4, seed=3), fit_projection(method, x, 4, seed=3)
+    z = first.transform(x)
+    assert z.shape == (60, 4) and z.dtype == np.float32 and np.isfinite(z).all()
+    assert z.tobytes() == second.transform(x).tobytes()
+    assert all(first.tensors()[k].tobytes() == second.tensors()[k].tobytes() for k in first.tensors())
+    assert first.reconstruction_r2(x) > 0.5  # the planted 3-dimensional structure is kept
+    if method == "nmf":
+        assert (z >= 0).all()
+    if method in ("pca", "svd"):
+        assert 0 < first.explained_variance <= 1
+
+
+def test_pca_r2_equals_its_explained_variance():
+    x = observations()
+    projection = fit_projection("pca", x, 3, seed=0)
+    assert projection.reconstruction_r2(x) == pytest.approx(projection.explained_variance, abs=1e-5)
+
+
+def test_rank_and_method_errors_are_clear():
+    with pytest.raises(ValueError, match="rank 16 needs at least 16 turn observations; this build has 5"):
+        fit_projection("pca", observations(n=5), 16, seed=0)
+    with pytest.raises(ValueError, match="unknown projection method 'ica'"):
+        fit_projection("ica", observations(), 2, seed=0)
+
+
+# --- the coordinator ----------------------------------------------------------------------------------
+
+def test_recurrence_starts_at_the_first_projection_and_decays():
+    coordinator = Coordinator(projection=fit_projection("pca", observations(), 2, 0), decay=0.75, embedding_model={})
+    z = np.array([[4.0, 0.0], [0.0, 8.0], [4.0, 4.0]], dtype=np.float32)
+    assert coordinator.states(z).tolist() == [[4.0, 0.0], [3.0, 2.0], [3.25, 2.5]]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_saved_coordinator_round_trips(method, tmp_path):
+    x = observations()
+    coordinator = Coordinator(projection=fit_projection(method, x, 3, 0), decay=0.5, embedding_model={"name": "m"})
+    coordinator.save(tmp_path / "c")
+    loaded = Coordinator.load(tmp_path / "c")
+    assert loaded.describe() == coordinator.describe()
+    assert np.allclose(loaded.projection.transform(x), coordinator.projection.transform(x), atol=1e-6)
+    assert (tmp_path / "c" / "coordinator.safetensors").read_bytes()[:8] != b"\x80\x04"  # not a pickle
+
+
+# --- embeddings and their cache ------------------------------------------------------------------------
+
+class HashEmbedder(Embedder):
+    """A stand-in model: deterministic unit vectors from each text's hash; counts what it encodes."""
+
+    def __init__(self, name="hash-model", weights="w1"):
+        super().__init__(name, progress=False)
+        self.identity = ModelIdentity(name=name, weights_sha256=weights, max_seq_length=None)
+        self.encoded: list[str] = []
+
+    def encode(self, texts):
+        self.encoded.extend(texts)
+        rows = [np.frombuffer(hashlib.sha256(t.encode()).digest()[:16], dtype=np.uint8) for t in texts]
+        vectors = np.array(rows, dtype=np.float32) - 127.5
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def tiny_episodes():
+    return [{"turns": [{"prompt": f"p{i}", "responses": [{"content": "same"}, {"content": f"a{i}"}]}]} for i in range(4)]
+
+
+def test_cache_hits_skip_the_model_and_a_new_model_gets_its_own_vectors(tmp_path):
+    first = HashEmbedder()
+    table = embed_episodes(tiny_episodes(), first, tmp_path)
+    assert table.stats["embedded"] == 9 and len(first.encoded) == 9  # 4 prompts, "same", 4 answers
+    again = HashEmbedder()
+    warm = embed_episodes(tiny_episodes(), again, tmp_path)
+    assert again.encoded == [] and warm.stats["from_cache"] == 9
+    assert warm.vectors.tobytes() == table.vectors.tobytes()
+    retrained = HashEmbedder(weights="w2")  # same name, other weights: nothing may be reused
+    embed_episodes(tiny_episodes(), retrained, tmp_path)
+    assert len(retrained.encoded) == 9
+
+
+def test_corrupt_or_partial_cache_files_are_recomputed_not_trusted(tmp_path):
+    embed_episodes(tiny_episodes(), HashEmbedder(), tmp_path)
+    cache = EmbeddingCache(tmp_path, HashEmbedder().identity)
+    (path,) = cache.folder.glob("vectors-*.npz")
+    path.write_bytes(path.read_bytes()[:100])  # a partial write
+    fresh = HashEmbedder()
+    table = embed_episodes(tiny_episodes(), fresh, tmp_path)
+    assert table.stats["corrupt_cache_files"] == [path.name]
+    assert len(fresh.encoded) == 9
+    assert EmbeddingCache._read_checked(path) is not None  # rewritten whole (same content, same name)
+
+
+def test_cache_keys_survive_digests_ending_in_nul_bytes(tmp_path):
+    cache = EmbeddingCache(tmp_path, HashEmbedder().identity)
+    keys = [b"\x01" * 31 + b"\x00", b"\x00" * 32]
+    cache.add(keys, np.ones((2, 3), dtype=np.float32))
+    assert set(cache.load()) == set(keys)
+
+
+def test_default_model_is_the_genuine_all_minilm_l6_v2():
+    identity = Embedder().identity
+    assert identity.name == "sentence-transformers/all-MiniLM-L6-v2"
+    assert identity.weights_sha256 == ALL_MINILM_SHA256
+    assert identity.max_seq_length == 256
+
+
+# --- the probe ------------------------------------------------------------------------------------------
+
+def test_probe_finds_a_planted_signal_and_noise_stays_near_chance():
+    rng = np.random.default_rng(0)
+    labels = ["tie" if i % 3 == 0 else "decisive" for i in range(150)]
+    signal = np.array([[1.0 if label == "tie" else -1.0] for label in labels]) + 0.3 * rng.normal(size=(150, 1))
+    planted = np.hstack([signal, rng.normal(size=(150, 5))])
+    noise = rng.normal(size=(150, 6))
+    result = probe_target({"planted": planted, "noise": noise}, labels, folds=5, seed=0)["results"]
+    assert result["planted"]["accuracy_mean"] > 0.95
+    assert abs(result["noise"]["accuracy_mean"] - result["majority_class"]["accuracy_mean"]) < 0.15
+    assert result["majority_class"]["accuracy_mean"] == pytest.approx(100 / 150, abs=0.02)
+
+
+def test_probe_says_why_it_skips_small_or_single_class_sets():
+    x = np.zeros((3, 2))
+    assert "needs at least 10" in probe_target({"s": x}, ["tie", "tie", "model_a"])["skipped"]
+    assert "only one outcome class" in probe_target({"s": np.zeros((12, 2))}, ["tie"] * 12)["skipped"]
+    assert "rarest class has 1" in probe_target({"s": np.zeros((12, 2))}, ["tie"] * 11 + ["model_a"])["skipped"]
+
+
+# --- a real build ---------------------------------------------------------------------------------------
+
+def test_built_latents_load_with_declared_types_and_reproject(sample_build):
+    output_dir, report = sample_build
+    rank = report["options"]["rank"]
+    dataset = load_dataset(str(output_dir), "full", split="train")
+    turn_features = dataset.features["turns"].feature
+    assert turn_features["latent_z"] == List(Value("float32"), length=rank)
+    assert turn_features["latent_h"] == List(Value("float32"), length=rank)
+    episodes = pq.read_table(output_dir / "data" / "full" / "train-00000-of-00001.parquet").to_pylist()
+    coordinator = Coordinator.load(output_dir / "coordinator")
+    assert coordinator.embedding_model["weights_sha256"] == ALL_MINILM_SHA256
+    latents = project_episodes(coordinator, episodes)
+    for episode, found in zip(episodes, latents):
+        stored_z = np.array([t["latent_z"] for t in episode["turns"]], dtype=np.float32)
+        stored_h = np.array([t["latent_h"] for t in episode["turns"]], dtype=np.float32)
+        assert np.allclose(found.projections, stored_z, atol=1e-5)
+        assert np.allclose(found.states, stored_h, atol=1e-5)
+        assert found.diversity == pytest.approx([t["effective_diversity"] for t in episode["turns"]])
+        assert all(1 <= d <= 2 for d in found.diversity)
+    probe = report["latent_probe"]["targets"]
+    assert set(probe["decisive"]["results"]) == {"coordinator_state", "full_dimensional_state", "majority_class"}
+
+
+def test_mini_and_preview_latents_live_in_the_full_basis(sample_build):
+    output_dir, _ = sample_build
+    full = {e["episode_id"]: e for e in load_dataset(str(output_dir), "full", split="train")}
+    for name in ("mini", "preview"):
+        for episode in load_dataset(str(output_dir), name, split="train"):
+            assert [t["latent_h"] for t in episode["turns"]] == [t["latent_h"] for t in full[episode["episode_id"]]["turns"]]
+
+
+@pytest.mark.parametrize("method", ["svd", "nmf", "vae"])
+def test_every_method_builds_a_valid_folder(method, tmp_path):
+    report = build(quiet_config(output_dir=tmp_path / "out", projection=method, rank=4))
+    assert report["stages"][1]["method"] == method and report["stages"][1]["rank"] == 4
+    assert validate_folder(tmp_path / "out") == []
+
+
+def test_validate_catches_non_finite_latents_and_impossible_diversity(sample_build, tmp_path):
+    import shutil
+
+    output_dir = tmp_path / "dataset"
+    shutil.copytree(sample_build[0], output_dir)
+    path = output_dir / "data" / "mini" / "train-00000-of-00001.parquet"
+    table = pq.read_table(path)
+    rows = table.to_pylist()
+    rows[0]["turns"][0]["latent_z"][0] = float("nan")
+    rows[1]["turns"][0]["effective_diversity"] = 2.5
+    pq.write_table(table.from_pylist(rows, schema=table.schema), path)
+    problems = validate_folder(output_dir)
+    assert any("latent_z / latent_h missing or not finite" in p for p in problems)
+    assert any("effective_diversity 2.5 outside [1, 2]" in p for p in problems)
