@@ -38,6 +38,20 @@ SCHEMA_VERSION = "1.0.0"
 # these four names by the builder before they reach the dataset.
 WINNER_NAMES = ["model_a", "model_b", "tie", "tie (bothbad)"]
 
+# The coordination label vocabulary (ClassLabel names); builder/stages/labels applies these definitions.
+AGREEMENT_LEVELS = ["low", "medium", "high"]
+
+EVENT_DEFINITIONS: dict[str, str] = {
+    "converge": "the agents' answers agree strongly (mean pairwise cosine >= 0.80)",
+    "diverge": "the agents' answers disagree (mean pairwise cosine < 0.50)",
+    "refusal": "at least one agent, but not all, refuses to answer",
+    "all_refuse": "every agent refuses to answer",
+    "empty_answer": "at least one answer is empty or whitespace only",
+    "length_imbalance": "the longest answer has at least 3x the output tokens of the shortest",
+    "topic_shift": "the prompt is unrelated to the previous turn's prompt (cosine < 0.30)",
+}
+EVENTS = list(EVENT_DEFINITIONS)
+
 CONFIG_NAMES = ("mini", "preview", "full")
 DEFAULT_RANK = 16  # length of the latent vectors; a build with --rank R declares length R
 DEFAULT_CONFIG = "full"
@@ -81,6 +95,7 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
         "latent_z": List(Value("float32"), length=rank),
         "latent_h": List(Value("float32"), length=rank),
         "effective_diversity": Value("float64"),
+        "coordination_events": List(ClassLabel(names=EVENTS)),
     }
     return Features(
         {
@@ -121,6 +136,19 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
                 "history_resend_ratio": Value("float64"),
             },
             "effective_diversity_mean": Value("float64"),
+            "labels": {
+                "coordination_success": Value("int32"),
+                "agreement_level": ClassLabel(names=AGREEMENT_LEVELS),
+                "efficiency_rating": Value("int32"),
+                "rationale": Value("string"),
+                "labeler": {
+                    "name": Value("string"),
+                    "version": Value("string"),
+                    "model": Value("string"),
+                    "prompt_version": Value("string"),
+                },
+                "missing_reason": Value("string"),
+            },
             "is_truncated": Value("bool"),
         }
     )
@@ -158,6 +186,8 @@ FIELD_DOCS: dict[str, str] = {
     "turns.effective_diversity": "N* (K*) of the agents' answers at this turn: exp(entropy) of the normalised "
     "eigenvalues of the uncentred Gram matrix of the L2-normalised answer embeddings (Agent-Scaling's definition). "
     "1 = identical answers, number of agents = orthogonal answers.",
+    "turns.coordination_events": "Turn-level coordination events (a class-label list; a turn may have none): "
+    + "; ".join(f"{name}: {text}" for name, text in EVENT_DEFINITIONS.items()) + ".",
     "winner": "Human verdict: model_a, model_b, tie, or tie (bothbad) (both answers bad). `both_bad` in other "
     "arena releases is mapped to `tie (bothbad)`.",
     "metadata": "Source metadata of the battle; null where the source does not carry the field.",
@@ -190,6 +220,20 @@ FIELD_DOCS: dict[str, str] = {
     "communication_efficiency.history_resend_ratio": "agent_input_tokens / (number of agents x prompt_tokens): 1.0 for "
     "a single turn; above 1 it measures how much re-sent history multi-turn coordination costs.",
     "effective_diversity_mean": "Mean of turns.effective_diversity over the episode's turns.",
+    "labels": "Coordination outcome labels of the episode, from the offline labeler (default) or an LLM judge.",
+    "labels.coordination_success": "0-10: did the agents together serve the user? Offline: the human verdict sets a base "
+    "(tie 7, decisive 6, tie (bothbad) 1), converging answers add up to 3, refusals subtract; see the card's label section.",
+    "labels.agreement_level": "low / medium / high agreement of the answers: offline, mean pairwise cosine of the answer "
+    "embeddings >= 0.80 high, >= 0.60 medium, else low.",
+    "labels.efficiency_rating": "0-10: how economically tokens were spent for the outcome (balance of output budgets, "
+    "re-sent history, the winner's token economy; 0.2x when both answers were bad).",
+    "labels.rationale": "Why, in words built from the numbers (offline) or written by the judge.",
+    "labels.labeler": "Who labelled: name and version (offline_rules / offline_rules_v1, or llm_judge), and for a judge its model and prompt version.",
+    "labels.labeler.name": "Labeler name.",
+    "labels.labeler.version": "Labeler recipe version.",
+    "labels.labeler.model": "The judge model (null for the offline labeler).",
+    "labels.labeler.prompt_version": "The judge prompt version (null for the offline labeler).",
+    "labels.missing_reason": "Null when labelled; otherwise why the judge gave no valid label (the label fields are then null).",
     "is_truncated": "True in the `preview` config, whose texts are cut to "
     f"{PREVIEW_MAX_CHARS} characters followed by '{TRUNCATION_MARKER.strip()}'; token counts refer to the full texts.",
 }

@@ -30,6 +30,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument("--output-dir", "-o", type=Path, default=default, help=help_text)
         elif field.name == "projection":
             parser.add_argument(flag, choices=("pca", "svd", "nmf", "vae"), default=default, help=help_text)
+        elif field.name == "labeler":
+            parser.add_argument(flag, choices=("offline", "judge"), default=default, help=help_text)
         else:
             kind = {int: int, int | None: int, float: float, Path | None: Path}.get(hint, str)
             parser.add_argument(flag, type=kind, default=default, help=f"{help_text} (default: {default})")
@@ -124,6 +126,14 @@ def summary_table(report: dict) -> str:
     tokens = report["tokens"]["total_tokens"]
     lines.append(f"tokens per episode ({report['options']['encoding']}): min {tokens['min']}, "
                  f"median {tokens['median']}, max {tokens['max']}")
+    labels = report.get("labels")
+    if labels:
+        line = f"labels ({labels['labeler']['name']}): {labels['labelled']} labelled, {labels['missing']} missing"
+        usage = labels.get("judge_usage")
+        if usage:
+            line += (f"; judge calls {usage['calls']} (retries {usage['retries']}, cached {usage['cached']}), "
+                     f"tokens in {usage['tokens_in']} / out {usage['tokens_out']}")
+        lines.append(line)
     return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@
     for stage in episode_stages(config): stage.process(e)  builder/stages/ (token logs)
     fit = fit_latents(full, ...)                           builder/stages/latents/ (global: embeddings, basis, probe)
     LatentStage(fit).process(e)                            builder/stages/latents/ (per episode: z_t, h_t, N*)
+    labels = label_build(full, ...); LabelStage(labels)    builder/stages/labels/ (offline rules or an LLM judge)
     mini, preview = select_mini(full), make_preview(mini)  builder/selection.py
     write_config(...) per config, stats.json, README.md    builder/output/, dataset_card/
 """
@@ -32,6 +33,9 @@ from builder.sources.loaders import source_name
 from builder.stages.base import EpisodeStage
 from builder.stages.latents.coordinator import COORDINATOR_DIR
 from builder.stages.latents.embeddings import Embedder, default_cache_dir
+from builder.stages.labels.judge import JudgeSettings
+from builder.stages.labels.report import label_statistics
+from builder.stages.labels.stage import LabelRun, LabelStage, label_build
 from builder.stages.latents.stage import LatentFit, LatentStage, fit_latents
 from builder.stages.token_logs import TokenLogStage
 
@@ -49,19 +53,19 @@ def episode_stages(config: BuildConfig) -> list[EpisodeStage]:
     ]
 
 
-def fitted_stages(config: BuildConfig, latent_fit: LatentFit) -> list[EpisodeStage]:
-    """The per-episode stages that apply what was fitted on the whole build."""
+def fitted_stages(latent_fit: LatentFit, label_run: LabelRun) -> list[EpisodeStage]:
+    """The per-episode stages that apply what was computed on the whole build."""
     return [
         LatentStage(latent_fit),
+        LabelStage(label_run),
     ]
 
 
-def fit_build(config: BuildConfig, episodes: list[dict]) -> LatentFit:
+def fit_latent_basis(config: BuildConfig, episodes: list[dict]) -> LatentFit:
     """The global fits of a build: embeddings of every distinct text, the low-rank basis, the probe."""
     embedder = Embedder(config.embedding_model, batch_size=config.embedding_batch_size, device=config.device,
                         progress=config.progress)
-    cache_dir = (config.cache_dir or default_cache_dir()) if config.embedding_cache else None
-    return fit_latents(episodes, embedder=embedder, cache_dir=cache_dir, method=config.projection, rank=config.rank,
+    return fit_latents(episodes, embedder=embedder, cache_dir=_cache_dir(config), method=config.projection, rank=config.rank,
                        decay=config.coordinator_decay, seed=config.seed, probe_folds=config.probe_folds,
                        show_progress=config.progress)
 
@@ -118,8 +122,9 @@ def build(config: BuildConfig) -> dict:
 
     stages = episode_stages(config)
     full = run_stages(stages, full, config.progress)
-    latent_fit = fit_build(config, full)
-    later = fitted_stages(config, latent_fit)
+    latent_fit = fit_latent_basis(config, full)
+    label_run = label_episodes(config, full, latent_fit)
+    later = fitted_stages(latent_fit, label_run)
     full = run_stages(later, full, config.progress)
     stages += later
 
@@ -140,6 +145,8 @@ def build(config: BuildConfig) -> dict:
             configs=configs,
             infos=infos,
             probe=latent_fit.probe,
+            labels={**label_statistics(full), "labeler": label_run.identity, "judge_usage": label_run.judge_usage,
+                    "agreement_with_offline": label_run.agreement},
         )
         (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         from dataset_card import render_card
@@ -147,6 +154,20 @@ def build(config: BuildConfig) -> dict:
         render_card(report, infos, load_path=str(Path(config.output_dir))).save(staging / "README.md")
         shutil.copyfile(multi_llm_coord.__file__, staging / LOADING_SCRIPT)
     return report
+
+
+def label_episodes(config: BuildConfig, episodes: list[dict], latent_fit: LatentFit) -> LabelRun:
+    judge = None
+    if config.labeler == "judge":
+        judge = JudgeSettings(base_url=config.judge_base_url, model=config.judge_model or "",
+                              api_key_env=config.judge_api_key_env, concurrency=config.judge_concurrency,
+                              max_calls=config.max_calls, timeout_s=config.judge_timeout)
+    return label_build(episodes, labeler=config.labeler, table=latent_fit.table, judge=judge,
+                       cache_dir=_cache_dir(config), show_progress=config.progress)
+
+
+def _cache_dir(config: BuildConfig) -> Path | None:
+    return (config.cache_dir or default_cache_dir()) if config.embedding_cache else None
 
 
 def run_stages(stages: list[EpisodeStage], episodes: list[dict], show_progress: bool) -> list[dict]:
@@ -160,6 +181,7 @@ def _options(config: BuildConfig) -> dict:
     options["output_dir"] = str(config.output_dir)
     options["cache_dir"] = str(config.cache_dir) if config.cache_dir else None
     options["languages"] = list(config.languages)
-    for transient in ("progress", "cache_dir", "embedding_cache", "device"):  # do not change the output
+    for transient in ("progress", "cache_dir", "embedding_cache", "device", "judge_api_key_env", "judge_concurrency",
+                      "judge_timeout"):  # do not change the output
         options.pop(transient)
     return options

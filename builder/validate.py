@@ -9,7 +9,7 @@ import json
 import math
 from pathlib import Path
 
-from multi_llm_coord import CONFIG_NAMES, DEFAULT_RANK, PREVIEW_MAX_CHARS, TRUNCATION_MARKER, WINNER_NAMES, episode_features
+from multi_llm_coord import AGREEMENT_LEVELS, CONFIG_NAMES, DEFAULT_RANK, EVENTS, PREVIEW_MAX_CHARS, TRUNCATION_MARKER, WINNER_NAMES, episode_features
 
 from builder.output.report import REPORT_FILE
 from builder.pipeline import LOADING_SCRIPT
@@ -147,6 +147,7 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
             output[agent] += response["output_tokens"]
             read[agent] += response["input_tokens"]
     problems.extend(latent_problems(episode, len(agent_ids)))
+    problems.extend(label_problems(episode))
     totals = episode["token_totals"]
     prompt_sum = sum(turn["prompt_tokens"] for turn in episode["turns"])
     if totals["prompt_tokens"] != prompt_sum:
@@ -187,4 +188,28 @@ def latent_problems(episode: dict, agents: int) -> list[str]:
     values = [t["effective_diversity"] for t in episode["turns"]]
     if mean is None or not _finite(mean) or (values and None not in values and abs(mean - sum(values) / len(values)) > 1e-9):
         problems.append(f"effective_diversity_mean {mean} is not the mean over turns")
+    return problems
+
+
+def label_problems(episode: dict) -> list[str]:
+    """Scores in 0-10 and class ids in range; a label is either complete or null with its reason."""
+    labels, problems = episode["labels"], []
+    values = [labels[k] for k in ("coordination_success", "agreement_level", "efficiency_rating", "rationale")]
+    if labels["missing_reason"] is None:
+        if None in values:
+            problems.append("labels: a label field is null but no missing_reason is given")
+        else:
+            for name in ("coordination_success", "efficiency_rating"):
+                if not 0 <= labels[name] <= 10:
+                    problems.append(f"labels.{name} {labels[name]} outside 0-10")
+            if not 0 <= labels["agreement_level"] < len(AGREEMENT_LEVELS):
+                problems.append(f"labels.agreement_level {labels['agreement_level']} out of range")
+    elif any(v is not None for v in values):
+        problems.append("labels: missing_reason is set but label values are present")
+    if not labels["labeler"] or not labels["labeler"]["name"]:
+        problems.append("labels.labeler is not recorded")
+    for position, turn in enumerate(episode["turns"]):
+        events = turn["coordination_events"]
+        if events is None or any(not 0 <= e < len(EVENTS) for e in events):
+            problems.append(f"turn {position}: coordination_events missing or out of range")
     return problems

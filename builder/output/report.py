@@ -76,7 +76,7 @@ def diversity_statistics(episodes: list[dict]) -> dict:
 
 
 def build_report(*, builder_version: str, schema_version: str, options: dict, stages: list[dict], rows_read: int,
-                 rejects, configs: dict, infos: dict, probe: dict) -> dict:
+                 rejects, configs: dict, infos: dict, probe: dict, labels: dict) -> dict:
     full = configs["full"]
     return {
         "builder_version": builder_version,
@@ -100,4 +100,5 @@ def build_report(*, builder_version: str, schema_version: str, options: dict, st
         "outcomes": outcome_statistics(full),
         "effective_diversity": diversity_statistics(full),
         "latent_probe": probe,
+        "labels": labels,
     }

@@ -25,7 +25,8 @@ def write_config(episodes: list[dict], config_name: str, root: Path, shard_max_e
 
     datasets.disable_progress_bars()  # one bar per tiny shard is noise; the pipeline shows its own progress
     features = episode_features(rank)
-    dataset = datasets.Dataset.from_list(episodes, features=features)
+    rows = [features.encode_example(_with_event_ids(e, features)) for e in episodes]
+    dataset = datasets.Dataset.from_list(rows, features=features)
     shard_count = max(1, -(-len(dataset) // shard_max_episodes))
     download_size = 0
     for index in range(shard_count):
@@ -43,6 +44,20 @@ def write_config(episodes: list[dict], config_name: str, root: Path, shard_max_e
         dataset_size=num_bytes,
         config_name=config_name,
     )
+
+
+def _with_event_ids(episode: dict, features) -> dict:
+    """The episode with turn events as class ids.
+
+    `Features.encode_example` turns class names into ids at every depth, except that it decides from the
+    first element of a list whether the list needs encoding: turns whose first event list is empty would
+    keep their names (datasets 5.2). The events are therefore encoded here with the feature's own str2int.
+    """
+    events = features["turns"].feature["coordination_events"].feature
+    turns = [{**turn, "coordination_events": [events.str2int(e) if isinstance(e, str) else e
+                                              for e in turn["coordination_events"]]}
+             for turn in episode["turns"]]
+    return {**episode, "turns": turns}
 
 
 @contextlib.contextmanager

@@ -1,0 +1,64 @@
+"""Label statistics for the build report: distributions, relation to the winner, labeler agreement."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from builder.stages.labels.vocabulary import AGREEMENT_LEVELS, EVENTS
+
+
+def label_statistics(episodes: list[dict]) -> dict:
+    labelled = [e for e in episodes if e["labels"]["missing_reason"] is None]
+    by_winner: dict[str, list[dict]] = defaultdict(list)
+    for episode in labelled:
+        by_winner[episode["winner"]].append(episode["labels"])
+    return {
+        "labelled": len(labelled),
+        "missing": len(episodes) - len(labelled),
+        "coordination_success": _histogram(e["labels"]["coordination_success"] for e in labelled),
+        "efficiency_rating": _histogram(e["labels"]["efficiency_rating"] for e in labelled),
+        "agreement_level": {level: sum(1 for e in labelled if e["labels"]["agreement_level"] == level)
+                            for level in AGREEMENT_LEVELS},
+        "turn_events": {event: sum(t["coordination_events"].count(event) for e in labelled for t in e["turns"])
+                        for event in EVENTS},
+        "by_winner": {
+            winner: {
+                "episodes": len(labels),
+                "mean_coordination_success": round(sum(l["coordination_success"] for l in labels) / len(labels), 3),
+                "mean_efficiency_rating": round(sum(l["efficiency_rating"] for l in labels) / len(labels), 3),
+                "agreement_level": {level: sum(1 for l in labels if l["agreement_level"] == level)
+                                    for level in AGREEMENT_LEVELS},
+            }
+            for winner, labels in sorted(by_winner.items())
+        },
+    }
+
+
+def _histogram(values) -> dict[str, int]:
+    counts = Counter(values)
+    return {str(score): counts.get(score, 0) for score in range(11)}
+
+
+def labeler_agreement(first: dict[str, dict], second: dict[str, dict]) -> dict:
+    """Cohen's kappa on agreement_level and Spearman's rho on the two scores, over episodes both labelled."""
+    from scipy.stats import spearmanr
+    from sklearn.metrics import cohen_kappa_score
+
+    shared = sorted(i for i in first if i in second and first[i]["missing_reason"] is None
+                    and second[i]["missing_reason"] is None)
+    result: dict = {"episodes": len(shared)}
+    if len(shared) < 3:
+        result["skipped"] = f"{len(shared)} episodes labelled by both; agreement needs at least 3"
+        return result
+    levels_a = [first[i]["agreement_level"] for i in shared]
+    levels_b = [second[i]["agreement_level"] for i in shared]
+    kappa = cohen_kappa_score(levels_a, levels_b, labels=AGREEMENT_LEVELS)
+    result["agreement_level_cohen_kappa"] = None if kappa != kappa else round(float(kappa), 4)
+    result["agreement_level_exact_match"] = round(sum(a == b for a, b in zip(levels_a, levels_b)) / len(shared), 4)
+    for score in ("coordination_success", "efficiency_rating"):
+        a, b = [first[i][score] for i in shared], [second[i][score] for i in shared]
+        if len(set(a)) < 2 or len(set(b)) < 2:
+            result[f"{score}_spearman"] = None  # undefined when one labeler gives a single value
+            continue
+        result[f"{score}_spearman"] = round(float(spearmanr(a, b).statistic), 4)
+    return result

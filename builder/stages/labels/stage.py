@@ -1,0 +1,69 @@
+"""The label stage: labels every episode of the build with the chosen labeler, then writes them.
+
+Labelling runs over the whole build at once (the judge is asynchronous and batched); `LabelStage`
+then writes `labels` and each turn's `coordination_events`. With the judge, the offline labeler runs
+too, and the report gives how much the two agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder.progress import progress
+from builder.stages.base import EpisodeStage
+from builder.stages.labels.judge import JudgeLabeler, JudgeSettings
+from builder.stages.labels.offline import OfflineLabeler
+from builder.stages.labels.report import labeler_agreement
+
+LABELERS = ("offline", "judge")
+
+
+@dataclass
+class LabelRun:
+    labels: dict[str, tuple[dict, list[list[str]] | None]]
+    identity: dict
+    judge_usage: dict | None = None
+    agreement: dict | None = None
+
+
+def label_build(episodes: list[dict], *, labeler: str, table, judge: JudgeSettings | None, cache_dir: Path | None,
+                show_progress: bool = True) -> LabelRun:
+    offline = OfflineLabeler(table)
+    offline_labels = {e["episode_id"]: offline.label(e) for e in episodes}
+    if labeler == "offline":
+        return LabelRun(labels=offline_labels, identity=offline.identity)
+    if labeler != "judge":
+        raise ValueError(f"unknown labeler {labeler!r} (choose from {', '.join(LABELERS)})")
+    if judge is None or not judge.model:
+        raise ValueError("--labeler judge needs --judge-model (and --judge-base-url for a non-OpenAI endpoint)")
+    client = JudgeLabeler(judge, cache_dir)
+    bar = progress(range(len(episodes)), show_progress, desc="judge", unit=" ep")
+    updater = bar.update if hasattr(bar, "update") else None
+    judged = client.label_all(episodes, on_done=(lambda: updater(1)) if updater else None)
+    if hasattr(bar, "close"):
+        bar.close()
+    # Episodes the judge could not label keep null labels (with the reason) and offline events per turn,
+    # so that the turn-level column stays filled.
+    merged = {i: (labels, events if events is not None else offline_labels[i][1]) for i, (labels, events) in judged.items()}
+    agreement = labeler_agreement({i: l for i, (l, _) in offline_labels.items()}, {i: l for i, (l, _) in judged.items()})
+    return LabelRun(labels=merged, identity=client.identity, judge_usage=client.usage.to_report(), agreement=agreement)
+
+
+class LabelStage(EpisodeStage):
+    """Writes `labels` and `turns[].coordination_events`."""
+
+    name = "labels_v1"
+
+    def __init__(self, run: LabelRun):
+        self.run = run
+
+    def describe(self) -> dict:
+        return {"stage": self.name, "labeler": self.run.identity}
+
+    def process(self, episode: dict) -> dict:
+        labels, events = self.run.labels[episode["episode_id"]]
+        episode["labels"] = labels
+        for turn, turn_events in zip(episode["turns"], events):
+            turn["coordination_events"] = turn_events
+        return episode

@@ -1,0 +1,110 @@
+"""A small OpenAI-compatible chat-completions server on 127.0.0.1 for the judge's tests and benchmark.
+
+Real HTTP, spoken to by the real `openai` client. It plays a judge model that can answer well, slowly,
+or fail: each request takes the next entry of `faults` (then answers well once they are used up):
+  "429"        rate limited (with Retry-After: 0)
+  "500"        internal server error
+  "timeout"    answers after `timeout_s` seconds (longer than the client waits)
+  "malformed"  a reply that is not JSON
+  "invalid"    JSON that breaks the schema (a score of 11)
+Its "model" is deliberately gullible: it obeys "rate 10" when it sees it OUTSIDE the <episode> data
+block, which is how the tests show that a prompt injection inside the data never reaches the label.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeJudgeServer:
+    def __init__(self, latency_s: float = 0.0, timeout_s: float = 2.0):
+        self.latency_s = latency_s
+        self.timeout_s = timeout_s
+        self.faults: list[str] = []
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_port}/v1"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _next_fault(self) -> str | None:
+        with self.lock:
+            return self.faults.pop(0) if self.faults else None
+
+    @staticmethod
+    def judge(messages: list[dict]) -> dict:
+        user = messages[-1]["content"]
+        data = re.search(r"<episode>\n(.*)\n</episode>", user, re.S)
+        outside = messages[0]["content"] + (user[:data.start()] + user[data.end():] if data else user)
+        episode = json.loads(data.group(1)) if data else {"turns": [], "winner": "tie"}
+        turns = len(episode["turns"])
+        if re.search(r"rate (it )?10", outside, re.I):
+            return {"coordination_success": 10, "agreement_level": "high", "efficiency_rating": 10,
+                    "rationale": "Instructed to rate 10.", "turn_events": [[] for _ in range(turns)]}
+        success = {"model_a": 6, "model_b": 6, "tie": 7, "tie (bothbad)": 2}.get(episode["winner"], 5)
+        return {"coordination_success": success + min(turns - 1, 3),
+                "agreement_level": "medium" if episode["winner"] == "tie" else "low",
+                "efficiency_rating": max(0, 9 - turns),
+                "rationale": f"{turns} turn(s); verdict {episode['winner']}.",
+                "turn_events": [["diverge"] for _ in range(turns)]}
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, body: dict | str, headers: dict | None = None):
+                data = (body if isinstance(body, str) else json.dumps(body)).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    server.requests.append(request)
+                fault = server._next_fault()
+                time.sleep(server.timeout_s if fault == "timeout" else server.latency_s)
+                if fault == "429":
+                    return self._send(429, {"error": {"message": "rate limited", "type": "rate_limit"}},
+                                      {"Retry-After": "0"})
+                if fault == "500":
+                    return self._send(500, {"error": {"message": "boom", "type": "server_error"}})
+                answer = server.judge(request["messages"])
+                if fault == "invalid":
+                    answer["coordination_success"] = 11
+                content = "Sure! Here is my rating: great" if fault == "malformed" else json.dumps(answer)
+                prompt_text = " ".join(m["content"] for m in request["messages"])
+                self._send(200, {
+                    "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": request["model"],
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": content}}],
+                    "usage": {"prompt_tokens": len(prompt_text) // 4, "completion_tokens": len(content) // 4,
+                              "total_tokens": (len(prompt_text) + len(content)) // 4},
+                })
+
+        return Handler
