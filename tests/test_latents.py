@@ -251,3 +251,21 @@ def test_validate_catches_non_finite_latents_and_impossible_diversity(sample_bui
     problems = validate_folder(output_dir)
     assert any("latent_z / latent_h missing or not finite" in p for p in problems)
     assert any("effective_diversity 2.5 outside [1, 2]" in p for p in problems)
+
+
+def test_probe_scores_are_reused_for_identical_inputs_only(tmp_path, monkeypatch):
+    import sklearn.model_selection
+
+    from builder.stages.latents.probe import ScoreCache
+
+    rng = np.random.default_rng(1)
+    x, labels = rng.normal(size=(40, 3)), ["a", "b"] * 20
+    first = probe_target({"s": x}, labels, cache=ScoreCache(tmp_path))
+
+    def refit(*args, **kwargs):
+        raise AssertionError("refitted although the scores are cached")
+
+    monkeypatch.setattr(sklearn.model_selection, "cross_validate", refit)
+    assert probe_target({"s": x}, labels, cache=ScoreCache(tmp_path)) == first
+    with pytest.raises(AssertionError, match="refitted"):
+        probe_target({"s": x + 1e-3}, labels, cache=ScoreCache(tmp_path))

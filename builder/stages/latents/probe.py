@@ -12,14 +12,54 @@ side wrote which; `decisive` is the target that symmetry permits, `winner` shows
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
 MIN_EPISODES = 10
+PROBE_VERSION = "probe_v1"  # change when the classifier or the scoring changes: cached scores are keyed by it
 
 
-def probe_target(features: dict[str, np.ndarray], labels: list[str], *, folds: int = 5, seed: int = 0) -> dict:
+class ScoreCache:
+    """Cross-validation scores on disk, keyed by a hash of the exact features, labels and settings.
+
+    The full-dimensional baseline does not change with the rank or the projection method, and it is the
+    expensive part of the probe (a logistic regression on ~1,150 features per fold), so a rebuild with
+    other latent options reuses its scores instead of refitting.
+    """
+
+    def __init__(self, root: Path | None):
+        self.folder = Path(root) / "probe" if root else None
+
+    def key(self, x: np.ndarray, y: np.ndarray, k: int, seed: int, model: str) -> str:
+        digest = hashlib.sha256(f"{PROBE_VERSION}|{model}|{k}|{seed}|{x.shape}|{x.dtype}".encode())
+        digest.update(np.ascontiguousarray(x).tobytes())
+        digest.update("\n".join(map(str, y)).encode())
+        return digest.hexdigest()
+
+    def get(self, key: str) -> dict | None:
+        if not self.folder:
+            return None
+        try:
+            return json.loads((self.folder / f"{key}.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def put(self, key: str, scores: dict) -> None:
+        if not self.folder:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = self.folder / f"{key}.{os.getpid()}.tmp"
+        partial.write_text(json.dumps(scores))
+        os.replace(partial, self.folder / f"{key}.json")
+
+
+def probe_target(features: dict[str, np.ndarray], labels: list[str], *, folds: int = 5, seed: int = 0,
+                 cache: ScoreCache | None = None) -> dict:
     """Cross-validated scores of each feature set and the majority class, or why the probe was skipped."""
     from sklearn.dummy import DummyClassifier
     from sklearn.linear_model import LogisticRegression
@@ -27,6 +67,7 @@ def probe_target(features: dict[str, np.ndarray], labels: list[str], *, folds: i
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    cache = cache or ScoreCache(None)
     counts = Counter(labels)
     if len(labels) < MIN_EPISODES:
         return {"skipped": f"{len(labels)} episodes; the probe needs at least {MIN_EPISODES}"}
@@ -42,6 +83,11 @@ def probe_target(features: dict[str, np.ndarray], labels: list[str], *, folds: i
     models["majority_class"] = (DummyClassifier(strategy="most_frequent"), next(iter(features.values())))
     results = {}
     for name, (model, x) in models.items():
+        key = cache.key(x, y, k, seed, "majority" if name == "majority_class" else "logistic")
+        cached = cache.get(key)
+        if cached is not None:
+            results[name] = cached
+            continue
         scores = cross_validate(model, x, y, cv=splitter, scoring=("accuracy", "f1_macro"))
         results[name] = {
             "accuracy_mean": round(float(scores["test_accuracy"].mean()), 4),
@@ -49,6 +95,7 @@ def probe_target(features: dict[str, np.ndarray], labels: list[str], *, folds: i
             "macro_f1_mean": round(float(scores["test_f1_macro"].mean()), 4),
             "macro_f1_std": round(float(scores["test_f1_macro"].std()), 4),
         }
+        cache.put(key, results[name])
     return {"episodes": len(labels), "folds": k, "classes": dict(sorted(counts.items())), "results": results}
 
 
@@ -57,7 +104,8 @@ def decisive(winner: str) -> str:
 
 
 def run_probe(final_states: np.ndarray, full_dimensional_states: np.ndarray, winners: list[str], *,
-              folds: int = 5, seed: int = 0) -> dict:
+              folds: int = 5, seed: int = 0, cache_dir: Path | None = None) -> dict:
+    cache = ScoreCache(cache_dir)
     features = {"coordinator_state": final_states, "full_dimensional_state": full_dimensional_states}
     return {
         "features": {"coordinator_state": f"final h_T ({final_states.shape[1]} dims)",
@@ -65,7 +113,7 @@ def run_probe(final_states: np.ndarray, full_dimensional_states: np.ndarray, win
                                                f"({full_dimensional_states.shape[1]} dims)"},
         "classifier": "StandardScaler + LogisticRegression(max_iter=2000), stratified k-fold",
         "targets": {
-            "winner": probe_target(features, winners, folds=folds, seed=seed),
-            "decisive": probe_target(features, [decisive(w) for w in winners], folds=folds, seed=seed),
+            "winner": probe_target(features, winners, folds=folds, seed=seed, cache=cache),
+            "decisive": probe_target(features, [decisive(w) for w in winners], folds=folds, seed=seed, cache=cache),
         },
     }

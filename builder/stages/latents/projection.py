@@ -3,7 +3,8 @@
 Each method is fitted once per build, then reduced to plain arrays (`tensors()`) from which
 `transform` is computed; the saved coordinator holds exactly those arrays, so a reloaded coordinator
 projects new observations the same way the build did.
-- pca: centred; z = (x - mean) W^T with sklearn's PCA (full SVD, deterministic signs).
+- pca: centred; z = (x - mean) W^T with sklearn's PCA (eigendecomposition of the covariance, which is
+  fast when turns outnumber features; deterministic signs).
 - svd: uncentred truncated SVD; z = x W^T (randomized solver, seeded).
 - nmf: NMF needs non-negative input, so x is split into its positive and negative parts,
   x+ = max(x, 0) and x- = max(-x, 0) (x = x+ - x-, an exact, documented transform, doubling the width);
@@ -57,7 +58,7 @@ class PcaProjection(Projection):
     def fit(cls, x: np.ndarray, rank: int, seed: int) -> "PcaProjection":
         from sklearn.decomposition import PCA
 
-        pca = PCA(n_components=rank, svd_solver="full").fit(x)
+        pca = PCA(n_components=rank, svd_solver="covariance_eigh").fit(x)
         projection = cls({"mean": pca.mean_, "components": pca.components_}, rank)
         projection.explained_variance = float(pca.explained_variance_ratio_.sum())
         return projection

@@ -44,7 +44,8 @@ def fit_latents(episodes: list[dict], *, embedder: Embedder, cache_dir: Path | N
     final_states = np.stack([coordinator.states(projection.transform(x))[-1]
                              for x in progress(per_episode, show_progress, desc="coordinator", unit=" ep")])
     full_states = np.stack([coordinator.states(x)[-1] for x in per_episode])
-    probe = run_probe(final_states, full_states, [e["winner"] for e in episodes], folds=probe_folds, seed=seed)
+    probe = run_probe(final_states, full_states, [e["winner"] for e in episodes], folds=probe_folds, seed=seed,
+                      cache_dir=cache_dir)
     return LatentFit(coordinator=coordinator, table=table, probe=probe)
 
 

@@ -1,0 +1,69 @@
+"""Benchmark the LLM judge client against a local OpenAI-compatible server with fixed latency.
+
+    python bench/bench_judge.py [--episodes 200] [--latency 0.5] [--concurrency 8]
+
+Prints the wall time of labelling every episode (target for 200 at 0.5 s and concurrency 8: <= 20 s),
+then of a re-run from the response cache (which must send zero requests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from openai_server import FakeJudgeServer  # noqa: E402  (the tests' server: real HTTP, real client)
+
+from builder.stages.labels.judge import JudgeLabeler, JudgeSettings  # noqa: E402
+
+
+def synthetic_episodes(count: int) -> list[dict]:
+    winners = ["model_a", "model_b", "tie", "tie (bothbad)"]
+    return [{
+        "episode_id": f"bench-{i}",
+        "winner": winners[i % 4],
+        "agents": [{"agent_id": "model_a", "model": "m1", "persona": ""}, {"agent_id": "model_b", "model": "m2", "persona": ""}],
+        "turns": [{"prompt": f"Question {i}: explain topic {i % 17}.",
+                   "responses": [{"agent_id": "model_a", "content": f"Answer A to {i} " * 40, "output_tokens": 200},
+                                 {"agent_id": "model_b", "content": f"Answer B to {i} " * 30, "output_tokens": 150}]}],
+    } for i in range(count)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=0.5)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    episodes = synthetic_episodes(args.episodes)
+    cache = Path(tempfile.mkdtemp(prefix="bench-judge-"))
+    with FakeJudgeServer(latency_s=args.latency) as server:
+        settings = JudgeSettings(base_url=server.base_url, model="bench-judge", concurrency=args.concurrency,
+                                 max_calls=10 * args.episodes, timeout_s=30)
+        start = time.perf_counter()
+        judge = JudgeLabeler(settings, cache)
+        labels = judge.label_all(episodes)
+        first_s = time.perf_counter() - start
+        first_requests = len(server.requests)
+        start = time.perf_counter()
+        cached = JudgeLabeler(settings, cache)
+        cached.label_all(episodes)
+        second_s = time.perf_counter() - start
+    figures = {
+        "episodes": args.episodes, "latency_s": args.latency, "concurrency": args.concurrency,
+        "labelled": sum(1 for l, _ in labels.values() if l["missing_reason"] is None),
+        "wall_s": round(first_s, 2), "floor_s": round(args.episodes / args.concurrency * args.latency, 2),
+        "requests": first_requests, "usage": judge.usage.to_report(),
+        "cached_rerun_s": round(second_s, 3), "cached_rerun_requests": len(server.requests) - first_requests,
+    }
+    print(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
