@@ -47,7 +47,21 @@ def make_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="Print a built folder's report.")
     stats.add_argument("output_dir", type=Path)
     stats.add_argument("--json", action="store_true", help="Print the whole report as JSON.")
+    push = commands.add_parser("push", help="Validate a built folder and publish it to the Hub in one commit.")
+    push.add_argument("output_dir", type=Path)
+    _add_push_flags(push)
+    build_and_push = commands.add_parser("build-and-push", help="Build, then push the result (for maintainers).")
+    _add_config_flags(build_and_push)
+    _add_push_flags(build_and_push)
     return parser
+
+
+def _add_push_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo-id", required=True, help="Hub dataset repo, ORG/NAME.")
+    parser.add_argument("--private", action="store_true", help="Create the repo private (when it does not exist).")
+    parser.add_argument("--revision", help="Branch to commit to (created if needed; default main).")
+    parser.add_argument("--create-pr", action="store_true", help="Open a pull request instead of committing directly.")
+    parser.add_argument("--dry-run", action="store_true", help="Print exactly what would be uploaded; upload nothing.")
 
 
 def _is_local_source(source: str) -> bool:
@@ -64,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             return _build(args)
         if args.command == "validate":
             return _validate(args.output_dir)
+        if args.command == "push":
+            return _push(args)
+        if args.command == "build-and-push":
+            return _build(args) or _push(args)
         return _stats(args.output_dir, as_json=args.json)
     except KeyboardInterrupt:
         print("interrupted; the output folder was left as it was", file=sys.stderr)
@@ -84,6 +102,18 @@ def _build(args) -> int:
         return 2 if isinstance(error, SourceError) else 1
     print(summary_table(report))
     print(f"wrote {config.output_dir}")
+    return 0
+
+
+def _push(args) -> int:
+    from builder.output.push import PushError, push
+
+    try:
+        push(args.output_dir, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
+             dry_run=args.dry_run)
+    except PushError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -150,8 +150,10 @@ def build(config: BuildConfig) -> dict:
         )
         (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         from dataset_card import render_card
+        from dataset_card.figures import FIGURES_DIR, write_figures
 
-        render_card(report, infos, load_path=str(Path(config.output_dir))).save(staging / "README.md")
+        figures = write_figures(full, staging / FIGURES_DIR)
+        render_card(report, infos, load_path=str(Path(config.output_dir)), figures=figures).save(staging / "README.md")
         shutil.copyfile(multi_llm_coord.__file__, staging / LOADING_SCRIPT)
     return report
 

@@ -56,8 +56,19 @@ def field_rows(features, prefix: str = "") -> list[dict]:
     return rows
 
 
-def render_card(report: dict, infos: dict, *, load_path: str) -> DatasetCard:
+# Chatbot Arena data is gated on the Hub; a dataset derived from it carries the same terms and gate.
+# Only the project's own embedded sample (written for this project) is published without one.
+GATED_PROMPT = (
+    "This dataset is derived from Chatbot Arena conversations (lmsys/chatbot_arena_conversations). User prompts "
+    "are licensed CC-BY-4.0; model outputs are subject to the terms of use of each model. By accessing it you agree "
+    "to the terms of the source dataset, including not attempting to identify the users who wrote the prompts."
+)
+
+
+def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str, str]) -> DatasetCard:
     from datasets.info import DatasetInfosDict
+
+    from builder.stages.labels import offline
 
     languages = sorted({LANGUAGE_CODES[name.lower()] for name in report["outcomes"]["languages"]
                         if name.lower() in LANGUAGE_CODES})
@@ -68,6 +79,10 @@ def render_card(report: dict, infos: dict, *, load_path: str) -> DatasetCard:
         task_categories=["text-generation", "text-classification"],
         tags=["multi-agent", "llm-coordination", "chatbot-arena", "token-usage"],
         size_categories=[size_category(report["configs"]["full"]["episodes"])],
+        **({} if report["options"]["source"] == "sample" else {
+            "extra_gated_prompt": GATED_PROMPT,
+            "extra_gated_fields": {"I agree to the terms of the source dataset": "checkbox"},
+        }),
         configs=[
             {
                 "config_name": name,
@@ -80,6 +95,7 @@ def render_card(report: dict, infos: dict, *, load_path: str) -> DatasetCard:
     DatasetInfosDict(infos).to_dataset_card_data(card_data)
     template = resources.files("dataset_card") / "template.md"
     stats = report["tokens"]
+    stages = {stage["stage"]: stage for stage in report["stages"]}
     return DatasetCard.from_template(
         card_data,
         template_str=template.read_text(encoding="utf-8"),
@@ -94,5 +110,13 @@ def render_card(report: dict, infos: dict, *, load_path: str) -> DatasetCard:
         fields=field_rows(multi_llm_coord.episode_features()),
         seed_mapping=SEED_REPORT_MAPPING,
         token_rows=[(name, stats[name]) for name in ("prompt_tokens", "output_tokens", "total_tokens",
-                                                      "agent_input_tokens")],
+                                                      "agent_input_tokens")]
+        + [(f"output tokens of agent {position}", values)
+           for position, values in stats["output_tokens_by_agent_position"].items()],
+        rank=report["options"]["rank"],
+        token_stage=stages["token_logs_v1"],
+        latent_stage=stages["latents_v1"],
+        figures=figures,
+        max_agents=report["outcomes"]["agents_per_episode"]["max"],
+        offline_recipe=offline.__doc__.strip(),
     )

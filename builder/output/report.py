@@ -59,6 +59,7 @@ def outcome_statistics(episodes: list[dict]) -> dict:
         "model_pairs": len(pairs),
         "top_model_pairs": dict(sorted(pairs.items(), key=lambda item: (-item[1], item[0]))[:10]),
         "turns_per_episode": describe_numbers([len(e["turns"]) for e in episodes]),
+        "agents_per_episode": describe_numbers([len(e["agents"]) for e in episodes]),
         "moderation_flagged": sum(1 for e in episodes if e["metadata"]["moderation_flagged"]),
         "toxic_chat_flagged": sum(1 for e in episodes if e["metadata"]["toxic_chat_flagged"]),
     }

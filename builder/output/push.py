@@ -1,0 +1,143 @@
+"""`push`: publish a built folder to the Hugging Face Hub in one atomic commit.
+
+1. Validate the folder (builder.validate) and refuse an invalid one, saying why.
+2. Refuse a repo whose name would make `load_dataset` treat multi_llm_coord.py as a loading script
+   (datasets >= 4 rejects a repo holding a script named after the repo).
+3. Re-render the card so its snippets load from the repo id.
+4. Create the repo if needed, then upload every file, and delete remote data files that the folder no
+   longer has (a stale shard would otherwise be read by the `data/<config>/train-*` pattern), all in one
+   `create_commit`: the repo moves from the old release to the new one or not at all.
+5. Check the remote file list and sizes at the new commit against the folder.
+The token comes from the standard Hugging Face login or HF_TOKEN and is never printed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder.output.report import REPORT_FILE
+from builder.pipeline import LOADING_SCRIPT
+from builder.validate import validate_folder
+
+# Remote paths the builder owns: files under these that the new release lacks are deleted.
+MANAGED_PREFIXES = ("data/", "figures/", "coordinator/")
+
+
+class PushError(Exception):
+    """The push cannot go on; the message is one line and never contains the token."""
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    path_in_repo: str
+    size: int
+    local_path: Path | None  # None: content rendered in memory (the card)
+    content: bytes | None = None
+
+
+def plan_upload(folder: Path, repo_id: str) -> list[PlannedFile]:
+    folder = Path(folder)
+    card = render_card_for_repo(folder, repo_id).encode("utf-8")
+    planned = [PlannedFile("README.md", len(card), None, card)]
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if relative != "README.md" and not any(part.startswith(".") for part in path.relative_to(folder).parts):
+            planned.append(PlannedFile(relative, path.stat().st_size, path))
+    return planned
+
+
+def render_card_for_repo(folder: Path, repo_id: str) -> str:
+    """The folder's card with its load snippets pointing at `repo_id`."""
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCard
+
+    from dataset_card import render_card
+    from dataset_card.figures import FIGURES_DIR
+
+    report = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
+    infos = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(folder / "README.md").data)
+    figures = {p.stem: f"{FIGURES_DIR}/{p.name}" for p in sorted((folder / FIGURES_DIR).glob("*.png"))}
+    return str(render_card(report, dict(infos), load_path=repo_id, figures=figures))
+
+
+def check_repo_id(repo_id: str) -> None:
+    parts = repo_id.split("/")
+    if len(parts) != 2 or not all(parts):
+        raise PushError(f"--repo-id must be ORG/NAME (or USER/NAME), got {repo_id!r}")
+    if parts[1] == Path(LOADING_SCRIPT).stem:
+        raise PushError(f"repo name {parts[1]!r} would make load_dataset refuse the repo: it holds {LOADING_SCRIPT}, "
+                        "and datasets >= 4 rejects a script named after the repo; choose another name "
+                        "(e.g. multi-llm-coord)")
+
+
+def push(folder: Path, repo_id: str, *, private: bool = False, revision: str | None = None,
+         create_pr: bool = False, dry_run: bool = False, token: str | None = None, endpoint: str | None = None,
+         echo=print) -> dict:
+    """Publish `folder` to datasets/`repo_id`; `endpoint` defaults to HF_ENDPOINT (huggingface.co)."""
+    folder = Path(folder)
+    check_repo_id(repo_id)
+    problems = validate_folder(folder)
+    if problems:
+        raise PushError(f"{folder} is not valid, nothing was uploaded: {problems[0]}"
+                        + (f" (and {len(problems) - 1} more; run `multi-llm-coord validate`)" if len(problems) > 1 else ""))
+    planned = plan_upload(folder, repo_id)
+    total = sum(f.size for f in planned)
+    if dry_run:
+        echo(f"dry run: would upload {len(planned)} files ({total} bytes) to datasets/{repo_id}"
+             f"{f' (revision {revision})' if revision else ''}{' as a pull request' if create_pr else ''}:")
+        for item in planned:
+            echo(f"  {item.size:>12}  {item.path_in_repo}")
+        return {"dry_run": True, "files": len(planned), "bytes": total}
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        return _push(planned, repo_id, private=private, revision=revision, create_pr=create_pr, token=token,
+                     endpoint=endpoint, echo=echo)
+    except HfHubHTTPError as error:
+        raise PushError(_http_message(error, repo_id)) from None
+
+
+def _http_message(error, repo_id: str) -> str:
+    status = error.response.status_code if getattr(error, "response", None) is not None else None
+    if status in (401, 403):
+        return (f"the Hub refused the token for datasets/{repo_id} (HTTP {status}): log in with `hf auth login` "
+                "or set HF_TOKEN to a token with write access")
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"upload to datasets/{repo_id} failed, the repo was not changed: {first}"
+
+
+def _push(planned, repo_id, *, private, revision, create_pr, token, endpoint, echo) -> dict:
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+
+    api = HfApi(endpoint=endpoint, token=token)
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    if revision and revision != "main":
+        api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
+    remote = set(api.list_repo_files(repo_id, repo_type="dataset", revision=revision))
+    local = {item.path_in_repo for item in planned}
+    stale = sorted(path for path in remote - local if path.startswith(MANAGED_PREFIXES))
+    operations = [CommitOperationAdd(item.path_in_repo, item.content if item.content is not None else str(item.local_path))
+                  for item in planned]
+    operations += [CommitOperationDelete(path) for path in stale]
+    commit = api.create_commit(repo_id, operations, commit_message=f"Publish multi-llm-coord build ({len(planned)} files)",
+                               repo_type="dataset", revision=revision, create_pr=create_pr)
+    check = verify_remote(api, repo_id, commit.oid, planned)
+    echo(f"committed {len(planned)} files to datasets/{repo_id} at {commit.oid[:12]}"
+         + (f", removed {len(stale)} stale" if stale else "") + (f"; pull request {commit.pr_url}" if commit.pr_url else ""))
+    return {"commit": commit.oid, "url": commit.commit_url, "pr_url": commit.pr_url, "files": len(planned),
+            "deleted": stale, "verified": check}
+
+
+def verify_remote(api, repo_id: str, revision: str, planned: list[PlannedFile]) -> int:
+    """Compare the remote tree at `revision` with what was uploaded; raise PushError on any difference."""
+    from huggingface_hub.hf_api import RepoFile
+
+    remote = {entry.path: entry.size for entry in api.list_repo_tree(repo_id, repo_type="dataset", revision=revision,
+                                                                     recursive=True) if isinstance(entry, RepoFile)}
+    wrong = [f"{item.path_in_repo} (local {item.size}, remote {remote.get(item.path_in_repo)})"
+             for item in planned if remote.get(item.path_in_repo) != item.size]
+    if wrong:
+        raise PushError(f"the remote files differ from the folder after the commit: {', '.join(wrong[:5])}")
+    return len(planned)

@@ -1,0 +1,73 @@
+"""Figures shown in the dataset card, drawn from the `full` config of a build (PNG, matplotlib Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+FIGURES_DIR = "figures"
+WINNER_COLOURS = {"model_a": "#1f77b4", "model_b": "#ff7f0e", "tie": "#2ca02c", "tie (bothbad)": "#d62728"}
+
+
+def write_figures(episodes: list[dict], folder: Path) -> dict[str, str]:
+    """Write the card's figures into `folder`; return {figure name: path relative to the dataset root}."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, draw in (("token_distribution", _tokens), ("latent_states", _latents),
+                       ("effective_diversity", _diversity)):
+        figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+        draw(axes, episodes)
+        figure.tight_layout()
+        path = folder / f"{name}.png"
+        figure.savefig(path, metadata={"Software": None})  # no version stamp in the file
+        plt.close(figure)
+        written[name] = f"{FIGURES_DIR}/{path.name}"
+    return written
+
+
+def _tokens(axes, episodes):
+    positions = max(len(e["agents"]) for e in episodes)
+    values = [[e["token_totals"]["per_agent"][i]["output_tokens"] for e in episodes if i < len(e["agents"])]
+              for i in range(positions)]
+    top = max(max(v) for v in values if v) or 1
+    bins = np.logspace(0, np.log10(top + 1), 30)
+    for index, series in enumerate(values):
+        label = episodes[0]["agents"][index]["agent_id"] if positions <= 4 else f"agent {index}"
+        axes.hist([v + 1 for v in series], bins=bins, alpha=0.55, label=label)
+    axes.set_xscale("log")
+    axes.set_xlabel("output tokens per episode (+1, log scale)")
+    axes.set_ylabel("episodes")
+    axes.set_title("Output tokens per agent")
+    axes.legend()
+
+
+def _latents(axes, episodes):
+    states = np.array([e["turns"][-1]["latent_h"] for e in episodes], dtype=np.float64)
+    centred = states - states.mean(axis=0)
+    # The two leading principal directions of the final states (any projection method): a faithful 2-D view.
+    _, _, directions = np.linalg.svd(centred, full_matrices=False)
+    points = centred @ directions[:2].T if len(directions) >= 2 else np.c_[centred[:, :1], np.zeros(len(states))]
+    winners = [e["winner"] for e in episodes]
+    for winner, colour in WINNER_COLOURS.items():
+        chosen = [i for i, w in enumerate(winners) if w == winner]
+        if chosen:
+            axes.scatter(points[chosen, 0], points[chosen, 1], s=14, alpha=0.7, c=colour, label=winner)
+    axes.set_xlabel("first principal direction of h_T")
+    axes.set_ylabel("second principal direction of h_T")
+    axes.set_title("Final coordinator states, coloured by winner")
+    axes.legend(fontsize=8)
+
+
+def _diversity(axes, episodes):
+    values = [t["effective_diversity"] for e in episodes for t in e["turns"]]
+    top = max(len(e["agents"]) for e in episodes)
+    axes.hist(values, bins=np.linspace(1, top, 31), color="#9467bd")
+    axes.set_xlabel("effective diversity N* per turn (1 = identical answers)")
+    axes.set_ylabel("turns")
+    axes.set_title("Effective diversity of the agents' answers")
