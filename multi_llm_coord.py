@@ -52,7 +52,13 @@ EVENT_DEFINITIONS: dict[str, str] = {
 }
 EVENTS = list(EVENT_DEFINITIONS)
 
-CONFIG_NAMES = ("mini", "preview", "full")
+PAIRWISE_CONFIGS = ("mini", "preview", "full")
+DEBATE_CONFIGS = ("debate-mini", "debate-full")  # N-agent episodes (debates, votes), fitted on their own basis
+CONFIG_NAMES = PAIRWISE_CONFIGS + DEBATE_CONFIGS
+REQUIRED_CONFIGS = PAIRWISE_CONFIGS  # a build from arena data alone has no debate configs
+
+# Who reads whom: the topologies an episode can have (token accounting follows them, see FIELD_DOCS).
+TOPOLOGIES = ("pairwise_chat", "full_mesh", "sparse", "centralized", "independent")
 DEFAULT_RANK = 16  # length of the latent vectors; a build with --rank R declares length R
 DEFAULT_CONFIG = "full"
 
@@ -85,6 +91,9 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
         "output_tokens": Value("int32"),
         "input_tokens": Value("int32"),
         "input_chars": Value("int64"),
+        "extracted_answer": Value("string"),
+        "is_correct": Value("bool"),
+        "judge_score": Value("float64"),
     }
     turn = {
         "turn_index": Value("int32"),
@@ -95,15 +104,25 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
         "latent_z": List(Value("float32"), length=rank),
         "latent_h": List(Value("float32"), length=rank),
         "effective_diversity": Value("float64"),
+        "consensus": Value("float64"),
         "coordination_events": List(ClassLabel(names=EVENTS)),
     }
     return Features(
         {
             "episode_id": Value("string"),
             "source": Value("string"),
+            "topology": Value("string"),
+            "task": Value("string"),
             "agents": List({"agent_id": Value("string"), "model": Value("string"), "persona": Value("string")}),
             "turns": List(turn),
             "winner": ClassLabel(names=WINNER_NAMES),
+            "outcome": {
+                "ground_truth": Value("string"),
+                "final_answer": Value("string"),
+                "final_correct": Value("bool"),
+                "final_consensus": Value("float64"),
+                "best_judge_score": Value("float64"),
+            },
             "metadata": {
                 "question_id": Value("string"),
                 "judge": Value("string"),
@@ -160,13 +179,19 @@ FIELD_DOCS: dict[str, str] = {
     "episode_id": "Unique id of the episode (the source's question_id; for sources whose question ids name a "
     "question rather than a battle, such as MT-Bench, the id adds the models, judge and judged turn).",
     "source": "Where the episode came from: a Hub dataset id, a local file name, or `sample` for the embedded sample.",
+    "topology": "Who reads whom: pairwise_chat (arena: each agent sees only its own conversation), full_mesh (every "
+    "agent reads every peer's previous answer), sparse (ring: the two neighbours i-1 and i+1), centralized (agent 0 is "
+    "the hub: it reads everyone, the others read only the hub), independent (one round, nobody reads a peer).",
+    "task": "The task or benchmark of the episode (e.g. gsm8k for a debate log); `chat` for arena battles.",
     "agents": "The agents of the episode, in a fixed order that every per-agent list follows.",
-    "agents.agent_id": "Agent id: `model_a` / `model_b` for arena battles (matching the winner label).",
+    "agents.agent_id": "Agent id: `model_a` / `model_b` for arena battles (matching the winner label); the source's "
+    "agent name in debates (Agent-Scaling's `Agent0`..., MALLM's agent ids) and `agent_<i>` in answer sets.",
     "agents.model": "The model behind the agent, as named by the source.",
     "agents.persona": "The agent's persona or role; empty for arena battles, which have none.",
-    "turns": "The user turns in order; each holds the prompt and every agent's response.",
-    "turns.turn_index": "0-based position of the turn in the episode.",
-    "turns.prompt": "The user message of the turn (identical for every agent in arena battles).",
+    "turns": "The turns (arena: user turns; debates: rounds) in order; each holds the prompt and every agent's response.",
+    "turns.turn_index": "0-based position of the turn or round in the episode.",
+    "turns.prompt": "The user message of the turn (identical for every agent). In a debate the question is the "
+    "prompt of round 0; later rounds have no new user text (empty), the agents read each other instead.",
     "turns.prompt_chars": "Characters (Unicode code points) in the prompt.",
     "turns.prompt_tokens": "tiktoken tokens in the prompt (content only, no chat-format overhead).",
     "turns.responses": "One response per agent, in the order of `agents`.",
@@ -175,7 +200,9 @@ FIELD_DOCS: dict[str, str] = {
     "turns.responses.output_chars": "Characters in the answer.",
     "turns.responses.output_tokens": "tiktoken tokens in the answer: what the agent wrote at this turn.",
     "turns.responses.input_tokens": "Tokens the agent read at this turn: its own conversation so far (every earlier "
-    "prompt and its own earlier answers) plus the new prompt. Grows with every turn because chat APIs re-send history.",
+    "prompt, its own earlier answers and, in a debate, the earlier answers of the peers it reads under the topology) "
+    "plus the new prompt: input_i(t) = sum_{s<t} (prompt_s + out_i(s) + sum_{j in N(i)} out_j(s)) + prompt_t. Grows "
+    "with every turn because chat APIs re-send history.",
     "turns.responses.input_chars": "Characters the agent read at this turn, counted like `input_tokens`.",
     "turns.latent_z": "z_t: the turn observation projected on the build's low-rank basis (float32, length = rank). "
     "The observation is [e(prompt); mean over agents of e(answer); elementwise std over agents of e(answer)], e() the "
@@ -188,8 +215,19 @@ FIELD_DOCS: dict[str, str] = {
     "1 = identical answers, number of agents = orthogonal answers.",
     "turns.coordination_events": "Turn-level coordination events (a class-label list; a turn may have none): "
     + "; ".join(f"{name}: {text}" for name, text in EVENT_DEFINITIONS.items()) + ".",
-    "winner": "Human verdict: model_a, model_b, tie, or tie (bothbad) (both answers bad). `both_bad` in other "
-    "arena releases is mapped to `tie (bothbad)`.",
+    "turns.responses.extracted_answer": "The answer extracted from the response by the source (debates); null for arena.",
+    "turns.responses.is_correct": "Whether the extracted answer is correct (debates); null where unknown.",
+    "turns.responses.judge_score": "A judge's score of the response (many-model answer sets, e.g. GPT-4 1-10); null otherwise.",
+    "turns.consensus": "Share of agents whose extracted answer equals the most common one in this round (debates); "
+    "null where answers are not extracted.",
+    "outcome": "Outcome of an N-agent episode (debates, votes); null fields for arena battles, whose outcome is `winner`.",
+    "outcome.ground_truth": "The reference answer, where the task has one.",
+    "outcome.final_answer": "The group's final answer (the debate's answer, or the decision of a voting round).",
+    "outcome.final_correct": "Whether the final answer is correct (the debate answer's correctness; MALLM's decisionSuccess).",
+    "outcome.final_consensus": "turns.consensus of the last round.",
+    "outcome.best_judge_score": "The highest judge score among the agents' answers (answer sets); null otherwise.",
+    "winner": "Human verdict of an arena battle: model_a, model_b, tie, or tie (bothbad) (both answers bad). `both_bad` "
+    "in other arena releases is mapped to `tie (bothbad)`. Null for N-agent episodes (see `outcome`).",
     "metadata": "Source metadata of the battle; null where the source does not carry the field.",
     "metadata.question_id": "The source's question id, as a string (MT-Bench's integer ids are converted).",
     "metadata.judge": "Anonymised id of the human (or model) judge who voted.",
@@ -261,7 +299,10 @@ SEED_REPORT_MAPPING: list[tuple[str, str]] = [
 CONFIG_DESCRIPTIONS = {
     "mini": "3 complete episodes chosen deterministically (at least two winner values and a multi-turn episode).",
     "preview": f"The mini episodes with every text cut to {PREVIEW_MAX_CHARS} characters, for quick inspection.",
-    "full": "Every accepted episode of the build (after the build's optional selection).",
+    "full": "Every accepted pairwise (arena) episode of the build (after the build's optional selection).",
+    "debate-mini": "3 complete N-agent episodes chosen deterministically (several topologies and sources).",
+    "debate-full": "Every accepted N-agent episode: multi-agent debates (Agent-Scaling, MALLM) and many-model answer "
+    "sets (one voting round). Latents use a basis fitted on these episodes alone.",
 }
 
 

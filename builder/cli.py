@@ -26,6 +26,10 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
         elif field.name == "languages":
             parser.add_argument("--language", dest="languages", action="append", default=[], help=help_text)
+        elif field.name == "debate_sources":
+            parser.add_argument("--debate-source", dest="debate_sources", action="append", default=None, help=help_text)
+        elif field.name == "questions":
+            parser.add_argument("--questions", dest="questions", action="append", default=[], help=help_text)
         elif field.name == "output_dir":
             parser.add_argument("--output-dir", "-o", type=Path, default=default, help=help_text)
         elif field.name == "projection":
@@ -94,6 +98,8 @@ def _build(args) -> int:
 
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(BuildConfig)}
     values["languages"] = tuple(values["languages"])
+    values["questions"] = tuple(values["questions"])
+    values["debate_sources"] = tuple(values["debate_sources"]) if values["debate_sources"] is not None else None
     config = BuildConfig(**values)
     try:
         report = build(config)

@@ -21,6 +21,13 @@ class BuildConfig:
         "the lmsys/chatbot_arena_conversations layout, or a Hub dataset id such as lmsys/chatbot_arena_conversations.",
     )
     source_split: str = option("train", "Split to read from a Hub dataset or a local dataset folder.")
+    debate_sources: tuple[str, ...] | None = option(
+        None,
+        "N-agent sources for the debate-* configs (repeatable): Agent-Scaling history files, MALLM record files, "
+        "many-model answer sets, folders of them, or `sample`; `none` for no debate configs. Default: the embedded "
+        "debate sample when --source is the embedded sample, otherwise none.",
+    )
+    questions: tuple[str, ...] = option((), "TASK=PATH: questions file (JSONL by index) for Agent-Scaling task TASK (repeatable).")
     encoding: str = option("cl100k_base", "tiktoken encoding for every token count (e.g. cl100k_base, o200k_base).")
     limit: int | None = option(None, "Keep at most this many episodes in `full` (stratified when --stratify).")
     languages: tuple[str, ...] = option((), "Keep only episodes in these languages (repeatable; case-insensitive).")
@@ -55,3 +62,19 @@ class BuildConfig:
     @classmethod
     def cli_fields(cls):
         return [f for f in fields(cls) if "help" in f.metadata]
+
+    def resolved_debate_sources(self) -> tuple[str, ...]:
+        if self.debate_sources is None:
+            return (SAMPLE_SOURCE,) if self.source == SAMPLE_SOURCE else ()
+        return tuple(s for s in self.debate_sources if s != "none")
+
+    def questions_by_task(self) -> dict[str, Path]:
+        from builder.sources.debates import sample_questions
+
+        mapping = sample_questions() if SAMPLE_SOURCE in self.resolved_debate_sources() else {}
+        for item in self.questions:
+            task, separator, path = item.partition("=")
+            if not separator or not task or not path:
+                raise ValueError(f"--questions takes TASK=PATH, got {item!r}")
+            mapping[task] = Path(path)
+        return mapping

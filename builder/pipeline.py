@@ -1,14 +1,16 @@
-"""The build, top to bottom: read -> normalise -> select -> enrich -> write configs, report and card.
+"""The build, top to bottom. Two families of episodes, each read, selected, enriched and fitted on its
+own, then written together into one Hub-ready folder:
 
-    rows      = iter_source_rows(config.source)            builder/sources/loaders.py
-    episodes  = arena_row_to_episode(row) or a rejection   builder/sources/arena.py
-    full      = select_full(episodes, ...)                 builder/selection.py
-    for stage in episode_stages(config): stage.process(e)  builder/stages/ (token logs)
-    fit = fit_latents(full, ...)                           builder/stages/latents/ (global: embeddings, basis, probe)
-    LatentStage(fit).process(e)                            builder/stages/latents/ (per episode: z_t, h_t, N*)
-    labels = label_build(full, ...); LabelStage(labels)    builder/stages/labels/ (offline rules or an LLM judge)
-    mini, preview = select_mini(full), make_preview(mini)  builder/selection.py
-    write_config(...) per config, stats.json, README.md    builder/output/, dataset_card/
+    pairwise (arena battles -> mini, preview, full)      debate (N-agent logs -> debate-mini, debate-full)
+    rows      = iter_source_rows(config.source)           iter_debate_rows(config.debate_sources)  builder/sources/
+    episodes  = normalise(row) or a counted rejection     (arena / Agent-Scaling / MALLM / answer sets)
+    full      = select_full(episodes, ...)                builder/selection.py
+    for stage in episode_stages(config): stage.process(e) builder/stages/ (token logs)
+    fit = fit_latents(full, ...)                          builder/stages/latents/ (global: embeddings, basis, probe)
+    labels = label_build(full, ...)                       builder/stages/labels/ (offline rules or an LLM judge)
+    for stage in fitted_stages(fit, labels): ...          per episode: z_t, h_t, N*, labels, events
+    mini, preview = select_mini(full), make_preview(mini) builder/selection.py
+    write_config(...) per config, coordinators, stats.json, figures, README.md    builder/output/, dataset_card/
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import multi_llm_coord
@@ -23,19 +28,19 @@ from multi_llm_coord import SCHEMA_VERSION
 
 import builder
 from builder.config import BuildConfig
-from builder.output.report import REPORT_FILE, build_report
+from builder.output.report import REPORT_FILE, build_report, family_report
 from builder.output.writer import atomic_output_dir, write_config
 from builder.progress import progress
-from builder.selection import make_preview, select_full, select_mini
+from builder.selection import make_preview, select_debate_mini, select_full, select_mini
 from builder.sources import RejectLog, Rejection, iter_source_rows
 from builder.sources.arena import arena_row_to_episode
+from builder.sources.debates import iter_debate_rows
 from builder.sources.loaders import source_name
 from builder.stages.base import EpisodeStage
-from builder.stages.latents.coordinator import COORDINATOR_DIR
-from builder.stages.latents.embeddings import Embedder, default_cache_dir
 from builder.stages.labels.judge import JudgeSettings
-from builder.stages.labels.report import label_statistics
 from builder.stages.labels.stage import LabelRun, LabelStage, label_build
+from builder.stages.latents.embeddings import Embedder, default_cache_dir
+from builder.stages.latents.probe import debate_targets, pairwise_targets
 from builder.stages.latents.stage import LatentFit, LatentStage, fit_latents
 from builder.stages.token_logs import TokenLogStage
 
@@ -61,33 +66,68 @@ def fitted_stages(latent_fit: LatentFit, label_run: LabelRun) -> list[EpisodeSta
     ]
 
 
-def fit_latent_basis(config: BuildConfig, episodes: list[dict]) -> LatentFit:
+def fit_latent_basis(config: BuildConfig, episodes: list[dict], probe_targets) -> LatentFit:
     """The global fits of a build: embeddings of every distinct text, the low-rank basis, the probe."""
     embedder = Embedder(config.embedding_model, batch_size=config.embedding_batch_size, device=config.device,
                         progress=config.progress)
     return fit_latents(episodes, embedder=embedder, cache_dir=_cache_dir(config), method=config.projection, rank=config.rank,
                        decay=config.coordinator_decay, seed=config.seed, probe_folds=config.probe_folds,
-                       show_progress=config.progress)
+                       probe_targets=probe_targets, show_progress=config.progress)
 
 
-def read_episodes(config: BuildConfig, rejects: RejectLog) -> tuple[list[dict], int]:
-    """Every row of the source as an episode, or a counted rejection. Returns (episodes, rows read)."""
-    name = source_name(config.source)
+@dataclass
+class Family:
+    """One kind of episode, built on its own: its rows, configs, probe targets and coordinator folder."""
+
+    name: str
+    rows: Callable[[], Iterable[tuple[str, int, object, Callable]]]
+    full_config: str
+    mini_config: str
+    preview_config: str | None
+    coordinator_dir: str
+    probe_targets: Callable[[list[dict]], dict]
+    notes: list[str] = field(default_factory=list)
+
+
+def families(config: BuildConfig) -> list[Family]:
+    arena_name = source_name(config.source)
+    normalise = partial(arena_row_to_episode, source=arena_name, max_text_chars=config.max_text_chars)
+    pairwise = Family(
+        name="pairwise",
+        rows=lambda: ((arena_name, i, row, normalise) for i, row in iter_source_rows(config.source, config.source_split)),
+        full_config="full", mini_config="mini", preview_config="preview", coordinator_dir="coordinator",
+        probe_targets=pairwise_targets,
+    )
+    debate_sources = config.resolved_debate_sources()
+    if not debate_sources:
+        return [pairwise]
+    questions, notes = config.questions_by_task(), []
+    debate = Family(
+        name="debate",
+        rows=lambda: iter_debate_rows(debate_sources, questions, config.max_text_chars, notes),
+        full_config="debate-full", mini_config="debate-mini", preview_config=None,
+        coordinator_dir="coordinator-debate", probe_targets=debate_targets, notes=notes,
+    )
+    return [pairwise, debate]
+
+
+def collect_episodes(rows: Iterable[tuple[str, int, object, Callable]], strict: bool, rejects: RejectLog,
+                     show_progress: bool) -> tuple[list[dict], int]:
+    """Every row as an episode, or a counted rejection (strict: the first rejection stops the build)."""
     episodes, seen_ids, rows_read = [], set(), 0
-    for row_index, row in progress(iter_source_rows(config.source, config.source_split), config.progress,
-                                   desc="reading", unit=" rows"):
+    for where, row_index, row, normalise in progress(rows, show_progress, desc="reading", unit=" rows"):
         rows_read += 1
         episode_id = _raw_id(row)
         try:
             if isinstance(row, Rejection):
                 raise row
-            episode = arena_row_to_episode(row, name, config.max_text_chars)
+            episode = normalise(row)
             episode_id = episode["episode_id"]
             if episode_id in seen_ids:
                 raise Rejection("duplicate_id", episode_id)
         except Rejection as rejection:
-            if config.strict:
-                raise BuildError(f"row {row_index} (id {episode_id!r}) rejected: {rejection} "
+            if strict:
+                raise BuildError(f"{where} row {row_index} (id {episode_id!r}) rejected: {rejection} "
                                  "(--strict stops at the first rejection)") from None
             rejects.add(row_index, episode_id, rejection)
             continue
@@ -97,8 +137,10 @@ def read_episodes(config: BuildConfig, rejects: RejectLog) -> tuple[list[dict], 
 
 
 def _raw_id(row) -> str | None:
-    if isinstance(row, dict) and isinstance(row.get("question_id"), (str, int)):
-        return str(row["question_id"])
+    if isinstance(row, dict):
+        for key in ("question_id", "exampleId"):
+            if isinstance(row.get(key), (str, int)) and not isinstance(row.get(key), bool):
+                return str(row[key])
     return None
 
 
@@ -109,50 +151,73 @@ def check_output_dir(output_dir: Path) -> None:
                          f"it because it holds {LOADING_SCRIPT}")
 
 
-def build(config: BuildConfig) -> dict:
-    """Run the whole build and return the report (also written as stats.json in the output folder)."""
-    check_output_dir(config.output_dir)
+@dataclass
+class FamilyBuild:
+    family: Family
+    configs: dict[str, list[dict]]
+    rows_read: int
+    rejects: RejectLog
+    stages: list[EpisodeStage]
+    latent_fit: LatentFit
+    label_run: LabelRun
+
+
+def build_family(config: BuildConfig, family: Family) -> FamilyBuild:
     rejects = RejectLog()
-    episodes, rows_read = read_episodes(config, rejects)
-    full = select_full(episodes, languages=config.languages, limit=config.limit,
-                       stratify=config.stratify, seed=config.seed)
+    episodes, rows_read = collect_episodes(family.rows(), config.strict, rejects, config.progress)
+    if family.name == "pairwise":
+        full = select_full(episodes, languages=config.languages, limit=config.limit, stratify=config.stratify,
+                           seed=config.seed)
+    else:
+        full = sorted(episodes, key=lambda e: e["episode_id"])
     if not full:
-        raise BuildError(f"no episode to write: {rows_read} rows read, {rejects.total} rejected "
+        raise BuildError(f"no {family.name} episode to write: {rows_read} rows read, {rejects.total} rejected "
                          f"{dict(rejects.counts) or ''}, {len(episodes)} accepted before selection")
 
     stages = episode_stages(config)
     full = run_stages(stages, full, config.progress)
-    latent_fit = fit_latent_basis(config, full)
+    latent_fit = fit_latent_basis(config, full, family.probe_targets)
     label_run = label_episodes(config, full, latent_fit)
     later = fitted_stages(latent_fit, label_run)
     full = run_stages(later, full, config.progress)
-    stages += later
 
-    mini = select_mini(full)
-    configs = {"mini": mini, "preview": make_preview(mini), "full": full}
+    if family.preview_config:
+        mini = select_mini(full)
+        configs = {family.mini_config: mini, family.preview_config: make_preview(mini), family.full_config: full}
+    else:
+        configs = {family.mini_config: select_debate_mini(full), family.full_config: full}
+    return FamilyBuild(family, configs, rows_read, rejects, stages + later, latent_fit, label_run)
+
+
+def build(config: BuildConfig) -> dict:
+    """Run the whole build and return the report (also written as stats.json in the output folder)."""
+    check_output_dir(config.output_dir)
+    built = [build_family(config, family) for family in families(config)]
+    configs = {name: episodes for result in built for name, episodes in result.configs.items()}
 
     with atomic_output_dir(config.output_dir) as staging:
-        infos = {name: write_config(episodes_, name, staging, config.shard_max_episodes, config.rank)
-                 for name, episodes_ in configs.items()}
-        latent_fit.coordinator.save(staging / COORDINATOR_DIR)
-        report = build_report(
-            builder_version=builder.__version__,
-            schema_version=SCHEMA_VERSION,
-            options=_options(config),
-            stages=[stage.describe() for stage in stages],
-            rows_read=rows_read,
-            rejects=rejects,
-            configs=configs,
-            infos=infos,
-            probe=latent_fit.probe,
-            labels={**label_statistics(full), "labeler": label_run.identity, "judge_usage": label_run.judge_usage,
-                    "agreement_with_offline": label_run.agreement},
-        )
+        infos = {name: write_config(episodes, name, staging, config.shard_max_episodes, config.rank)
+                 for name, episodes in configs.items()}
+        for result in built:
+            result.latent_fit.coordinator.save(staging / result.family.coordinator_dir)
+        sections = {result.family.name: family_report(
+            family=result.family.name,
+            full=result.configs[result.family.full_config],
+            rows_read=result.rows_read,
+            rejects=result.rejects,
+            stages=[stage.describe() for stage in result.stages],
+            probe=result.latent_fit.probe,
+            label_run=result.label_run,
+            notes=result.family.notes,
+            coordinator_dir=result.family.coordinator_dir,
+        ) for result in built}
+        report = build_report(builder_version=builder.__version__, schema_version=SCHEMA_VERSION,
+                              options=_options(config), configs=configs, infos=infos, families=sections)
         (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         from dataset_card import render_card
         from dataset_card.figures import FIGURES_DIR, write_figures
 
-        figures = write_figures(full, staging / FIGURES_DIR)
+        figures = write_figures(configs["full"], staging / FIGURES_DIR)
         render_card(report, infos, load_path=str(Path(config.output_dir)), figures=figures).save(staging / "README.md")
         shutil.copyfile(multi_llm_coord.__file__, staging / LOADING_SCRIPT)
     return report
@@ -183,6 +248,8 @@ def _options(config: BuildConfig) -> dict:
     options["output_dir"] = str(config.output_dir)
     options["cache_dir"] = str(config.cache_dir) if config.cache_dir else None
     options["languages"] = list(config.languages)
+    options["questions"] = list(config.questions)
+    options["debate_sources"] = list(config.resolved_debate_sources())
     for transient in ("progress", "cache_dir", "embedding_cache", "device", "judge_api_key_env", "judge_concurrency",
                       "judge_timeout"):  # do not change the output
         options.pop(transient)

@@ -70,6 +70,18 @@ def select_mini(episodes: list[dict], size: int = MINI_SIZE) -> list[dict]:
     return sorted(chosen, key=lambda episode: episode["episode_id"])
 
 
+def select_debate_mini(episodes: list[dict], size: int = MINI_SIZE) -> list[dict]:
+    """`size` complete N-agent episodes: the smallest id of each topology (in name order) first, so that the
+    mini config shows different topologies, then the smallest remaining ids."""
+    ordered = sorted(episodes, key=lambda episode: episode["episode_id"])
+    chosen_ids: list[str] = []
+    for topology in sorted({e["topology"] for e in ordered}):
+        if len(chosen_ids) < size:
+            chosen_ids.append(next(e["episode_id"] for e in ordered if e["topology"] == topology))
+    chosen_ids += [e["episode_id"] for e in ordered if e["episode_id"] not in chosen_ids][:size - len(chosen_ids)]
+    return [e for e in ordered if e["episode_id"] in chosen_ids]
+
+
 def truncate_text(text: str, max_chars: int = PREVIEW_MAX_CHARS) -> str:
     return text if len(text) <= max_chars else text[:max_chars] + TRUNCATION_MARKER
 

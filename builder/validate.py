@@ -9,10 +9,22 @@ import json
 import math
 from pathlib import Path
 
-from multi_llm_coord import AGREEMENT_LEVELS, CONFIG_NAMES, DEFAULT_RANK, EVENTS, PREVIEW_MAX_CHARS, TRUNCATION_MARKER, WINNER_NAMES, episode_features
+from multi_llm_coord import (
+    AGREEMENT_LEVELS,
+    CONFIG_NAMES,
+    DEFAULT_RANK,
+    EVENTS,
+    PREVIEW_MAX_CHARS,
+    REQUIRED_CONFIGS,
+    TOPOLOGIES,
+    TRUNCATION_MARKER,
+    WINNER_NAMES,
+    episode_features,
+)
 
 from builder.output.report import REPORT_FILE
 from builder.pipeline import LOADING_SCRIPT
+from builder.stages.token_logs import readers_of
 
 
 def validate_folder(output_dir: Path) -> list[str]:
@@ -26,7 +38,9 @@ def validate_folder(output_dir: Path) -> list[str]:
     declared = _card_configs(output_dir, problems)
     report = _read_report(output_dir, problems)
     rank = (report or {}).get("options", {}).get("rank", DEFAULT_RANK)
-    for name in CONFIG_NAMES:
+    present = [name for name in CONFIG_NAMES if name in REQUIRED_CONFIGS or name in declared
+               or (output_dir / "data" / name).exists()]
+    for name in present:
         files = sorted((output_dir / "data" / name).glob("train-*.parquet"))
         if not files:
             problems.append(f"config {name}: no data/{name}/train-*.parquet files")
@@ -62,7 +76,8 @@ def _card_configs(output_dir: Path, problems: list[str]) -> dict[str, int]:
     configs = {c.get("config_name"): c for c in data.get("configs") or []}
     for name in CONFIG_NAMES:
         if name not in configs:
-            problems.append(f"README.md declares no config {name!r}")
+            if name in REQUIRED_CONFIGS or (output_dir / "data" / name).exists():
+                problems.append(f"README.md declares no config {name!r}")
             continue
         for entry in configs[name].get("data_files") or []:
             if not list(output_dir.glob(entry["path"])):
@@ -117,13 +132,20 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
     agent_ids = [agent["agent_id"] for agent in episode["agents"]]
     if len(agent_ids) < 2 or len(set(agent_ids)) != len(agent_ids):
         problems.append(f"needs two or more distinct agents, has {agent_ids}")
-    if not 0 <= episode["winner"] < len(WINNER_NAMES):
-        problems.append(f"winner {episode['winner']} out of range")
+    if episode["topology"] not in TOPOLOGIES:
+        problems.append(f"unknown topology {episode['topology']!r}")
+        return problems
+    if episode["topology"] == "pairwise_chat":
+        if episode["winner"] is None or not 0 <= episode["winner"] < len(WINNER_NAMES):
+            problems.append(f"winner {episode['winner']} missing or out of range")
+    elif episode["winner"] is not None:
+        problems.append("an N-agent episode has an arena winner; its result belongs in `outcome`")
     if not episode["turns"]:
         problems.append("has no turns")
     if episode["is_truncated"] != truncated:
         problems.append(f"is_truncated is {episode['is_truncated']}, expected {truncated}")
-    history = dict.fromkeys(agent_ids, 0)
+    peers = readers_of(episode["topology"], len(agent_ids))
+    history = [0] * len(agent_ids)
     output = dict.fromkeys(agent_ids, 0)
     read = dict.fromkeys(agent_ids, 0)
     for position, turn in enumerate(episode["turns"]):
@@ -137,15 +159,19 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
             problems.append(f"turn {position}: preview text longer than {PREVIEW_MAX_CHARS} characters")
         if not truncated and turn["prompt_chars"] != len(turn["prompt"]):
             problems.append(f"turn {position}: prompt_chars does not match the prompt")
-        for response in turn["responses"]:
+        for i, response in enumerate(turn["responses"]):
             agent = response["agent_id"]
-            if response["input_tokens"] != history[agent] + turn["prompt_tokens"]:
-                problems.append(f"turn {position}, {agent}: input_tokens is not history + prompt")
+            if response["input_tokens"] != history[i] + turn["prompt_tokens"]:
+                problems.append(f"turn {position}, {agent}: input_tokens is not its history + the prompt")
             if not truncated and response["output_chars"] != len(response["content"]):
                 problems.append(f"turn {position}, {agent}: output_chars does not match the answer")
-            history[agent] += turn["prompt_tokens"] + response["output_tokens"]
             output[agent] += response["output_tokens"]
             read[agent] += response["input_tokens"]
+        written = [r["output_tokens"] for r in turn["responses"]]
+        for i in range(len(agent_ids)):
+            history[i] += turn["prompt_tokens"] + written[i] + sum(written[j] for j in peers[i])
+        if turn["consensus"] is not None and not 0 <= turn["consensus"] <= 1:
+            problems.append(f"turn {position}: consensus {turn['consensus']} outside [0, 1]")
     problems.extend(latent_problems(episode, len(agent_ids)))
     problems.extend(label_problems(episode))
     totals = episode["token_totals"]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from datasets import ClassLabel, load_dataset
 
+from builder.episode import empty_outcome
 from builder.pipeline import build
 from builder.stages.labels.judge import JudgeLabeler, JudgeSettings, episode_message, parse_answer
 from builder.stages.labels.offline import OfflineLabeler, is_refusal
@@ -32,7 +33,7 @@ def labelled_episode(winner="model_b", answers=(("A long answer here", "short"),
     per_agent = [{"agent_id": "model_a", "output_tokens": sum(o[0] for o in out)},
                  {"agent_id": "model_b", "output_tokens": sum(o[1] for o in out)}]
     output = sum(sum(o) for o in out)
-    return {"episode_id": "e1", "winner": winner, "turns": turns,
+    return {"episode_id": "e1", "winner": winner, "turns": turns, "outcome": empty_outcome(), "topology": "pairwise_chat",
             "agents": [{"agent_id": "model_a", "model": "m-a", "persona": ""}, {"agent_id": "model_b", "model": "m-b", "persona": ""}],
             "token_totals": {"per_agent": per_agent, "output_tokens": output},
             "communication_efficiency": {"history_resend_ratio": 1.0}}
@@ -233,5 +234,5 @@ def test_labels_load_with_declared_class_labels(sample_build):
     assert all(0 <= s <= 10 for s in successes) and len(set(successes)) >= 4  # not constant
     stats = report["labels"]
     assert stats["labelled"] == len(dataset) and stats["missing"] == 0
-    assert stats["by_winner"]["tie (bothbad)"]["mean_coordination_success"] < stats["by_winner"]["tie"]["mean_coordination_success"]
+    assert stats["by_outcome"]["tie (bothbad)"]["mean_coordination_success"] < stats["by_outcome"]["tie"]["mean_coordination_success"]
     assert len([level for level, count in stats["agreement_level"].items() if count]) >= 2

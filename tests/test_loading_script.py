@@ -24,13 +24,14 @@ def test_every_field_is_documented_and_no_doc_is_stale():
 
 def test_builder_class_reads_a_built_folder(sample_build, tmp_path):
     output_dir, report = sample_build
-    for name in ("mini", "full"):
+    for name in ("mini", "full", "debate-mini"):
         builder = MultiLlmCoord(config_name=name, data_dir=str(output_dir), cache_dir=str(tmp_path / "cache"))
+        assert builder.config.rank == report["options"]["rank"]
         builder.download_and_prepare()
         dataset = builder.as_dataset(split="train")
         assert dataset.features == episode_features()
         assert len(dataset) == report["configs"][name]["episodes"]
-    assert [c.name for c in MultiLlmCoord.BUILDER_CONFIGS] == ["mini", "preview", "full"]
+    assert [c.name for c in MultiLlmCoord.BUILDER_CONFIGS] == ["mini", "preview", "full", "debate-mini", "debate-full"]
     assert all(c.description for c in MultiLlmCoord.BUILDER_CONFIGS)
 
 

@@ -36,8 +36,8 @@ def test_sample_build_has_the_three_configs_and_is_valid(sample_build):
     assert set(outcomes["winner"]) == {"model_a", "model_b", "tie", "tie (bothbad)"}
     assert len(outcomes["languages"]) >= 3 and len(outcomes["models"]) >= 6
     assert outcomes["moderation_flagged"] >= 2 and outcomes["turns_per_episode"]["max"] >= 3
-    assert [stage["stage"] for stage in report["stages"]] == ["token_logs_v1", "latents_v1", "labels_v1"]
-    assert report["stages"][0] == {"stage": "token_logs_v1", "library": "tiktoken",
+    assert [stage["stage"] for stage in report["stages"]] == ["token_logs_v2", "latents_v1", "labels_v1"]
+    assert report["stages"][0] == {"stage": "token_logs_v2", "library": "tiktoken",
                                    "library_version": report["stages"][0]["library_version"],
                                    "encoding": "cl100k_base", "counting": "encode_ordinary, content only"}
     for name in ("README.md", "stats.json", "multi_llm_coord.py"):
@@ -81,7 +81,7 @@ def test_same_input_and_options_give_identical_parquet_bytes(sample_build, tmp_p
     second = tmp_path / "again"
     build(quiet_config(output_dir=second))
     assert parquet_bytes(first) == parquet_bytes(second)
-    assert len(parquet_bytes(first)) == 3
+    assert len(parquet_bytes(first)) == 5  # mini, preview, full, debate-mini, debate-full
 
 
 def test_cli_build_validate_stats_end_to_end(tmp_path, capsys):
@@ -113,7 +113,7 @@ def test_strict_mode_fails_on_the_first_rejection_naming_the_row(tmp_path, capsy
 def test_a_source_with_nothing_usable_is_an_error(tmp_path, capsys):
     source = write_jsonl(tmp_path / "b.jsonl", [make_row(winner="nobody")])
     assert main(["build", "--source", source, "-o", str(tmp_path / "out"), "--no-progress"]) == 1
-    assert "no episode to write" in capsys.readouterr().err
+    assert "no pairwise episode to write" in capsys.readouterr().err
 
 
 def test_failed_build_leaves_the_previous_output_untouched(sample_build, tmp_path, monkeypatch):

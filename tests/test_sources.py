@@ -91,8 +91,11 @@ def test_each_bad_row_is_rejected_with_its_reason(reason):
 
 
 def test_every_reason_is_exercised_somewhere():
-    # malformed_json and duplicate_id are found by the loader and the pipeline (tests below and in test_pipeline).
-    assert set(REJECT_REASONS) == set(BAD_ROWS) | {"malformed_json", "duplicate_id"}
+    # malformed_json and duplicate_id are found by the loader and the pipeline (tests below and in test_pipeline);
+    # the N-agent reasons by the debate normalisers (test_debates).
+    from test_debates import BAD_DEBATE_REASONS
+
+    assert set(REJECT_REASONS) == set(BAD_ROWS) | {"malformed_json", "duplicate_id"} | BAD_DEBATE_REASONS
 
 
 def test_trailing_user_message_without_answer_is_broken_order():

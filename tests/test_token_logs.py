@@ -24,8 +24,9 @@ def test_unknown_encoding_is_a_clear_error():
         get_encoding("no_such_encoding")
 
 
-def episode(turns, agents=("model_a", "model_b")):
+def episode(turns, agents=("model_a", "model_b"), topology="pairwise_chat"):
     return {
+        "topology": topology,
         "agents": [{"agent_id": a, "model": a, "persona": ""} for a in agents],
         "turns": [
             {"turn_index": i, "prompt": prompt, "responses": [{"agent_id": a, "content": c} for a, c in zip(agents, answers)]}

@@ -18,7 +18,7 @@ def describe_numbers(values: list[float]) -> dict:
     return {
         "count": len(values),
         "min": min(values),
-        "median": statistics.median(values),
+        "median": round(statistics.median(values), 6),
         "mean": round(statistics.fmean(values), 6),
         "max": max(values),
         "std": round(statistics.pstdev(values), 6),
@@ -76,30 +76,72 @@ def diversity_statistics(episodes: list[dict]) -> dict:
     }
 
 
-def build_report(*, builder_version: str, schema_version: str, options: dict, stages: list[dict], rows_read: int,
-                 rejects, configs: dict, infos: dict, probe: dict, labels: dict) -> dict:
-    full = configs["full"]
+def n_agent_statistics(episodes: list[dict]) -> dict:
+    """Agents, rounds, topologies, and per-round accuracy and consensus of N-agent episodes."""
+    by_round: dict[int, list[bool]] = {}
+    consensus: dict[int, list[float]] = {}
+    for episode in episodes:
+        for turn in episode["turns"]:
+            known = [r["is_correct"] for r in turn["responses"] if r["is_correct"] is not None]
+            by_round.setdefault(turn["turn_index"], []).extend(known)
+            if turn["consensus"] is not None:
+                consensus.setdefault(turn["turn_index"], []).append(turn["consensus"])
+    finals = [e["outcome"]["final_correct"] for e in episodes if e["outcome"]["final_correct"] is not None]
+    return {
+        "agents_per_episode": describe_numbers([len(e["agents"]) for e in episodes]),
+        "rounds_per_episode": describe_numbers([len(e["turns"]) for e in episodes]),
+        "topologies": dict(sorted(Counter(e["topology"] for e in episodes).items())),
+        "sources": dict(sorted(Counter(e["source"] for e in episodes).items())),
+        "tasks": dict(sorted(Counter(e["task"] for e in episodes).items())),
+        "models": dict(sorted(Counter(a["model"] for e in episodes for a in e["agents"]).items())),
+        "agent_accuracy_by_round": {str(r): {"answers": len(v), "accuracy": round(sum(v) / len(v), 4) if v else None}
+                                    for r, v in sorted(by_round.items())},
+        "consensus_by_round": {str(r): describe_numbers([round(c, 6) for c in v]) for r, v in sorted(consensus.items())},
+        "final_accuracy": {"episodes": len(finals), "accuracy": round(sum(finals) / len(finals), 4) if finals else None},
+    }
+
+
+def family_report(*, family: str, full: list[dict], rows_read: int, rejects, stages: list[dict], probe: dict,
+                  label_run, notes: list[str], coordinator_dir: str) -> dict:
+    from builder.stages.labels.report import label_statistics
+
+    pairwise = family == "pairwise"
+    group = (lambda e: e["winner"]) if pairwise else (
+        lambda e: {True: "correct", False: "wrong", None: "unknown"}[e["outcome"]["final_correct"]])
+    section = {
+        "rows_read": rows_read,
+        "episodes_accepted": rows_read - rejects.total,
+        "rejections": rejects.to_report(),
+        "stages": stages,
+        "coordinator": coordinator_dir,
+        "tokens": token_statistics(full),
+        "effective_diversity": diversity_statistics(full),
+        "latent_probe": probe,
+        "labels": {**label_statistics(full, group), "labeler": label_run.identity, "judge_usage": label_run.judge_usage,
+                   "agreement_with_offline": label_run.agreement},
+        "notes": notes,
+    }
+    section["outcomes" if pairwise else "n_agent"] = outcome_statistics(full) if pairwise else n_agent_statistics(full)
+    return section
+
+
+def build_report(*, builder_version: str, schema_version: str, options: dict, configs: dict, infos: dict,
+                 families: dict[str, dict]) -> dict:
+    """The pairwise family's section at the top level (it always exists); N-agent episodes under `debate`."""
     return {
         "builder_version": builder_version,
         "schema_version": schema_version,
         "options": options,
-        "stages": stages,
-        "rows_read": rows_read,
-        "episodes_accepted": rows_read - rejects.total,
-        "rejections": rejects.to_report(),
         "configs": {
             name: {
                 "episodes": len(episodes),
                 "turns": sum(len(e["turns"]) for e in episodes),
                 "total_tokens": sum(e["token_totals"]["total_tokens"] for e in episodes),
                 "parquet_bytes": infos[name].download_size,
-                "episode_ids": [e["episode_id"] for e in episodes] if name != "full" else None,
+                "episode_ids": [e["episode_id"] for e in episodes] if not name.endswith("full") else None,
             }
             for name, episodes in configs.items()
         },
-        "tokens": token_statistics(full),
-        "outcomes": outcome_statistics(full),
-        "effective_diversity": diversity_statistics(full),
-        "latent_probe": probe,
-        "labels": labels,
+        **families["pairwise"],
+        "debate": families.get("debate"),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from multi_llm_coord import WINNER_NAMES
 
+from builder.episode import agent, check_text, empty_outcome, episode, response, turn
 from builder.sources.rejections import Rejection
 
 REQUIRED_FIELDS = ("question_id", "model_a", "model_b", "winner", "conversation_a", "conversation_b")
@@ -47,29 +48,21 @@ def arena_row_to_episode(row, source: str, max_text_chars: int) -> dict:
         if prompt_a != prompt_b:
             raise Rejection("prompt_mismatch", f"user prompt of turn {index} differs")
 
-    for text in (row["model_a"], row["model_b"], *(t for turn in turns_a for t in turn), *(t for _, t in turns_b)):
-        _check_text(text, max_text_chars)
+    for text in (row["model_a"], row["model_b"], *(t for pair in turns_a for t in pair), *(t for _, t in turns_b)):
+        check_text(text, max_text_chars)
 
-    metadata = _metadata(row, question_id)
-    return {
-        "episode_id": _episode_id(row, question_id),
-        "source": source,
-        "agents": [{"agent_id": side, "model": row[side], "persona": ""} for side in AGENT_SIDES],
-        "turns": [
-            {
-                "turn_index": index,
-                "prompt": prompt,
-                "responses": [
-                    {"agent_id": "model_a", "content": answer_a},
-                    {"agent_id": "model_b", "content": answer_b},
-                ],
-            }
-            for index, ((prompt, answer_a), (_, answer_b)) in enumerate(zip(turns_a, turns_b))
-        ],
-        "winner": winner,
-        "metadata": metadata,
-        "is_truncated": False,
-    }
+    return episode(
+        episode_id=_episode_id(row, question_id),
+        source=source,
+        topology="pairwise_chat",
+        task="chat",
+        agents=[agent(side, row[side]) for side in AGENT_SIDES],
+        turns=[turn(index, prompt, [response("model_a", answer_a), response("model_b", answer_b)])
+               for index, ((prompt, answer_a), (_, answer_b)) in enumerate(zip(turns_a, turns_b))],
+        winner=winner,
+        outcome=empty_outcome(),
+        metadata=_metadata(row, question_id),
+    )
 
 
 def _episode_id(row: dict, question_id) -> str:
@@ -100,15 +93,6 @@ def _conversation_turns(conversation, name: str) -> list[tuple[str, str]]:
     for position in range(0, len(conversation), 2):
         turns.append((conversation[position]["content"], conversation[position + 1]["content"]))
     return turns
-
-
-def _check_text(text: str, max_text_chars: int) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise Rejection("invalid_utf8", f"lone surrogate at character {error.start}") from None
-    if len(text) > max_text_chars:
-        raise Rejection("text_too_long", f"{len(text)} characters > {max_text_chars}")
 
 
 def _optional(row: dict, name: str, types: tuple[type, ...]):

@@ -24,8 +24,19 @@ class SourceError(Exception):
     """A source that cannot be read at all; the CLI prints it as one line."""
 
 
+def sample_dir() -> Path:
+    return Path(str(resources.files("builder.sources") / "sample"))
+
+
 def sample_path() -> Path:
-    return Path(str(resources.files("builder.sources") / "sample" / "arena_sample.jsonl"))
+    return sample_dir() / "arena_sample.jsonl"
+
+
+def local_files(path: Path) -> list[Path]:
+    """A file, or the readable files of a folder in name order."""
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(LOCAL_SUFFIXES))
 
 
 def source_name(source: str) -> str:
@@ -38,19 +49,19 @@ def source_name(source: str) -> str:
 
 def iter_source_rows(source: str, split: str = "train") -> Iterator[tuple[int, dict | Rejection]]:
     if source == SAMPLE_SOURCE:
-        yield from _iter_file(sample_path())
+        yield from iter_file(sample_path())
         return
     path = Path(source)
     if path.is_file():
-        yield from _iter_file(path)
+        yield from iter_file(path)
     elif path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(LOCAL_SUFFIXES))
+        files = local_files(path)
         if not files:
             raise SourceError(f"{source}: folder holds no {', '.join(LOCAL_SUFFIXES)} files")
         offset = 0
         for file in files:
             count = 0
-            for index, row in _iter_file(file):
+            for index, row in iter_file(file):
                 yield offset + index, row
                 count = index + 1
             offset += count
@@ -65,7 +76,7 @@ def _looks_like_local_path(source: str) -> bool:
     return source.startswith((".", "/", "~")) or source.count("/") > 1 or source.endswith(LOCAL_SUFFIXES)
 
 
-def _iter_file(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
+def iter_file(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
     name = path.name
     try:
         if name.endswith(".parquet"):

@@ -21,6 +21,11 @@ REJECT_REASONS: dict[str, str] = {
     "unknown_winner": "the winner is not one of model_a, model_b, tie, tie (bothbad), both_bad",
     "text_too_long": "a prompt or answer is longer than --max-text-chars",
     "duplicate_id": "an earlier row already produced this episode id",
+    "missing_rounds": "a debate's rounds are not numbered 0..R-1 without gaps (or fewer than the file name's R)",
+    "agent_count_changed": "the set of agents changes between rounds",
+    "agent_count_mismatch": "the number of agents differs from the file name's N (or from the per-agent lists)",
+    "too_few_agents": "an episode needs at least two agents",
+    "unknown_topology": "the file name carries a topology suffix other than _SPARSE or _CENTRAL",
 }
 
 EXAMPLES_PER_REASON = 5

@@ -16,7 +16,13 @@ prompt's similarity to the previous prompt. Inputs per episode: the winner and t
         resend  = 1 / history_resend_ratio  (1 for one turn; lower as re-sent history grows)
         economy = for a decisive verdict min(1, loser_output / winner_output) (a winner that needed
                   fewer tokens is more efficient), for ties the balance
-For N agents the same formulas run over all agents (winner-based terms need a winner among them).
+For N agents the same formulas run over all agents; where there is no arena verdict (debates, answer
+sets) the outcome replaces it:
+    coordination_success = clip(round(10 * (0.6 * final_correct + 0.4 * share of final-round answers that
+                                are correct)) - refusal terms)   when correctness is known (debates),
+                         = clip(round(best judge score) - refusal terms)   when answers are scored,
+                         = clip(round(5 + 3 * clip((agreement - 0.4) / 0.6, 0, 1)) - refusal terms) otherwise
+    efficiency value = 0.2 when the final answer is wrong or the best score is <= 3, else 1; economy = balance
 """
 
 from __future__ import annotations
@@ -112,8 +118,11 @@ class OfflineLabeler:
         refusing = sum(1 for s in signals if 0 < s["refusals"] < s["agents"]) / turns
         all_refusing = sum(1 for s in signals if s["refusals"] == s["agents"]) / turns
         winner = episode["winner"]
-        success = clip(round(SUCCESS_BASE.get(winner, 5) + 3 * clip((agreement - 0.4) / 0.6, 0, 1)
-                             - 2 * refusing - 3 * all_refusing), 0, 10)
+        penalty = 2 * refusing + 3 * all_refusing
+        if winner is not None:
+            success = clip(round(SUCCESS_BASE.get(winner, 5) + 3 * clip((agreement - 0.4) / 0.6, 0, 1) - penalty), 0, 10)
+        else:
+            success = clip(round(self.outcome_success(episode, agreement) - penalty), 0, 10)
 
         totals, efficiency_metrics = episode["token_totals"], episode["communication_efficiency"]
         outputs = {a["agent_id"]: a["output_tokens"] for a in totals["per_agent"]}
@@ -125,7 +134,7 @@ class OfflineLabeler:
             economy = min(1.0, float(np.mean(losers)) / outputs[winner])
         else:
             economy = balance
-        value = 0.2 if winner == "tie (bothbad)" else 1.0
+        value = 0.2 if winner == "tie (bothbad)" or self.failed(episode) else 1.0
         efficiency = clip(round(10 * value * (0.5 * balance + 0.3 * resend + 0.2 * economy)), 0, 10)
 
         labels = {
@@ -137,6 +146,24 @@ class OfflineLabeler:
             "missing_reason": None,
         }
         return labels, [self.events(s) for s in signals]
+
+    @staticmethod
+    def outcome_success(episode: dict, agreement: float) -> float:
+        """Success of an episode without an arena verdict, from its outcome (see the module docstring)."""
+        outcome = episode["outcome"]
+        if outcome["final_correct"] is not None:
+            known = [r["is_correct"] for r in episode["turns"][-1]["responses"] if r["is_correct"] is not None]
+            share = sum(known) / len(known) if known else float(outcome["final_correct"])
+            return 10 * (0.6 * outcome["final_correct"] + 0.4 * share)
+        if outcome["best_judge_score"] is not None:
+            return outcome["best_judge_score"]
+        return 5 + 3 * clip((agreement - 0.4) / 0.6, 0, 1)
+
+    @staticmethod
+    def failed(episode: dict) -> bool:
+        outcome = episode["outcome"]
+        return outcome["final_correct"] is False or (outcome["best_judge_score"] is not None
+                                                     and outcome["best_judge_score"] <= 3)
 
     @staticmethod
     def rationale(episode: dict, agreement: float, outputs: dict[str, int], refusal_share: float) -> str:
@@ -156,9 +183,24 @@ class OfflineLabeler:
                 parts.append(f"{side} won with the same token budget ({mine})")
         elif winner == "tie (bothbad)":
             parts.append("the judge found both answers bad")
-        else:
+        elif winner is not None:
             parts.append(f"the judge saw a tie ({' vs '.join(str(v) for v in outputs.values())} output tokens)")
+        else:
+            parts.append(OfflineLabeler.outcome_phrase(episode))
         if refusal_share:
             parts.append(f"refusals in {refusal_share:.0%} of turns")
         return "; ".join(parts) + "."
+
+    @staticmethod
+    def outcome_phrase(episode: dict) -> str:
+        outcome, last = episode["outcome"], episode["turns"][-1]["responses"]
+        if outcome["final_correct"] is not None:
+            known = [r["is_correct"] for r in last if r["is_correct"] is not None]
+            verdict = "correct" if outcome["final_correct"] else f"wrong (truth {outcome['ground_truth']})"
+            agents = f", {sum(known)}/{len(known)} agents right in the last round" if known else ""
+            return f"final answer {outcome['final_answer']} {verdict}{agents} after {len(episode['turns'])} rounds"
+        if outcome["best_judge_score"] is not None:
+            best = next(a for a in episode["agents"] if a["agent_id"] == outcome["final_answer"])
+            return f"best judge score {outcome['best_judge_score']:g} ({best['model']}) among {len(episode['agents'])} answers"
+        return f"{len(episode['agents'])} agents over {len(episode['turns'])} rounds"
 

@@ -7,11 +7,12 @@ from collections import Counter, defaultdict
 from builder.stages.labels.vocabulary import AGREEMENT_LEVELS, EVENTS
 
 
-def label_statistics(episodes: list[dict]) -> dict:
+def label_statistics(episodes: list[dict], group=lambda episode: episode["winner"]) -> dict:
+    """Distributions of the labels, and their means per outcome group (the winner for arena battles)."""
     labelled = [e for e in episodes if e["labels"]["missing_reason"] is None]
-    by_winner: dict[str, list[dict]] = defaultdict(list)
+    by_outcome: dict[str, list[dict]] = defaultdict(list)
     for episode in labelled:
-        by_winner[episode["winner"]].append(episode["labels"])
+        by_outcome[group(episode)].append(episode["labels"])
     return {
         "labelled": len(labelled),
         "missing": len(episodes) - len(labelled),
@@ -21,7 +22,7 @@ def label_statistics(episodes: list[dict]) -> dict:
                             for level in AGREEMENT_LEVELS},
         "turn_events": {event: sum(t["coordination_events"].count(event) for e in labelled for t in e["turns"])
                         for event in EVENTS},
-        "by_winner": {
+        "by_outcome": {
             winner: {
                 "episodes": len(labels),
                 "mean_coordination_success": round(sum(l["coordination_success"] for l in labels) / len(labels), 3),
@@ -29,7 +30,7 @@ def label_statistics(episodes: list[dict]) -> dict:
                 "agreement_level": {level: sum(1 for l in labels if l["agreement_level"] == level)
                                     for level in AGREEMENT_LEVELS},
             }
-            for winner, labels in sorted(by_winner.items())
+            for winner, labels in sorted(by_outcome.items())
         },
     }
 

@@ -5,9 +5,10 @@ outcome from (a) the final coordinator state h_T (rank numbers), (b) the same re
 full-dimensional turn observations (what the state would be without the projection), and (c) the
 majority class. Reported per target: accuracy and macro-F1, mean and standard deviation over folds.
 
-Targets: `winner` (the four verdicts) and `decisive` (a model won vs a tie). The turn observation is
-symmetric in the agents, so the state can tell how the answers relate (a tie, both bad) but not which
-side wrote which; `decisive` is the target that symmetry permits, `winner` shows the cost of it.
+Targets of pairwise (arena) episodes: `winner` (the four verdicts) and `decisive` (a model won vs a
+tie). The turn observation is symmetric in the agents, so the state can tell how the answers relate (a
+tie, both bad) but not which side wrote which; `decisive` is the target that symmetry permits, `winner`
+shows the cost of it. N-agent episodes: `final_correct` (was the group's final answer right).
 """
 
 from __future__ import annotations
@@ -103,17 +104,31 @@ def decisive(winner: str) -> str:
     return "decisive" if winner in ("model_a", "model_b") else "tie"
 
 
-def run_probe(final_states: np.ndarray, full_dimensional_states: np.ndarray, winners: list[str], *,
+def pairwise_targets(episodes: list[dict]) -> dict[str, list[str | None]]:
+    winners = [e["winner"] for e in episodes]
+    return {"winner": winners, "decisive": [decisive(w) if w is not None else None for w in winners]}
+
+
+def debate_targets(episodes: list[dict]) -> dict[str, list[str | None]]:
+    """N-agent episodes: was the group's final answer correct (where the source says)?"""
+    correct = [e["outcome"]["final_correct"] for e in episodes]
+    return {"final_correct": [None if c is None else ("correct" if c else "wrong") for c in correct]}
+
+
+def run_probe(final_states: np.ndarray, full_dimensional_states: np.ndarray, targets: dict[str, list[str | None]], *,
               folds: int = 5, seed: int = 0, cache_dir: Path | None = None) -> dict:
+    """Probe every target on the episodes that have a label for it (None = no label)."""
     cache = ScoreCache(cache_dir)
-    features = {"coordinator_state": final_states, "full_dimensional_state": full_dimensional_states}
+
+    def probe(labels: list[str | None]) -> dict:
+        keep = [i for i, label in enumerate(labels) if label is not None]
+        features = {"coordinator_state": final_states[keep], "full_dimensional_state": full_dimensional_states[keep]}
+        return probe_target(features, [labels[i] for i in keep], folds=folds, seed=seed, cache=cache)
+
     return {
         "features": {"coordinator_state": f"final h_T ({final_states.shape[1]} dims)",
                      "full_dimensional_state": f"the same recurrence on the turn observations "
                                                f"({full_dimensional_states.shape[1]} dims)"},
         "classifier": "StandardScaler + LogisticRegression(max_iter=2000), stratified k-fold",
-        "targets": {
-            "winner": probe_target(features, winners, folds=folds, seed=seed, cache=cache),
-            "decisive": probe_target(features, [decisive(w) for w in winners], folds=folds, seed=seed, cache=cache),
-        },
+        "targets": {name: probe(labels) for name, labels in targets.items()},
     }

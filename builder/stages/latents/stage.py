@@ -28,7 +28,8 @@ class LatentFit:
 
 
 def fit_latents(episodes: list[dict], *, embedder: Embedder, cache_dir: Path | None, method: str, rank: int,
-                decay: float, seed: int, probe_folds: int, show_progress: bool = True) -> LatentFit:
+                decay: float, seed: int, probe_folds: int, probe_targets, show_progress: bool = True) -> LatentFit:
+    """`probe_targets(episodes)` gives {target name: label per episode (None: not labelled)}."""
     table = embed_episodes(episodes, embedder, cache_dir)
     per_episode = [episode_observations(e, table)[0] for e in episodes]
     observations = np.concatenate(per_episode)
@@ -44,7 +45,7 @@ def fit_latents(episodes: list[dict], *, embedder: Embedder, cache_dir: Path | N
     final_states = np.stack([coordinator.states(projection.transform(x))[-1]
                              for x in progress(per_episode, show_progress, desc="coordinator", unit=" ep")])
     full_states = np.stack([coordinator.states(x)[-1] for x in per_episode])
-    probe = run_probe(final_states, full_states, [e["winner"] for e in episodes], folds=probe_folds, seed=seed,
+    probe = run_probe(final_states, full_states, probe_targets(episodes), folds=probe_folds, seed=seed,
                       cache_dir=cache_dir)
     return LatentFit(coordinator=coordinator, table=table, probe=probe)
 

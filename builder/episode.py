@@ -1,0 +1,61 @@
+"""Constructors for the one record type, the episode: a plain dict whose keys are the columns of
+`multi_llm_coord.episode_features()`. Normalisers build episodes with these; enrichment stages fill
+the token, latent and label fields afterwards."""
+
+from __future__ import annotations
+
+from builder.sources.rejections import Rejection
+
+
+def response(agent_id: str, content: str, extracted_answer: str | None = None, is_correct: bool | None = None,
+             judge_score: float | None = None) -> dict:
+    """One agent's response at one turn."""
+    return {"agent_id": agent_id, "content": content, "extracted_answer": extracted_answer,
+            "is_correct": is_correct, "judge_score": judge_score}
+
+
+def turn(index: int, prompt: str, responses: list[dict], consensus: float | None = None) -> dict:
+    return {"turn_index": index, "prompt": prompt, "responses": responses, "consensus": consensus}
+
+
+def agent(agent_id: str, model: str, persona: str = "") -> dict:
+    return {"agent_id": agent_id, "model": model, "persona": persona}
+
+
+def empty_outcome() -> dict:
+    return {"ground_truth": None, "final_answer": None, "final_correct": None, "final_consensus": None,
+            "best_judge_score": None}
+
+
+def empty_metadata(question_id: str) -> dict:
+    return {"question_id": question_id, "judge": None, "language": None, "tstamp": None, "anony": None,
+            "judged_turn": None, "moderation_flagged": None, "moderation_categories": [], "toxic_chat_flagged": None}
+
+
+def episode(*, episode_id: str, source: str, topology: str, task: str, agents: list[dict], turns: list[dict],
+            winner: str | None, outcome: dict, metadata: dict) -> dict:
+    return {"episode_id": episode_id, "source": source, "topology": topology, "task": task, "agents": agents,
+            "turns": turns, "winner": winner, "outcome": outcome, "metadata": metadata, "is_truncated": False}
+
+
+def check_text(text, max_text_chars: int, where: str = "text") -> str:
+    """The text itself, or a Rejection: not a string, not encodable as UTF-8, or too long."""
+    if not isinstance(text, str):
+        raise Rejection("non_string_content", f"{where} is {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise Rejection("invalid_utf8", f"lone surrogate at character {error.start} of {where}") from None
+    if len(text) > max_text_chars:
+        raise Rejection("text_too_long", f"{where}: {len(text)} characters > {max_text_chars}")
+    return text
+
+
+def majority_share(answers: list[str | None]) -> float | None:
+    """Share of agents whose (normalised) answer equals the most common one; None without answers."""
+    from collections import Counter
+
+    given = [str(a).strip().lower() for a in answers if a is not None and str(a).strip()]
+    if not given:
+        return None
+    return Counter(given).most_common(1)[0][1] / len(answers)

@@ -1,0 +1,85 @@
+"""The dataset card of a build: YAML, configs, declared features, field coverage, figures, gating."""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow.parquet as pq
+import yaml
+from datasets import Features
+from huggingface_hub import DatasetCard
+
+from builder.pipeline import build
+from conftest import make_row, quiet_config, write_jsonl
+from multi_llm_coord import CONFIG_NAMES, FIELD_DOCS
+
+
+def card_yaml(folder):
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    header = re.match(r"^---\n(.*?)\n---\n", text, re.S)
+    assert header, "the card must open with a YAML block"
+    return yaml.safe_load(header.group(1)), text
+
+
+def test_yaml_parses_and_declares_the_three_configs_with_one_default(sample_build):
+    data, _ = card_yaml(sample_build[0])
+    assert DatasetCard.load(sample_build[0] / "README.md").data.pretty_name == data["pretty_name"]
+    assert sorted(c["config_name"] for c in data["configs"]) == sorted(CONFIG_NAMES)
+    assert [c["config_name"] for c in data["configs"] if c.get("default")] == ["full"]
+    assert data["license"] == "cc-by-4.0" and data["size_categories"] == ["n<1K"]
+    assert set(data["task_categories"]) <= {"text-generation", "text-classification"}
+    assert {"en", "de", "fr", "es", "zh"} <= set(data["language"])
+
+
+def test_every_data_files_path_matches_real_files_and_split_sizes_agree(sample_build):
+    folder, report = sample_build
+    data, _ = card_yaml(folder)
+    infos = {info["config_name"]: info for info in data["dataset_info"]}
+    for config in data["configs"]:
+        for entry in config["data_files"]:
+            matched = list(folder.glob(entry["path"]))
+            assert matched, entry["path"]
+        split = infos[config["config_name"]]["splits"][0]
+        assert split["num_examples"] == report["configs"][config["config_name"]]["episodes"]
+        assert split["num_bytes"] > 0  # without num_bytes every load logs a warning
+
+
+def test_declared_features_equal_the_parquet_files(sample_build):
+    folder, _ = sample_build
+    data, _ = card_yaml(folder)
+    for info in data["dataset_info"]:
+        declared = Features._from_yaml_list(info["features"])
+        for path in (folder / "data" / info["config_name"]).glob("*.parquet"):
+            assert Features.from_arrow_schema(pq.read_schema(path)) == declared, path
+
+
+def test_the_card_documents_every_column_and_shows_real_numbers(sample_build):
+    folder, report = sample_build
+    _, text = card_yaml(folder)
+    for path in FIELD_DOCS:
+        assert f"| `{path}` |" in text, path
+    assert f"{report['rows_read']} source rows read" in text
+    assert report["stages"][1]["embedding_model"]["weights_sha256"] in text
+    assert "| `total_input_tokens` | token_totals.prompt_tokens |" in text
+    assert "coordinator_state" in text and "majority_class" in text
+    assert "{{" not in text and "TODO" not in text
+
+
+def test_figures_are_real_pngs_shown_in_the_card(sample_build):
+    folder, _ = sample_build
+    _, text = card_yaml(folder)
+    shown = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", text)
+    assert sorted(shown) == ["figures/effective_diversity.png", "figures/latent_states.png",
+                             "figures/token_distribution.png"]
+    for path in shown:
+        data = (folder / path).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
+
+
+def test_the_embedded_sample_is_ungated_and_arena_derived_builds_inherit_the_gate(sample_build, tmp_path):
+    data, _ = card_yaml(sample_build[0])
+    assert "extra_gated_prompt" not in data
+    source = write_jsonl(tmp_path / "arena.jsonl", [make_row(question_id=f"g-{i}") for i in range(5)])
+    build(quiet_config(source=source, output_dir=tmp_path / "out", rank=4))
+    gated, _ = card_yaml(tmp_path / "out")
+    assert "CC-BY-4.0" in gated["extra_gated_prompt"] and gated["extra_gated_fields"]
