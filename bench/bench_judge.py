@@ -56,7 +56,7 @@ def main() -> int:
         second_s = time.perf_counter() - start
     figures = {
         "episodes": args.episodes, "latency_s": args.latency, "concurrency": args.concurrency,
-        "labelled": sum(1 for l, _ in labels.values() if l["missing_reason"] is None),
+        "labelled": sum(1 for label, _ in labels.values() if label["missing_reason"] is None),
         "wall_s": round(first_s, 2), "floor_s": round(args.episodes / args.concurrency * args.latency, 2),
         "requests": first_requests, "usage": judge.usage.to_report(),
         "cached_rerun_s": round(second_s, 3), "cached_rerun_requests": len(server.requests) - first_requests,

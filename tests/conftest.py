@@ -6,6 +6,7 @@ import copy
 import json
 import os
 import tempfile
+from pathlib import Path
 
 # Set before any huggingface library is imported: the tests never touch the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -70,6 +71,21 @@ def write_jsonl(path, rows) -> str:
 
 def quiet_config(**values) -> BuildConfig:
     return BuildConfig(progress=False, **values)
+
+
+def copy_with_edited_rows(built: Path, target: Path, config: str, edit) -> Path:
+    """A copy of a built folder whose `config` Parquet rows went through `edit(rows)` (to break invariants)."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    shutil.copytree(built, target)
+    path = target / "data" / config / "train-00000-of-00001.parquet"
+    table = pq.read_table(path)
+    rows = table.to_pylist()
+    edit(rows)
+    pq.write_table(table.from_pylist(rows, schema=table.schema), path)
+    return target
 
 
 @pytest.fixture(scope="session")

@@ -17,12 +17,13 @@ import base64
 import hashlib
 import json
 import re
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlparse
 
 import yaml
+
+from loopback import LoopbackServer
 
 
 @dataclass
@@ -40,28 +41,17 @@ def _oid(parent: str, files: dict[str, bytes], message: str) -> str:
     return digest.hexdigest()
 
 
-class HubServer:
+class HubServer(LoopbackServer):
     def __init__(self, tokens=("hf_test_write_token",)):
         self.tokens = set(tokens)
         self.repos: dict[str, Repo] = {}
         self.fail_commits = 0
         self.log: list[str] = []
-        self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return self.root_url
 
     def files(self, repo_id: str, revision: str = "main") -> dict[str, bytes]:
         repo = self.repos[repo_id]

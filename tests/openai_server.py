@@ -15,33 +15,23 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from loopback import LoopbackServer
 
 
-class FakeJudgeServer:
+class FakeJudgeServer(LoopbackServer):
     def __init__(self, latency_s: float = 0.0, timeout_s: float = 2.0):
         self.latency_s = latency_s
         self.timeout_s = timeout_s
         self.faults: list[str] = []
         self.requests: list[dict] = []
-        self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}/v1"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return f"{self.root_url}/v1"
 
     def _next_fault(self) -> str | None:
         with self.lock:

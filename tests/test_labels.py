@@ -154,8 +154,8 @@ def test_the_call_budget_stops_calling_and_says_so():
         judge = JudgeLabeler(settings(server, max_calls=2, concurrency=1), None)
         labels = judge.label_all(judge_episodes(5))
         assert len(server.requests) == 2 and judge.usage.calls == 2
-        missing = [l for l, _ in labels.values() if l["missing_reason"]]
-        assert len(missing) == 3 and all(l["missing_reason"].startswith("budget_exhausted") for l in missing)
+        missing = [label for label, _ in labels.values() if label["missing_reason"]]
+        assert len(missing) == 3 and all(label["missing_reason"].startswith("budget_exhausted") for label in missing)
 
 
 def test_a_prompt_injection_stays_data_and_never_becomes_the_label():

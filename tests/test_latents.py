@@ -19,7 +19,7 @@ from builder.stages.latents.observations import turn_observation
 from builder.stages.latents.probe import probe_target
 from builder.stages.latents.projection import METHODS, fit_projection
 from builder.validate import validate_folder
-from conftest import quiet_config
+from conftest import copy_with_edited_rows, quiet_config
 
 ALL_MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
@@ -238,16 +238,11 @@ def test_every_method_builds_a_valid_folder(method, tmp_path):
 
 
 def test_validate_catches_non_finite_latents_and_impossible_diversity(sample_build, tmp_path):
-    import shutil
+    def break_latents(rows):
+        rows[0]["turns"][0]["latent_z"][0] = float("nan")
+        rows[1]["turns"][0]["effective_diversity"] = 2.5
 
-    output_dir = tmp_path / "dataset"
-    shutil.copytree(sample_build[0], output_dir)
-    path = output_dir / "data" / "mini" / "train-00000-of-00001.parquet"
-    table = pq.read_table(path)
-    rows = table.to_pylist()
-    rows[0]["turns"][0]["latent_z"][0] = float("nan")
-    rows[1]["turns"][0]["effective_diversity"] = 2.5
-    pq.write_table(table.from_pylist(rows, schema=table.schema), path)
+    output_dir = copy_with_edited_rows(sample_build[0], tmp_path / "dataset", "mini", break_latents)
     problems = validate_folder(output_dir)
     assert any("latent_z / latent_h missing or not finite" in p for p in problems)
     assert any("effective_diversity 2.5 outside [1, 2]" in p for p in problems)

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from datasets import ClassLabel, List, load_dataset
 
@@ -17,7 +16,7 @@ from builder import pipeline
 from builder.cli import main
 from builder.pipeline import BuildError, build
 from builder.validate import validate_folder
-from conftest import make_row, quiet_config, write_jsonl
+from conftest import copy_with_edited_rows, make_row, quiet_config, write_jsonl
 from multi_llm_coord import CONFIG_NAMES, PREVIEW_MAX_CHARS, TRUNCATION_MARKER, episode_features
 
 
@@ -148,14 +147,11 @@ def test_selection_options_reach_the_full_config(tmp_path):
 
 
 def test_validate_reports_broken_totals_and_missing_files(sample_build, tmp_path):
-    output_dir = tmp_path / "dataset"
-    shutil.copytree(sample_build[0], output_dir)
-    path = output_dir / "data" / "mini" / "train-00000-of-00001.parquet"
-    table = pq.read_table(path)
-    rows = table.to_pylist()
-    rows[0]["token_totals"]["total_tokens"] += 1
-    rows[0]["communication_efficiency"]["avg_tokens_per_turn"] = float("nan")
-    pq.write_table(table.from_pylist(rows, schema=table.schema), path)
+    def break_totals(rows):
+        rows[0]["token_totals"]["total_tokens"] += 1
+        rows[0]["communication_efficiency"]["avg_tokens_per_turn"] = float("nan")
+
+    output_dir = copy_with_edited_rows(sample_build[0], tmp_path / "dataset", "mini", break_totals)
     (output_dir / "data" / "preview" / "train-00000-of-00001.parquet").unlink()
     problems = validate_folder(output_dir)
     assert any("total_tokens != prompt_tokens + output_tokens" in p for p in problems)

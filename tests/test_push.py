@@ -124,6 +124,9 @@ for name in ("mini", "full"):
     out[name] = {"rows": len(ds), "features_match": ds.features == multi_llm_coord.episode_features(int(sys.argv[1])),
                  "winner_is_classlabel": type(ds.features["winner"]).__name__}
 out["card_configs"] = [c["config_name"] for c in DatasetCard.load("org/coord", repo_type="dataset").data.configs]
+builder = multi_llm_coord.MultiLlmCoord(config_name="debate-mini", data_dir="hf://datasets/org/coord", cache_dir="bcache")
+builder.download_and_prepare()
+out["builder_class_rows"] = len(builder.as_dataset(split="train"))
 print(json.dumps(out))
 """
 
@@ -143,3 +146,4 @@ def test_cli_push_then_load_dataset_from_the_local_hub(sample_build, tmp_path):
     assert result["mini"] == {"rows": 3, "features_match": True, "winner_is_classlabel": "ClassLabel"}
     assert result["full"]["rows"] == report["configs"]["full"]["episodes"] and result["full"]["features_match"]
     assert sorted(result["card_configs"]) == ["debate-full", "debate-mini", "full", "mini", "preview"]
+    assert result["builder_class_rows"] == 3  # the typed builder class reads the Hub repo too

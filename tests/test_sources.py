@@ -16,7 +16,7 @@ import pytest
 from builder.sources import REJECT_REASONS, Rejection, SourceError, iter_source_rows
 from builder.sources.arena import arena_row_to_episode
 from builder.sources.loaders import load_hub_dataset
-from conftest import VALID_ROW, make_row, write_jsonl
+from conftest import VALID_ROW, make_row
 
 
 def normalise(row, max_text_chars=10_000):

@@ -25,9 +25,9 @@ def label_statistics(episodes: list[dict], group=lambda episode: episode["winner
         "by_outcome": {
             winner: {
                 "episodes": len(labels),
-                "mean_coordination_success": round(sum(l["coordination_success"] for l in labels) / len(labels), 3),
-                "mean_efficiency_rating": round(sum(l["efficiency_rating"] for l in labels) / len(labels), 3),
-                "agreement_level": {level: sum(1 for l in labels if l["agreement_level"] == level)
+                "mean_coordination_success": round(sum(one["coordination_success"] for one in labels) / len(labels), 3),
+                "mean_efficiency_rating": round(sum(one["efficiency_rating"] for one in labels) / len(labels), 3),
+                "agreement_level": {level: sum(1 for one in labels if one["agreement_level"] == level)
                                     for level in AGREEMENT_LEVELS},
             }
             for winner, labels in sorted(by_outcome.items())

@@ -46,7 +46,8 @@ def label_build(episodes: list[dict], *, labeler: str, table, judge: JudgeSettin
     # Episodes the judge could not label keep null labels (with the reason) and offline events per turn,
     # so that the turn-level column stays filled.
     merged = {i: (labels, events if events is not None else offline_labels[i][1]) for i, (labels, events) in judged.items()}
-    agreement = labeler_agreement({i: l for i, (l, _) in offline_labels.items()}, {i: l for i, (l, _) in judged.items()})
+    agreement = labeler_agreement({i: labels for i, (labels, _) in offline_labels.items()},
+                                  {i: labels for i, (labels, _) in judged.items()})
     return LabelRun(labels=merged, identity=client.identity, judge_usage=client.usage.to_report(), agreement=agreement)
 
 

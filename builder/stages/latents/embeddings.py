@@ -95,7 +95,7 @@ class Embedder:
         model_dir = _local_model_dir(self.model_name)
         if model_dir is not None:  # known without loading the model: a warm-cache rebuild never loads it
             return _identity_from_dir(self.model_name, model_dir)
-        self.model  # a Hub name: loading it puts its files in the Hub cache, where the weights can be hashed
+        _ = self.model  # a Hub name: loading it puts its files in the Hub cache, where the weights can be hashed
         from huggingface_hub import try_to_load_from_cache
 
         for weights in WEIGHT_FILES:

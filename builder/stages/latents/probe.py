@@ -8,7 +8,8 @@ majority class. Reported per target: accuracy and macro-F1, mean and standard de
 Targets of pairwise (arena) episodes: `winner` (the four verdicts) and `decisive` (a model won vs a
 tie). The turn observation is symmetric in the agents, so the state can tell how the answers relate (a
 tie, both bad) but not which side wrote which; `decisive` is the target that symmetry permits, `winner`
-shows the cost of it. N-agent episodes: `final_correct` (was the group's final answer right).
+shows the cost of it. N-agent episodes: `final_correct` (was the group's final answer right) and, for
+answer sets, `best_score_at_least_9` (did the best answer reach a judge score of 9).
 """
 
 from __future__ import annotations
@@ -109,10 +110,18 @@ def pairwise_targets(episodes: list[dict]) -> dict[str, list[str | None]]:
     return {"winner": winners, "decisive": [decisive(w) if w is not None else None for w in winners]}
 
 
+TOP_SCORE = 9  # answer sets: did the best answer reach a judge score of 9 or more (of 10)?
+
+
 def debate_targets(episodes: list[dict]) -> dict[str, list[str | None]]:
-    """N-agent episodes: was the group's final answer correct (where the source says)?"""
+    """N-agent episodes: was the group's final answer correct (debates), did its best answer reach the top
+    judge scores (answer sets); None where the source gives neither."""
     correct = [e["outcome"]["final_correct"] for e in episodes]
-    return {"final_correct": [None if c is None else ("correct" if c else "wrong") for c in correct]}
+    best = [e["outcome"]["best_judge_score"] for e in episodes]
+    return {
+        "final_correct": [None if c is None else ("correct" if c else "wrong") for c in correct],
+        "best_score_at_least_9": [None if b is None else ("yes" if b >= TOP_SCORE else "no") for b in best],
+    }
 
 
 def run_probe(final_states: np.ndarray, full_dimensional_states: np.ndarray, targets: dict[str, list[str | None]], *,
