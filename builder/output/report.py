@@ -17,10 +17,10 @@ def describe_numbers(values: list[float]) -> dict:
         return {"count": 0, "min": None, "median": None, "mean": None, "max": None, "std": None}
     return {
         "count": len(values),
-        "min": min(values),
+        "min": round(min(values), 6),
         "median": round(statistics.median(values), 6),
         "mean": round(statistics.fmean(values), 6),
-        "max": max(values),
+        "max": round(max(values), 6),
         "std": round(statistics.pstdev(values), 6),
     }
 
