@@ -18,12 +18,11 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlparse
 
 import yaml
 
-from loopback import LoopbackServer
+from loopback import JsonHandler, LoopbackServer
 
 
 @dataclass
@@ -60,26 +59,12 @@ class HubServer(LoopbackServer):
     def _handler(self):
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(JsonHandler):
             # --- plumbing ---------------------------------------------------------------------------
             def _body(self) -> bytes:
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-            def _send(self, status: int, body=b"", headers: dict | None = None, head: bool = False):
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                headers = {"Content-Type": "application/json", **(headers or {})}
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if not head:
-                    self.wfile.write(data)
+            _send = JsonHandler.send_json
 
             def _error(self, status: int, message: str, code: str | None = None, head: bool = False):
                 headers = {"X-Error-Message": message, **({"X-Error-Code": code} if code else {})}
@@ -279,13 +264,6 @@ class HubServer(LoopbackServer):
                     part = data[start:end + 1]
                     headers["Content-Range"] = f"bytes {start}-{start + len(part) - 1}/{len(data)}"
                     return self._send(206, part, headers)
-                if head:
-                    self.send_response(200)
-                    for key, value in headers.items():
-                        self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    return
-                self._send(200, data, headers)
+                self._send(200, data, headers, head=head)
 
         return Handler

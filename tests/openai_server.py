@@ -16,9 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from http.server import BaseHTTPRequestHandler
-
-from loopback import LoopbackServer
+from loopback import JsonHandler, LoopbackServer
 
 
 class FakeJudgeServer(LoopbackServer):
@@ -57,21 +55,8 @@ class FakeJudgeServer(LoopbackServer):
     def _handler(self):
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status: int, body: dict | str, headers: dict | None = None):
-                data = (body if isinstance(body, str) else json.dumps(body)).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(JsonHandler):
+            _send = JsonHandler.send_json
 
             def do_POST(self):  # noqa: N802 - http.server's naming
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
