@@ -212,3 +212,11 @@ def test_n_star_per_round_and_rejections_in_a_debate_build(tmp_path):
         assert episode["turns"][1]["effective_diversity"] == pytest.approx(1.0)
         assert episode["turns"][0]["prompt"] == "What is 2+2?"
     assert validate_folder(tmp_path / "out") == []
+
+
+def test_a_missing_questions_file_is_a_one_line_error(tmp_path, capsys):
+    from builder.cli import main
+
+    code = main(["build", "-o", str(tmp_path / "out"), "--no-progress", "--questions", f"gsm8k={tmp_path / 'nope.jsonl'}"])
+    assert code == 2
+    assert "questions file for task 'gsm8k'" in capsys.readouterr().err

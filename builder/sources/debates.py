@@ -39,7 +39,12 @@ def resolve_sources(sources: tuple[str, ...]) -> list[Path]:
 
 def iter_debate_rows(sources: tuple[str, ...], questions: dict[str, Path], max_text_chars: int,
                      notes: list[str]) -> Iterator[tuple[str, int, object, callable]]:
-    loaded_questions = {task: read_questions(path) for task, path in questions.items()}
+    loaded_questions = {}
+    for task, path in questions.items():
+        try:
+            loaded_questions[task] = read_questions(path)
+        except (OSError, ValueError) as error:  # json.JSONDecodeError is a ValueError
+            raise SourceError(f"questions file for task {task!r} ({path}): {error}") from error
     for path in resolve_sources(sources):
         stem = path.name.removesuffix(".gz").removesuffix(".jsonl")
         if NAME_PATTERN.match(stem):
