@@ -57,8 +57,9 @@ DEBATE_CONFIGS = ("debate-mini", "debate-full")  # N-agent episodes (debates, vo
 CONFIG_NAMES = PAIRWISE_CONFIGS + DEBATE_CONFIGS
 REQUIRED_CONFIGS = PAIRWISE_CONFIGS  # a build from arena data alone has no debate configs
 
-# Who reads whom: the topologies an episode can have (token accounting follows them, see FIELD_DOCS).
+# Who reads whom, and how much of the past each request carries (token accounting follows both).
 TOPOLOGIES = ("pairwise_chat", "full_mesh", "sparse", "centralized", "independent")
+MEMORIES = ("full_history", "last_round")
 DEFAULT_RANK = 16  # length of the latent vectors; a build with --rank R declares length R
 DEFAULT_CONFIG = "full"
 
@@ -112,6 +113,7 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
             "episode_id": Value("string"),
             "source": Value("string"),
             "topology": Value("string"),
+            "memory": Value("string"),
             "task": Value("string"),
             "agents": List({"agent_id": Value("string"), "model": Value("string"), "persona": Value("string")}),
             "turns": List(turn),
@@ -182,6 +184,9 @@ FIELD_DOCS: dict[str, str] = {
     "topology": "Who reads whom: pairwise_chat (arena: each agent sees only its own conversation), full_mesh (every "
     "agent reads every peer's previous answer), sparse (ring: the two neighbours i-1 and i+1), centralized (agent 0 is "
     "the hub: it reads everyone, the others read only the hub), independent (one round, nobody reads a peer).",
+    "memory": "What each request carries: full_history (chat: every earlier prompt and answer is re-sent; arena, MALLM) "
+    "or last_round (each round is a fresh request with the question, the agent's own last answer and its peers' last "
+    "answers; Agent-Scaling's debate loop).",
     "task": "The task or benchmark of the episode (e.g. gsm8k for a debate log); `chat` for arena battles.",
     "agents": "The agents of the episode, in a fixed order that every per-agent list follows.",
     "agents.agent_id": "Agent id: `model_a` / `model_b` for arena battles (matching the winner label); the source's "
@@ -199,10 +204,11 @@ FIELD_DOCS: dict[str, str] = {
     "turns.responses.content": "The agent's answer at this turn.",
     "turns.responses.output_chars": "Characters in the answer.",
     "turns.responses.output_tokens": "tiktoken tokens in the answer: what the agent wrote at this turn.",
-    "turns.responses.input_tokens": "Tokens the agent read at this turn: its own conversation so far (every earlier "
-    "prompt, its own earlier answers and, in a debate, the earlier answers of the peers it reads under the topology) "
-    "plus the new prompt: input_i(t) = sum_{s<t} (prompt_s + out_i(s) + sum_{j in N(i)} out_j(s)) + prompt_t. Grows "
-    "with every turn because chat APIs re-send history.",
+    "turns.responses.input_tokens": "Tokens the agent read at this turn. full_history: its conversation so far (every "
+    "earlier prompt, its own earlier answers and the earlier answers of the peers N(i) it reads under the topology) "
+    "plus the new prompt, input_i(t) = sum_{s<t} (prompt_s + out_i(s) + sum_{j in N(i)} out_j(s)) + prompt_t, which "
+    "grows every turn because chat APIs re-send history. last_round: the question (round-0 prompt) plus, after round 0, "
+    "its own and its peers' answers of the previous round.",
     "turns.responses.input_chars": "Characters the agent read at this turn, counted like `input_tokens`.",
     "turns.latent_z": "z_t: the turn observation projected on the build's low-rank basis (float32, length = rank). "
     "The observation is [e(prompt); mean over agents of e(answer); elementwise std over agents of e(answer)], e() the "

@@ -33,9 +33,10 @@ def empty_metadata(question_id: str) -> dict:
 
 
 def episode(*, episode_id: str, source: str, topology: str, task: str, agents: list[dict], turns: list[dict],
-            winner: str | None, outcome: dict, metadata: dict) -> dict:
-    return {"episode_id": episode_id, "source": source, "topology": topology, "task": task, "agents": agents,
-            "turns": turns, "winner": winner, "outcome": outcome, "metadata": metadata, "is_truncated": False}
+            winner: str | None, outcome: dict, metadata: dict, memory: str = "full_history") -> dict:
+    return {"episode_id": episode_id, "source": source, "topology": topology, "memory": memory, "task": task,
+            "agents": agents, "turns": turns, "winner": winner, "outcome": outcome, "metadata": metadata,
+            "is_truncated": False}
 
 
 def check_text(text, max_text_chars: int, where: str = "text") -> str:

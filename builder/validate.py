@@ -14,6 +14,7 @@ from multi_llm_coord import (
     CONFIG_NAMES,
     DEFAULT_RANK,
     EVENTS,
+    MEMORIES,
     PREVIEW_MAX_CHARS,
     REQUIRED_CONFIGS,
     TOPOLOGIES,
@@ -24,7 +25,7 @@ from multi_llm_coord import (
 
 from builder.output.report import REPORT_FILE
 from builder.pipeline import LOADING_SCRIPT
-from builder.stages.token_logs import readers_of
+from builder.stages.token_logs import inputs_per_turn
 
 
 def validate_folder(output_dir: Path) -> list[str]:
@@ -144,8 +145,13 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
         problems.append("has no turns")
     if episode["is_truncated"] != truncated:
         problems.append(f"is_truncated is {episode['is_truncated']}, expected {truncated}")
-    peers = readers_of(episode["topology"], len(agent_ids))
-    history = [0] * len(agent_ids)
+    if episode["memory"] not in MEMORIES:
+        problems.append(f"unknown memory {episode['memory']!r}")
+        return problems
+    turns, expected = episode["turns"], None
+    if all([r["agent_id"] for r in t["responses"]] == agent_ids for t in turns):
+        expected = inputs_per_turn(episode["topology"], episode["memory"], [t["prompt_tokens"] for t in turns],
+                                   [[r["output_tokens"] for r in t["responses"]] for t in turns])
     output = dict.fromkeys(agent_ids, 0)
     read = dict.fromkeys(agent_ids, 0)
     for position, turn in enumerate(episode["turns"]):
@@ -161,15 +167,13 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
             problems.append(f"turn {position}: prompt_chars does not match the prompt")
         for i, response in enumerate(turn["responses"]):
             agent = response["agent_id"]
-            if response["input_tokens"] != history[i] + turn["prompt_tokens"]:
-                problems.append(f"turn {position}, {agent}: input_tokens is not its history + the prompt")
+            if expected is not None and response["input_tokens"] != expected[position][i]:
+                problems.append(f"turn {position}, {agent}: input_tokens {response['input_tokens']} is not what its "
+                                f"topology and memory give ({expected[position][i]})")
             if not truncated and response["output_chars"] != len(response["content"]):
                 problems.append(f"turn {position}, {agent}: output_chars does not match the answer")
             output[agent] += response["output_tokens"]
             read[agent] += response["input_tokens"]
-        written = [r["output_tokens"] for r in turn["responses"]]
-        for i in range(len(agent_ids)):
-            history[i] += turn["prompt_tokens"] + written[i] + sum(written[j] for j in peers[i])
         if turn["consensus"] is not None and not 0 <= turn["consensus"] <= 1:
             problems.append(f"turn {position}: consensus {turn['consensus']} outside [0, 1]")
     problems.extend(latent_problems(episode, len(agent_ids)))

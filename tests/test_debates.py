@@ -38,10 +38,11 @@ def test_file_names_give_task_size_and_topology(name, topology, agents, rounds):
     assert (info["unknown_suffix"] == "STAR") == (topology is None)
 
 
-def debate_episode(topology, outputs, prompt="q q"):
+def debate_episode(topology, outputs, prompt="q q", memory="full_history"):
     agents = len(outputs[0])
     return {
         "topology": topology,
+        "memory": memory,
         "agents": [{"agent_id": f"Agent{i}"} for i in range(agents)],
         "turns": [{"prompt": prompt if r == 0 else "",
                    "responses": [{"agent_id": f"Agent{i}", "content": " ".join(["w"] * n)} for i, n in enumerate(row)]}
@@ -68,6 +69,19 @@ def test_input_tokens_follow_the_topology(topology, expected):
         assert round_two == [expected[0] + 5 + 15] + [e + 5 + 5 for e in expected[1:]]
     totals = result["token_totals"]
     assert totals["agent_input_tokens"] == sum(r["input_tokens"] for t in result["turns"] for r in t["responses"])
+
+
+@pytest.mark.parametrize("topology, round_one, round_two", [
+    # last_round: the question (2) + own previous answer + N(i)'s previous answers; nothing older.
+    ("full_mesh", [12, 12, 12, 12], [22, 22, 22, 22]),
+    ("sparse", [9, 8, 11, 10], [17, 17, 17, 17]),
+    ("centralized", [12, 5, 6, 7], [22, 12, 12, 12]),
+])
+def test_agent_scaling_rounds_are_fresh_requests(topology, round_one, round_two):
+    result = FixedCounter().process(debate_episode(topology, [[1, 2, 3, 4], [5, 5, 5, 5], [1, 1, 1, 1]],
+                                                   memory="last_round"))
+    reads = [[r["input_tokens"] for r in t["responses"]] for t in result["turns"]]
+    assert reads == [[2, 2, 2, 2], round_one, round_two]
 
 
 def test_independent_voting_reads_only_the_prompt():
@@ -100,6 +114,7 @@ def test_agent_scaling_history_becomes_an_episode():
     assert episode["episode_id"] == "gsm8k_debate_10__MIXED3_N=3_R=2#q0"
     assert episode["topology"] == "full_mesh" and episode["task"] == "gsm8k" and episode["winner"] is None
     assert [(a["agent_id"], a["model"], a["persona"]) for a in episode["agents"]][1] == ("Agent1", "m1", "persona1")
+    assert episode["memory"] == "last_round"
     assert [t["prompt"] for t in episode["turns"]] == ["What is 2+2?", ""]
     assert [t["consensus"] for t in episode["turns"]] == [pytest.approx(2 / 3), 1.0]
     assert [r["is_correct"] for r in episode["turns"][0]["responses"]] == [True, False, True]
@@ -220,3 +235,14 @@ def test_a_missing_questions_file_is_a_one_line_error(tmp_path, capsys):
     code = main(["build", "-o", str(tmp_path / "out"), "--no-progress", "--questions", f"gsm8k={tmp_path / 'nope.jsonl'}"])
     assert code == 2
     assert "questions file for task 'gsm8k'" in capsys.readouterr().err
+
+
+def test_personas_come_from_agent_names_not_sampling_configs():
+    row = history_row()
+    for round_ in row.values():
+        round_["responses"] = {name.replace("__persona", "__None").replace("persona", ""): text
+                               for name, text in round_["responses"].items()}
+        round_["persona_configs"] = ["{'temperature': 0.7, 'top_p': 0.9}"] * 3
+    episode = normalise_history(row)
+    assert [a["persona"] for a in episode["agents"]] == ["", "", ""]
+    assert [a["model"] for a in episode["agents"]] == ["m0", "m1", "m2"]

@@ -6,7 +6,10 @@ hub); none means a full mesh. Any other all-capitals suffix is an unknown topolo
 file is rejected for it; lower-case suffixes (seeds, versions) are ignored.
 Each line is one question: {"0": round, "1": round, ...}; a round holds responses {agent name: text},
 final_answers, final_answer_iscorr, debate_answer, debate_answer_iscorr, answer (ground truth) and
-persona_configs. Agent names are {data}_{size}__{model}__{persona}__Agent{i}. The question text is not in
+persona_configs (sampling settings, not names). Agent names are {data}_{size}__{model}__{persona}__Agent{i}
+(i from 1; persona `None` when the run had none), in the order the run listed them.
+Agent-Scaling sends every debate round as a fresh request holding the question, the agent's own last
+answer and its peers' last answers (no chat history): the episode's memory is `last_round`. The question text is not in
 the record: it comes from an optional questions file (JSONL, line i = question i, a string or an object
 with "question"), otherwise the round-0 prompt is empty and the report says so.
 In the centralized topology only agent 0's answer is evaluated: the others' correctness stays null.
@@ -64,8 +67,7 @@ def agent_scaling_row_to_episode(row, index: int, path: Path, file_info: dict, q
         if sorted(round_["responses"], key=_agent_index) != names:
             raise Rejection("agent_count_changed", f"round {number} has agents {sorted(round_['responses'])}")
 
-    personas = rounds[0].get("persona_configs") or []
-    agents = [_agent(name, position, personas) for position, name in enumerate(names)]
+    agents = [_agent(name) for name in names]
     question = ""
     if questions is not None:
         if index >= len(questions):
@@ -94,6 +96,7 @@ def agent_scaling_row_to_episode(row, index: int, path: Path, file_info: dict, q
                  "final_correct": None if last.get("debate_answer_iscorr") is None else bool(last["debate_answer_iscorr"]),
                  "final_consensus": turns[-1]["consensus"], "best_judge_score": None},
         metadata=empty_metadata(str(index)),
+        memory="last_round",
     )
 
 
@@ -102,12 +105,12 @@ def _agent_index(name: str) -> tuple[int, str]:
     return (int(match.group(1)) if match else 10**6, name)
 
 
-def _agent(name: str, position: int, personas: list) -> dict:
+def _agent(name: str) -> dict:
     match = AGENT_PATTERN.match(name)
-    model = match.group("model") if match else "unknown"
-    persona = personas[position] if position < len(personas) and isinstance(personas[position], str) else (
-        match.group("persona") if match else "")
-    return agent(f"Agent{position}", model, persona)
+    if not match:
+        return agent(name, "unknown")
+    persona = match.group("persona")
+    return agent(f"Agent{match.group('index')}", match.group("model"), "" if persona == "None" else persona)
 
 
 def _per_agent(values, agents: int, field: str, topology: str) -> list:

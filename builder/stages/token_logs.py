@@ -3,14 +3,15 @@
 Definitions (rendered in the dataset card; names are the dataset's columns):
 - prompt_tokens / prompt_chars: the user message of the turn.
 - output_tokens / output_chars: the agent's answer at the turn.
-- input_tokens / input_chars: everything agent i reads at turn t: every earlier prompt, its own earlier
-  answers (chat APIs re-send the history) and the earlier answers of the peers N(i) it reads under the
-  episode's topology, plus the new prompt:
-      input_i(t) = sum_{s<t} (prompt(s) + output_i(s) + sum_{j in N(i)} output_j(s)) + prompt(t)
+- input_tokens / input_chars: everything agent i reads at turn t, following the episode's memory:
+      full_history (chat APIs re-send the conversation; arena, MALLM):
+          input_i(t) = sum_{s<t} (prompt(s) + output_i(s) + sum_{j in N(i)} output_j(s)) + prompt(t)
+      last_round (each round a fresh request: question, own last answer, peers' last answers; Agent-Scaling):
+          input_i(0) = prompt(0);  input_i(t) = prompt(0) + prompt(t) + output_i(t-1) + sum_{j in N(i)} output_j(t-1)
   N(i) by topology: pairwise_chat and independent: nobody; full_mesh: every other agent; sparse: the ring
   neighbours i-1 and i+1; centralized: agent 0 (the hub) reads everyone, the others read the hub.
-  For an arena battle this is its own conversation; in a debate, round r's prompt is empty and the agent
-  reads its own and its peers' earlier answers.
+  For an arena battle this is its own conversation; in a debate, rounds after the first have an empty
+  prompt and the agent reads answers instead.
   Content only: chat-format overhead (role markers, ~3-4 tokens a message) is not counted.
 Episode totals and communication efficiency (null where a denominator is zero):
 - prompt_tokens = sum_t prompt(t); output_tokens = sum_{i,t} output_i(t);
@@ -49,8 +50,27 @@ def readers_of(topology: str, agents: int) -> list[list[int]]:
     raise ValueError(f"unknown topology {topology!r}")
 
 
+def inputs_per_turn(topology: str, memory: str, prompts: list[int], outputs: list[list[int]]) -> list[list[int]]:
+    """What each agent reads at each turn (tokens or characters), from the prompt sizes and the answer sizes
+    outputs[turn][agent]; the definitions are in the module docstring."""
+    agents = len(outputs[0]) if outputs else 0
+    peers = readers_of(topology, agents)
+    reads, history = [], [0] * agents
+    for t, (prompt, written) in enumerate(zip(prompts, outputs)):
+        if memory == "last_round":
+            previous = outputs[t - 1] if t else [0] * agents
+            reads.append([prompts[0] * (t > 0) + prompt + previous[i] + sum(previous[j] for j in peers[i])
+                          for i in range(agents)])
+        elif memory == "full_history":
+            reads.append([history[i] + prompt for i in range(agents)])
+            history = [history[i] + prompt + written[i] + sum(written[j] for j in peers[i]) for i in range(agents)]
+        else:
+            raise ValueError(f"unknown memory {memory!r}")
+    return reads
+
+
 class TokenLogStage(EpisodeStage):
-    name = "token_logs_v2"  # v2: peers' answers count as input under the episode's topology
+    name = "token_logs_v2"  # v2: input follows the episode's topology and memory
 
     def __init__(self, encoding_name: str = "cl100k_base"):
         self.encoding_name = encoding_name
@@ -70,32 +90,25 @@ class TokenLogStage(EpisodeStage):
 
     def process(self, episode: dict) -> dict:
         agent_ids = [agent["agent_id"] for agent in episode["agents"]]
-        peers = readers_of(episode["topology"], len(agent_ids))
-        history_tokens = [0] * len(agent_ids)
-        history_chars = [0] * len(agent_ids)
-        read_totals = dict.fromkeys(agent_ids, 0)
-        written_totals = dict.fromkeys(agent_ids, 0)
-        written_chars = dict.fromkeys(agent_ids, 0)
-        prompt_total = 0
-
-        for turn in episode["turns"]:
-            turn["prompt_tokens"] = prompt_tokens = self.count(turn["prompt"])
-            turn["prompt_chars"] = prompt_chars = len(turn["prompt"])
-            prompt_total += prompt_tokens
-            for i, response in enumerate(turn["responses"]):
-                agent = response["agent_id"]
-                response["input_tokens"] = history_tokens[i] + prompt_tokens
-                response["input_chars"] = history_chars[i] + prompt_chars
+        turns = episode["turns"]
+        for turn in turns:
+            turn["prompt_tokens"] = self.count(turn["prompt"])
+            turn["prompt_chars"] = len(turn["prompt"])
+            for response in turn["responses"]:
                 response["output_tokens"] = self.count(response["content"])
                 response["output_chars"] = len(response["content"])
-                read_totals[agent] += response["input_tokens"]
-                written_totals[agent] += response["output_tokens"]
-                written_chars[agent] += response["output_chars"]
-            # What each agent will have read before the next turn: this prompt, its answer, its peers' answers.
-            outputs = [(r["output_tokens"], r["output_chars"]) for r in turn["responses"]]
-            for i in range(len(agent_ids)):
-                history_tokens[i] += prompt_tokens + outputs[i][0] + sum(outputs[j][0] for j in peers[i])
-                history_chars[i] += prompt_chars + outputs[i][1] + sum(outputs[j][1] for j in peers[i])
+        for unit in ("tokens", "chars"):
+            reads = inputs_per_turn(episode["topology"], episode.get("memory", "full_history"),
+                                    [t[f"prompt_{unit}"] for t in turns],
+                                    [[r[f"output_{unit}"] for r in t["responses"]] for t in turns])
+            for turn, row in zip(turns, reads):
+                for response, value in zip(turn["responses"], row):
+                    response[f"input_{unit}"] = value
+
+        read_totals = {a: sum(t["responses"][i]["input_tokens"] for t in turns) for i, a in enumerate(agent_ids)}
+        written_totals = {a: sum(t["responses"][i]["output_tokens"] for t in turns) for i, a in enumerate(agent_ids)}
+        written_chars = {a: sum(t["responses"][i]["output_chars"] for t in turns) for i, a in enumerate(agent_ids)}
+        prompt_total = sum(t["prompt_tokens"] for t in turns)
 
         output_total = sum(written_totals.values())
         total = prompt_total + output_total
