@@ -240,9 +240,10 @@ def test_a_missing_questions_file_is_a_one_line_error(tmp_path, capsys):
 def test_personas_come_from_agent_names_not_sampling_configs():
     row = history_row()
     for round_ in row.values():
-        round_["responses"] = {name.replace("__persona", "__None").replace("persona", ""): text
-                               for name, text in round_["responses"].items()}
+        round_["responses"] = {f"gsm8k_10__m{i}__None__Agent{i + 1}": text
+                               for i, text in enumerate(round_["responses"].values())}
         round_["persona_configs"] = ["{'temperature': 0.7, 'top_p': 0.9}"] * 3
     episode = normalise_history(row)
     assert [a["persona"] for a in episode["agents"]] == ["", "", ""]
+    assert [a["agent_id"] for a in episode["agents"]] == ["Agent1", "Agent2", "Agent3"]  # the run's own numbering
     assert [a["model"] for a in episode["agents"]] == ["m0", "m1", "m2"]
