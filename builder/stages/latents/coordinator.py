@@ -88,10 +88,14 @@ class EpisodeLatents:
     diversity: list[float]        # N* per turn
 
 
-def episode_latents(coordinator: Coordinator, episode: dict, table: EmbeddingTable) -> EpisodeLatents:
-    observations, answers = episode_observations(episode, table)
+def latents_of(coordinator: Coordinator, observations: np.ndarray, answers: list[np.ndarray]) -> EpisodeLatents:
+    """An episode's latents from its turn observations and, per turn, its answer vectors."""
     projections = coordinator.projection.transform(observations)
     return EpisodeLatents(projections, coordinator.states(projections), [effective_diversity(a) for a in answers])
+
+
+def episode_latents(coordinator: Coordinator, episode: dict, table: EmbeddingTable) -> EpisodeLatents:
+    return latents_of(coordinator, *episode_observations(episode, table))
 
 
 def project_episodes(coordinator: Coordinator, episodes: list[dict], embedder: Embedder | None = None,

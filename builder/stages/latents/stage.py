@@ -1,7 +1,8 @@
 """The per-episode latent stage and the global fit it applies.
 
 `fit_latents` runs once per build: embed every distinct text (cached), build all turn observations,
-fit the projection basis, and run the probe. `LatentStage` then writes each episode's z_t, h_t and N*.
+fit the projection basis, compute every episode's latents and run the probe on them. `LatentStage`
+then writes each episode's z_t, h_t and N*.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from builder.progress import progress
 from builder.stages.base import EpisodeStage
-from builder.stages.latents.coordinator import Coordinator, episode_latents
+from builder.stages.latents.coordinator import Coordinator, EpisodeLatents, latents_of
 from builder.stages.latents.embeddings import Embedder, EmbeddingTable, embed_episodes
 from builder.stages.latents.observations import episode_observations
 from builder.stages.latents.probe import run_probe
@@ -25,14 +26,15 @@ class LatentFit:
     coordinator: Coordinator
     table: EmbeddingTable
     probe: dict
+    latents: dict[str, EpisodeLatents]  # by episode id
 
 
 def fit_latents(episodes: list[dict], *, embedder: Embedder, cache_dir: Path | None, method: str, rank: int,
                 decay: float, seed: int, probe_folds: int, probe_targets, show_progress: bool = True) -> LatentFit:
     """`probe_targets(episodes)` gives {target name: label per episode (None: not labelled)}."""
     table = embed_episodes(episodes, embedder, cache_dir)
-    per_episode = [episode_observations(e, table)[0] for e in episodes]
-    observations = np.concatenate(per_episode)
+    per_episode = [episode_observations(e, table) for e in episodes]  # (turn observations, answer vectors)
+    observations = np.concatenate([turn_observations for turn_observations, _ in per_episode])
     projection = fit_projection(method, observations, rank, seed)
     coordinator = Coordinator(
         projection=projection,
@@ -42,12 +44,13 @@ def fit_latents(episodes: list[dict], *, embedder: Embedder, cache_dir: Path | N
              "explained_variance": _rounded(projection.explained_variance),
              "reconstruction_r2": _rounded(projection.reconstruction_r2(observations)), "seed": seed},
     )
-    final_states = np.stack([coordinator.states(projection.transform(x))[-1]
-                             for x in progress(per_episode, show_progress, desc="coordinator", unit=" ep")])
-    full_states = np.stack([coordinator.states(x)[-1] for x in per_episode])
+    latents = {e["episode_id"]: latents_of(coordinator, x, answers)
+               for e, (x, answers) in zip(episodes, progress(per_episode, show_progress, desc="coordinator", unit=" ep"))}
+    final_states = np.stack([latents[e["episode_id"]].states[-1] for e in episodes])
+    full_states = np.stack([coordinator.states(x)[-1] for x, _ in per_episode])
     probe = run_probe(final_states, full_states, probe_targets(episodes), folds=probe_folds, seed=seed,
                       cache_dir=cache_dir)
-    return LatentFit(coordinator=coordinator, table=table, probe=probe)
+    return LatentFit(coordinator=coordinator, table=table, probe=probe, latents=latents)
 
 
 def _rounded(value: float | None) -> float | None:
@@ -66,7 +69,7 @@ class LatentStage(EpisodeStage):
         return {"stage": self.name, **self.fit.coordinator.describe(), "embedding_stats": self.fit.table.stats}
 
     def process(self, episode: dict) -> dict:
-        latents = episode_latents(self.fit.coordinator, episode, self.fit.table)
+        latents = self.fit.latents[episode["episode_id"]]
         for turn, z, h, diversity in zip(episode["turns"], latents.projections, latents.states, latents.diversity):
             turn["latent_z"] = z.tolist()
             turn["latent_h"] = h.tolist()
