@@ -66,6 +66,11 @@ def clip(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
 
 
+def agreement_bonus(agreement: float) -> float:
+    """0 to 3 points: converging answers are coordination (cosine 0.4 gives nothing, 1.0 the full 3)."""
+    return 3 * clip((agreement - 0.4) / 0.6, 0, 1)
+
+
 class OfflineLabeler:
     """Labels from the embedding table of the build (answer vectors are L2-normalised)."""
 
@@ -120,7 +125,7 @@ class OfflineLabeler:
         winner = episode["winner"]
         penalty = 2 * refusing + 3 * all_refusing
         if winner is not None:
-            success = clip(round(SUCCESS_BASE.get(winner, 5) + 3 * clip((agreement - 0.4) / 0.6, 0, 1) - penalty), 0, 10)
+            success = clip(round(SUCCESS_BASE.get(winner, 5) + agreement_bonus(agreement) - penalty), 0, 10)
         else:
             success = clip(round(self.outcome_success(episode, agreement) - penalty), 0, 10)
 
@@ -157,7 +162,7 @@ class OfflineLabeler:
             return 10 * (0.6 * outcome["final_correct"] + 0.4 * share)
         if outcome["best_judge_score"] is not None:
             return outcome["best_judge_score"]
-        return 5 + 3 * clip((agreement - 0.4) / 0.6, 0, 1)
+        return 5 + agreement_bonus(agreement)
 
     @staticmethod
     def failed(episode: dict) -> bool:
