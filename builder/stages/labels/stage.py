@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.progress import progress
 from builder.stages.base import EpisodeStage
 from builder.stages.labels.judge import JudgeLabeler, JudgeSettings
 from builder.stages.labels.offline import OfflineLabeler
@@ -37,12 +36,11 @@ def label_build(episodes: list[dict], *, labeler: str, table, judge: JudgeSettin
         raise ValueError(f"unknown labeler {labeler!r} (choose from {', '.join(LABELERS)})")
     if judge is None or not judge.model:
         raise ValueError("--labeler judge needs --judge-model (and --judge-base-url for a non-OpenAI endpoint)")
+    from tqdm.auto import tqdm
+
     client = JudgeLabeler(judge, cache_dir)
-    bar = progress(range(len(episodes)), show_progress, desc="judge", unit=" ep")
-    updater = bar.update if hasattr(bar, "update") else None
-    judged = client.label_all(episodes, on_done=(lambda: updater(1)) if updater else None)
-    if hasattr(bar, "close"):
-        bar.close()
+    with tqdm(total=len(episodes), disable=not show_progress, desc="judge", unit=" ep") as bar:
+        judged = client.label_all(episodes, on_done=lambda: bar.update(1))
     # Episodes the judge could not label keep null labels (with the reason) and offline events per turn,
     # so that the turn-level column stays filled.
     merged = {i: (labels, events if events is not None else offline_labels[i][1]) for i, (labels, events) in judged.items()}
