@@ -62,19 +62,3 @@ class BuildConfig:
     @classmethod
     def cli_fields(cls):
         return [f for f in fields(cls) if "help" in f.metadata]
-
-    def resolved_debate_sources(self) -> tuple[str, ...]:
-        if self.debate_sources is None:
-            return (SAMPLE_SOURCE,) if self.source == SAMPLE_SOURCE else ()
-        return tuple(s for s in self.debate_sources if s != "none")
-
-    def questions_by_task(self) -> dict[str, Path]:
-        from builder.sources.debates import sample_questions
-
-        mapping = sample_questions() if SAMPLE_SOURCE in self.resolved_debate_sources() else {}
-        for item in self.questions:
-            task, separator, path = item.partition("=")
-            if not separator or not task or not path:
-                raise ValueError(f"--questions takes TASK=PATH, got {item!r}")
-            mapping[task] = Path(path)
-        return mapping

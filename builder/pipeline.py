@@ -34,7 +34,7 @@ from builder.progress import progress
 from builder.selection import make_preview, select_debate_mini, select_full, select_mini
 from builder.sources import RejectLog, Rejection, iter_source_rows
 from builder.sources.arena import arena_row_to_episode
-from builder.sources.debates import iter_debate_rows
+from builder.sources.debates import debate_sources_of, iter_debate_rows, questions_of
 from builder.sources.loaders import source_name
 from builder.stages.base import EpisodeStage
 from builder.stages.labels.judge import JudgeSettings
@@ -98,10 +98,10 @@ def families(config: BuildConfig) -> list[Family]:
         full_config="full", mini_config="mini", preview_config="preview", coordinator_dir="coordinator",
         probe_targets=pairwise_targets,
     )
-    debate_sources = config.resolved_debate_sources()
+    debate_sources = debate_sources_of(config)
     if not debate_sources:
         return [pairwise]
-    questions, notes = config.questions_by_task(), []
+    questions, notes = questions_of(config), []
     debate = Family(
         name="debate",
         rows=lambda: iter_debate_rows(debate_sources, questions, config.max_text_chars, notes),
@@ -249,7 +249,7 @@ def _options(config: BuildConfig) -> dict:
     options["cache_dir"] = str(config.cache_dir) if config.cache_dir else None
     options["languages"] = list(config.languages)
     options["questions"] = list(config.questions)
-    options["debate_sources"] = list(config.resolved_debate_sources())
+    options["debate_sources"] = list(debate_sources_of(config))
     for transient in ("progress", "cache_dir", "embedding_cache", "device", "judge_api_key_env", "judge_concurrency",
                       "judge_timeout"):  # do not change the output
         options.pop(transient)

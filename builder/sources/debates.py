@@ -24,6 +24,25 @@ def sample_questions() -> dict[str, Path]:
     return {path.stem: path for path in sorted((sample_dir() / "questions").glob("*.jsonl"))}
 
 
+def debate_sources_of(config) -> tuple[str, ...]:
+    """The build's N-agent sources: as given (`none` dropped), or by default the embedded debate sample when
+    the arena source is the embedded sample, and nothing otherwise."""
+    if config.debate_sources is None:
+        return (SAMPLE_SOURCE,) if config.source == SAMPLE_SOURCE else ()
+    return tuple(source for source in config.debate_sources if source != "none")
+
+
+def questions_of(config) -> dict[str, Path]:
+    """{task: questions file}: the sample's when the debate sample is built, then every --questions TASK=PATH."""
+    mapping = sample_questions() if SAMPLE_SOURCE in debate_sources_of(config) else {}
+    for item in config.questions:
+        task, separator, path = item.partition("=")
+        if not separator or not task or not path:
+            raise ValueError(f"--questions takes TASK=PATH, got {item!r}")
+        mapping[task] = Path(path)
+    return mapping
+
+
 def resolve_sources(sources: tuple[str, ...]) -> list[Path]:
     files = []
     for source in sources:
