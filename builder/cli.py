@@ -93,26 +93,32 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(args) -> int:
+    from builder.config import ConfigError
+    from builder.output.folder import OutputRefused
     from builder.pipeline import BuildError, build
+    from builder.push import PushError, check_repo_id
+    from builder.redact import redact
     from builder.sources import SourceError
 
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(BuildConfig)}
     values["languages"] = tuple(values["languages"])
     values["questions"] = tuple(values["questions"])
     values["debate_sources"] = tuple(values["debate_sources"]) if values["debate_sources"] is not None else None
-    config = BuildConfig(**values)
     try:
+        config = BuildConfig(**values)
+        if args.command == "build-and-push":
+            check_repo_id(args.repo_id)  # before the build, not after it
         report = build(config)
-    except (SourceError, BuildError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2 if isinstance(error, SourceError) else 1
+    except (ConfigError, OutputRefused, PushError, SourceError, BuildError, ValueError) as error:
+        print(f"error: {redact(str(error))}", file=sys.stderr)
+        return 2 if isinstance(error, (ConfigError, OutputRefused, SourceError)) else 1
     print(summary_table(report))
     print(f"wrote {config.output_dir}")
     return 0
 
 
 def _push(args) -> int:
-    from builder.output.push import PushError, push
+    from builder.push import PushError, push
 
     try:
         push(args.output_dir, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
@@ -137,7 +143,7 @@ def _validate(output_dir: Path) -> int:
 
 
 def _stats(output_dir: Path, as_json: bool) -> int:
-    from builder.output.report import REPORT_FILE
+    from builder.layout import REPORT_FILE
 
     path = Path(output_dir) / REPORT_FILE
     try:
@@ -150,15 +156,19 @@ def _stats(output_dir: Path, as_json: bool) -> int:
 
 
 def summary_table(report: dict) -> str:
-    lines = [f"{'config':<10}{'episodes':>10}{'turns':>8}{'tokens':>12}{'parquet bytes':>15}"]
+    width = max(len("config"), *(len(name) for name in report["configs"])) + 2
+    lines = [f"{'config':<{width}}{'episodes':>10}{'turns':>8}{'tokens':>12}{'parquet bytes':>15}"]
     for name, info in report["configs"].items():
-        lines.append(f"{name:<10}{info['episodes']:>10}{info['turns']:>8}{info['total_tokens']:>12}"
+        lines.append(f"{name:<{width}}{info['episodes']:>10}{info['turns']:>8}{info['total_tokens']:>12}"
                      f"{info['parquet_bytes']:>15}")
-    rejections = report["rejections"]
-    lines.append(f"rows read {report['rows_read']}, accepted {report['episodes_accepted']}, "
-                 f"rejected {rejections['total']}")
-    for reason, count in rejections["by_reason"].items():
-        lines.append(f"  rejected {count:>6}  {reason}")
+    families = [("pairwise", report)] + ([("debate", report["debate"])] if report.get("debate") else [])
+    for family, section in families:
+        rejections = section["rejections"]
+        lines.append(f"{family}: rows read {section['rows_read']}, accepted {section['episodes_accepted']}, "
+                     f"rejected {rejections['total']}")
+        for reason, count in rejections["by_reason"].items():
+            first = rejections["examples"][reason][0]
+            lines.append(f"  rejected {count:>6}  {reason}  (first: {first['file']} line {first['line']})")
     tokens = report["tokens"]["total_tokens"]
     lines.append(f"tokens per episode ({report['options']['encoding']}): min {tokens['min']}, "
                  f"median {tokens['median']}, max {tokens['max']}")

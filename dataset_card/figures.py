@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-FIGURES_DIR = "figures"
+from builder.layout import FIGURES_DIR
+
 WINNER_COLOURS = {"model_a": "#1f77b4", "model_b": "#ff7f0e", "tie": "#2ca02c", "tie (bothbad)": "#d62728"}
 
 

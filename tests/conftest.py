@@ -18,6 +18,7 @@ import pytest  # noqa: E402
 
 from builder.config import BuildConfig  # noqa: E402
 from builder.pipeline import build  # noqa: E402
+from builder.stages.token_logs import TokenLogStage  # noqa: E402
 
 VALID_ROW = {
     "question_id": "q-001",
@@ -67,6 +68,13 @@ def write_jsonl(path, rows) -> str:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     return str(path)
+
+
+class FixedCounter(TokenLogStage):
+    """Counts words, so the expected numbers can be worked out by hand."""
+
+    def count(self, text: str) -> int:
+        return len(text.split())
 
 
 def quiet_config(**values) -> BuildConfig:

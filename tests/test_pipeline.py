@@ -94,7 +94,8 @@ def test_cli_build_validate_stats_end_to_end(tmp_path, capsys):
     assert "rejected      1  duplicate_id" in printed and "rejected      1  unknown_winner" in printed
     report = json.loads((out / "stats.json").read_text())
     assert report["rejections"]["by_reason"] == {"duplicate_id": 1, "unknown_winner": 1}
-    assert report["rejections"]["examples"]["unknown_winner"][0]["row"] == 2
+    example = report["rejections"]["examples"]["unknown_winner"][0]
+    assert (example["file"], example["line"], example["episode_id"]) == ("battles.jsonl", 3, "bad-1")
     assert report["configs"]["full"]["episodes"] == 4
     assert main(["validate", str(out)]) == 0
     assert main(["stats", str(out)]) == 0
@@ -105,7 +106,7 @@ def test_strict_mode_fails_on_the_first_rejection_naming_the_row(tmp_path, capsy
     source = write_jsonl(tmp_path / "b.jsonl", [make_row(question_id="fine"), make_row(question_id="broken", winner=None)])
     assert main(["build", "--source", source, "-o", str(tmp_path / "out"), "--strict", "--no-progress"]) == 1
     error = capsys.readouterr().err
-    assert "row 1 (id 'broken') rejected: null_winner" in error
+    assert "b.jsonl line 2 (id 'broken') rejected: null_winner" in error
     assert not (tmp_path / "out").exists()
 
 
@@ -127,7 +128,8 @@ def test_failed_build_leaves_the_previous_output_untouched(sample_build, tmp_pat
     with pytest.raises(RuntimeError, match="disk full"):
         build(quiet_config(output_dir=output_dir, limit=5, rank=4))
     assert parquet_bytes(output_dir) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]  # no partial folder left behind
+    # no partial folder left behind (the lock file beside the output is kept on purpose)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dataset.lock", "dataset"]
 
 
 def test_output_folder_named_like_the_script_is_refused(tmp_path):

@@ -3,6 +3,7 @@ Hub-compatible server, remote verification, clear errors; then load_dataset read
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 import huggingface_hub
 import pytest
 
-from builder.output.push import PushError, push
+from builder.push import PushError, push
 from hub_server import HubServer
 
 TOKEN = "hf_test_write_token"
@@ -64,8 +65,11 @@ def test_push_commits_once_verifies_and_removes_stale_shards(sample_build, onlin
         assert len(commits) == 1 and result["verified"] == len(local_files(folder))
         expected = local_files(folder)
         for path, data in expected.items():
-            if path != "README.md":
+            if path not in ("README.md", "manifest.json"):  # the card is re-rendered, and the manifest with it
                 assert remote[path] == data, path
+        uploaded_manifest = json.loads(remote["manifest.json"])
+        assert uploaded_manifest["files"]["README.md"]["sha256"] == hashlib.sha256(remote["README.md"]).hexdigest()
+        assert set(uploaded_manifest["files"]) | {"manifest.json"} == set(remote) - {".gitattributes"}
         card = remote["README.md"].decode()
         assert 'load_dataset("org/coord", "mini", split="train")' in card and str(folder) not in card
         # A later release with fewer shards must not leave the old ones behind.

@@ -8,7 +8,6 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 
-REPORT_FILE = "stats.json"
 
 
 def describe_numbers(values: list[float]) -> dict:

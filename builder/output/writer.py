@@ -1,4 +1,4 @@
-"""Writes each config's episodes as Parquet shards with the declared features, atomically.
+"""Writes each config's episodes as Parquet shards with the declared features (into the staging folder).
 
 `Dataset.to_parquet` writes the `datasets` feature metadata into the file and compresses every column
 (snappy), the same way `push_to_hub` does.
@@ -6,17 +6,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from multi_llm_coord import episode_features
 
-
-def shard_path(config_name: str, index: int, count: int) -> str:
-    return f"data/{config_name}/train-{index:05d}-of-{count:05d}.parquet"
+from builder.layout import shard_path
 
 
 def write_config(episodes: list[dict], config_name: str, root: Path, shard_max_episodes: int, rank: int):
@@ -58,33 +52,3 @@ def _with_event_ids(episode: dict, features) -> dict:
                                               for e in turn["coordination_events"]]}
              for turn in episode["turns"]]
     return {**episode, "turns": turns}
-
-
-@contextlib.contextmanager
-def atomic_output_dir(final: Path):
-    """Yield a temporary folder beside `final`; on success it replaces `final` in one rename.
-
-    On any error the temporary folder is removed and `final` is left exactly as it was.
-    """
-    final = Path(final).resolve()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private (0700); the result is an ordinary folder
-    try:
-        yield staging
-        if final.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-            os.replace(final, retired / final.name)
-            try:
-                os.replace(staging, final)
-            except OSError:
-                os.replace(retired / final.name, final)  # put the previous build back
-                raise
-            shutil.rmtree(retired)
-        else:
-            os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise

@@ -20,12 +20,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from builder.episode import agent, check_text, empty_metadata, episode, majority_share, response, turn
-from builder.sources.rejections import Rejection
+from builder.episode import agent, check_bool, check_text, empty_metadata, episode, majority_share, response, turn
+from builder.rejections import Rejection
 
 TOPOLOGY_SUFFIXES = {"SPARSE": "sparse", "CENTRAL": "centralized"}
-NAME_PATTERN = re.compile(r"^(?P<head>.+?)__(?P<model>.+?)_N=(?P<n>\d+)_R=(?P<r>\d+)(?P<suffix>.*)$")
-AGENT_PATTERN = re.compile(r"^(?P<prefix>.*?)__(?P<model>.+?)__(?P<persona>.*?)__Agent(?P<index>\d+)$")
+# Numbers are ASCII digits only: str.isdigit() and \d accept "³" or "٣", which int() then fails on or misreads.
+NAME_PATTERN = re.compile(r"^(?P<head>.+?)__(?P<model>.+?)_N=(?P<n>[0-9]+)_R=(?P<r>[0-9]+)(?P<suffix>.*)$")
+AGENT_PATTERN = re.compile(r"^(?P<prefix>.*?)__(?P<model>.+?)__(?P<persona>.*?)__Agent(?P<index>[0-9]+)$")
+ROUND_KEY = re.compile(r"[0-9]{1,6}")
 
 
 def parse_file_name(path: Path) -> dict:
@@ -49,7 +51,7 @@ def agent_scaling_row_to_episode(row, index: int, path: Path, file_info: dict, q
         raise Rejection("unknown_topology", f"{path.name}: suffix {file_info['unknown_suffix']}")
     if not isinstance(row, dict) or not row:
         raise Rejection("malformed_row", "expected an object of rounds keyed '0'..'R-1'")
-    if not all(isinstance(key, str) and key.isdigit() for key in row):
+    if not all(isinstance(key, str) and ROUND_KEY.fullmatch(key) for key in row):
         raise Rejection("missing_rounds", f"round keys {sorted(row)[:5]} are not round numbers")
     numbers = sorted(int(key) for key in row)
     if numbers != list(range(len(numbers))) or len(numbers) < file_info["rounds"]:
@@ -79,7 +81,7 @@ def agent_scaling_row_to_episode(row, index: int, path: Path, file_info: dict, q
         correct = _per_agent(round_.get("final_answer_iscorr"), len(names), "final_answer_iscorr", file_info["topology"])
         responses = [response(a["agent_id"], check_text(round_["responses"][name], max_text_chars, f"{name} round {number}"),
                               None if answers[i] is None else str(answers[i]),
-                              None if correct[i] is None else bool(correct[i]))
+                              check_bool(correct[i], f"round {number} final_answer_iscorr[{i}]"))
                      for i, (name, a) in enumerate(zip(names, agents))]
         turns.append(turn(number, question if number == 0 else "", responses, majority_share(answers)))
     last = rounds[-1]
@@ -93,7 +95,7 @@ def agent_scaling_row_to_episode(row, index: int, path: Path, file_info: dict, q
         winner=None,
         outcome={"ground_truth": None if last.get("answer") is None else str(last["answer"]),
                  "final_answer": None if last.get("debate_answer") is None else str(last["debate_answer"]),
-                 "final_correct": None if last.get("debate_answer_iscorr") is None else bool(last["debate_answer_iscorr"]),
+                 "final_correct": check_bool(last.get("debate_answer_iscorr"), "debate_answer_iscorr"),
                  "final_consensus": turns[-1]["consensus"], "best_judge_score": None},
         metadata=empty_metadata(str(index)),
         memory="last_round",
@@ -101,7 +103,7 @@ def agent_scaling_row_to_episode(row, index: int, path: Path, file_info: dict, q
 
 
 def _agent_index(name: str) -> tuple[int, str]:
-    match = re.search(r"Agent(\d+)$", name)
+    match = re.search(r"Agent([0-9]{1,9})$", name)
     return (int(match.group(1)) if match else 10**6, name)
 
 

@@ -4,10 +4,8 @@ episode (topology `independent`: nobody reads a peer); the decision is the best-
 
 from __future__ import annotations
 
-import math
-
-from builder.episode import agent, check_text, empty_metadata, episode, response, turn
-from builder.sources.rejections import Rejection
+from builder.episode import agent, check_id, check_number, check_text, empty_metadata, episode, response, turn
+from builder.rejections import Rejection
 
 
 def is_answer_set(row) -> bool:
@@ -20,6 +18,7 @@ def answer_set_row_to_episode(row, source: str, max_text_chars: int) -> dict:
     for name in ("question_id", "prompt", "agents"):
         if row.get(name) is None:
             raise Rejection("missing_field", name)
+    check_id(row["question_id"], "question_id")
     members = row["agents"]
     if not isinstance(members, list) or len(members) < 2:
         raise Rejection("too_few_agents", f"{len(members) if isinstance(members, list) else 0} agent(s)")
@@ -28,8 +27,8 @@ def answer_set_row_to_episode(row, source: str, max_text_chars: int) -> dict:
         if not isinstance(member, dict) or not isinstance(member.get("model"), str):
             raise Rejection("invalid_type", f"agents[{position}] needs a model name")
         score = member.get("judge_score")
-        if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score)):
-            raise Rejection("invalid_type", f"agents[{position}].judge_score is {score!r}")
+        if score is not None:
+            score = check_number(score, f"agents[{position}].judge_score")
         agent_id = f"agent_{position}"
         agents.append(agent(agent_id, member["model"]))
         responses.append(response(agent_id, check_text(member.get("response"), max_text_chars, f"agents[{position}]"),

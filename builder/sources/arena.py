@@ -10,8 +10,20 @@ from __future__ import annotations
 
 from multi_llm_coord import WINNER_NAMES
 
-from builder.episode import agent, check_text, empty_outcome, episode, response, turn
-from builder.sources.rejections import Rejection
+from builder.episode import (
+    INT32_MAX,
+    agent,
+    check_bool,
+    check_id,
+    check_int,
+    check_number,
+    check_text,
+    empty_outcome,
+    episode,
+    response,
+    turn,
+)
+from builder.rejections import Rejection
 
 REQUIRED_FIELDS = ("question_id", "model_a", "model_b", "winner", "conversation_a", "conversation_b")
 AGENT_SIDES = ("model_a", "model_b")
@@ -29,8 +41,7 @@ def arena_row_to_episode(row, source: str, max_text_chars: int) -> dict:
             raise Rejection("null_winner" if name == "winner" and name in row else "missing_field", name)
 
     question_id = row["question_id"]
-    if isinstance(question_id, bool) or not isinstance(question_id, (str, int)):
-        raise Rejection("invalid_type", f"question_id is {type(question_id).__name__}")
+    check_id(question_id, "question_id")
     for side in AGENT_SIDES:
         if not isinstance(row[side], str) or not row[side].strip():
             raise Rejection("invalid_type", f"{side} must be a non-empty string")
@@ -95,35 +106,52 @@ def _conversation_turns(conversation, name: str) -> list[tuple[str, str]]:
     return turns
 
 
-def _optional(row: dict, name: str, types: tuple[type, ...]):
+def _optional(row: dict, name: str, check):
+    """None for an absent or null field, else `check(value, name)` (which raises a Rejection)."""
     value = row.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) and bool not in types or not isinstance(value, types):
-        raise Rejection("invalid_type", f"{name} is {type(value).__name__}")
+    return None if value is None else check(value, name)
+
+
+def _string(value, where: str) -> str:
+    if not isinstance(value, str):
+        raise Rejection("invalid_type", f"{where} is {type(value).__name__}, expected a string")
     return value
 
 
+def _object(value, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise Rejection("invalid_type", f"{where} is {type(value).__name__}, expected an object")
+    return value
+
+
+def _moderation(moderation: dict | None) -> tuple[bool | None, list[str]]:
+    """(flagged, flagged categories) of an openai_moderation object, every nested field type-checked."""
+    if moderation is None:
+        return None, []
+    categories = _optional(moderation, "categories", _object) or {}
+    flagged_categories = sorted(name for name, flagged in categories.items()
+                                if check_bool(flagged, f"openai_moderation.categories.{name}"))
+    return check_bool(moderation.get("flagged"), "openai_moderation.flagged"), flagged_categories
+
+
+def _toxic_chat_flagged(toxic: dict | None) -> bool | None:
+    if toxic is None:
+        return None
+    flags = [check_bool(_object(tag, f"toxic_chat_tag.{name}").get("flagged"), f"toxic_chat_tag.{name}.flagged")
+             for name, tag in toxic.items() if tag is not None]
+    return any(flags)
+
+
 def _metadata(row: dict, question_id) -> dict:
-    judge = _optional(row, "judge", (str,))
-    language = _optional(row, "language", (str,))
-    tstamp = _optional(row, "tstamp", (int, float))
-    anony = _optional(row, "anony", (bool,))
-    judged_turn = _optional(row, "turn", (int,))
-    moderation = _optional(row, "openai_moderation", (dict,))
-    toxic = _optional(row, "toxic_chat_tag", (dict,))
-    categories = (moderation or {}).get("categories") or {}
+    moderation_flagged, categories = _moderation(_optional(row, "openai_moderation", _object))
     return {
         "question_id": str(question_id),
-        "judge": judge,
-        "language": language,
-        "tstamp": float(tstamp) if tstamp is not None else None,
-        "anony": anony,
-        "judged_turn": judged_turn,
-        "moderation_flagged": bool(moderation.get("flagged")) if moderation is not None else None,
-        "moderation_categories": sorted(name for name, flagged in categories.items() if flagged is True),
-        "toxic_chat_flagged": (
-            any(bool((tag or {}).get("flagged")) for tag in toxic.values() if isinstance(tag, dict))
-            if toxic is not None else None
-        ),
+        "judge": _optional(row, "judge", _string),
+        "language": _optional(row, "language", _string),
+        "tstamp": _optional(row, "tstamp", lambda v, where: check_number(v, where, low=0.0)),
+        "anony": _optional(row, "anony", check_bool),
+        "judged_turn": _optional(row, "turn", lambda v, where: check_int(v, where, 1, INT32_MAX)),
+        "moderation_flagged": moderation_flagged,
+        "moderation_categories": categories,
+        "toxic_chat_flagged": _toxic_chat_flagged(_optional(row, "toxic_chat_tag", _object)),
     }

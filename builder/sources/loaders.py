@@ -1,23 +1,30 @@
 """Raw row readers: the embedded sample, local JSON / JSONL / Parquet files, and Hub datasets.
 
-Readers yield `(row_index, row)` where `row` is a dict, or a `Rejection` for a row that could not even be
-decoded (bad JSON, invalid UTF-8). Structural checks happen in the normaliser (builder.sources.arena).
-Local files are read row by row rather than through `load_dataset("json")`, because Arrow's schema
-inference turns one malformed row into a traceback for the whole file instead of a counted rejection.
+Readers yield `(location, row)`: where the row is (file and 1-based line, item or row number) and the
+row as a dict, or a `Rejection` for a row that could not even be decoded (bad JSON, invalid UTF-8,
+nesting deeper than MAX_NESTING, an integer too long to convert), or for the rest of a file whose
+compressed stream breaks mid-way (the build goes on with the next file). Structural checks happen in the
+normalisers (builder.sources.arena, ...). Local files are read row by row rather than through
+`load_dataset("json")`, because Arrow's schema inference turns one malformed row into a traceback for
+the whole file instead of a counted rejection.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 from builder.config import SAMPLE_SOURCE
-from builder.sources.rejections import Rejection
+from builder.rejections import Rejection, RowLocation
 
 LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet")
+MAX_NESTING = 32  # the deepest source layout (MALLM memory entries) nests 4 levels; deeper rows are rejected
+# What a broken file raises while it is being read: a gzip stream cut or altered mid-way, a bad Parquet page.
+STREAM_ERRORS = (OSError, EOFError, zlib.error)
 
 
 class SourceError(Exception):
@@ -47,7 +54,7 @@ def source_name(source: str) -> str:
     return path.name if path.exists() else source
 
 
-def iter_source_rows(source: str, split: str = "train") -> Iterator[tuple[int, dict | Rejection]]:
+def iter_source_rows(source: str, split: str = "train") -> Iterator[tuple[RowLocation, dict | Rejection]]:
     if source == SAMPLE_SOURCE:
         yield from iter_file(sample_path())
         return
@@ -55,44 +62,91 @@ def iter_source_rows(source: str, split: str = "train") -> Iterator[tuple[int, d
     if path.is_file():
         yield from iter_file(path)
     elif path.is_dir():
-        files = local_files(path)
-        if not files:
-            raise SourceError(f"{source}: folder holds no {', '.join(LOCAL_SUFFIXES)} files")
-        offset = 0
-        for file in files:
-            count = 0
-            for index, row in iter_file(file):
-                yield offset + index, row
-                count = index + 1
-            offset += count
-    elif _looks_like_local_path(source):
+        for file in split_files(path, split):
+            yield from iter_file(file, label=file.relative_to(path).as_posix())
+    elif looks_like_local_path(source):
         raise SourceError(f"{source}: no such file or folder")
     else:
         yield from _iter_hub(source, split)
 
 
-def _looks_like_local_path(source: str) -> bool:
+def split_files(folder: Path, split: str) -> list[Path]:
+    """The files of `split` in a local folder, by the Hub's file-naming conventions (`datasets`' own
+    `get_data_patterns`: train.jsonl, data/test-00000.parquet, ...); a folder without split names is all train."""
+    from datasets.data_files import DataFilesList, EmptyDatasetError, get_data_patterns
+
+    files = local_files(folder)
+    if not files:
+        raise SourceError(f"{folder}: folder holds no {', '.join(LOCAL_SUFFIXES)} files")
+    try:
+        patterns = {str(name): value for name, value in get_data_patterns(str(folder)).items()}
+    except EmptyDatasetError:
+        patterns = {"train": ["**"]}
+    if split not in patterns:
+        raise SourceError(f"{folder}: no files for split {split!r} (splits by file name: {', '.join(sorted(patterns))}); "
+                          "choose one with --source-split")
+    in_split = {Path(f).resolve() for f in DataFilesList.from_patterns(patterns[split], base_path=str(folder))}
+    chosen = [f for f in files if f.resolve() in in_split]
+    if not chosen:
+        raise SourceError(f"{folder}: no {', '.join(LOCAL_SUFFIXES)} files for split {split!r}")
+    return chosen
+
+
+def looks_like_local_path(source: str) -> bool:
     # A Hub id is "name" or "org/name"; anything with a file suffix, a leading ./ or / or more slashes is a path.
     return source.startswith((".", "/", "~")) or source.count("/") > 1 or source.endswith(LOCAL_SUFFIXES)
 
 
-def iter_file(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
-    name = path.name
+def iter_file(path: Path, label: str | None = None) -> Iterator[tuple[RowLocation, dict | Rejection]]:
+    """Every row of one file; a file that breaks while being read yields one `corrupt_file` rejection for the
+    rest of it (at the line where it broke) and ends, so that the other files of a folder are still read."""
+    name, label = path.name, label or path.name
+    if name.endswith(".parquet"):
+        rows = _iter_parquet(path)
+    elif name.endswith((".jsonl", ".jsonl.gz")):
+        rows = _iter_jsonl(path)
+    elif name.endswith((".json", ".json.gz")):
+        rows = _iter_json_array(path)
+    else:
+        raise SourceError(f"{path}: unsupported file type (expected one of {', '.join(LOCAL_SUFFIXES)})")
+    line = 0
     try:
-        if name.endswith(".parquet"):
-            yield from _iter_parquet(path)
-        elif name.endswith((".jsonl", ".jsonl.gz")):
-            yield from _iter_jsonl(path)
-        elif name.endswith((".json", ".json.gz")):
-            yield from _iter_json_array(path)
-        else:
-            raise SourceError(f"{path}: unsupported file type (expected one of {', '.join(LOCAL_SUFFIXES)})")
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
-        raise SourceError(f"{path}: cannot read ({error})") from error
+        for line, row in rows:
+            yield RowLocation(label, line), row
+    except STREAM_ERRORS as error:
+        yield RowLocation(label, line + 1), Rejection("corrupt_file", f"unreadable from here on ({_first_line(error)})")
+    except _BrokenFile as error:
+        yield RowLocation(label, 1), Rejection("corrupt_file", str(error))
 
 
 def _open_bytes(path: Path):
     return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+
+
+class _BrokenFile(Exception):
+    """A whole file that is not what its name says (a .parquet that is not Parquet, a .json that is not JSON)."""
+
+
+def nesting_depth(value) -> int:
+    """How deeply lists and objects nest in `value` (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_NESTING:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def check_nesting(row):
+    """The row itself, or a Rejection when it nests deeper than MAX_NESTING."""
+    if nesting_depth(row) > MAX_NESTING:
+        return Rejection("too_deeply_nested", f"lists and objects nest more than {MAX_NESTING} levels")
+    return row
 
 
 def _decode_json(raw: bytes) -> dict | Rejection:
@@ -101,51 +155,60 @@ def _decode_json(raw: bytes) -> dict | Rejection:
     except UnicodeDecodeError as error:
         return Rejection("invalid_utf8", f"byte {error.start}: {error.reason}")
     try:
-        return json.loads(text)
+        return check_nesting(json.loads(text))
     except json.JSONDecodeError as error:
         return Rejection("malformed_json", f"{error.msg} at column {error.colno}")
+    except RecursionError:
+        return Rejection("too_deeply_nested", "nesting too deep for the JSON parser")
+    except ValueError as error:  # e.g. an integer literal longer than Python converts (4,300 digits)
+        return Rejection("invalid_value", _first_line(error)[:120])
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
+    """(1-based physical line, row); blank lines are layout, not rows, but they count as lines."""
     with _open_bytes(path) as handle:
-        index = 0
-        for raw in handle:
-            if not raw.strip():
-                continue  # blank lines are layout, not rows
-            yield index, _decode_json(raw)
-            index += 1
+        for line, raw in enumerate(handle, start=1):
+            if raw.strip():
+                yield line, _decode_json(raw)
 
 
 def _iter_json_array(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
+    """(1-based item, row) of a JSON array (or {"data": [...]})."""
     with _open_bytes(path) as handle:
         document = _decode_json(handle.read())
     if isinstance(document, Rejection):
-        raise SourceError(f"{path}: {document}")
+        raise _BrokenFile(f"the file is not one JSON document ({document})")
     if isinstance(document, dict) and isinstance(document.get("data"), list):
         document = document["data"]
     if not isinstance(document, list):
-        raise SourceError(f"{path}: expected a JSON array of rows (or {{\"data\": [...]}})")
-    yield from enumerate(document)
+        raise _BrokenFile("expected a JSON array of rows (or {\"data\": [...]})")
+    for item, row in enumerate(document, start=1):
+        yield item, row
 
 
 def _iter_parquet(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
+    """(1-based row, row) of a Parquet file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as error:
+        raise _BrokenFile(f"not a readable Parquet file ({_first_line(error)})") from None
+    number = 0
+    try:
+        for batch in parquet.iter_batches(batch_size=1024):
+            for row in batch.to_pylist():
+                number += 1
+                yield number, check_nesting(row)
     except pa.ArrowException as error:
-        raise SourceError(f"{path}: not a readable Parquet file ({error})") from error
-    index = 0
-    for batch in parquet.iter_batches(batch_size=1024):
-        for row in batch.to_pylist():
-            yield index, row
-            index += 1
+        raise OSError(_first_line(error)) from None
 
 
-def _iter_hub(dataset_id: str, split: str) -> Iterator[tuple[int, dict | Rejection]]:
+def _iter_hub(dataset_id: str, split: str) -> Iterator[tuple[RowLocation, dict | Rejection]]:
     dataset = load_hub_dataset(dataset_id, split)
-    yield from enumerate(dataset)
+    for number, row in enumerate(dataset, start=1):
+        yield RowLocation(f"{dataset_id}[{split}]", number), check_nesting(row)
 
 
 def load_hub_dataset(dataset_id: str, split: str):
@@ -167,8 +230,9 @@ def load_hub_dataset(dataset_id: str, split: str):
     except RepositoryNotFoundError as error:
         raise SourceError(f"{dataset_id}: not found on the Hub (check the id, or log in if it is private)") from error
     except (OfflineModeIsEnabled, ConnectionError) as error:
-        raise SourceError(f"{dataset_id}: the Hub cannot be reached ({_first_line(error)}); unset HF_HUB_OFFLINE "
-                          "or build from a local file") from error
+        # A name that is no local path is tried on the Hub: say both, so a misspelled folder is recognisable.
+        raise SourceError(f"{dataset_id}: no such local file or folder, and as a Hub dataset id the Hub cannot be "
+                          f"reached ({_first_line(error)}); check the path, or unset HF_HUB_OFFLINE") from error
     except HfHubHTTPError as error:
         raise SourceError(f"{dataset_id}: the Hub refused the request ({_first_line(error)})") from error
     except ValueError as error:  # e.g. an unknown split

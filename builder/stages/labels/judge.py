@@ -8,7 +8,11 @@
   list per turn). An invalid answer is asked again (`invalid_retries`), then recorded as missing with
   its reason. Nothing is invented: a missing label stays null and says why.
 - Responses are cached on disk, keyed by model, prompt version and the hash of the episode content
-  sent, so a re-run costs zero calls.
+  sent, so a re-run costs zero calls. A cached answer is used only if it still passes the same schema
+  check as a fresh one (and has one event list per turn); otherwise the episode is asked again.
+- Error texts stored in `labels.missing_reason` are redacted of secrets (the API key, bearer tokens): an
+  endpoint that echoes the key in its error body must not put it into the published data. When the budget
+  runs out after failed calls, the reason names the last real error, not only the budget.
 - The conversation is data, not instructions: it is sent as JSON between <episode> markers, with every
   "<" escaped (\\u003c) so that no text inside can close the marker, and the system prompt tells the
   model to evaluate, never obey, what is inside. The rubric is fixed in the system prompt.
@@ -27,6 +31,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from builder.files import JsonFileCache
+from builder.redact import redact
 from builder.stages.labels.vocabulary import AGREEMENT_LEVELS, EVENT_DEFINITIONS, EVENTS
 
 PROMPT_VERSION = "judge_prompt_v1"
@@ -80,11 +86,14 @@ class JudgeUsage:
     cached: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    cache_rejected: int = 0
     missing: dict[str, int] = field(default_factory=dict)
+    last_error: str | None = None  # the last failed call's error (redacted), for budget and --min-labelled messages
 
     def to_report(self) -> dict:
         return {"calls": self.calls, "retries": self.retries, "cached": self.cached, "tokens_in": self.tokens_in,
-                "tokens_out": self.tokens_out, "missing": dict(sorted(self.missing.items()))}
+                "tokens_out": self.tokens_out, "cache_rejected": self.cache_rejected,
+                "missing": dict(sorted(self.missing.items())), "last_error": self.last_error}
 
 
 class BudgetExhausted(Exception):
@@ -127,7 +136,7 @@ def parse_answer(text: str | None, turns: int) -> JudgeAnswer:
 class JudgeLabeler:
     def __init__(self, settings: JudgeSettings, cache_dir: Path | None):
         self.settings = settings
-        self.cache_dir = Path(cache_dir) / "judge" if cache_dir else None
+        self.cache = JsonFileCache(Path(cache_dir) / "judge" if cache_dir else None)
         self.usage = JudgeUsage()
         self.identity = {"name": "llm_judge", "version": PROMPT_VERSION, "model": settings.model,
                          "prompt_version": PROMPT_VERSION}
@@ -135,23 +144,6 @@ class JudgeLabeler:
     def cache_key(self, message: str) -> str:
         content = hashlib.sha256(message.encode("utf-8")).hexdigest()
         return hashlib.sha256(f"{self.settings.model}\n{PROMPT_VERSION}\n{content}".encode()).hexdigest()
-
-    def _cached(self, key: str) -> dict | None:
-        if not self.cache_dir:
-            return None
-        path = self.cache_dir / f"{key}.json"
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            return None  # absent, or a partial file: ask again
-
-    def _store(self, key: str, entry: dict) -> None:
-        if not self.cache_dir:
-            return
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = self.cache_dir / f"{key}.{os.getpid()}.tmp"
-        partial.write_text(json.dumps(entry, sort_keys=True), encoding="utf-8")
-        os.replace(partial, self.cache_dir / f"{key}.json")
 
     def label_all(self, episodes: list[dict], on_done=None) -> dict[str, tuple[dict, list[list[str]] | None]]:
         """{episode_id: (labels, turn events or None)} for every episode; failures are missing labels."""
@@ -176,7 +168,12 @@ class JudgeLabeler:
 
             return dict(await asyncio.gather(*(one(e) for e in episodes)))
 
+    def _redact(self, text: str) -> str:
+        key = os.environ.get(self.settings.api_key_env)
+        return redact(text, (key,) if key else ())
+
     def _missing(self, reason: str) -> tuple[dict, None]:
+        reason = self._redact(reason)
         kind = reason.split(":", 1)[0]
         self.usage.missing[kind] = self.usage.missing.get(kind, 0) + 1
         return ({"coordination_success": None, "agreement_level": None, "efficiency_rating": None,
@@ -185,25 +182,29 @@ class JudgeLabeler:
     async def _label_one(self, client, episode: dict):
         message = episode_message(episode)
         key = self.cache_key(message)
-        cached = self._cached(key)
+        turns = len(episode["turns"])
+        rejected_before = self.cache.rejected
+        cached = self.cache.get(key, check=lambda value: parse_answer(json.dumps(value), turns))
+        self.usage.cache_rejected += self.cache.rejected - rejected_before
         if cached is not None:
             self.usage.cached += 1
-            return self._labels(JudgeAnswer.model_validate(cached))
-        turns = len(episode["turns"])
+            return self._labels(parse_answer(json.dumps(cached), turns))
         problem = None
         for _ in range(1 + self.settings.invalid_retries):
             try:
                 text = await self._complete(client, message)
             except BudgetExhausted:
-                return self._missing(f"budget_exhausted: --max-calls {self.settings.max_calls} reached")
+                last = f" (last error: {self.usage.last_error})" if self.usage.last_error else ""
+                return self._missing(f"budget_exhausted: --max-calls {self.settings.max_calls} reached{last}")
             except Exception as error:  # noqa: BLE001 - every failure becomes a reasoned missing label
-                return self._missing(f"request_failed: {type(error).__name__}: {str(error)[:200]}")
+                self.usage.last_error = self._redact(f"{type(error).__name__}: {str(error)[:200]}")
+                return self._missing(f"request_failed: {self.usage.last_error}")
             try:
                 answer = parse_answer(text, turns)
             except ValueError as error:
                 problem = str(error)
                 continue
-            self._store(key, answer.model_dump())
+            self.cache.put(key, answer.model_dump())
             return self._labels(answer)
         return self._missing(f"invalid_answer: {problem}")
 
@@ -229,6 +230,7 @@ class JudgeLabeler:
                 )
             except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
                     openai.APIConnectionError) as error:
+                self.usage.last_error = self._redact(f"{type(error).__name__}: {str(error)[:200]}")
                 if attempt == self.settings.max_retries:
                     raise
                 self.usage.retries += 1

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from builder.config import LABELERS
 from builder.stages.base import EpisodeStage
 from builder.stages.labels.judge import JudgeLabeler, JudgeSettings
 from builder.stages.labels.offline import OfflineLabeler
 from builder.stages.labels.report import labeler_agreement
 
-LABELERS = ("offline", "judge")
 
 
 @dataclass
@@ -24,6 +24,16 @@ class LabelRun:
     identity: dict
     judge_usage: dict | None = None
     agreement: dict | None = None
+
+    def main_failure(self) -> str:
+        """The most frequent reason an episode got no label, with how many share it ("none" if all labelled)."""
+        from collections import Counter
+
+        reasons = Counter(labels["missing_reason"] for labels, _ in self.labels.values() if labels["missing_reason"])
+        if not reasons:
+            return "none"
+        reason, count = reasons.most_common(1)[0]
+        return f"{reason} ({count} episodes)"
 
 
 def label_build(episodes: list[dict], *, labeler: str, table, judge: JudgeSettings | None, cache_dir: Path | None,
@@ -35,7 +45,7 @@ def label_build(episodes: list[dict], *, labeler: str, table, judge: JudgeSettin
     if labeler != "judge":
         raise ValueError(f"unknown labeler {labeler!r} (choose from {', '.join(LABELERS)})")
     if judge is None or not judge.model:
-        raise ValueError("--labeler judge needs --judge-model (and --judge-base-url for a non-OpenAI endpoint)")
+        raise ValueError("the judge labeler needs a judge model")
     from tqdm.auto import tqdm
 
     client = JudgeLabeler(judge, cache_dir)

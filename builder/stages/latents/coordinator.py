@@ -23,14 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from builder.layout import COORDINATOR_INFO, COORDINATOR_TENSORS
 from builder.stages.latents.diversity import effective_diversity
 from builder.stages.latents.embeddings import Embedder, EmbeddingTable, embed_episodes
 from builder.stages.latents.observations import OBSERVATION_DEFINITION, episode_observations
 from builder.stages.latents.projection import PROJECTIONS, Projection
 
-COORDINATOR_DIR = "coordinator"
-TENSORS_FILE = "coordinator.safetensors"
-INFO_FILE = "coordinator.json"
 FORMAT_VERSION = 1
 
 
@@ -64,19 +62,19 @@ class Coordinator:
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        save_file(self.projection.tensors(), str(folder / TENSORS_FILE),
+        save_file(self.projection.tensors(), str(folder / COORDINATOR_TENSORS),
                   metadata={"method": self.projection.method, "rank": str(self.projection.rank)})
-        (folder / INFO_FILE).write_text(json.dumps(self.describe(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (folder / COORDINATOR_INFO).write_text(json.dumps(self.describe(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "Coordinator":
         from safetensors.numpy import load_file
 
         folder = Path(folder)
-        info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
+        info = json.loads((folder / COORDINATOR_INFO).read_text(encoding="utf-8"))
         if info.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{folder}: coordinator format {info.get('format_version')} is not {FORMAT_VERSION}")
-        projection = PROJECTIONS[info["method"]](load_file(str(folder / TENSORS_FILE)), info["rank"])
+        projection = PROJECTIONS[info["method"]](load_file(str(folder / COORDINATOR_TENSORS)), info["rank"])
         return cls(projection=projection, decay=info["decay"], embedding_model=info["embedding_model"],
                    fit=info.get("fit", {}))
 

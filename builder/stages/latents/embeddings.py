@@ -3,10 +3,14 @@ model's identity and each text's hash, so that a rebuild with other latent or la
 nothing and a different model never reuses stale vectors.
 
 Cache layout: <cache_dir>/embeddings/<model key>/vectors-<sha256 of the file>.npz, each file holding
-`keys` (uint8 [n, 32]: sha256 digests of the texts; not numpy's S32, which strips trailing NUL bytes) and
-`vectors` (float32 [n, d]). Once a text is cached its vector never changes, so builds with the same
-cache give the same bytes (a text embedded in another batch can differ in the last float32 bits). A file whose bytes no longer match the hash in
-its name, or whose arrays are inconsistent or non-finite, is reported, deleted and recomputed.
+`keys` (uint8 [n, 32]: sha256 digests of the texts; not numpy's S32, which strips trailing NUL bytes),
+`vectors` (float32 [n, d]) and `identity` (the model identity and the dimension d, as JSON bytes). Every
+entry is thus tied to its text's hash, the model that embedded it and its dimension. Once a text is cached
+its vector never changes, so builds with the same cache give the same bytes (a text embedded in another
+batch can differ in the last float32 bits). A file is not used, but counted in the report
+(`rejected_cache_files`, with the reason), deleted and its texts recomputed, when its bytes no longer match
+the hash in its name, its arrays are inconsistent or non-finite, or it was written for another model or
+dimension (a file copied from another model's folder never gives a wrong vector).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+
+from builder.files import write_atomic
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -104,6 +110,15 @@ class Embedder:
                 return _identity_from_dir(self.model_name, Path(cached).parent)
         raise ValueError(f"embedding model {self.model_name!r}: cannot locate its weights to identify them")
 
+    @cached_property
+    def dimension(self) -> int | None:
+        """The vector length, from the model's pooling config without loading it (None if it has none)."""
+        model_dir = _local_model_dir(self.model_name)
+        pooling = model_dir / "1_Pooling" / "config.json" if model_dir else None
+        if pooling is not None and pooling.is_file():
+            return int(json.loads(pooling.read_text())["word_embedding_dimension"])
+        return None
+
     def encode(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
                                     normalize_embeddings=True, show_progress_bar=self.progress and len(texts) > 64)
@@ -113,10 +128,11 @@ class Embedder:
 class EmbeddingCache:
     """Text-hash -> vector store for one model identity; see the module docstring for the layout."""
 
-    def __init__(self, root: Path, identity: ModelIdentity):
+    def __init__(self, root: Path, identity: ModelIdentity, dimension: int | None = None):
         self.folder = Path(root) / "embeddings" / identity.key
         self.identity = identity
-        self.corrupt_files: list[str] = []
+        self.dimension = dimension  # None until known (from the model's files, or the first file read)
+        self.rejected_files: list[dict] = []
 
     def load(self) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}
@@ -124,28 +140,36 @@ class EmbeddingCache:
             return found
         for path in sorted(self.folder.glob("vectors-*.npz")):
             arrays = self._read_checked(path)
-            if arrays is None:
-                self.corrupt_files.append(path.name)
+            if isinstance(arrays, str):
+                self.rejected_files.append({"file": path.name, "reason": arrays})
                 path.unlink(missing_ok=True)
                 continue
             keys, vectors = arrays
+            self.dimension = vectors.shape[1]
             found.update(zip((row.tobytes() for row in keys), vectors))
         return found
 
-    @staticmethod
-    def _read_checked(path: Path):
+    def _stamp(self, dimension: int) -> dict:
+        return {**asdict(self.identity), "dimension": int(dimension)}
+
+    def _read_checked(self, path: Path):
+        """(keys, vectors), or the reason the file cannot be used."""
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != path.stem.removeprefix("vectors-"):
-            return None  # truncated or altered after it was written
+            return "bytes do not match the hash in the name (truncated or altered)"
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                keys, vectors = npz["keys"], npz["vectors"]
-        except (ValueError, KeyError, OSError):
-            return None
+                keys, vectors, stamp = npz["keys"], npz["vectors"], npz["identity"]
+            identity = json.loads(stamp.tobytes().decode("utf-8"))
+        except (ValueError, KeyError, OSError, UnicodeDecodeError):
+            return "not a cache file of this format"
         if (keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != 32 or vectors.dtype != np.float32
-                or vectors.ndim != 2
-                or len(keys) != len(vectors) or not np.isfinite(vectors).all()):
-            return None
+                or vectors.ndim != 2 or len(keys) != len(vectors) or not np.isfinite(vectors).all()):
+            return "inconsistent or non-finite arrays"
+        if identity != self._stamp(vectors.shape[1]):
+            return f"written for another model or dimension ({identity.get('name')}, {identity.get('dimension')})"
+        if self.dimension is not None and vectors.shape[1] != self.dimension:
+            return f"dimension {vectors.shape[1]}, the model gives {self.dimension}"
         return keys, vectors
 
     def add(self, keys: list[bytes], vectors: np.ndarray) -> Path | None:
@@ -153,15 +177,12 @@ class EmbeddingCache:
             return None
         buffer = io.BytesIO()
         key_array = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 32)
-        np.savez(buffer, keys=key_array, vectors=np.asarray(vectors, dtype=np.float32))
+        vectors = np.asarray(vectors, dtype=np.float32)
+        stamp = np.frombuffer(json.dumps(self._stamp(vectors.shape[1]), sort_keys=True).encode(), dtype=np.uint8)
+        np.savez(buffer, keys=key_array, vectors=vectors, identity=stamp)
         data = buffer.getvalue()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "identity.json").write_text(json.dumps(asdict(self.identity), indent=2))
-        target = self.folder / f"vectors-{hashlib.sha256(data).hexdigest()}.npz"
-        partial = target.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(data)
-        os.replace(partial, target)  # readers never see a half-written file under its final name
-        return target
+        # readers never see a half-written file under its final name
+        return write_atomic(self.folder / f"vectors-{hashlib.sha256(data).hexdigest()}.npz", data)
 
 
 @dataclass
@@ -186,7 +207,7 @@ def embed_episodes(episodes: list[dict], embedder: Embedder, cache_dir: Path | N
     """Embed each distinct prompt and answer once, reusing and extending the on-disk cache."""
     texts = distinct_texts(episodes)
     keys = [text_key(t) for t in texts]
-    cache = EmbeddingCache(cache_dir, embedder.identity) if cache_dir else None
+    cache = EmbeddingCache(cache_dir, embedder.identity, embedder.dimension) if cache_dir else None
     known = cache.load() if cache else {}
     missing = [i for i, key in enumerate(keys) if key not in known]
     computed = embedder.encode([texts[i] for i in missing]) if missing else np.zeros((0, 0), np.float32)
@@ -201,5 +222,5 @@ def embed_episodes(episodes: list[dict], embedder: Embedder, cache_dir: Path | N
         index={text: i for i, text in enumerate(texts)},
         vectors=vectors.astype(np.float32, copy=False),
         stats={"distinct_texts": len(texts), "embedded": len(missing), "from_cache": len(texts) - len(missing),
-               "corrupt_cache_files": cache.corrupt_files if cache else []},
+               "rejected_cache_files": cache.rejected_files if cache else []},
     )

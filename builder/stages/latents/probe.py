@@ -15,49 +15,43 @@ answer sets, `best_score_at_least_9` (did the best answer reach a judge score of
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from builder.files import JsonFileCache
+
 MIN_EPISODES = 10
 PROBE_VERSION = "probe_v1"  # change when the classifier or the scoring changes: cached scores are keyed by it
 
 
-class ScoreCache:
+SCORE_FIELDS = ("accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std")
+
+
+def _valid_scores(value) -> bool:
+    return (isinstance(value, dict) and set(value) == set(SCORE_FIELDS)
+            and all(isinstance(value[f], (int, float)) and 0 <= value[f] <= 1 for f in SCORE_FIELDS))
+
+
+class ScoreCache(JsonFileCache):
     """Cross-validation scores on disk, keyed by a hash of the exact features, labels and settings.
 
     The full-dimensional baseline does not change with the rank or the projection method, and it is the
     expensive part of the probe (a logistic regression on ~1,150 features per fold), so a rebuild with
-    other latent options reuses its scores instead of refitting.
+    other latent options reuses its scores instead of refitting. An entry that is not a complete set of
+    scores in [0, 1] is a miss: the probe recomputes it.
     """
 
     def __init__(self, root: Path | None):
-        self.folder = Path(root) / "probe" if root else None
+        super().__init__(Path(root) / "probe" if root else None, check=_valid_scores)
 
-    def key(self, x: np.ndarray, y: np.ndarray, k: int, seed: int, model: str) -> str:
+    @staticmethod
+    def key(x: np.ndarray, y: np.ndarray, k: int, seed: int, model: str) -> str:
         digest = hashlib.sha256(f"{PROBE_VERSION}|{model}|{k}|{seed}|{x.shape}|{x.dtype}".encode())
         digest.update(np.ascontiguousarray(x).tobytes())
         digest.update("\n".join(map(str, y)).encode())
         return digest.hexdigest()
-
-    def get(self, key: str) -> dict | None:
-        if not self.folder:
-            return None
-        try:
-            return json.loads((self.folder / f"{key}.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            return None
-
-    def put(self, key: str, scores: dict) -> None:
-        if not self.folder:
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        partial = self.folder / f"{key}.{os.getpid()}.tmp"
-        partial.write_text(json.dumps(scores))
-        os.replace(partial, self.folder / f"{key}.json")
 
 
 def probe_target(features: dict[str, np.ndarray], labels: list[str], *, folds: int = 5, seed: int = 0,

@@ -22,7 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
-METHODS = ("pca", "svd", "nmf", "vae")
+from builder.config import PROJECTION_METHODS as METHODS  # the --projection choices, named once
 
 
 class Projection(ABC):

@@ -13,7 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from builder.sources import REJECT_REASONS, Rejection, SourceError, iter_source_rows
+from builder.rejections import REJECT_REASONS, Rejection
+from builder.sources import SourceError, iter_source_rows
 from builder.sources.arena import arena_row_to_episode
 from builder.sources.loaders import load_hub_dataset
 from conftest import VALID_ROW, make_row
@@ -93,9 +94,11 @@ def test_each_bad_row_is_rejected_with_its_reason(reason):
 def test_every_reason_is_exercised_somewhere():
     # malformed_json and duplicate_id are found by the loader and the pipeline (tests below and in test_pipeline);
     # the N-agent reasons by the debate normalisers (test_debates).
+    # the reasons added for issue 9's classes by test_bad_rows.
+    from test_bad_rows import NEW_REASONS
     from test_debates import BAD_DEBATE_REASONS
 
-    assert set(REJECT_REASONS) == set(BAD_ROWS) | {"malformed_json", "duplicate_id"} | BAD_DEBATE_REASONS
+    assert set(REJECT_REASONS) == set(BAD_ROWS) | {"malformed_json", "duplicate_id"} | BAD_DEBATE_REASONS | NEW_REASONS
 
 
 def test_trailing_user_message_without_answer_is_broken_order():
@@ -120,7 +123,7 @@ def test_jsonl_loader_rejects_undecodable_lines_and_keeps_going(tmp_path):
         handle.write(b'{"question_id": "\xff\xfe"}\n')
         handle.write(json.dumps(make_row(question_id="b")).encode() + b"\n")
     rows = list(iter_source_rows(str(path)))
-    assert [index for index, _ in rows] == [0, 1, 2, 3]
+    assert [location.line for location, _ in rows] == [1, 2, 4, 5]  # 1-based physical lines; line 3 is blank
     assert rows[0][1]["question_id"] == "a" and rows[3][1]["question_id"] == "b"
     assert rows[1][1].reason == "malformed_json"
     assert rows[2][1].reason == "invalid_utf8"
@@ -135,8 +138,8 @@ def test_gzip_json_array_and_parquet_files_and_folders(tmp_path):
     for name in ("a.jsonl.gz", "b.json", "c.parquet"):
         loaded = [row["question_id"] for _, row in iter_source_rows(str(tmp_path / name))]
         assert loaded == ["id-0", "id-1", "id-2"], name
-    folder = [index for index, _ in iter_source_rows(str(tmp_path))]
-    assert folder == list(range(9))
+    folder = [str(location) for location, _ in iter_source_rows(str(tmp_path))]
+    assert folder == [f"{name} line {line}" for name in ("a.jsonl.gz", "b.json", "c.parquet") for line in (1, 2, 3)]
 
 
 @pytest.mark.parametrize("source, message", [
@@ -148,15 +151,15 @@ def test_missing_local_source_is_a_one_line_error(source, message):
         list(iter_source_rows(source))
 
 
-def test_unreadable_file_is_a_source_error(tmp_path):
+def test_unreadable_file_is_one_corrupt_file_rejection(tmp_path):
     broken = tmp_path / "broken.jsonl.gz"
     broken.write_bytes(b"this is not gzip")
-    with pytest.raises(SourceError, match="cannot read"):
-        list(iter_source_rows(str(broken)))
+    ((location, rejection),) = iter_source_rows(str(broken))
+    assert (location.line, rejection.reason) == (1, "corrupt_file") and "Not a gzipped file" in rejection.detail
     bad_parquet = tmp_path / "bad.parquet"
     bad_parquet.write_bytes(b"PAR1 nope")
-    with pytest.raises(SourceError, match="not a readable Parquet file"):
-        list(iter_source_rows(str(bad_parquet)))
+    ((location, rejection),) = iter_source_rows(str(bad_parquet))
+    assert rejection.reason == "corrupt_file" and "not a readable Parquet file" in rejection.detail
 
 
 def test_hub_loader_reads_a_dataset_repo_layout_with_load_dataset(tmp_path):

@@ -26,9 +26,25 @@ REJECT_REASONS: dict[str, str] = {
     "agent_count_mismatch": "the number of agents differs from the file name's N (or from the per-agent lists)",
     "too_few_agents": "an episode needs at least two agents",
     "unknown_topology": "the file name carries a topology suffix other than _SPARSE or _CENTRAL",
+    "invalid_value": "a field has the right type but an impossible value (empty id, negative or out-of-range "
+                     "integer, NaN or infinite number)",
+    "too_deeply_nested": "the row nests objects or lists deeper than the builder reads",
+    "duplicate_agent": "two agents of the episode have the same id",
+    "corrupt_file": "the rest of a file cannot be read (a compressed stream or Parquet file broken at this point)",
 }
 
 EXAMPLES_PER_REASON = 5
+
+
+@dataclass(frozen=True)
+class RowLocation:
+    """Where a row came from: the file (or Hub dataset) and its 1-based line (JSONL), item (JSON array) or row."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file} line {self.line}"
 
 
 class Rejection(Exception):
@@ -49,11 +65,12 @@ class RejectLog:
     counts: Counter = field(default_factory=Counter)
     examples: dict[str, list[dict]] = field(default_factory=dict)
 
-    def add(self, row_index: int, episode_id: str | None, rejection: Rejection) -> None:
+    def add(self, location: RowLocation, episode_id: str | None, rejection: Rejection) -> None:
         self.counts[rejection.reason] += 1
         kept = self.examples.setdefault(rejection.reason, [])
         if len(kept) < EXAMPLES_PER_REASON:
-            kept.append({"row": row_index, "episode_id": episode_id, "detail": rejection.detail})
+            kept.append({"file": location.file, "line": location.line, "episode_id": episode_id,
+                         "detail": rejection.detail})
 
     @property
     def total(self) -> int:

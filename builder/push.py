@@ -1,14 +1,17 @@
 """`push`: publish a built folder to the Hugging Face Hub in one atomic commit.
 
-1. Validate the folder (builder.validate) and refuse an invalid one, saying why.
-2. Refuse a repo whose name would make `load_dataset` treat multi_llm_coord.py as a loading script
-   (datasets >= 4 rejects a repo holding a script named after the repo).
+1. Check the repo id (the Hub's own rules, and a name that would make `load_dataset` treat
+   multi_llm_coord.py as a loading script: datasets >= 4 rejects a repo holding a script named after it).
+2. Validate the folder (builder.validate, which checks every file against the build's manifest: nothing
+   missing, changed, unexpected or behind a symbolic link) and refuse an invalid one, saying why.
 3. Re-render the card so its snippets load from the repo id.
-4. Create the repo if needed, then upload every file, and delete remote data files that the folder no
-   longer has (a stale shard would otherwise be read by the `data/<config>/train-*` pattern), all in one
-   `create_commit`: the repo moves from the old release to the new one or not at all.
-5. Check the remote file list and sizes at the new commit against the folder.
-The token comes from the standard Hugging Face login or HF_TOKEN and is never printed.
+4. Create the repo if needed, then upload exactly the files the manifest lists (and the manifest, updated
+   for the re-rendered card), and delete remote data files that the build no longer has (a stale shard
+   would otherwise be read by the `data/<config>/train-*` pattern), all in one `create_commit`: the repo
+   moves from the old release to the new one or not at all.
+5. Check the remote file list and sizes at the new commit against the plan, and print the dataset's URL.
+The token comes from the standard Hugging Face login or HF_TOKEN and is never printed; network failures
+and refusals are one line.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.output.report import REPORT_FILE
-from builder.pipeline import LOADING_SCRIPT
+from builder.layout import CARD_FILE, FIGURES_DIR, LOADING_SCRIPT, MANIFEST_FILE, REPORT_FILE
+from builder.redact import redact
 from builder.validate import validate_folder
 
 # Remote paths the builder owns: files under these that the new release lacks are deleted.
@@ -38,13 +41,29 @@ class PlannedFile:
 
 
 def plan_upload(folder: Path, repo_id: str) -> list[PlannedFile]:
+    """Exactly the manifest's files (the card re-rendered for `repo_id`), then the manifest describing them."""
+    import hashlib
+
+    from builder.output.folder import MANIFEST_VERSION, read_manifest
+
     folder = Path(folder)
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise PushError(f"{folder} has no build manifest ({MANIFEST_FILE}); build it with this version first")
     card = render_card_for_repo(folder, repo_id).encode("utf-8")
-    planned = [PlannedFile("README.md", len(card), None, card)]
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        relative = path.relative_to(folder).as_posix()
-        if relative != "README.md" and not any(part.startswith(".") for part in path.relative_to(folder).parts):
-            planned.append(PlannedFile(relative, path.stat().st_size, path))
+    planned, listed = [], {}
+    for relative in sorted(manifest["files"]):
+        path = folder / relative
+        if path.is_symlink():
+            raise PushError(f"{relative} is a symbolic link; refusing to upload what it points to")
+        if relative == CARD_FILE:
+            planned.append(PlannedFile(CARD_FILE, len(card), None, card))
+            listed[relative] = {"bytes": len(card), "sha256": hashlib.sha256(card).hexdigest()}
+        else:
+            planned.append(PlannedFile(relative, path.lstat().st_size, path))
+            listed[relative] = manifest["files"][relative]
+    uploaded = json.dumps({**manifest, "version": MANIFEST_VERSION, "files": listed}, indent=2, sort_keys=True) + "\n"
+    planned.append(PlannedFile(MANIFEST_FILE, len(uploaded.encode()), None, uploaded.encode()))
     return planned
 
 
@@ -54,18 +73,24 @@ def render_card_for_repo(folder: Path, repo_id: str) -> str:
     from huggingface_hub import DatasetCard
 
     from dataset_card import render_card
-    from dataset_card.figures import FIGURES_DIR
 
     report = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
-    infos = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(folder / "README.md").data)
+    infos = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(folder / CARD_FILE).data)
     figures = {p.stem: f"{FIGURES_DIR}/{p.name}" for p in sorted((folder / FIGURES_DIR).glob("*.png"))}
     return str(render_card(report, dict(infos), load_path=repo_id, figures=figures))
 
 
 def check_repo_id(repo_id: str) -> None:
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
     parts = repo_id.split("/")
     if len(parts) != 2 or not all(parts):
         raise PushError(f"--repo-id must be ORG/NAME (or USER/NAME), got {repo_id!r}")
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise PushError(f"--repo-id {repo_id!r} is not a valid Hub repo id: {_first_line(error)}") from None
     if parts[1] == Path(LOADING_SCRIPT).stem:
         raise PushError(f"repo name {parts[1]!r} would make load_dataset refuse the repo: it holds {LOADING_SCRIPT}, "
                         "and datasets >= 4 rejects a script named after the repo; choose another name "
@@ -90,13 +115,23 @@ def push(folder: Path, repo_id: str, *, private: bool = False, revision: str | N
         for item in planned:
             echo(f"  {item.size:>12}  {item.path_in_repo}")
         return {"dry_run": True, "files": len(planned), "bytes": total}
+    import httpx
+    from huggingface_hub import constants
     from huggingface_hub.errors import HfHubHTTPError
 
     try:
         return _push(planned, repo_id, private=private, revision=revision, create_pr=create_pr, token=token,
                      endpoint=endpoint, echo=echo)
     except HfHubHTTPError as error:
-        raise PushError(_http_message(error, repo_id)) from None
+        raise PushError(redact(_http_message(error, repo_id))) from None
+    except (httpx.TransportError, ConnectionError, TimeoutError) as error:
+        raise PushError(redact(f"cannot reach the Hub at {endpoint or constants.ENDPOINT} ({_first_line(error)}); "
+                               "nothing was uploaded")) from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _http_message(error, repo_id: str) -> str:
@@ -104,15 +139,14 @@ def _http_message(error, repo_id: str) -> str:
     if status in (401, 403):
         return (f"the Hub refused the token for datasets/{repo_id} (HTTP {status}): log in with `hf auth login` "
                 "or set HF_TOKEN to a token with write access")
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return f"upload to datasets/{repo_id} failed, the repo was not changed: {first}"
+    return f"upload to datasets/{repo_id} failed, the repo was not changed: {_first_line(error)}"
 
 
 def _push(planned, repo_id, *, private, revision, create_pr, token, endpoint, echo) -> dict:
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
     api = HfApi(endpoint=endpoint, token=token)
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    repo_url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     if revision and revision != "main":
         api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
     remote = set(api.list_repo_files(repo_id, repo_type="dataset", revision=revision))
@@ -126,8 +160,9 @@ def _push(planned, repo_id, *, private, revision, create_pr, token, endpoint, ec
     check = verify_remote(api, repo_id, commit.oid, planned)
     echo(f"committed {len(planned)} files to datasets/{repo_id} at {commit.oid[:12]}"
          + (f", removed {len(stale)} stale" if stale else "") + (f"; pull request {commit.pr_url}" if commit.pr_url else ""))
-    return {"commit": commit.oid, "url": commit.commit_url, "pr_url": commit.pr_url, "files": len(planned),
-            "deleted": stale, "verified": check}
+    echo(f"dataset: {repo_url}")
+    return {"commit": commit.oid, "url": commit.commit_url, "repo_url": str(repo_url), "pr_url": commit.pr_url,
+            "files": len(planned), "deleted": stale, "verified": check}
 
 
 def verify_remote(api, repo_id: str, revision: str, planned: list[PlannedFile]) -> int:

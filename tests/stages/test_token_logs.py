@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import FixedCounter
 from builder.stages.token_logs import TokenLogStage
 from builder.stages.tokenizer import get_encoding, seed_tiktoken_cache
 
@@ -33,13 +34,6 @@ def episode(turns, agents=("model_a", "model_b"), topology="pairwise_chat"):
             for i, (prompt, answers) in enumerate(turns)
         ],
     }
-
-
-class FixedCounter(TokenLogStage):
-    """Counts words, so the expected numbers can be worked out by hand."""
-
-    def count(self, text: str) -> int:
-        return len(text.split())
 
 
 def test_input_tokens_resend_the_agents_own_history():

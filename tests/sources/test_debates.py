@@ -12,13 +12,14 @@ from datasets import load_dataset
 from builder.pipeline import build
 from builder.sources.agent_scaling import agent_scaling_row_to_episode, parse_file_name
 from builder.sources.answer_sets import answer_set_row_to_episode
-from builder.sources.debates import iter_debate_rows, sample_questions
+from builder.sources.debates import iter_debate_rows, plan_debate_sources, sample_questions
+from builder.sources.loaders import sample_dir
 from builder.sources.mallm import mallm_row_to_episode
-from builder.sources.rejections import Rejection
+from builder.rejections import Rejection
 from builder.validate import validate_folder
 from conftest import quiet_config
 from multi_llm_coord import episode_features
-from test_token_logs import FixedCounter
+from conftest import FixedCounter
 
 BAD_DEBATE_REASONS = {"missing_rounds", "agent_count_changed", "agent_count_mismatch", "too_few_agents",
                       "unknown_topology"}
@@ -156,7 +157,7 @@ def test_answer_sets_and_too_few_agents():
 
 
 def test_mallm_records_use_turns_agreement_and_paradigm():
-    record = json.loads((Path(__file__).parents[1] / "builder/sources/sample/debate/mallm_sample.jsonl")
+    record = json.loads((sample_dir() / "debate/mallm_sample.jsonl")
                         .read_text().splitlines()[1])
     episode = mallm_row_to_episode(record, "mallm.jsonl", 10_000)
     assert episode["topology"] == "sparse" and episode["task"] == "simple_ethical_questions"  # relay paradigm
@@ -171,10 +172,9 @@ def test_mallm_records_use_turns_agreement_and_paradigm():
 
 
 def test_the_embedded_debate_sample_covers_topologies_sources_and_questions():
-    notes = []
-    rows = list(iter_debate_rows(("sample",), sample_questions(), 200_000, notes))
-    episodes = [normalise(row) for _, _, row, normalise in rows]
-    assert notes == []
+    plan = plan_debate_sources(("sample",), sample_questions(), 200_000)
+    episodes = [normalise(row) for _, row, normalise in iter_debate_rows(plan)]
+    assert plan.notes == []
     assert {e["topology"] for e in episodes} == {"full_mesh", "sparse", "centralized", "independent"}
     assert all(3 <= len(e["agents"]) <= 5 for e in episodes)
     assert all(e["turns"][0]["prompt"] for e in episodes)  # questions file found for gsm8k

@@ -1,0 +1,80 @@
+"""Two file helpers every cache and writer of the builder shares.
+
+- `write_atomic`: a file appears whole under its name or not at all (a private temporary file beside it,
+  flushed, then renamed over the target): a concurrent reader or a killed process never leaves half a file.
+- `JsonFileCache`: one JSON file per key in a folder. An entry is returned only if it parses, carries the
+  key it was stored under and passes the caller's check; anything else is a miss (counted, and the file is
+  removed so that the caller recomputes it): a cache never returns what it cannot vouch for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class JsonFileCache:
+    """{key: JSON value} as <folder>/<key>.json; `check(value)` raises or returns False for a bad entry."""
+
+    def __init__(self, folder: Path | None, check: Callable[[object], bool] | None = None):
+        self.folder = Path(folder) if folder else None
+        self.check = check or (lambda value: True)
+        self.hits = 0
+        self.misses = 0
+        self.rejected = 0  # entries that were present but unusable (corrupt, another key's, failing the check)
+
+    def get(self, key: str, check: Callable[[object], bool] | None = None):
+        """The stored value, or None (a miss) when absent or unusable; `check` adds to the cache's own check."""
+        if not self.folder:
+            return None
+        path = self.folder / f"{key}.json"
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        except (OSError, ValueError, RecursionError):
+            return self._reject(path)
+        try:
+            value = stored.get("value") if isinstance(stored, dict) else None
+            usable = (isinstance(stored, dict) and stored.get("key") == key and bool(self.check(value))
+                      and (check is None or bool(check(value))))
+        except Exception:  # noqa: BLE001 - a check that cannot even run on the entry means the entry is bad
+            usable = False
+        if not usable:
+            return self._reject(path)
+        self.hits += 1
+        return stored["value"]
+
+    def put(self, key: str, value) -> None:
+        if self.folder:
+            write_atomic(self.folder / f"{key}.json", json.dumps({"key": key, "value": value}, sort_keys=True).encode())
+
+    def _reject(self, path: Path):
+        self.rejected += 1
+        self.misses += 1
+        path.unlink(missing_ok=True)
+        return None
+
+    def stats(self) -> dict:
+        return {"hits": self.hits, "misses": self.misses, "rejected_entries": self.rejected}

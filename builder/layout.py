@@ -1,0 +1,32 @@
+"""The names of a built folder's files, in one bottom-level module: everything that reads or writes a
+built folder (pipeline, validate, push, the card) takes them from here, so nothing low in the package
+imports the pipeline to learn a file name.
+
+    <output>/
+        README.md                      the dataset card
+        stats.json                     the build report
+        manifest.json                  every file the build wrote, with size and sha256 (the build's marker)
+        multi_llm_coord.py             the dataset's typed definition
+        data/<config>/train-*.parquet  the configs
+        figures/*.png                  the card's figures
+        coordinator/, coordinator-debate/   the fitted coordinators (safetensors + JSON)
+"""
+
+from __future__ import annotations
+
+CARD_FILE = "README.md"
+REPORT_FILE = "stats.json"
+MANIFEST_FILE = "manifest.json"
+LOADING_SCRIPT = "multi_llm_coord.py"
+DATA_DIR = "data"
+FIGURES_DIR = "figures"
+COORDINATOR_DIRS = {"pairwise": "coordinator", "debate": "coordinator-debate"}
+COORDINATOR_TENSORS = "coordinator.safetensors"
+COORDINATOR_INFO = "coordinator.json"
+
+# What manifest.json says it is; a folder whose manifest says otherwise was not written by this builder.
+MANIFEST_KIND = "multi-llm-coord build manifest"
+
+
+def shard_path(config_name: str, index: int, count: int) -> str:
+    return f"{DATA_DIR}/{config_name}/train-{index:05d}-of-{count:05d}.parquet"
