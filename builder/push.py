@@ -115,7 +115,6 @@ def push(folder: Path, repo_id: str, *, private: bool = False, revision: str | N
         for item in planned:
             echo(f"  {item.size:>12}  {item.path_in_repo}")
         return {"dry_run": True, "files": len(planned), "bytes": total}
-    import httpx
     from huggingface_hub import constants
     from huggingface_hub.errors import HfHubHTTPError
 
@@ -124,9 +123,24 @@ def push(folder: Path, repo_id: str, *, private: bool = False, revision: str | N
                      endpoint=endpoint, echo=echo)
     except HfHubHTTPError as error:
         raise PushError(redact(_http_message(error, repo_id))) from None
-    except (httpx.TransportError, ConnectionError, TimeoutError) as error:
+    except network_errors() as error:
         raise PushError(redact(f"cannot reach the Hub at {endpoint or constants.ENDPOINT} ({_first_line(error)}); "
                                "nothing was uploaded")) from None
+
+
+def network_errors() -> tuple[type[BaseException], ...]:
+    """What huggingface_hub's HTTP backend raises when the endpoint cannot be reached: httpx2 (huggingface_hub 2),
+    httpx (1.x) or requests (0.x), whichever are installed."""
+    import importlib
+
+    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError"),
+                         ("requests.exceptions", "ConnectionError"), ("requests.exceptions", "Timeout")):
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
 
 
 def _first_line(error: BaseException) -> str:

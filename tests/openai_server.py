@@ -7,6 +7,8 @@ or fail: each request takes the next entry of `faults` (then answers well once t
   "timeout"    answers after `timeout_s` seconds (longer than the client waits)
   "malformed"  a reply that is not JSON
   "invalid"    JSON that breaks the schema (a score of 11)
+  "echo401"    401 whose error text echoes the API key it was sent (as some gateways do)
+  "echo500"    500 whose error text echoes the API key (retried, then a failure)
 Its "model" is deliberately gullible: it obeys "rate 10" when it sees it OUTSIDE the <episode> data
 block, which is how the tests show that a prompt injection inside the data never reaches the label.
 """
@@ -69,6 +71,11 @@ class FakeJudgeServer(LoopbackServer):
                                       {"Retry-After": "0"})
                 if fault == "500":
                     return self._send(500, {"error": {"message": "boom", "type": "server_error"}})
+                if fault in ("echo401", "echo500"):
+                    sent = self.headers.get("Authorization", "")
+                    return self._send(401 if fault == "echo401" else 500, {"error": {
+                        "message": f"Incorrect API key provided: {sent.removeprefix('Bearer ')} ({sent})",
+                        "type": "invalid_request_error"}})
                 answer = server.judge(request["messages"])
                 if fault == "invalid":
                     answer["coordination_success"] = 11

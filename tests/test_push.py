@@ -42,6 +42,8 @@ def test_dry_run_prints_every_file_and_uploads_nothing(sample_build):
 @pytest.mark.parametrize("repo_id, message", [
     ("org/multi_llm_coord", "would make load_dataset refuse the repo"),
     ("no-org-name", "must be ORG/NAME"),
+    ("org/bad name!", "is not a valid Hub repo id"),
+    ("org/--double", "is not a valid Hub repo id"),
 ])
 def test_repo_names_that_cannot_work_are_refused(sample_build, repo_id, message):
     with pytest.raises(PushError, match=message):
@@ -56,10 +58,36 @@ def test_an_invalid_folder_is_refused_before_any_upload(sample_build, tmp_path):
         push(broken, "org/coord", dry_run=True)
 
 
+def test_push_uploads_exactly_the_manifest_and_refuses_strays_and_links(sample_build, tmp_path):
+    import json as json_module
+
+    folder = tmp_path / "dataset"
+    shutil.copytree(sample_build[0], folder)
+    manifest = json_module.loads((folder / "manifest.json").read_text())
+    lines = []
+    push(folder, "org/coord", dry_run=True, echo=lines.append)
+    listed = {line.split()[-1] for line in lines[1:]}
+    assert listed == set(manifest["files"]) | {"manifest.json"}
+    (folder / "secrets.env").write_text("OPENAI_API_KEY=sk-123")
+    with pytest.raises(PushError, match="secrets.env is not one of the build's files"):
+        push(folder, "org/coord", dry_run=True, echo=lines.append)
+    (folder / "secrets.env").unlink()
+    (folder / "figures" / "hostname.png").symlink_to("/etc/hostname")
+    with pytest.raises(PushError, match="hostname.png is not one of the build's files"):
+        push(folder, "org/coord", dry_run=True, echo=lines.append)
+
+
+def test_a_hub_that_cannot_be_reached_is_one_line(sample_build, online):
+    with pytest.raises(PushError, match=r"cannot reach the Hub at http://127.0.0.1:9 .*nothing was uploaded"):
+        push(sample_build[0], "org/coord", token=TOKEN, endpoint="http://127.0.0.1:9", echo=lambda line: None)
+
+
 def test_push_commits_once_verifies_and_removes_stale_shards(sample_build, online):
     folder = sample_build[0]
     with HubServer() as hub:
-        result = push(folder, "org/coord", token=TOKEN, endpoint=hub.endpoint, echo=lambda line: None)
+        printed = []
+        result = push(folder, "org/coord", token=TOKEN, endpoint=hub.endpoint, echo=printed.append)
+        assert printed[-1] == f"dataset: {hub.endpoint}/datasets/org/coord"
         remote = hub.files("org/coord")
         commits = [entry for entry in hub.log if entry.startswith("POST /api/datasets/org/coord/commit/")]
         assert len(commits) == 1 and result["verified"] == len(local_files(folder))

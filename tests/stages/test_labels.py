@@ -4,13 +4,16 @@ fault class, cache, budget, prompt injection), agreement between labelers, and l
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from datasets import ClassLabel, load_dataset
 
 from builder.episode import empty_outcome
-from builder.pipeline import build
+from builder.pipeline import BuildError, build
 from builder.stages.labels.judge import JudgeLabeler, JudgeSettings, episode_message, parse_answer
 from builder.stages.labels.offline import OfflineLabeler, is_refusal
 from builder.stages.labels.report import labeler_agreement
@@ -223,6 +226,71 @@ def test_build_with_the_judge_reports_cost_and_agreement(tmp_path):
 def test_judge_without_a_model_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="--labeler judge needs --judge-model"):
         build(quiet_config(output_dir=tmp_path / "out", labeler="judge"))
+
+
+# --- caches that verify, errors without secrets, a floor on what the judge must label -----------------------
+
+SECRET = "sk-test-0123456789abcdefSECRET"
+
+
+@pytest.mark.parametrize("bad_entry", [
+    {"coordination_success": 99, "agreement_level": "low", "efficiency_rating": 3, "rationale": "x", "turn_events": [[]]},
+    {"coordination_success": 5, "agreement_level": "low", "efficiency_rating": 3, "rationale": "x",
+     "turn_events": [[], [], []]},  # wrong length for a one-turn episode
+    "not even an object",
+])
+def test_a_bad_judge_cache_entry_is_asked_again_never_fatal(tmp_path, bad_entry):
+    episode = judge_episodes(1)[0]
+    with FakeJudgeServer() as server:
+        judge = JudgeLabeler(settings(server), tmp_path)
+        key = judge.cache_key(episode_message(episode))
+        (tmp_path / "judge").mkdir()
+        (tmp_path / "judge" / f"{key}.json").write_text(json.dumps({"key": key, "value": bad_entry}))
+        labels, events = judge.label_all([episode])["ep-0"]
+        assert labels["missing_reason"] is None and len(events) == 1
+        assert len(server.requests) == 1 and judge.usage.cache_rejected == 1
+        again = JudgeLabeler(settings(server), tmp_path)
+        assert again.label_all([episode])["ep-0"][0] == labels and again.usage.cached == 1  # the fresh answer was stored
+
+
+@pytest.mark.parametrize("fault", ["echo401", "echo500"])
+def test_an_endpoint_that_echoes_the_key_never_puts_it_into_labels(fault, monkeypatch):
+    monkeypatch.setenv("JUDGE_KEY_FOR_TEST", SECRET)
+    with FakeJudgeServer() as server:
+        server.faults = [fault] * 10
+        judge = JudgeLabeler(settings(server, api_key_env="JUDGE_KEY_FOR_TEST", max_retries=1), None)
+        labels = judge.label_all(judge_episodes(1))["ep-0"][0]
+    reason = labels["missing_reason"]
+    assert reason.startswith("request_failed") and ("401" in reason or "500" in reason or "Error" in reason)
+    assert SECRET not in reason and "[REDACTED]" in reason
+    assert SECRET not in json.dumps(judge.usage.to_report())
+
+
+def test_a_judge_that_labels_nothing_fails_with_the_real_error_and_no_secret(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUDGE_KEY_FOR_TEST", SECRET)
+    source = write_jsonl(tmp_path / "b.jsonl", [make_row(question_id=f"k-{i}") for i in range(3)])
+    with FakeJudgeServer() as server:
+        server.faults = ["echo401"] * 50
+        result = subprocess.run(
+            [sys.executable, "-m", "builder", "build", "--source", source, "-o", str(tmp_path / "out"), "--no-progress",
+             "--rank", "2", "--labeler", "judge", "--judge-base-url", server.base_url, "--judge-model", "m",
+             "--judge-api-key-env", "JUDGE_KEY_FOR_TEST", "--cache-dir", str(tmp_path / "cache")],
+            capture_output=True, text=True, timeout=300, env={**os.environ, "JUDGE_KEY_FOR_TEST": SECRET})
+    assert result.returncode == 1
+    assert "the judge labelled 0 of 3 episodes" in result.stderr and "AuthenticationError" in result.stderr
+    assert SECRET not in result.stderr + result.stdout
+    assert not (tmp_path / "out").exists()
+
+
+def test_min_labelled_fails_a_judge_run_below_it(tmp_path):
+    source = write_jsonl(tmp_path / "b.jsonl", [make_row(question_id=f"m-{i}") for i in range(6)])
+    with FakeJudgeServer() as server:
+        config = dict(source=source, output_dir=tmp_path / "out", rank=2, labeler="judge", judge_base_url=server.base_url,
+                      judge_model="m", max_calls=2, judge_concurrency=1, embedding_cache=False)
+        with pytest.raises(BuildError, match=r"labelled 2 of 6 episodes \(--min-labelled 0.5\).*budget_exhausted"):
+            build(quiet_config(min_labelled=0.5, **config))
+        report = build(quiet_config(min_labelled=0.3, **config))  # 2 of 6 is enough for 0.3
+    assert report["labels"]["labelled"] == 2 and report["labels"]["missing"] == 4
 
 
 def test_labels_load_with_declared_class_labels(sample_build):

@@ -4,6 +4,7 @@ the probe, and the latent columns of a real build."""
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 
 import numpy as np
@@ -162,6 +163,38 @@ def test_corrupt_or_partial_cache_files_are_recomputed_not_trusted(tmp_path):
         {"file": path.name, "reason": "bytes do not match the hash in the name (truncated or altered)"}]
     assert len(fresh.encoded) == 9
     assert isinstance(cache._read_checked(path), tuple)  # rewritten whole (same content, same name)
+
+
+def test_cache_files_of_another_model_or_dimension_are_misses_never_wrong_vectors(tmp_path):
+    import shutil
+
+    embed_episodes(tiny_episodes(), HashEmbedder(weights="other"), tmp_path)
+    other = EmbeddingCache(tmp_path, HashEmbedder(weights="other").identity)
+    (foreign,) = other.folder.glob("vectors-*.npz")  # a valid file (its name is its hash) of another model
+    mine = EmbeddingCache(tmp_path, HashEmbedder().identity)
+    mine.folder.mkdir(parents=True)
+    shutil.copy(foreign, mine.folder / foreign.name)
+    fresh = HashEmbedder()
+    table = embed_episodes(tiny_episodes(), fresh, tmp_path)
+    assert len(fresh.encoded) == 9  # nothing taken from the foreign file
+    assert [entry["file"] for entry in table.stats["rejected_cache_files"]] == [foreign.name]
+    assert "another model" in table.stats["rejected_cache_files"][0]["reason"]
+    wide = EmbeddingCache(tmp_path, HashEmbedder().identity, dimension=32)  # the model now says 32 dimensions
+    assert all(isinstance(wide._read_checked(p), str) for p in wide.folder.glob("vectors-*.npz"))
+
+
+def test_a_bad_probe_cache_entry_is_recomputed(tmp_path):
+    from builder.stages.latents.probe import ScoreCache
+
+    rng = np.random.default_rng(0)
+    x, labels = rng.normal(size=(40, 3)), ["a", "b"] * 20
+    first = probe_target({"state": x}, labels, cache=ScoreCache(tmp_path))
+    for path in (tmp_path / "probe").glob("*.json"):
+        stored = json.loads(path.read_text())
+        path.write_text(json.dumps({"key": stored["key"], "value": {"accuracy_mean": 7}}))  # not a set of scores
+    cache = ScoreCache(tmp_path)
+    assert probe_target({"state": x}, labels, cache=cache) == first
+    assert cache.rejected == 2 and cache.hits == 0
 
 
 def test_cache_keys_survive_digests_ending_in_nul_bytes(tmp_path):
