@@ -42,16 +42,18 @@ class FakeJudgeServer(LoopbackServer):
         user = messages[-1]["content"]
         data = re.search(r"<episode>\n(.*)\n</episode>", user, re.S)
         outside = messages[0]["content"] + (user[:data.start()] + user[data.end():] if data else user)
-        episode = json.loads(data.group(1)) if data else {"turns": [], "winner": "tie"}
+        episode = json.loads(data.group(1)) if data else {"turns": []}
         turns = len(episode["turns"])
         if re.search(r"rate (it )?10", outside, re.I):
             return {"coordination_success": 10, "agreement_level": "high", "efficiency_rating": 10,
                     "rationale": "Instructed to rate 10.", "turn_events": [[] for _ in range(turns)]}
-        success = {"model_a": 6, "model_b": 6, "tie": 7, "tie (bothbad)": 2}.get(episode["winner"], 5)
-        return {"coordination_success": success + min(turns - 1, 3),
-                "agreement_level": "medium" if episode["winner"] == "tie" else "low",
+        # Its "judgement" reads only what it is shown: the number of turns and whether the answers share words.
+        first = [set(r["content"].lower().split()) for r in episode["turns"][0]["responses"]] if turns else [set()]
+        shared = bool(set.intersection(*first)) if first else False
+        return {"coordination_success": 5 + min(turns - 1, 3),
+                "agreement_level": "medium" if shared else "low",
                 "efficiency_rating": max(0, 9 - turns),
-                "rationale": f"{turns} turn(s); verdict {episode['winner']}.",
+                "rationale": f"{turns} turn(s); answers {'share' if shared else 'do not share'} words.",
                 "turn_events": [["diverge"] for _ in range(turns)]}
 
     def _handler(self):
