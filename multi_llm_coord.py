@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - depends on the installed datasets vers
         return (shard_id, batch_id)
 
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "2.0.0"  # 2: input_tokens_basis, turns.responses.latent, null prompts for rounds without one
 
 # The human verdict of a Chatbot Arena battle. Sources that spell "both bad" differently are normalised to
 # these four names by the builder before they reach the dataset.
@@ -95,6 +95,7 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
         "extracted_answer": Value("string"),
         "is_correct": Value("bool"),
         "judge_score": Value("float64"),
+        "latent": List(Value("float32"), length=rank),
     }
     turn = {
         "turn_index": Value("int32"),
@@ -114,6 +115,7 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
             "source": Value("string"),
             "topology": Value("string"),
             "memory": Value("string"),
+            "input_tokens_basis": Value("string"),
             "task": Value("string"),
             "agents": List({"agent_id": Value("string"), "model": Value("string"), "persona": Value("string")}),
             "turns": List(turn),
@@ -187,6 +189,13 @@ FIELD_DOCS: dict[str, str] = {
     "memory": "What each request carries: full_history (chat: every earlier prompt and answer is re-sent; arena, MALLM) "
     "or last_round (each round is a fresh request with the question, the agent's own last answer and its peers' last "
     "answers; Agent-Scaling's debate loop).",
+    "input_tokens_basis": "How `input_tokens` was counted. agent_scaling_template: each request rebuilt from "
+    "Agent-Scaling's own templates (question + instruction suffix in round 0; later rounds the peers' answers under "
+    "their headers, the agent's own answer, the question and the suffix again) and counted whole; "
+    "agent_scaling_template_without_persona_prompt: the same, but the run put a persona prompt (not in the log) before "
+    "each request, which is not counted; agent_scaling_template_without_question: the same, without a questions file "
+    "(the question text is unknown and counted as empty); content_only: the sum of the message contents the agent "
+    "reads (arena chats, MALLM, answer sets), without chat-format or template tokens.",
     "task": "The task or benchmark of the episode (e.g. gsm8k for a debate log); `chat` for arena battles.",
     "agents": "The agents of the episode, in a fixed order that every per-agent list follows.",
     "agents.agent_id": "Agent id: `model_a` / `model_b` for arena battles (matching the winner label); the source's "
@@ -196,15 +205,17 @@ FIELD_DOCS: dict[str, str] = {
     "turns": "The turns (arena: user turns; debates: rounds) in order; each holds the prompt and every agent's response.",
     "turns.turn_index": "0-based position of the turn or round in the episode.",
     "turns.prompt": "The user message of the turn (identical for every agent). In a debate the question is the "
-    "prompt of round 0; later rounds have no new user text (empty), the agents read each other instead.",
+    "prompt of round 0; later rounds carry no new user message and store null (the agents read each other: see "
+    "`input_tokens`); null also for a round 0 whose question the source does not hold (see `input_tokens_basis`).",
     "turns.prompt_chars": "Characters (Unicode code points) in the prompt.",
-    "turns.prompt_tokens": "tiktoken tokens in the prompt (content only, no chat-format overhead).",
+    "turns.prompt_tokens": "tiktoken tokens in the prompt (content only, no chat-format overhead; 0 for a null prompt).",
     "turns.responses": "One response per agent, in the order of `agents`.",
     "turns.responses.agent_id": "The agent that wrote the response.",
     "turns.responses.content": "The agent's answer at this turn.",
     "turns.responses.output_chars": "Characters in the answer.",
     "turns.responses.output_tokens": "tiktoken tokens in the answer: what the agent wrote at this turn.",
-    "turns.responses.input_tokens": "Tokens the agent read at this turn. full_history: its conversation so far (every "
+    "turns.responses.input_tokens": "Tokens the agent was sent at this turn. Where the source's request template is "
+    "known (see `input_tokens_basis`), the rebuilt request counted whole. Otherwise (content_only) full_history: its conversation so far (every "
     "earlier prompt, its own earlier answers and the earlier answers of the peers N(i) it reads under the topology) "
     "plus the new prompt, input_i(t) = sum_{s<t} (prompt_s + out_i(s) + sum_{j in N(i)} out_j(s)) + prompt_t, which "
     "grows every turn because chat APIs re-send history. last_round: the question (round-0 prompt) plus, after round 0, "
@@ -214,6 +225,10 @@ FIELD_DOCS: dict[str, str] = {
     "The observation is [e(prompt); mean over agents of e(answer); elementwise std over agents of e(answer)], e() the "
     "L2-normalised sentence embedding, so it does not depend on the order of the agents. The basis (pca by default) "
     "is fitted once on every turn of the build and saved in coordinator/.",
+    "turns.responses.latent": "This response's own projection on the same basis as latent_z (float32, length = rank): "
+    "the observation the turn would have if this agent had answered alone, [e(prompt); e(answer); 0], projected. "
+    "Unlike latent_z / latent_h it is per agent, so who said what is recoverable: for a pairwise battle the difference "
+    "responses[0].latent - responses[1].latent is ordered (it changes sign when the two sides are swapped).",
     "turns.latent_h": "h_t: the recurrent coordinator state after this turn: h_1 = z_1, h_t = decay * h_(t-1) + "
     "(1 - decay) * z_t (decay in coordinator/coordinator.json, default 0.5).",
     "turns.effective_diversity": "N* (K*) of the agents' answers at this turn: exp(entropy) of the normalised "
@@ -257,22 +272,26 @@ FIELD_DOCS: dict[str, str] = {
     "token_totals.per_agent.output_chars": "Sum of the agent's `output_chars` over all turns.",
     "communication_efficiency": "Communication-efficiency metrics; null where a denominator is zero.",
     "communication_efficiency.avg_tokens_per_turn": "total_tokens / number of turns.",
-    "communication_efficiency.input_output_ratio": "prompt_tokens / output_tokens (seed report's input/output ratio).",
-    "communication_efficiency.coordination_overhead": "(max over agents of output tokens - min over agents) / "
-    "total_tokens. For two agents this is |out_a - out_b| / total_tokens, the seed report's definition; for N agents "
-    "it is the spread of the agents' output budgets relative to the episode's size.",
+    "communication_efficiency.input_output_ratio": "agent_input_tokens / output_tokens: tokens the agents were sent per "
+    "token they wrote (re-sent history, peers' answers and templates included).",
+    "communication_efficiency.coordination_overhead": "Answer-length imbalance: (max over agents of output tokens - min "
+    "over agents) / total_tokens. For two agents |out_a - out_b| / total_tokens, the seed report's definition; for N "
+    "agents the spread of the agents' output budgets relative to the episode's size. It does not measure messages "
+    "spent on coordinating.",
     "communication_efficiency.history_resend_ratio": "agent_input_tokens / (number of agents x prompt_tokens): 1.0 for "
-    "a single turn; above 1 it measures how much re-sent history multi-turn coordination costs.",
+    "a single-turn episode counted content only (every agent is sent just the prompt); above 1 it measures what "
+    "multi-turn coordination re-sends (history, peers' answers, template text).",
     "effective_diversity_mean": "Mean of turns.effective_diversity over the episode's turns.",
-    "labels": "Coordination outcome labels of the episode, from the offline labeler (default) or an LLM judge.",
-    "labels.coordination_success": "0-10: did the agents together serve the user? Offline: the human verdict sets a base "
-    "(tie 7, decisive 6, tie (bothbad) 1), converging answers add up to 3, refusals subtract; see the card's label section.",
+    "labels": "Coordination labels of the episode, from the offline labeler (default) or an LLM judge; neither reads the outcome.",
+    "labels.coordination_success": "0-10: did the agents together serve the user, judged from the texts alone (never "
+    "from the outcome, so it can be compared with it). Offline: on-topic answers (cosine to the prompt) add up to 5, "
+    "converging answers up to 3, refusals and empty answers subtract; see the card's label section.",
     "labels.agreement_level": "low / medium / high agreement of the answers: offline, mean pairwise cosine of the answer "
     "embeddings >= 0.80 high, >= 0.60 medium, else low.",
-    "labels.efficiency_rating": "0-10: how economically tokens were spent for the outcome (balance of output budgets, "
-    "re-sent history, the winner's token economy; 0.2x when both answers were bad).",
+    "labels.efficiency_rating": "0-10: how economically tokens were spent (offline: balance of the output budgets, "
+    "re-sent history, share of output tokens not spent on refusals or empty answers); no outcome is read.",
     "labels.rationale": "Why, in words built from the numbers (offline) or written by the judge.",
-    "labels.labeler": "Who labelled: name and version (offline_rules / offline_rules_v1, or llm_judge), and for a judge its model and prompt version.",
+    "labels.labeler": "Who labelled: name and version (offline_rules / offline_rules_v2, or llm_judge), and for a judge its model and prompt version.",
     "labels.labeler.name": "Labeler name.",
     "labels.labeler.version": "Labeler recipe version.",
     "labels.labeler.model": "The judge model (null for the offline labeler).",
@@ -297,7 +316,9 @@ SEED_REPORT_MAPPING: list[tuple[str, str]] = [
     ("total_output_tokens_b", "token_totals.per_agent[1].output_tokens"),
     ("total_tokens", "token_totals.total_tokens"),
     ("avg_tokens_per_turn", "communication_efficiency.avg_tokens_per_turn"),
-    ("input_output_ratio", "communication_efficiency.input_output_ratio"),
+    ("input_output_ratio", "communication_efficiency.input_output_ratio (computed from what the agents were sent, "
+                           "agent_input_tokens / output_tokens; the seed report's prompt-based ratio is "
+                           "token_totals.prompt_tokens / token_totals.output_tokens)"),
     ("coordination_overhead", "communication_efficiency.coordination_overhead (|out_a - out_b| / total_tokens)"),
 ]
 

@@ -43,6 +43,10 @@ class BuildConfig:
         "debate sample when --source is the embedded sample, otherwise none.",
     )
     questions: tuple[str, ...] = option((), "TASK=PATH: questions file (JSONL by index) for Agent-Scaling task TASK (repeatable).")
+    questions_order: str = option(
+        "file", "Order of the --questions files: `file` (line i is question i) or `agent_scaling` (Agent-Scaling's own "
+        "order: its loader shuffles the test set with pandas' sample(frac=1, random_state=0) before numbering it).",
+        choices=("file", "agent_scaling"))
     encoding: str = option("cl100k_base", "tiktoken encoding for every token count (e.g. cl100k_base, o200k_base).")
     limit: int | None = option(None, "Keep at most this many episodes in `full` (stratified when --stratify).", low=1)
     languages: tuple[str, ...] = option((), "Keep only episodes in these languages (repeatable; case-insensitive).")

@@ -38,13 +38,14 @@ def empty_metadata(question_id: str) -> dict:
 
 
 def episode(*, episode_id: str, source: str, topology: str, task: str, agents: list[dict], turns: list[dict],
-            winner: str | None, outcome: dict, metadata: dict, memory: str = "full_history") -> dict:
+            winner: str | None, outcome: dict, metadata: dict, memory: str = "full_history",
+            input_tokens_basis: str = "content_only") -> dict:
     """The episode, or a Rejection when its agents cannot be told apart (every per-agent list is keyed by id)."""
     ids = [a["agent_id"] for a in agents]
     if len(set(ids)) != len(ids):
         raise Rejection("duplicate_agent", f"agent ids {ids}")
-    return {"episode_id": episode_id, "source": source, "topology": topology, "memory": memory, "task": task,
-            "agents": agents, "turns": turns, "winner": winner, "outcome": outcome, "metadata": metadata,
+    return {"episode_id": episode_id, "source": source, "topology": topology, "memory": memory,
+            "input_tokens_basis": input_tokens_basis, "task": task, "agents": agents, "turns": turns, "winner": winner, "outcome": outcome, "metadata": metadata,
             "is_truncated": False}
 
 

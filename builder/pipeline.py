@@ -107,7 +107,8 @@ def families(config: BuildConfig) -> list[Family]:
     )
     if not config.debate_source_list:
         return [pairwise]
-    plan = plan_debate_sources(config.debate_source_list, questions_of(config), config.max_text_chars)
+    plan = plan_debate_sources(config.debate_source_list, questions_of(config), config.max_text_chars,
+                               config.questions_order)
     debate = Family(
         name="debate",
         rows=lambda: iter_debate_rows(plan),

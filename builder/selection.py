@@ -82,8 +82,8 @@ def select_debate_mini(episodes: list[dict], size: int = MINI_SIZE) -> list[dict
     return [e for e in ordered if e["episode_id"] in chosen_ids]
 
 
-def truncate_text(text: str, max_chars: int = PREVIEW_MAX_CHARS) -> str:
-    return text if len(text) <= max_chars else text[:max_chars] + TRUNCATION_MARKER
+def truncate_text(text: str | None, max_chars: int = PREVIEW_MAX_CHARS) -> str | None:
+    return text if text is None or len(text) <= max_chars else text[:max_chars] + TRUNCATION_MARKER
 
 
 def make_preview(episodes: list[dict]) -> list[dict]:

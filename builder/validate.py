@@ -32,7 +32,10 @@ from multi_llm_coord import (
 
 from builder.layout import CARD_FILE, COORDINATOR_INFO, COORDINATOR_TENSORS, LOADING_SCRIPT, MANIFEST_FILE, REPORT_FILE
 from builder.output.folder import manifest_differences, read_manifest
+from builder.sources.agent_scaling import TEMPLATE_BASES
 from builder.stages.token_logs import inputs_per_turn
+
+INPUT_TOKEN_BASES = ("content_only", *TEMPLATE_BASES)
 
 
 def validate_folder(output_dir: Path) -> list[str]:
@@ -221,7 +224,11 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
         problems.append(f"unknown memory {episode['memory']!r}")
         return problems
     turns, expected = episode["turns"], None
-    if all([r["agent_id"] for r in t["responses"]] == agent_ids for t in turns):
+    if episode["input_tokens_basis"] not in INPUT_TOKEN_BASES:
+        problems.append(f"unknown input_tokens_basis {episode['input_tokens_basis']!r}")
+    # Template-counted requests hold template text besides the contents; only content-only counts follow the formula.
+    if episode["input_tokens_basis"] == "content_only" and all([r["agent_id"] for r in t["responses"]] == agent_ids
+                                                                for t in turns):
         expected = inputs_per_turn(episode["topology"], episode["memory"], [t["prompt_tokens"] for t in turns],
                                    [[r["output_tokens"] for r in t["responses"]] for t in turns])
     output = dict.fromkeys(agent_ids, 0)
@@ -232,10 +239,10 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
         if [r["agent_id"] for r in turn["responses"]] != agent_ids:
             problems.append(f"turn {position}: responses do not follow the agents' order")
             continue
-        texts = [turn["prompt"]] + [r["content"] for r in turn["responses"]]
+        texts = [turn["prompt"] or ""] + [r["content"] for r in turn["responses"]]
         if truncated and any(len(t) > PREVIEW_MAX_CHARS + len(TRUNCATION_MARKER) for t in texts):
             problems.append(f"turn {position}: preview text longer than {PREVIEW_MAX_CHARS} characters")
-        if not truncated and turn["prompt_chars"] != len(turn["prompt"]):
+        if not truncated and turn["prompt_chars"] != len(turn["prompt"] or ""):
             problems.append(f"turn {position}: prompt_chars does not match the prompt")
         for i, response in enumerate(turn["responses"]):
             agent = response["agent_id"]
@@ -281,6 +288,8 @@ def latent_problems(episode: dict, agents: int) -> list[str]:
         if z is None or h is None or not all(map(_finite, z + h)):
             problems.append(f"turn {position}: latent_z / latent_h missing or not finite")
             continue
+        if any(r["latent"] is None or not all(map(_finite, r["latent"])) for r in turn["responses"]):
+            problems.append(f"turn {position}: a response latent is missing or not finite")
         if position == 0 and z != h:
             problems.append("turn 0: latent_h must equal latent_z (h_1 = z_1)")
         diversity = turn["effective_diversity"]

@@ -95,7 +95,7 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
     DatasetInfosDict(infos).to_dataset_card_data(card_data)
     template = resources.files("dataset_card") / "template.md"
     stats = report["tokens"]
-    stages = {stage["stage"].rsplit("_v", 1)[0]: stage for stage in report["stages"]}  # by name, any version
+    stages = {stage["stage"]: stage for stage in report["stages"]}
     return DatasetCard.from_template(
         card_data,
         template_str=template.read_text(encoding="utf-8"),
@@ -117,7 +117,7 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
         token_stage=stages["token_logs"],
         latent_stage=stages["latents"],
         debate=report.get("debate"),
-        debate_latent=next((s for s in (report.get("debate") or {}).get("stages", []) if s["stage"].startswith("latents")),
+        debate_latent=next((s for s in (report.get("debate") or {}).get("stages", []) if s["stage"] == "latents"),
                            None),
         figures=figures,
         max_agents=report["outcomes"]["agents_per_episode"]["max"],

@@ -35,10 +35,12 @@ def test_sample_build_has_the_three_configs_and_is_valid(sample_build):
     assert set(outcomes["winner"]) == {"model_a", "model_b", "tie", "tie (bothbad)"}
     assert len(outcomes["languages"]) >= 3 and len(outcomes["models"]) >= 6
     assert outcomes["moderation_flagged"] >= 2 and outcomes["turns_per_episode"]["max"] >= 3
-    assert [stage["stage"] for stage in report["stages"]] == ["token_logs_v2", "latents_v1", "labels_v1"]
-    assert report["stages"][0] == {"stage": "token_logs_v2", "library": "tiktoken",
-                                   "library_version": report["stages"][0]["library_version"],
-                                   "encoding": "cl100k_base", "counting": "encode_ordinary, content only"}
+    assert [(stage["stage"], stage["version"]) for stage in report["stages"]] == [
+        ("token_logs", 3), ("latents", 2), ("labels", 2)]
+    assert report["stages"][0] == {
+        "stage": "token_logs", "version": 3, "library": "tiktoken", "library_version": report["stages"][0]["library_version"],
+        "encoding": "cl100k_base",
+        "counting": "encode_ordinary; requests rebuilt from the source's template where known, else content only"}
     for name in ("README.md", "stats.json", "multi_llm_coord.py"):
         assert (output_dir / name).is_file()
 

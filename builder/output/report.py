@@ -102,11 +102,17 @@ def n_agent_statistics(episodes: list[dict]) -> dict:
 
 def family_report(*, family: str, full: list[dict], rows_read: int, rejects, stages: list[dict], probe: dict,
                   label_run, notes: list[str], coordinator_dir: str) -> dict:
-    from builder.stages.labels.report import label_statistics
+    from builder.stages.labels.report import label_statistics, label_validity
+    from builder.stages.latents.probe import group_of
 
     pairwise = family == "pairwise"
     group = (lambda e: e["winner"]) if pairwise else (
         lambda e: {True: "correct", False: "wrong", None: "unknown"}[e["outcome"]["final_correct"]])
+    if pairwise:
+        outcomes = {"not_both_bad": [None if e["winner"] is None else e["winner"] != "tie (bothbad)" for e in full],
+                    "decisive": [None if e["winner"] is None else e["winner"] in ("model_a", "model_b") for e in full]}
+    else:
+        outcomes = {"final_correct": [e["outcome"]["final_correct"] for e in full]}
     section = {
         "rows_read": rows_read,
         "episodes_accepted": rows_read - rejects.total,
@@ -117,7 +123,8 @@ def family_report(*, family: str, full: list[dict], rows_read: int, rejects, sta
         "effective_diversity": diversity_statistics(full),
         "latent_probe": probe,
         "labels": {**label_statistics(full, group), "labeler": label_run.identity, "judge_usage": label_run.judge_usage,
-                   "agreement_with_offline": label_run.agreement},
+                   "agreement_with_offline": label_run.agreement,
+                   "validity": label_validity(full, outcomes, [group_of(e) for e in full])},
         "notes": notes,
     }
     section["outcomes" if pairwise else "n_agent"] = outcome_statistics(full) if pairwise else n_agent_statistics(full)

@@ -1,18 +1,25 @@
 """Agent-Scaling debate histories (github SafeRL-Lab/Agent-Scaling, `out/history/<name>.jsonl`).
 
-File name: {data}_{solver}_{size}__{model or MIXEDk}_N={n}_R={r}[suffixes]. An all-capitals suffix
-names the topology: _SPARSE (each agent reads its ring neighbours i-1 and i+1), _CENTRAL (agent 0 is the
-hub); none means a full mesh. Any other all-capitals suffix is an unknown topology and every row of the
-file is rejected for it; lower-case suffixes (seeds, versions) are ignored.
+File name: {data}_{solver}_{size}__{model or MIXEDk}_N={n}_R={r}[suffixes]. R is the number of debate
+rounds after the first answers, so a history holds R+1 rounds, "0".."R". An all-capitals suffix names the
+topology: _SPARSE (each agent reads its ring neighbours i-1 and i+1), _CENTRAL (the first agent is the
+hub); none means a full mesh. The run's other markers are known and kept: _BAE (another instruction
+suffix), _HETERO_ENHANCED (a persona prompt before every request), _BASEA_LENMATCH, _BASEB_SINGLEP (the
+paper's baselines). Any other all-capitals suffix is an unknown topology and every row of the file is
+rejected for it; lower-case suffixes (seeds, versions) are ignored.
 Each line is one question: {"0": round, "1": round, ...}; a round holds responses {agent name: text},
 final_answers, final_answer_iscorr, debate_answer, debate_answer_iscorr, answer (ground truth) and
 persona_configs (sampling settings, not names). Agent names are {data}_{size}__{model}__{persona}__Agent{i}
 (i from 1; persona `None` when the run had none), in the order the run listed them.
-Agent-Scaling sends every debate round as a fresh request holding the question, the agent's own last
-answer and its peers' last answers (no chat history): the episode's memory is `last_round`. The question text is not in
-the record: it comes from an optional questions file (JSONL, line i = question i, a string or an object
-with "question"), otherwise the round-0 prompt is empty and the report says so.
-In the centralized topology only agent 0's answer is evaluated: the others' correctness stays null.
+Agent-Scaling sends every debate round as a fresh request (`src/main.py`, `get_new_message`), built from a
+template around the question, the agent's own last answer and its peers' last answers (no chat history):
+the episode's memory is `last_round`, and `agent_scaling_requests` rebuilds each request so that the token
+stage counts what was really sent. The question text is not in the record: it comes from an optional
+questions file (JSONL, one question a line, a string or an object with "question"), in the file's order or
+in Agent-Scaling's own order (`src/data/gsm8k.py` shuffles the test set with pandas'
+`sample(frac=1, random_state=0)` before taking the first `size` items: `--questions-order agent_scaling`);
+without one the round-0 prompt is null and the report says so.
+In the centralized topology only the hub's answer is evaluated: the others' correctness stays null.
 """
 
 from __future__ import annotations
@@ -24,6 +31,24 @@ from builder.episode import agent, check_bool, check_text, empty_metadata, episo
 from builder.rejections import Rejection
 
 TOPOLOGY_SUFFIXES = {"SPARSE": "sparse", "CENTRAL": "centralized"}
+# Markers of other run options that Agent-Scaling writes into the file name (src/main.py); not topologies.
+RUN_MARKERS = {"BAE", "HETERO", "ENHANCED", "BASEA", "LENMATCH", "BASEB", "SINGLEP"}
+MCQ_TASKS = ("hellaswag", "pro_medicine", "formal_logic", "arc", "truthfulqa", "winogrande")
+# The instruction suffix appended to every request (src/evaluator.py, get_instruction_suffix), by task kind
+# and by the _BAE option; runs with --cot (not visible in the file name) used a third variant.
+INSTRUCTION_SUFFIXES = {
+    ("gsm8k", False): ' Make sure to state your final answer in curly brackets at the very end of your response, '
+                      'just like: "{final answer: 123}".',
+    ("gsm8k", True): " Make sure to state your answer at the end of the response.",
+    ("mcq", False): " Make sure to state your final answer choice in curly brackets at the very end of your "
+                    'response, just like: "{final answer: (A)}".',
+    ("mcq", True): " Put your final answer in the form (X) at the end of your response.",
+}
+# How each request was counted (the episode's `input_tokens_basis`).
+BASIS_TEMPLATE = "agent_scaling_template"
+BASIS_NO_QUESTION = "agent_scaling_template_without_question"
+BASIS_NO_PERSONA = "agent_scaling_template_without_persona_prompt"
+TEMPLATE_BASES = (BASIS_TEMPLATE, BASIS_NO_QUESTION, BASIS_NO_PERSONA)
 # Numbers are ASCII digits only: str.isdigit() and \d accept "³" or "٣", which int() then fails on or misreads.
 NAME_PATTERN = re.compile(r"^(?P<head>.+?)__(?P<model>.+?)_N=(?P<n>[0-9]+)_R=(?P<r>[0-9]+)(?P<suffix>.*)$")
 AGENT_PATTERN = re.compile(r"^(?P<prefix>.*?)__(?P<model>.+?)__(?P<persona>.*?)__Agent(?P<index>[0-9]+)$")
@@ -39,10 +64,12 @@ def parse_file_name(path: Path) -> dict:
     head = match.group("head").rsplit("_", 2)
     task, solver = (head[0], head[1]) if len(head) == 3 else (head[0], "")
     markers = [token for token in match.group("suffix").split("_") if token and token.isupper()]
-    unknown = [m for m in markers if m not in TOPOLOGY_SUFFIXES]
-    topology = None if unknown else TOPOLOGY_SUFFIXES.get(markers[0], "full_mesh") if markers else "full_mesh"
+    unknown = [m for m in markers if m not in TOPOLOGY_SUFFIXES and m not in RUN_MARKERS]
+    topologies = [TOPOLOGY_SUFFIXES[m] for m in markers if m in TOPOLOGY_SUFFIXES]
+    topology = None if unknown else topologies[0] if topologies else "full_mesh"
     return {"task": task, "solver": solver, "model": match.group("model"), "agents": int(match.group("n")),
-            "rounds": int(match.group("r")), "topology": topology, "unknown_suffix": "_".join(unknown) or None}
+            "rounds": int(match.group("r")), "topology": topology, "unknown_suffix": "_".join(unknown) or None,
+            "bae": "BAE" in markers}
 
 
 def agent_scaling_row_to_episode(row, index: int, path: Path, file_info: dict, questions: list[str] | None,
@@ -54,8 +81,8 @@ def agent_scaling_row_to_episode(row, index: int, path: Path, file_info: dict, q
     if not all(isinstance(key, str) and ROUND_KEY.fullmatch(key) for key in row):
         raise Rejection("missing_rounds", f"round keys {sorted(row)[:5]} are not round numbers")
     numbers = sorted(int(key) for key in row)
-    if numbers != list(range(len(numbers))) or len(numbers) < file_info["rounds"]:
-        raise Rejection("missing_rounds", f"rounds {numbers}, expected 0..{file_info['rounds'] - 1}")
+    if numbers != list(range(file_info["rounds"] + 1)):  # R debate rounds after round 0
+        raise Rejection("missing_rounds", f"rounds {numbers[:8]}, expected 0..{file_info['rounds']} (R={file_info['rounds']})")
     rounds = [row[str(n)] for n in numbers]
     for number, round_ in zip(numbers, rounds):
         if not isinstance(round_, dict) or not isinstance(round_.get("responses"), dict):
@@ -70,7 +97,7 @@ def agent_scaling_row_to_episode(row, index: int, path: Path, file_info: dict, q
             raise Rejection("agent_count_changed", f"round {number} has agents {sorted(round_['responses'])}")
 
     agents = [_agent(name) for name in names]
-    question = ""
+    question = None  # unknown without a questions file
     if questions is not None:
         if index >= len(questions):
             raise Rejection("missing_field", f"questions file has no question {index}")
@@ -83,8 +110,16 @@ def agent_scaling_row_to_episode(row, index: int, path: Path, file_info: dict, q
                               None if answers[i] is None else str(answers[i]),
                               check_bool(correct[i], f"round {number} final_answer_iscorr[{i}]"))
                      for i, (name, a) in enumerate(zip(names, agents))]
-        turns.append(turn(number, question if number == 0 else "", responses, majority_share(answers)))
+        # Only round 0 carries a user message (the question); later rounds are requests built from the
+        # peers' answers (counted by the token stage from Agent-Scaling's template), so their prompt is null.
+        turns.append(turn(number, question if number == 0 else None, responses, majority_share(answers)))
     last = rounds[-1]
+    if question is None:
+        basis = BASIS_NO_QUESTION
+    elif any(a["persona"] for a in agents):
+        basis = BASIS_NO_PERSONA  # the persona prompts are in Agent-Scaling's code, not in the log
+    else:
+        basis = BASIS_TEMPLATE
     return episode(
         episode_id=f"{path.name.removesuffix('.gz').removesuffix('.jsonl')}#q{index}",
         source=path.name,
@@ -99,6 +134,7 @@ def agent_scaling_row_to_episode(row, index: int, path: Path, file_info: dict, q
                  "final_consensus": turns[-1]["consensus"], "best_judge_score": None},
         metadata=empty_metadata(str(index)),
         memory="last_round",
+        input_tokens_basis=basis,
     )
 
 
@@ -128,6 +164,14 @@ def _per_agent(values, agents: int, field: str, topology: str) -> list:
     raise Rejection("agent_count_mismatch", f"{field} has {len(values)} values for {agents} agents")
 
 
+def agent_scaling_order(questions: list[str]) -> list[str]:
+    """The questions in the order Agent-Scaling numbers them (src/data/gsm8k.py: `dataset.sample(frac=1,
+    random_state=0)`): pandas draws that permutation as numpy's RandomState(0).permutation(n)."""
+    import numpy as np
+
+    return [questions[i] for i in np.random.RandomState(0).permutation(len(questions))]
+
+
 def read_questions(path: Path) -> list[str]:
     import json
 
@@ -142,3 +186,40 @@ def read_questions(path: Path) -> list[str]:
             raise ValueError(f"{path}: line {number + 1} is neither a string nor an object with 'question'")
         questions.append(value)
     return questions
+
+
+def instruction_suffix(task: str, bae: bool) -> str:
+    """The suffix Agent-Scaling appends to every request of `task` (empty for a task it has none for)."""
+    kind = "gsm8k" if task == "gsm8k" else "mcq" if task in MCQ_TASKS else None
+    return INSTRUCTION_SUFFIXES.get((kind, bae), "")
+
+
+def agent_scaling_requests(episode: dict) -> list[list[str]]:
+    """The user message each agent was sent in each round, rebuilt from Agent-Scaling's templates
+    (`get_new_message`): round 0 is the question plus the instruction suffix; a later round shows the peers'
+    previous answers (sparse: the ring neighbours i-1 and i+1, the same agent twice when there are two
+    agents; centralized: the hub reads everyone, the others read the hub), the agent's own previous
+    answer, then the question and the suffix again. A persona prompt, where the run had one, would precede
+    each request; it is not in the log and not counted (the episode's basis says so)."""
+    question = episode["turns"][0]["prompt"] or ""
+    suffix = instruction_suffix(episode["task"], parse_file_name(Path(episode["source"]))["bae"])
+    topology = episode["topology"]
+    requests = [[question + suffix for _ in episode["agents"]]]
+    close = ("\n\nUse these opinions carefully as additional advice to revise your recent opinion to give your "
+             "final answer to the question:\n" + question + suffix)
+    for previous in episode["turns"][:-1]:
+        answers = [r["content"] for r in previous["responses"]]
+        count, messages = len(answers), []
+        for i, own in enumerate(answers):
+            if topology == "centralized" and i > 0:
+                message = f"This is the recent opinion from another agent: \n{answers[0]}\n"
+            else:
+                if topology == "sparse":
+                    peers = [(i - 1) % count, (i + 1) % count]
+                else:  # full mesh, or the hub of a centralized debate
+                    peers = [j for j in range(count) if j != i]
+                message = "These are the recent opinions from other agents: " + "".join(
+                    f"\n\nOne of the agents' response: \n{answers[j]}\n" for j in peers)
+            messages.append(message + f"\n\nThis was your most recent opinion:\n{own}\n" + close)
+        requests.append(messages)
+    return requests

@@ -15,7 +15,13 @@ from functools import partial
 from pathlib import Path
 
 from builder.config import SAMPLE_SOURCE
-from builder.sources.agent_scaling import NAME_PATTERN, agent_scaling_row_to_episode, parse_file_name, read_questions
+from builder.sources.agent_scaling import (
+    NAME_PATTERN,
+    agent_scaling_order,
+    agent_scaling_row_to_episode,
+    parse_file_name,
+    read_questions,
+)
 from builder.sources.answer_sets import answer_set_row_to_episode, is_answer_set
 from builder.sources.loaders import SourceError, iter_file, local_files, sample_dir
 from builder.sources.mallm import is_mallm_record, mallm_row_to_episode
@@ -62,13 +68,16 @@ class DebatePlan:
     notes: list[str] = field(default_factory=list)
 
 
-def plan_debate_sources(sources: tuple[str, ...], questions: dict[str, Path], max_text_chars: int) -> DebatePlan:
+def plan_debate_sources(sources: tuple[str, ...], questions: dict[str, Path], max_text_chars: int,
+                        questions_order: str = "file") -> DebatePlan:
     """Resolve the files, recognise each one's format and load the questions files: every mistake in the
     options (a missing path, an unrecognisable file, a broken questions file) is found before any work."""
     loaded = {}
     for task, path in questions.items():
         try:
             loaded[task] = read_questions(path)
+            if questions_order == "agent_scaling" and path.parent != sample_dir() / "questions":
+                loaded[task] = agent_scaling_order(loaded[task])
         except (OSError, ValueError) as error:  # json.JSONDecodeError is a ValueError
             raise SourceError(f"questions file for task {task!r} ({path}): {error}") from error
     plan = DebatePlan(files=[])

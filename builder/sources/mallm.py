@@ -65,7 +65,7 @@ def mallm_row_to_episode(row, source: str, max_text_chars: int) -> dict:
             agreements.extend(e["agreement"] for e in mine if isinstance(e.get("agreement"), bool))
             responses.append(response(agent_id, text, None if solution is None else str(solution)))
         consensus = sum(agreements) / len(agreements) if agreements else majority_share(solutions)
-        turns.append(turn(position, prompt if position == 0 else "", responses, consensus))
+        turns.append(turn(position, prompt if position == 0 else None, responses, consensus))  # no new user text
     references = row.get("references")
     success = check_bool(row.get("decisionSuccess"), "decisionSuccess")
     return episode(

@@ -3,24 +3,30 @@
 Definitions (rendered in the dataset card; names are the dataset's columns):
 - prompt_tokens / prompt_chars: the user message of the turn.
 - output_tokens / output_chars: the agent's answer at the turn.
-- input_tokens / input_chars: everything agent i reads at turn t, following the episode's memory:
+- input_tokens / input_chars: everything agent i is sent at turn t. Where the source's request template is
+  known (Agent-Scaling: `input_tokens_basis` agent_scaling_template*), the request is rebuilt from it
+  (builder.sources.agent_scaling.agent_scaling_requests) and counted whole, template text included.
+  Otherwise (`content_only`) it is the sum of the contents the agent reads, following the episode's memory:
       full_history (chat APIs re-send the conversation; arena, MALLM):
           input_i(t) = sum_{s<t} (prompt(s) + output_i(s) + sum_{j in N(i)} output_j(s)) + prompt(t)
       last_round (each round a fresh request: question, own last answer, peers' last answers; Agent-Scaling):
           input_i(0) = prompt(0);  input_i(t) = prompt(0) + prompt(t) + output_i(t-1) + sum_{j in N(i)} output_j(t-1)
   N(i) by topology: pairwise_chat and independent: nobody; full_mesh: every other agent; sparse: the ring
   neighbours i-1 and i+1; centralized: agent 0 (the hub) reads everyone, the others read the hub.
-  For an arena battle this is its own conversation; in a debate, rounds after the first have an empty
-  prompt and the agent reads answers instead.
+  For an arena battle this is its own conversation; in a debate, rounds after the first have no new
+  prompt (null) and the agent reads answers instead.
   Content only: chat-format overhead (role markers, ~3-4 tokens a message) is not counted.
 Episode totals and communication efficiency (null where a denominator is zero):
 - prompt_tokens = sum_t prompt(t); output_tokens = sum_{i,t} output_i(t);
   total_tokens = prompt_tokens + output_tokens; agent_input_tokens = sum_{i,t} input_i(t)
 - avg_tokens_per_turn = total_tokens / turns
-- input_output_ratio = prompt_tokens / output_tokens
-- coordination_overhead = (max_i out_i - min_i out_i) / total_tokens, out_i the agent's total output;
-  for two agents |out_a - out_b| / total_tokens (the seed report's worked example: 202 / 725 = 0.279)
-- history_resend_ratio = agent_input_tokens / (agents x prompt_tokens)
+- input_output_ratio = agent_input_tokens / output_tokens: tokens the agents were sent per token they wrote
+- coordination_overhead = (max_i out_i - min_i out_i) / total_tokens, out_i the agent's total output: the
+  imbalance of the agents' answer lengths (the seed report's definition; its worked example:
+  |out_b - out_a| / total_tokens = 202 / 725 = 0.279)
+- history_resend_ratio = agent_input_tokens / (agents x prompt_tokens): 1 for a single-turn episode counted
+  content only (each agent is sent just the prompt); above 1 it measures re-sent history, peers' answers and
+  template text
 Tokens are counted with `encode_ordinary`: text that looks like a special token is counted as text.
 """
 
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from builder.sources.agent_scaling import TEMPLATE_BASES, agent_scaling_requests
 from builder.stages.base import EpisodeStage
 from builder.stages.tokenizer import get_encoding
 
@@ -70,7 +77,8 @@ def inputs_per_turn(topology: str, memory: str, prompts: list[int], outputs: lis
 
 
 class TokenLogStage(EpisodeStage):
-    name = "token_logs_v2"  # v2: input follows the episode's topology and memory
+    name = "token_logs"
+    version = 3  # 3: Agent-Scaling requests rebuilt from its templates; input_output_ratio from input tokens
 
     def __init__(self, encoding_name: str = "cl100k_base"):
         self.encoding_name = encoding_name
@@ -85,25 +93,31 @@ class TokenLogStage(EpisodeStage):
     def describe(self) -> dict:
         import tiktoken
 
-        return {"stage": self.name, "library": "tiktoken", "library_version": tiktoken.__version__,
-                "encoding": self.encoding_name, "counting": "encode_ordinary, content only"}
+        return {"stage": self.name, "version": self.version, "library": "tiktoken", "library_version": tiktoken.__version__,
+                "encoding": self.encoding_name,
+                "counting": "encode_ordinary; requests rebuilt from the source's template where known, else content only"}
 
     def process(self, episode: dict) -> dict:
         agent_ids = [agent["agent_id"] for agent in episode["agents"]]
         turns = episode["turns"]
         for turn in turns:
-            turn["prompt_tokens"] = self.count(turn["prompt"])
-            turn["prompt_chars"] = len(turn["prompt"])
+            turn["prompt_tokens"] = self.count(turn["prompt"]) if turn["prompt"] is not None else 0
+            turn["prompt_chars"] = len(turn["prompt"]) if turn["prompt"] is not None else 0
             for response in turn["responses"]:
                 response["output_tokens"] = self.count(response["content"])
                 response["output_chars"] = len(response["content"])
-        for unit in ("tokens", "chars"):
-            reads = inputs_per_turn(episode["topology"], episode.get("memory", "full_history"),
-                                    [t[f"prompt_{unit}"] for t in turns],
-                                    [[r[f"output_{unit}"] for r in t["responses"]] for t in turns])
-            for turn, row in zip(turns, reads):
-                for response, value in zip(turn["responses"], row):
-                    response[f"input_{unit}"] = value
+        if episode.get("input_tokens_basis") in TEMPLATE_BASES:
+            for turn, requests in zip(turns, agent_scaling_requests(episode)):
+                for response, text in zip(turn["responses"], requests):
+                    response["input_tokens"], response["input_chars"] = self.count(text), len(text)
+        else:
+            for unit in ("tokens", "chars"):
+                reads = inputs_per_turn(episode["topology"], episode.get("memory", "full_history"),
+                                        [t[f"prompt_{unit}"] for t in turns],
+                                        [[r[f"output_{unit}"] for r in t["responses"]] for t in turns])
+                for turn, row in zip(turns, reads):
+                    for response, value in zip(turn["responses"], row):
+                        response[f"input_{unit}"] = value
 
         read_totals = {a: sum(t["responses"][i]["input_tokens"] for t in turns) for i, a in enumerate(agent_ids)}
         written_totals = {a: sum(t["responses"][i]["output_tokens"] for t in turns) for i, a in enumerate(agent_ids)}
@@ -127,7 +141,7 @@ class TokenLogStage(EpisodeStage):
         outputs = list(written_totals.values())
         episode["communication_efficiency"] = {
             "avg_tokens_per_turn": safe_ratio(total, len(episode["turns"])),
-            "input_output_ratio": safe_ratio(prompt_total, output_total),
+            "input_output_ratio": safe_ratio(agent_input_total, output_total),
             "coordination_overhead": safe_ratio(max(outputs) - min(outputs), total),
             "history_resend_ratio": safe_ratio(agent_input_total, len(agent_ids) * prompt_total),
         }

@@ -91,10 +91,11 @@ def test_independent_voting_reads_only_the_prompt():
     assert result["communication_efficiency"]["coordination_overhead"] == pytest.approx((9 - 1) / (3 + 13))
 
 
-def history_row(rounds=2, agents=3, answers=None, drop_agent_in_round=None):
+def history_row(rounds=3, agents=3, answers=None, drop_agent_in_round=None):
+    """A history of `rounds` rounds ("0".."rounds-1"): a file named R=2 holds 3 rounds."""
     row = {}
     for r in range(rounds):
-        names = [f"gsm8k_10__m{i}__persona{i}__Agent{i}" for i in range(agents)]
+        names = [f"gsm8k_10__m{i}__persona{i}__Agent{i + 1}" for i in range(agents)]
         if drop_agent_in_round == r:
             names = names[:-1]
         finals = (answers or [["4"] * agents] * rounds)[r]
@@ -111,13 +112,14 @@ def normalise_history(row, name="gsm8k_debate_10__MIXED3_N=3_R=2.jsonl", questio
 
 
 def test_agent_scaling_history_becomes_an_episode():
-    episode = normalise_history(history_row(answers=[["4", "5", "4"], ["4", "4", "4"]]))
+    episode = normalise_history(history_row(answers=[["4", "5", "4"], ["4", "4", "4"], ["4", "4", "4"]]))
     assert episode["episode_id"] == "gsm8k_debate_10__MIXED3_N=3_R=2#q0"
     assert episode["topology"] == "full_mesh" and episode["task"] == "gsm8k" and episode["winner"] is None
-    assert [(a["agent_id"], a["model"], a["persona"]) for a in episode["agents"]][1] == ("Agent1", "m1", "persona1")
+    assert [(a["agent_id"], a["model"], a["persona"]) for a in episode["agents"]][1] == ("Agent2", "m1", "persona1")
     assert episode["memory"] == "last_round"
-    assert [t["prompt"] for t in episode["turns"]] == ["What is 2+2?", ""]
-    assert [t["consensus"] for t in episode["turns"]] == [pytest.approx(2 / 3), 1.0]
+    assert [t["prompt"] for t in episode["turns"]] == ["What is 2+2?", None, None]  # no new user message after round 0
+    assert [t["consensus"] for t in episode["turns"]] == [pytest.approx(2 / 3), 1.0, 1.0]
+    assert episode["input_tokens_basis"] == "agent_scaling_template_without_persona_prompt"
     assert [r["is_correct"] for r in episode["turns"][0]["responses"]] == [True, False, True]
     assert episode["outcome"]["final_answer"] == "4" and episode["outcome"]["final_correct"] is True
 
@@ -129,6 +131,13 @@ def test_centralized_files_evaluate_only_the_hub():
     episode = normalise_history(row, "gsm8k_debate_10__m_N=3_R=2_CENTRAL.jsonl")
     assert episode["topology"] == "centralized"
     assert [r["is_correct"] for r in episode["turns"][1]["responses"]] == [True, None, None]
+
+
+def test_histories_hold_r_plus_one_rounds():
+    with pytest.raises(Rejection) as caught:
+        normalise_history(history_row(rounds=2))  # R=2 but only rounds 0 and 1
+    assert caught.value.reason == "missing_rounds" and "expected 0..2" in caught.value.detail
+    assert len(normalise_history(history_row(rounds=3))["turns"]) == 3
 
 
 @pytest.mark.parametrize("reason, row, name", [
@@ -208,12 +217,12 @@ def write_history(folder: Path, name: str, rows: list[dict]) -> Path:
 def test_n_star_per_round_and_rejections_in_a_debate_build(tmp_path):
     folder = tmp_path / "histories"
     folder.mkdir()
-    rows = [history_row(answers=[["4", "5", "6"], ["4", "4", "4"]]) for _ in range(3)]
-    for row in rows:  # round 1: identical texts -> N* = 1; round 0: different texts -> N* > 1
-        round_one = row["1"]["responses"]
-        for name in round_one:
-            round_one[name] = "After debate we agree: the answer is 4."
-    rows.append({"0": history_row()["0"]})  # a missing round
+    rows = [history_row(answers=[["4", "5", "6"], ["4", "4", "4"], ["4", "4", "4"]]) for _ in range(3)]
+    for row in rows:  # rounds 1 and 2: identical texts -> N* = 1; round 0: different texts -> N* > 1
+        for later in ("1", "2"):
+            for name in row[later]["responses"]:
+                row[later]["responses"][name] = "After debate we agree: the answer is 4."
+    rows.append({"0": history_row()["0"], "1": history_row()["1"]})  # a missing round
     write_history(folder, "gsm8k_debate_10__MIXED3_N=3_R=2.jsonl", rows)
     write_history(folder, "gsm8k_debate_10__MIXED3_N=3_R=2_RING.jsonl", [history_row()])
     (tmp_path / "q.jsonl").write_text('"What is 2+2?"\n' * 4)

@@ -187,13 +187,13 @@ def test_a_bad_probe_cache_entry_is_recomputed(tmp_path):
     from builder.stages.latents.probe import ScoreCache
 
     rng = np.random.default_rng(0)
-    x, labels = rng.normal(size=(40, 3)), ["a", "b"] * 20
-    first = probe_target({"state": x}, labels, cache=ScoreCache(tmp_path))
+    x, labels, groups = rng.normal(size=(40, 3)), ["a", "b"] * 20, [str(i // 2) for i in range(40)]
+    first = probe_target({"state": x}, labels, groups, cache=ScoreCache(tmp_path))
     for path in (tmp_path / "probe").glob("*.json"):
         stored = json.loads(path.read_text())
-        path.write_text(json.dumps({"key": stored["key"], "value": {"accuracy_mean": 7}}))  # not a set of scores
+        path.write_text(json.dumps({"key": stored["key"], "value": {"accuracy": 7}}))  # not a set of scores
     cache = ScoreCache(tmp_path)
-    assert probe_target({"state": x}, labels, cache=cache) == first
+    assert probe_target({"state": x}, labels, groups, cache=cache) == first
     assert cache.rejected == 2 and cache.hits == 0
 
 
@@ -216,20 +216,54 @@ def test_default_model_is_the_genuine_all_minilm_l6_v2():
 def test_probe_finds_a_planted_signal_and_noise_stays_near_chance():
     rng = np.random.default_rng(0)
     labels = ["tie" if i % 3 == 0 else "decisive" for i in range(150)]
+    groups = [str(i // 3) for i in range(150)]
     signal = np.array([[1.0 if label == "tie" else -1.0] for label in labels]) + 0.3 * rng.normal(size=(150, 1))
     planted = np.hstack([signal, rng.normal(size=(150, 5))])
     noise = rng.normal(size=(150, 6))
-    result = probe_target({"planted": planted, "noise": noise}, labels, folds=5, seed=0)["results"]
-    assert result["planted"]["accuracy_mean"] > 0.95
-    assert abs(result["noise"]["accuracy_mean"] - result["majority_class"]["accuracy_mean"]) < 0.15
-    assert result["majority_class"]["accuracy_mean"] == pytest.approx(100 / 150, abs=0.02)
+    result = probe_target({"planted": planted, "noise": noise}, labels, groups, folds=5, seed=0)["results"]
+    assert result["planted"]["accuracy"] > 0.95 and result["planted"]["accuracy_ci95"][0] > 0.9
+    majority = result["majority_class"]["accuracy"]
+    assert majority == pytest.approx(100 / 150, abs=0.02)
+    low, high = result["noise"]["accuracy_ci95"]
+    assert low <= majority + 0.02 and high < 0.85  # noise is not mistaken for information
+    assert low <= result["noise"]["accuracy"] <= high
+
+
+def test_grouped_folds_remove_what_a_prompt_alone_would_leak():
+    """Labels fixed per prompt and features that only identify the prompt: ungrouped folds score them highly,
+    grouped folds find nothing (the flaw measured on real arena data)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    rng = np.random.default_rng(3)
+    prompts = 60
+    prompt_vectors, prompt_labels = rng.normal(size=(prompts, 64)), rng.choice(["a", "b"], prompts)
+    groups = np.repeat(np.arange(prompts), 5).astype(str)
+    x = prompt_vectors[np.repeat(np.arange(prompts), 5)] + 0.05 * rng.normal(size=(prompts * 5, 64))
+    labels = prompt_labels[np.repeat(np.arange(prompts), 5)]
+    leaky = cross_val_score(LogisticRegression(max_iter=1000), x, labels,
+                            cv=StratifiedKFold(5, shuffle=True, random_state=0)).mean()
+    grouped = probe_target({"prompt_identity": x}, labels.tolist(), groups.tolist(), folds=5)["results"]
+    assert leaky > 0.75  # without grouping the prompt is "predictive"
+    assert grouped["prompt_identity"]["accuracy_ci95"][0] < grouped["majority_class"]["accuracy"] + 0.05
+
+
+def test_the_antisymmetric_probe_flips_its_prediction_when_the_sides_are_swapped():
+    from builder.stages.latents.probe import make_model
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(200, 4))
+    y = np.where(x[:, 0] + 0.2 * rng.normal(size=200) > 0, "model_a", "model_b")
+    model = make_model("antisymmetric").fit(x, y)
+    assert (model.predict(x) != model.predict(-x)).all()
 
 
 def test_probe_says_why_it_skips_small_or_single_class_sets():
     x = np.zeros((3, 2))
-    assert "needs at least 10" in probe_target({"s": x}, ["tie", "tie", "model_a"])["skipped"]
-    assert "only one outcome class" in probe_target({"s": np.zeros((12, 2))}, ["tie"] * 12)["skipped"]
-    assert "rarest class has 1" in probe_target({"s": np.zeros((12, 2))}, ["tie"] * 11 + ["model_a"])["skipped"]
+    assert "needs at least 10" in probe_target({"s": x}, ["tie", "tie", "model_a"], ["g"] * 3)["skipped"]
+    assert "only one outcome class" in probe_target({"s": np.zeros((12, 2))}, ["tie"] * 12, list("abcdefghijkl"))["skipped"]
+    assert "occurs in 1 group" in probe_target({"s": np.zeros((12, 2))}, ["tie"] * 11 + ["model_a"],
+                                               list("abcdefghijkl"))["skipped"]
 
 
 # --- a real build ---------------------------------------------------------------------------------------
@@ -252,8 +286,13 @@ def test_built_latents_load_with_declared_types_and_reproject(sample_build):
         assert np.allclose(found.states, stored_h, atol=1e-5)
         assert found.diversity == pytest.approx([t["effective_diversity"] for t in episode["turns"]])
         assert all(1 <= d <= 2 for d in found.diversity)
+        for turn, own in zip(episode["turns"], found.responses):
+            assert np.allclose(own, [r["latent"] for r in turn["responses"]], atol=1e-5)
     probe = report["latent_probe"]["targets"]
-    assert set(probe["decisive"]["results"]) == {"coordinator_state", "full_dimensional_state", "majority_class"}
+    baselines = {"prompt_only", "length", "model_identity", "majority_class"}
+    assert set(probe["decisive"]["results"]) == {"coordinator_state", "full_dimensional_state"} | baselines
+    assert set(probe["side"]["results"]) == {"coordinator_state", "ordered_latents", "full_dimensional_state"} | baselines
+    assert len(report["latent_probe"]["reading"]) == 2 and "side:" in report["latent_probe"]["reading"][0]
 
 
 def test_mini_and_preview_latents_live_in_the_full_basis(sample_build):
@@ -283,18 +322,49 @@ def test_validate_catches_non_finite_latents_and_impossible_diversity(sample_bui
 
 
 def test_probe_scores_are_reused_for_identical_inputs_only(tmp_path, monkeypatch):
-    import sklearn.model_selection
-
     from builder.stages.latents.probe import ScoreCache
 
     rng = np.random.default_rng(1)
-    x, labels = rng.normal(size=(40, 3)), ["a", "b"] * 20
-    first = probe_target({"s": x}, labels, cache=ScoreCache(tmp_path))
+    from builder.stages.latents import probe
+
+    x, labels, groups = rng.normal(size=(40, 3)), ["a", "b"] * 20, [str(i // 2) for i in range(40)]
+    first = probe_target({"s": x}, labels, groups, cache=ScoreCache(tmp_path))
 
     def refit(*args, **kwargs):
         raise AssertionError("refitted although the scores are cached")
 
-    monkeypatch.setattr(sklearn.model_selection, "cross_validate", refit)
-    assert probe_target({"s": x}, labels, cache=ScoreCache(tmp_path)) == first
+    monkeypatch.setattr(probe, "cross_validated_scores", refit)
+    assert probe_target({"s": x}, labels, groups, cache=ScoreCache(tmp_path)) == first
     with pytest.raises(AssertionError, match="refitted"):
-        probe_target({"s": x + 1e-3}, labels, cache=ScoreCache(tmp_path))
+        probe_target({"s": x + 1e-3}, labels, groups, cache=ScoreCache(tmp_path))
+
+
+def swapped(row: dict) -> dict:
+    """The same battle with the two sides exchanged."""
+    flip = {"model_a": "model_b", "model_b": "model_a"}
+    return {**row, "model_a": row["model_b"], "model_b": row["model_a"], "conversation_a": row["conversation_b"],
+            "conversation_b": row["conversation_a"], "winner": flip.get(row["winner"], row["winner"])}
+
+
+def test_swapping_the_sides_keeps_the_symmetric_state_and_negates_the_ordered_latents(tmp_path):
+    from conftest import make_row, quiet_config, write_jsonl
+
+    rows = [make_row(question_id=f"w-{i}", winner=["model_a", "model_b", "tie"][i % 3],
+                     conversation_a=[{"role": "user", "content": f"Topic {i}: explain it."},
+                                     {"role": "assistant", "content": f"A short answer about topic {i}."}],
+                     conversation_b=[{"role": "user", "content": f"Topic {i}: explain it."},
+                                     {"role": "assistant", "content": f"A much longer answer, with details, on {i} " * 3}])
+            for i in range(8)]
+    build(quiet_config(source=write_jsonl(tmp_path / "a.jsonl", rows), output_dir=tmp_path / "a", rank=3))
+    build(quiet_config(source=write_jsonl(tmp_path / "b.jsonl", [swapped(r) for r in rows]), output_dir=tmp_path / "b",
+                       rank=3))
+    first = {e["episode_id"]: e for e in load_dataset(str(tmp_path / "a"), "full", split="train")}
+    second = {e["episode_id"]: e for e in load_dataset(str(tmp_path / "b"), "full", split="train")}
+    for episode_id, episode in first.items():
+        other = second[episode_id]
+        for turn, turn_swapped in zip(episode["turns"], other["turns"]):
+            assert turn["latent_z"] == turn_swapped["latent_z"] and turn["latent_h"] == turn_swapped["latent_h"]
+            own = [r["latent"] for r in turn["responses"]]
+            assert [r["latent"] for r in turn_swapped["responses"]] == own[::-1]
+            difference = np.subtract(own[0], own[1])
+            assert np.array_equal(np.subtract(*[r["latent"] for r in turn_swapped["responses"]]), -difference)

@@ -1,9 +1,13 @@
-"""Label statistics for the build report: distributions, relation to the winner, labeler agreement."""
+"""Label statistics for the build report: distributions, means per outcome group, how well each label ranks
+the outcome (grouped AUC beside the length baseline), labeler agreement."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+import numpy as np
+
+from builder.stages.bootstrap import RESAMPLES, auc_interval
 from builder.stages.labels.vocabulary import AGREEMENT_LEVELS, EVENTS
 
 
@@ -33,6 +37,41 @@ def label_statistics(episodes: list[dict], group=lambda episode: episode["winner
             for winner, labels in sorted(by_outcome.items())
         },
     }
+
+
+LABEL_SIGNALS = ("coordination_success", "efficiency_rating", "agreement_level")
+
+
+def label_validity(episodes: list[dict], outcomes: dict[str, list[bool | None]], groups: list[str],
+                   seed: int = 0) -> dict:
+    """How well each label, and beside it the length baseline (the episode's output tokens), ranks a binary
+    outcome: AUC (0.5 = no relation, 1 = perfect, below 0.5 = reversed) with a 95% percentile bootstrap over
+    groups (prompts or questions), on the labelled episodes with a known outcome. Labels never read the
+    outcome, so this measures a relation, not an echo."""
+    from sklearn.metrics import roc_auc_score
+
+    signals = {
+        "coordination_success": [e["labels"]["coordination_success"] for e in episodes],
+        "efficiency_rating": [e["labels"]["efficiency_rating"] for e in episodes],
+        "agreement_level": [None if e["labels"]["agreement_level"] is None
+                            else AGREEMENT_LEVELS.index(e["labels"]["agreement_level"]) for e in episodes],
+        "length_baseline": [e["token_totals"]["output_tokens"] for e in episodes],
+    }
+    result = {"method": f"AUC, 95% percentile bootstrap over prompt groups ({RESAMPLES} resamples)", "outcomes": {}}
+    for outcome, values in outcomes.items():
+        keep = [i for i, v in enumerate(values) if v is not None and signals["coordination_success"][i] is not None]
+        y = np.array([values[i] for i in keep], dtype=bool)
+        if len(keep) < 10 or y.all() or not y.any():
+            result["outcomes"][outcome] = {"skipped": f"{len(keep)} episodes, {int(y.sum())} positive: too few of a class"}
+            continue
+        g = np.array([groups[i] for i in keep])
+        scores = {}
+        for name, column in signals.items():
+            s = np.array([column[i] for i in keep], dtype=np.float64)
+            scores[name] = {"auc": round(float(roc_auc_score(y, s)), 4), "auc_ci95": auc_interval(s, y, g, seed)}
+        result["outcomes"][outcome] = {"episodes": len(keep), "positive": int(y.sum()), "groups": len(set(g.tolist())),
+                                       "scores": scores}
+    return result
 
 
 def _histogram(values) -> dict[str, int]:

@@ -62,13 +62,14 @@ def label_build(episodes: list[dict], *, labeler: str, table, judge: JudgeSettin
 class LabelStage(EpisodeStage):
     """Writes `labels` and `turns[].coordination_events`."""
 
-    name = "labels_v1"
+    name = "labels"
+    version = 2  # 2: labels read no outcome
 
     def __init__(self, run: LabelRun):
         self.run = run
 
     def describe(self) -> dict:
-        return {"stage": self.name, "labeler": self.run.identity}
+        return {"stage": self.name, "version": self.version, "labeler": self.run.identity}
 
     def process(self, episode: dict) -> dict:
         labels, events = self.run.labels[episode["episode_id"]]

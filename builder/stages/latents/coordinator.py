@@ -26,7 +26,7 @@ import numpy as np
 from builder.layout import COORDINATOR_INFO, COORDINATOR_TENSORS
 from builder.stages.latents.diversity import effective_diversity
 from builder.stages.latents.embeddings import Embedder, EmbeddingTable, embed_episodes
-from builder.stages.latents.observations import OBSERVATION_DEFINITION, episode_observations
+from builder.stages.latents.observations import OBSERVATION_DEFINITION, episode_observations, response_observations
 from builder.stages.latents.projection import PROJECTIONS, Projection
 
 FORMAT_VERSION = 1
@@ -84,12 +84,18 @@ class EpisodeLatents:
     projections: np.ndarray       # z_t, [turns, rank]
     states: np.ndarray            # h_t, [turns, rank]
     diversity: list[float]        # N* per turn
+    responses: list[np.ndarray]   # per turn, each response's own latent [agents, rank]
 
 
-def latents_of(coordinator: Coordinator, observations: np.ndarray, answers: list[np.ndarray]) -> EpisodeLatents:
-    """An episode's latents from its turn observations and, per turn, its answer vectors."""
+def latents_of(coordinator: Coordinator, observations: np.ndarray, answers: list[np.ndarray],
+               prompts: list[np.ndarray]) -> EpisodeLatents:
+    """An episode's latents from its turn observations and, per turn, its answer and prompt vectors."""
     projections = coordinator.projection.transform(observations)
-    return EpisodeLatents(projections, coordinator.states(projections), [effective_diversity(a) for a in answers])
+    per_response = coordinator.projection.transform(
+        np.concatenate([response_observations(p, a) for p, a in zip(prompts, answers)]))
+    splits = np.cumsum([len(a) for a in answers])[:-1]
+    return EpisodeLatents(projections, coordinator.states(projections), [effective_diversity(a) for a in answers],
+                          np.split(per_response, splits))
 
 
 def episode_latents(coordinator: Coordinator, episode: dict, table: EmbeddingTable) -> EpisodeLatents:

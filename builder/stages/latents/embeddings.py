@@ -198,7 +198,7 @@ class EmbeddingTable:
 
 
 def distinct_texts(episodes: list[dict]) -> list[str]:
-    texts = {turn["prompt"] for e in episodes for turn in e["turns"]}
+    texts = {turn["prompt"] for e in episodes for turn in e["turns"] if turn["prompt"] is not None}
     texts.update(r["content"] for e in episodes for turn in e["turns"] for r in turn["responses"])
     return sorted(texts)
 

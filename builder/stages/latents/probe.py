@@ -1,99 +1,159 @@
-"""The probe: how much coordination-outcome information does the low-rank coordinator state keep?
+"""The probe: how much outcome information does the coordinator state keep? Grouped, baselined, bounded.
 
-Stratified k-fold cross-validation (scikit-learn) of a standardised logistic regression that predicts an
-outcome from (a) the final coordinator state h_T (rank numbers), (b) the same recurrence run on the
-full-dimensional turn observations (what the state would be without the projection), and (c) the
-majority class. Reported per target: accuracy and macro-F1, mean and standard deviation over folds.
+- **Grouped**: cross-validation folds never split a prompt (pairwise battles) or a question (debates)
+  between training and test (`StratifiedGroupKFold`): the same prompt in both would let a probe
+  recognise the prompt instead of reading the state (measured: the prompt alone predicts arena winners
+  well above the majority class).
+- **Baselined**: every target is scored with the coordinator state and, beside it, the obvious baselines:
+  the majority class, the prompt alone, the answers' lengths, and the models' identities.
+- **Bounded**: each score is the pooled out-of-fold accuracy (and macro-F1) with a 95% interval from a
+  percentile bootstrap over groups (1,000 resamples), plus the spread over folds; at most `MAX_EPISODES`
+  episodes per target (a seeded sample of whole groups) keep the probe's cost flat in the build's size.
 
-Targets of pairwise (arena) episodes: `winner` (the four verdicts) and `decisive` (a model won vs a
-tie). The turn observation is symmetric in the agents, so the state can tell how the answers relate (a
-tie, both bad) but not which side wrote which; `decisive` is the target that symmetry permits, `winner`
-shows the cost of it. N-agent episodes: `final_correct` (was the group's final answer right) and, for
-answer sets, `best_score_at_least_9` (did the best answer reach a judge score of 9).
+Feature sets (those that apply to a family):
+- coordinator_state: the final h_T (rank numbers), symmetric in the agents.
+- ordered_latents (pairwise): mean over turns of responses[0].latent - responses[1].latent; fitted without
+  intercept or centring, so that swapping the two sides negates the features and flips the prediction.
+- full_dimensional_state: the same recurrence on the full turn observations (what h_T would be unprojected).
+- prompt_only: e(first prompt); length: log output tokens of the sides (difference, |difference|, sum) or,
+  for N agents, their mean and spread; model_identity: one-hot of model_a and of model_b (N agents: which
+  models took part); majority_class.
+
+Targets. Pairwise: `side` (model_a vs model_b, decisive battles only) and `decisive` (a side won vs a tie).
+The symmetric state cannot tell the sides apart (its turn observation is identical when the answers are
+swapped), so for `side` only ordered features can carry information: a symmetric score above the majority
+class would be leakage, and the report says so. The four-way `winner` is not probed for that reason.
+N-agent: `final_correct` (was the group's final answer right) and `consensus` (did every agent end on the
+same answer).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
 from builder.files import JsonFileCache
+from builder.stages.bootstrap import RESAMPLES, accuracy_and_f1_intervals
 
 MIN_EPISODES = 10
-PROBE_VERSION = "probe_v1"  # change when the classifier or the scoring changes: cached scores are keyed by it
-
-
-SCORE_FIELDS = ("accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std")
+MAX_EPISODES = 4_000
+PROBE_VERSION = "probe_v2"  # change when the classifiers, folds or scores change: cached scores are keyed by it
+SCORE_FIELDS = ("accuracy", "accuracy_ci95", "macro_f1", "macro_f1_ci95", "fold_accuracy_mean", "fold_accuracy_std")
+SYMMETRIC = ("coordinator_state", "full_dimensional_state")
 
 
 def _valid_scores(value) -> bool:
-    return (isinstance(value, dict) and set(value) == set(SCORE_FIELDS)
-            and all(isinstance(value[f], (int, float)) and 0 <= value[f] <= 1 for f in SCORE_FIELDS))
+    if not isinstance(value, dict) or set(value) != set(SCORE_FIELDS):
+        return False
+    numbers = [value[f] for f in SCORE_FIELDS if not f.endswith("ci95")]
+    intervals = [value[f] for f in SCORE_FIELDS if f.endswith("ci95")]
+    return (all(isinstance(n, (int, float)) and 0 <= n <= 1 for n in numbers)
+            and all(isinstance(i, list) and len(i) == 2 and all(isinstance(v, (int, float)) for v in i) for i in intervals))
 
 
 class ScoreCache(JsonFileCache):
-    """Cross-validation scores on disk, keyed by a hash of the exact features, labels and settings.
+    """Cross-validation scores on disk, keyed by a hash of the exact features, labels, groups and settings.
 
-    The full-dimensional baseline does not change with the rank or the projection method, and it is the
-    expensive part of the probe (a logistic regression on ~1,150 features per fold), so a rebuild with
-    other latent options reuses its scores instead of refitting. An entry that is not a complete set of
-    scores in [0, 1] is a miss: the probe recomputes it.
+    The full-dimensional features do not change with the rank or the projection method and are the expensive
+    part of the probe, so a rebuild with other latent options reuses their scores. An entry that is not a
+    complete set of scores is a miss: the probe recomputes it.
     """
 
-    def __init__(self, root: Path | None):
+    def __init__(self, root):
+        from pathlib import Path
+
         super().__init__(Path(root) / "probe" if root else None, check=_valid_scores)
 
     @staticmethod
-    def key(x: np.ndarray, y: np.ndarray, k: int, seed: int, model: str) -> str:
+    def key(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, seed: int, model: str) -> str:
         digest = hashlib.sha256(f"{PROBE_VERSION}|{model}|{k}|{seed}|{x.shape}|{x.dtype}".encode())
         digest.update(np.ascontiguousarray(x).tobytes())
         digest.update("\n".join(map(str, y)).encode())
+        digest.update("\n".join(map(str, groups)).encode())
         return digest.hexdigest()
 
 
-def probe_target(features: dict[str, np.ndarray], labels: list[str], *, folds: int = 5, seed: int = 0,
-                 cache: ScoreCache | None = None) -> dict:
-    """Cross-validated scores of each feature set and the majority class, or why the probe was skipped."""
+def make_model(kind: str):
     from sklearn.dummy import DummyClassifier
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_validate
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    if kind == "majority":
+        return DummyClassifier(strategy="most_frequent")
+    if kind == "antisymmetric":  # f(-x) = -f(x): no intercept, scaled but not centred
+        return make_pipeline(StandardScaler(with_mean=False), LogisticRegression(fit_intercept=False, max_iter=1000))
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+def cross_validated_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, seed: int, kind: str) -> dict:
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    predictions = np.empty(len(y), dtype=y.dtype)
+    fold_accuracy = []
+    for train, test in StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(x, y, groups):
+        model = make_model(kind).fit(x[train], y[train])
+        predictions[test] = model.predict(x[test])
+        fold_accuracy.append(float((predictions[test] == y[test]).mean()))
+    correct = (predictions == y).astype(np.float64)
+    accuracy_ci, f1_ci = accuracy_and_f1_intervals(y, predictions, groups, seed)
+    return {"accuracy": round(float(correct.mean()), 4), "accuracy_ci95": accuracy_ci,
+            "macro_f1": round(float(f1_score(y, predictions, average="macro", zero_division=0)), 4), "macro_f1_ci95": f1_ci,
+            "fold_accuracy_mean": round(float(np.mean(fold_accuracy)), 4),
+            "fold_accuracy_std": round(float(np.std(fold_accuracy)), 4)}
+
+
+def cap_by_groups(groups: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """Indices of at most `limit` episodes, taken as whole groups in a seeded order (all when fewer)."""
+    if len(groups) <= limit:
+        return np.arange(len(groups))
+    order = np.random.default_rng(seed).permutation(np.unique(groups))
+    keep, count = [], 0
+    for group in order:
+        members = np.flatnonzero(groups == group)
+        if count + len(members) > limit:
+            continue
+        keep.append(members)
+        count += len(members)
+    return np.sort(np.concatenate(keep))
+
+
+def probe_target(features: dict[str, np.ndarray], labels: list[str], groups: list[str], *, folds: int = 5,
+                 seed: int = 0, cache: ScoreCache | None = None, kinds: dict[str, str] | None = None) -> dict:
+    """Grouped cross-validated scores of each feature set and the majority class, or why the probe was skipped.
+    `kinds` names a feature set's classifier when it is not the default logistic regression."""
     cache = cache or ScoreCache(None)
-    counts = Counter(labels)
-    if len(labels) < MIN_EPISODES:
-        return {"skipped": f"{len(labels)} episodes; the probe needs at least {MIN_EPISODES}"}
+    kinds = kinds or {}
+    y_all, g_all = np.asarray(labels), np.asarray(groups)
+    keep = cap_by_groups(g_all, MAX_EPISODES, seed)
+    y, g = y_all[keep], g_all[keep]
+    counts = Counter(y.tolist())
+    if len(y) < MIN_EPISODES:
+        return {"skipped": f"{len(y)} episodes; the probe needs at least {MIN_EPISODES}"}
     if len(counts) < 2:
         return {"skipped": f"only one outcome class ({next(iter(counts))!r})"}
-    k = min(folds, min(counts.values()))
+    groups_per_class = min(len(set(g[y == c])) for c in counts)
+    k = min(folds, groups_per_class)
     if k < 2:
-        return {"skipped": f"the rarest class has {min(counts.values())} episode; stratified folds need 2 per class"}
-    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    y = np.asarray(labels)
-    models = {name: (make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)), x)
-              for name, x in features.items()}
-    models["majority_class"] = (DummyClassifier(strategy="most_frequent"), next(iter(features.values())))
+        return {"skipped": f"the rarest class occurs in {groups_per_class} group(s); grouped folds need 2"}
+    models = {name: (kinds.get(name, "logistic"), x[keep]) for name, x in features.items()}
+    models["majority_class"] = ("majority", np.zeros((len(y), 1)))
     results = {}
-    for name, (model, x) in models.items():
-        key = cache.key(x, y, k, seed, "majority" if name == "majority_class" else "logistic")
-        cached = cache.get(key)
-        if cached is not None:
-            results[name] = cached
-            continue
-        scores = cross_validate(model, x, y, cv=splitter, scoring=("accuracy", "f1_macro"))
-        results[name] = {
-            "accuracy_mean": round(float(scores["test_accuracy"].mean()), 4),
-            "accuracy_std": round(float(scores["test_accuracy"].std()), 4),
-            "macro_f1_mean": round(float(scores["test_f1_macro"].mean()), 4),
-            "macro_f1_std": round(float(scores["test_f1_macro"].std()), 4),
-        }
-        cache.put(key, results[name])
-    return {"episodes": len(labels), "folds": k, "classes": dict(sorted(counts.items())), "results": results}
+    for name, (kind, x) in models.items():
+        key = cache.key(np.asarray(x), y, g, k, seed, kind)
+        scores = cache.get(key)
+        if scores is None:
+            scores = cross_validated_scores(np.asarray(x, dtype=np.float64), y, g, k, seed, kind)
+            cache.put(key, scores)
+        results[name] = scores
+    return {"episodes": int(len(y)), "episodes_available": int(len(y_all)), "groups": int(len(set(g.tolist()))),
+            "folds": k, "classes": {str(c): int(n) for c, n in sorted(counts.items())}, "results": results}
 
+
+# --- targets ----------------------------------------------------------------------------------------------
 
 def decisive(winner: str) -> str:
     return "decisive" if winner in ("model_a", "model_b") else "tie"
@@ -101,37 +161,134 @@ def decisive(winner: str) -> str:
 
 def pairwise_targets(episodes: list[dict]) -> dict[str, list[str | None]]:
     winners = [e["winner"] for e in episodes]
-    return {"winner": winners, "decisive": [decisive(w) if w is not None else None for w in winners]}
-
-
-TOP_SCORE = 9  # answer sets: did the best answer reach a judge score of 9 or more (of 10)?
+    return {"side": [w if w in ("model_a", "model_b") else None for w in winners],
+            "decisive": [decisive(w) if w is not None else None for w in winners]}
 
 
 def debate_targets(episodes: list[dict]) -> dict[str, list[str | None]]:
-    """N-agent episodes: was the group's final answer correct (debates), did its best answer reach the top
-    judge scores (answer sets); None where the source gives neither."""
+    """N-agent episodes: was the group's final answer correct; did every agent end on the same answer."""
     correct = [e["outcome"]["final_correct"] for e in episodes]
-    best = [e["outcome"]["best_judge_score"] for e in episodes]
-    return {
-        "final_correct": [None if c is None else ("correct" if c else "wrong") for c in correct],
-        "best_score_at_least_9": [None if b is None else ("yes" if b >= TOP_SCORE else "no") for b in best],
-    }
+    consensus = [e["outcome"]["final_consensus"] for e in episodes]
+    return {"final_correct": [None if c is None else ("correct" if c else "wrong") for c in correct],
+            "consensus": [None if c is None else ("unanimous" if c >= 1.0 else "split") for c in consensus]}
 
 
-def run_probe(final_states: np.ndarray, full_dimensional_states: np.ndarray, targets: dict[str, list[str | None]], *,
-              folds: int = 5, seed: int = 0, cache_dir: Path | None = None) -> dict:
-    """Probe every target on the episodes that have a label for it (None = no label)."""
+def group_of(episode: dict) -> str:
+    """The prompt (or question) an episode answers: episodes of one group never straddle a fold."""
+    prompt = next((t["prompt"] for t in episode["turns"] if t["prompt"]), None)
+    if prompt is not None:
+        return hashlib.sha256(prompt.strip().lower().encode()).hexdigest()[:16]
+    return f"{episode['task']}#{episode['metadata']['question_id']}"
+
+
+# --- features ---------------------------------------------------------------------------------------------
+
+def probe_features(episodes: list[dict], latents: list, full_states: np.ndarray, table, pairwise: bool) -> dict:
+    """{feature set: [episodes, dims]} for the family; see the module docstring."""
+    features = {"coordinator_state": np.stack([lat.states[-1] for lat in latents]).astype(np.float64)}
+    if pairwise:
+        features["ordered_latents"] = np.stack([np.mean([r[0] - r[1] for r in lat.responses], axis=0)
+                                                for lat in latents]).astype(np.float64)
+    features["full_dimensional_state"] = np.asarray(full_states, dtype=np.float64)
+    dimension = table.vectors.shape[1]
+    prompts = [next((t["prompt"] for t in e["turns"] if t["prompt"]), None) for e in episodes]
+    features["prompt_only"] = np.stack([table.of([p])[0] if p is not None else np.zeros(dimension, np.float32)
+                                        for p in prompts]).astype(np.float64)
+    outputs = [np.log1p([a["output_tokens"] for a in e["token_totals"]["per_agent"]]) for e in episodes]
+    if pairwise:
+        features["length"] = np.array([[o[0] - o[1], abs(o[0] - o[1]), o[0] + o[1]] for o in outputs])
+    else:
+        features["length"] = np.array([[o.mean(), o.std(), o.max() - o.min()] for o in outputs])
+    features["model_identity"] = model_identity(episodes, pairwise)
+    return features
+
+
+def model_identity(episodes: list[dict], pairwise: bool) -> np.ndarray:
+    models = sorted({a["model"] for e in episodes for a in e["agents"]})
+    position = {m: i for i, m in enumerate(models)}
+    if pairwise:  # which model is on side a, which on side b
+        rows = np.zeros((len(episodes), 2 * len(models)))
+        for row, episode in zip(rows, episodes):
+            row[position[episode["agents"][0]["model"]]] = 1
+            row[len(models) + position[episode["agents"][1]["model"]]] = 1
+        return rows
+    rows = np.zeros((len(episodes), len(models)))
+    for row, episode in zip(rows, episodes):
+        for a in episode["agents"]:
+            row[position[a["model"]]] = 1
+    return rows
+
+
+FEATURE_DESCRIPTIONS = {
+    "coordinator_state": "final coordinator state h_T ({rank} dims; symmetric in the agents)",
+    "ordered_latents": "mean over turns of responses[0].latent - responses[1].latent ({rank} dims; antisymmetric classifier)",
+    "full_dimensional_state": "the same recurrence on the full turn observations ({full} dims)",
+    "prompt_only": "baseline: the first prompt's embedding ({embedding} dims)",
+    "length": "baseline: log output tokens of the agents (pairs: difference, |difference|, sum; N agents: mean, std, range)",
+    "model_identity": "baseline: which models took part (pairs: one-hot of model_a and of model_b)",
+    "majority_class": "baseline: always the most frequent class of the training folds",
+}
+
+
+def run_probe(episodes: list[dict], latents: list, full_states: np.ndarray, table, probe_targets, *, folds: int = 5,
+              seed: int = 0, cache_dir=None) -> dict:
+    """Probe every target of the family on the episodes that have a label for it (None = no label)."""
+    pairwise = all(e["topology"] == "pairwise_chat" for e in episodes)
     cache = ScoreCache(cache_dir)
-
-    def probe(labels: list[str | None]) -> dict:
+    features = probe_features(episodes, latents, full_states, table, pairwise)
+    groups = [group_of(e) for e in episodes]
+    kinds = {"ordered_latents": "antisymmetric"}
+    targets = {}
+    for name, labels in probe_targets(episodes).items():
         keep = [i for i, label in enumerate(labels) if label is not None]
-        features = {"coordinator_state": final_states[keep], "full_dimensional_state": full_dimensional_states[keep]}
-        return probe_target(features, [labels[i] for i in keep], folds=folds, seed=seed, cache=cache)
-
-    return {
-        "features": {"coordinator_state": f"final h_T ({final_states.shape[1]} dims)",
-                     "full_dimensional_state": f"the same recurrence on the turn observations "
-                                               f"({full_dimensional_states.shape[1]} dims)"},
-        "classifier": "StandardScaler + LogisticRegression(max_iter=2000), stratified k-fold",
-        "targets": {name: probe(labels) for name, labels in targets.items()},
+        chosen = {f: x[keep] for f, x in features.items()}
+        if name == "decisive" and pairwise:
+            chosen.pop("ordered_latents")  # who won does not matter for decisive vs tie
+        targets[name] = probe_target(chosen, [labels[i] for i in keep], [groups[i] for i in keep], folds=folds,
+                                     seed=seed, cache=cache, kinds=kinds)
+    sizes = {"rank": features["coordinator_state"].shape[1], "full": features["full_dimensional_state"].shape[1],
+             "embedding": features["prompt_only"].shape[1]}
+    report = {
+        "version": PROBE_VERSION,
+        "grouping": "folds grouped by prompt (pairwise) or question (debates): StratifiedGroupKFold, shuffled, seeded",
+        "classifier": "StandardScaler + LogisticRegression(max_iter=1000); ordered_latents without intercept or "
+                      "centring; majority_class a DummyClassifier",
+        "scores": "pooled out-of-fold accuracy and macro-F1, 95% percentile bootstrap over groups "
+                  f"({RESAMPLES} resamples), accuracy mean and std over folds",
+        "cost_bound": f"at most {MAX_EPISODES} episodes per target (a seeded sample of whole groups)",
+        "features": {name: text.format(**sizes) for name, text in FEATURE_DESCRIPTIONS.items()
+                     if name in features or name == "majority_class"},
+        "targets": targets,
+        "cache": cache.stats(),
     }
+    report["reading"] = probe_reading(targets)
+    return report
+
+
+def probe_reading(targets: dict) -> list[str]:
+    """What the scores say, one sentence a target, computed from the intervals (never a fixed claim)."""
+    sentences = []
+    for name, result in targets.items():
+        if "skipped" in result:
+            sentences.append(f"{name}: not probed ({result['skipped']}).")
+            continue
+        scores = result["results"]
+        majority = scores["majority_class"]["accuracy"]
+        state = scores["coordinator_state"]
+        baselines = {b: scores[b]["accuracy"] for b in ("prompt_only", "length", "model_identity") if b in scores}
+        best_baseline = max(baselines, key=baselines.get)
+        low, high = state["accuracy_ci95"]
+        if low > majority:
+            verdict = f"the coordinator state keeps some of it ({state['accuracy']} [{low}, {high}] above the majority class {majority})"
+        else:
+            verdict = (f"no evidence that the coordinator state keeps it ({state['accuracy']} [{low}, {high}]; "
+                       f"majority class {majority})")
+        text = f"{name}: {verdict}; best baseline {best_baseline} {baselines[best_baseline]}"
+        if "ordered_latents" in scores:
+            ordered = scores["ordered_latents"]
+            text += f"; ordered per-agent latents {ordered['accuracy']} {ordered['accuracy_ci95']}"
+        if name == "side":
+            text += ("; the symmetric state cannot identify the side by construction, so its score is a leakage check, "
+                     "not information kept")
+        sentences.append(text + ".")
+    return sentences

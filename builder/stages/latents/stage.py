@@ -33,8 +33,8 @@ def fit_latents(episodes: list[dict], *, embedder: Embedder, cache_dir: Path | N
                 decay: float, seed: int, probe_folds: int, probe_targets, show_progress: bool = True) -> LatentFit:
     """`probe_targets(episodes)` gives {target name: label per episode (None: not labelled)}."""
     table = embed_episodes(episodes, embedder, cache_dir)
-    per_episode = [episode_observations(e, table) for e in episodes]  # (turn observations, answer vectors)
-    observations = np.concatenate([turn_observations for turn_observations, _ in per_episode])
+    per_episode = [episode_observations(e, table) for e in episodes]  # (turn observations, answers, prompts)
+    observations = np.concatenate([turn_observations for turn_observations, _, _ in per_episode])
     projection = fit_projection(method, observations, rank, seed)
     coordinator = Coordinator(
         projection=projection,
@@ -44,12 +44,11 @@ def fit_latents(episodes: list[dict], *, embedder: Embedder, cache_dir: Path | N
              "explained_variance": _rounded(projection.explained_variance),
              "reconstruction_r2": _rounded(projection.reconstruction_r2(observations)), "seed": seed},
     )
-    latents = {e["episode_id"]: latents_of(coordinator, x, answers)
-               for e, (x, answers) in zip(episodes, progress(per_episode, show_progress, desc="coordinator", unit=" ep"))}
-    final_states = np.stack([latents[e["episode_id"]].states[-1] for e in episodes])
-    full_states = np.stack([coordinator.states(x)[-1] for x, _ in per_episode])
-    probe = run_probe(final_states, full_states, probe_targets(episodes), folds=probe_folds, seed=seed,
-                      cache_dir=cache_dir)
+    latents = {e["episode_id"]: latents_of(coordinator, *observed)
+               for e, observed in zip(episodes, progress(per_episode, show_progress, desc="coordinator", unit=" ep"))}
+    full_states = np.stack([coordinator.states(x)[-1] for x, _, _ in per_episode])
+    probe = run_probe(episodes, [latents[e["episode_id"]] for e in episodes], full_states, table, probe_targets,
+                      folds=probe_folds, seed=seed, cache_dir=cache_dir)
     return LatentFit(coordinator=coordinator, table=table, probe=probe, latents=latents)
 
 
@@ -60,19 +59,23 @@ def _rounded(value: float | None) -> float | None:
 class LatentStage(EpisodeStage):
     """Writes turns[].latent_z, turns[].latent_h, turns[].effective_diversity and effective_diversity_mean."""
 
-    name = "latents_v1"
+    name = "latents"
+    version = 2  # 2: each response's own latent
 
     def __init__(self, fit: LatentFit):
         self.fit = fit
 
     def describe(self) -> dict:
-        return {"stage": self.name, **self.fit.coordinator.describe(), "embedding_stats": self.fit.table.stats}
+        return {"stage": self.name, "version": self.version, **self.fit.coordinator.describe(), "embedding_stats": self.fit.table.stats}
 
     def process(self, episode: dict) -> dict:
         latents = self.fit.latents[episode["episode_id"]]
-        for turn, z, h, diversity in zip(episode["turns"], latents.projections, latents.states, latents.diversity):
+        for turn, z, h, diversity, own in zip(episode["turns"], latents.projections, latents.states, latents.diversity,
+                                              latents.responses):
             turn["latent_z"] = z.tolist()
             turn["latent_h"] = h.tolist()
             turn["effective_diversity"] = diversity
+            for response, latent in zip(turn["responses"], own):
+                response["latent"] = latent.tolist()
         episode["effective_diversity_mean"] = float(np.mean(latents.diversity))
         return episode
