@@ -2,13 +2,15 @@
 own, then written together into one Hub-ready folder:
 
     pairwise (arena battles -> mini, preview, full)      debate (N-agent logs -> debate-mini, debate-full)
-    rows      = iter_source_rows(config.source)           iter_debate_rows(config.debate_sources)  builder/sources/
+    rows      = iter_source_rows(config.source)           iter_debate_rows(plan)            builder/sources/
     episodes  = normalise(row) or a counted rejection     (arena / Agent-Scaling / MALLM / answer sets)
     full      = select_full(episodes, ...)                builder/selection.py
-    for stage in episode_stages(config): stage.process(e) builder/stages/ (token logs)
-    fit = fit_latents(full, ...)                          builder/stages/latents/ (global: embeddings, basis, probe)
-    labels = label_build(full, ...)                       builder/stages/labels/ (offline rules or an LLM judge)
-    for stage in fitted_stages(fit, labels): ...          per episode: z_t, h_t, N*, labels, events
+    for stage in episode_stages(config): stage.process(e) per episode: token logs          builder/stages/
+    table     = embed_episodes(full, ...)                 global: each distinct text once  builder/stages/latents/
+    coordinator = fit_coordinator(full, table, ...)       global: the low-rank basis
+    for stage in fitted_stages(coordinator, table): ...   per episode: z_t, h_t, response latents, N*, offline labels
+    judge_labels(full, ...)                               batch, with --labeler judge      builder/stages/labels/
+    probe = run_probe(full, ...)                          report: reads the stored latents
     mini, preview = select_mini(full), make_preview(mini) builder/selection.py
     write_config(...) per config, coordinators, stats.json, figures, README.md    builder/output/, dataset_card/
 
@@ -46,10 +48,12 @@ from builder.sources.debates import iter_debate_rows, plan_debate_sources, quest
 from builder.sources.loaders import source_name
 from builder.stages.base import EpisodeStage
 from builder.stages.labels.judge import JudgeSettings
-from builder.stages.labels.stage import LabelRun, LabelStage, label_build
-from builder.stages.latents.embeddings import Embedder, default_cache_dir
-from builder.stages.latents.probe import debate_targets, pairwise_targets
-from builder.stages.latents.stage import LatentFit, LatentStage, fit_latents
+from builder.stages.labels.offline import OfflineLabeler
+from builder.stages.labels.stage import LabelRun, OfflineLabelStage, judge_labels, main_failure
+from builder.stages.latents.coordinator import Coordinator
+from builder.stages.latents.embeddings import Embedder, EmbeddingTable, default_cache_dir, embed_episodes
+from builder.stages.latents.probe import debate_targets, pairwise_targets, run_probe
+from builder.stages.latents.stage import LatentStage, fit_coordinator
 from builder.stages.token_logs import TokenLogStage
 
 
@@ -64,21 +68,12 @@ def episode_stages(config: BuildConfig) -> list[EpisodeStage]:
     ]
 
 
-def fitted_stages(latent_fit: LatentFit, label_run: LabelRun) -> list[EpisodeStage]:
-    """The per-episode stages that apply what was computed on the whole build."""
+def fitted_stages(coordinator: Coordinator, table: EmbeddingTable) -> list[EpisodeStage]:
+    """The per-episode stages that apply what was fitted on the whole build, in order."""
     return [
-        LatentStage(latent_fit),
-        LabelStage(label_run),
+        LatentStage(coordinator, table),
+        OfflineLabelStage(table),
     ]
-
-
-def fit_latent_basis(config: BuildConfig, episodes: list[dict], probe_targets) -> LatentFit:
-    """The global fits of a build: embeddings of every distinct text, the low-rank basis, the probe."""
-    embedder = Embedder(config.embedding_model, batch_size=config.embedding_batch_size, device=config.device,
-                        progress=config.progress)
-    return fit_latents(episodes, embedder=embedder, cache_dir=_cache_dir(config), method=config.projection, rank=config.rank,
-                       decay=config.coordinator_decay, seed=config.seed, probe_folds=config.probe_folds,
-                       probe_targets=probe_targets, show_progress=config.progress)
 
 
 @dataclass
@@ -166,7 +161,8 @@ class FamilyBuild:
     rows_read: int
     rejects: RejectLog
     stages: list[EpisodeStage]
-    latent_fit: LatentFit
+    coordinator: Coordinator
+    probe: dict
     label_run: LabelRun
 
 
@@ -188,17 +184,23 @@ def build_family(config: BuildConfig, family: Family) -> FamilyBuild:
 
     stages = episode_stages(config)
     full = run_stages(stages, full, config.progress)
-    latent_fit = fit_latent_basis(config, full, family.probe_targets)
-    label_run = label_episodes(config, full, latent_fit)
-    later = fitted_stages(latent_fit, label_run)
+    embedder = Embedder(config.embedding_model, batch_size=config.embedding_batch_size, device=config.device,
+                        progress=config.progress)
+    table = embed_episodes(full, embedder, _cache_dir(config))
+    coordinator = fit_coordinator(full, table, embedder=embedder, method=config.projection, rank=config.rank,
+                                  decay=config.coordinator_decay, seed=config.seed)
+    later = fitted_stages(coordinator, table)
     full = run_stages(later, full, config.progress)
+    label_run = judge_step(config, full)
+    probe = run_probe(full, coordinator, table, family.probe_targets, folds=config.probe_folds, seed=config.seed,
+                      cache_dir=_cache_dir(config))
 
     if family.preview_config:
         mini = select_mini(full)
         configs = {family.mini_config: mini, family.preview_config: make_preview(mini), family.full_config: full}
     else:
         configs = {family.mini_config: select_debate_mini(full), family.full_config: full}
-    return FamilyBuild(family, configs, rows_read, rejects, stages + later, latent_fit, label_run)
+    return FamilyBuild(family, configs, rows_read, rejects, stages + later, coordinator, probe, label_run)
 
 
 def build(config: BuildConfig) -> dict:
@@ -218,14 +220,14 @@ def build_into(config: BuildConfig, planned: list[Family], staging: Path) -> dic
     infos = {name: write_config(episodes, name, staging, config.shard_max_episodes, config.rank)
              for name, episodes in configs.items()}
     for result in built:
-        result.latent_fit.coordinator.save(staging / result.family.coordinator_dir)
+        result.coordinator.save(staging / result.family.coordinator_dir)
     sections = {result.family.name: family_report(
         family=result.family.name,
         full=result.configs[result.family.full_config],
         rows_read=result.rows_read,
         rejects=result.rejects,
         stages=[stage.describe() for stage in result.stages],
-        probe=result.latent_fit.probe,
+        probe=result.probe,
         label_run=result.label_run,
         notes=result.family.notes,
         coordinator_dir=result.family.coordinator_dir,
@@ -242,19 +244,18 @@ def build_into(config: BuildConfig, planned: list[Family], staging: Path) -> dic
     return report
 
 
-def label_episodes(config: BuildConfig, episodes: list[dict], latent_fit: LatentFit) -> LabelRun:
-    judge = None
-    if config.labeler == "judge":
-        judge = JudgeSettings(base_url=config.judge_base_url, model=config.judge_model or "",
-                              api_key_env=config.judge_api_key_env, concurrency=config.judge_concurrency,
-                              max_calls=config.max_calls, timeout_s=config.judge_timeout)
-    run = label_build(episodes, labeler=config.labeler, table=latent_fit.table, judge=judge,
-                      cache_dir=_cache_dir(config), show_progress=config.progress)
-    if judge is not None:
-        labelled = sum(1 for labels, _ in run.labels.values() if labels["missing_reason"] is None)
-        if labelled == 0 or labelled < config.min_labelled * len(episodes):
-            raise BuildError(f"the judge labelled {labelled} of {len(episodes)} episodes (--min-labelled "
-                             f"{config.min_labelled}); most common failure: {run.main_failure()}")
+def judge_step(config: BuildConfig, episodes: list[dict]) -> LabelRun:
+    """With --labeler judge, the judge relabels the (offline-labelled) episodes; it must label enough of them."""
+    if config.labeler != "judge":
+        return LabelRun(identity=OfflineLabeler.identity)
+    settings = JudgeSettings(base_url=config.judge_base_url, model=config.judge_model or "",
+                             api_key_env=config.judge_api_key_env, concurrency=config.judge_concurrency,
+                             max_calls=config.max_calls, timeout_s=config.judge_timeout)
+    run = judge_labels(episodes, settings, _cache_dir(config), show_progress=config.progress)
+    labelled = sum(1 for e in episodes if e["labels"]["missing_reason"] is None)
+    if labelled == 0 or labelled < config.min_labelled * len(episodes):
+        raise BuildError(f"the judge labelled {labelled} of {len(episodes)} episodes (--min-labelled "
+                         f"{config.min_labelled}); most common failure: {main_failure(episodes)}")
     return run
 
 

@@ -205,7 +205,10 @@ def test_debate_configs_load_validate_and_have_their_own_basis(sample_build):
             assert 1 - 1e-9 <= turn["effective_diversity"] <= len(episode["agents"]) + 1e-9
     accuracy = debate["n_agent"]["agent_accuracy_by_round"]
     assert accuracy["0"]["accuracy"] < accuracy["1"]["accuracy"]  # the sample's agents correct each other
-    assert "final_correct" in debate["latent_probe"]["targets"]
+    assert set(debate["latent_probe"]["targets"]) == {"final_correct", "consensus"}
+    # rounds after the first carry no new prompt: nothing to compare, so no topic shift is invented
+    assert debate["labels"]["turn_events"]["topic_shift"] == 0
+    assert all(t["prompt"] is None for e in full for t in e["turns"][1:])
 
 
 def write_history(folder: Path, name: str, rows: list[dict]) -> Path:

@@ -1,79 +1,75 @@
-"""The label stage: labels every episode of the build with the chosen labeler, then writes them.
+"""Labels: the offline labeler as a per-episode stage, the LLM judge as a batch step after it.
 
-Labelling runs over the whole build at once (the judge is asynchronous and batched); `LabelStage`
-then writes `labels` and each turn's `coordination_events`. With the judge, the offline labeler runs
-too, and the report gives how much the two agree.
+    OfflineLabelStage(table).process(e)    per episode: labels and turn events from texts, tokens, embeddings
+    judge_labels(full, settings, ...)      batch (asynchronous, cached): replaces the labels with the judge's;
+                                           an episode it cannot label keeps null labels with the reason and
+                                           the offline turn events; the report gives the two labelers' agreement
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.config import LABELERS
 from builder.stages.base import EpisodeStage
 from builder.stages.labels.judge import JudgeLabeler, JudgeSettings
 from builder.stages.labels.offline import OfflineLabeler
 from builder.stages.labels.report import labeler_agreement
 
 
-
 @dataclass
 class LabelRun:
-    labels: dict[str, tuple[dict, list[list[str]] | None]]
+    """Who labelled a family and, for a judge, what it cost and how it agreed with the offline labels."""
+
     identity: dict
     judge_usage: dict | None = None
     agreement: dict | None = None
 
-    def main_failure(self) -> str:
-        """The most frequent reason an episode got no label, with how many share it ("none" if all labelled)."""
-        from collections import Counter
 
-        reasons = Counter(labels["missing_reason"] for labels, _ in self.labels.values() if labels["missing_reason"])
-        if not reasons:
-            return "none"
-        reason, count = reasons.most_common(1)[0]
-        return f"{reason} ({count} episodes)"
-
-
-def label_build(episodes: list[dict], *, labeler: str, table, judge: JudgeSettings | None, cache_dir: Path | None,
-                show_progress: bool = True) -> LabelRun:
-    offline = OfflineLabeler(table)
-    offline_labels = {e["episode_id"]: offline.label(e) for e in episodes}
-    if labeler == "offline":
-        return LabelRun(labels=offline_labels, identity=offline.identity)
-    if labeler != "judge":
-        raise ValueError(f"unknown labeler {labeler!r} (choose from {', '.join(LABELERS)})")
-    if judge is None or not judge.model:
-        raise ValueError("the judge labeler needs a judge model")
-    from tqdm.auto import tqdm
-
-    client = JudgeLabeler(judge, cache_dir)
-    with tqdm(total=len(episodes), disable=not show_progress, desc="judge", unit=" ep") as bar:
-        judged = client.label_all(episodes, on_done=lambda: bar.update(1))
-    # Episodes the judge could not label keep null labels (with the reason) and offline events per turn,
-    # so that the turn-level column stays filled.
-    merged = {i: (labels, events if events is not None else offline_labels[i][1]) for i, (labels, events) in judged.items()}
-    agreement = labeler_agreement({i: labels for i, (labels, _) in offline_labels.items()},
-                                  {i: labels for i, (labels, _) in judged.items()})
-    return LabelRun(labels=merged, identity=client.identity, judge_usage=client.usage.to_report(), agreement=agreement)
-
-
-class LabelStage(EpisodeStage):
-    """Writes `labels` and `turns[].coordination_events`."""
+class OfflineLabelStage(EpisodeStage):
+    """Computes and writes `labels` and `turns[].coordination_events` with the offline rules."""
 
     name = "labels"
     version = 2  # 2: labels read no outcome
 
-    def __init__(self, run: LabelRun):
-        self.run = run
+    def __init__(self, table):
+        self.labeler = OfflineLabeler(table)
 
     def describe(self) -> dict:
-        return {"stage": self.name, "version": self.version, "labeler": self.run.identity}
+        return {"stage": self.name, "version": self.version, "labeler": self.labeler.identity}
 
     def process(self, episode: dict) -> dict:
-        labels, events = self.run.labels[episode["episode_id"]]
+        labels, events = self.labeler.label(episode)
         episode["labels"] = labels
         for turn, turn_events in zip(episode["turns"], events):
             turn["coordination_events"] = turn_events
         return episode
+
+
+def judge_labels(episodes: list[dict], settings: JudgeSettings, cache_dir: Path | None,
+                 show_progress: bool = True) -> LabelRun:
+    """Label `episodes` (already labelled offline) with the judge, in place."""
+    from tqdm.auto import tqdm
+
+    client = JudgeLabeler(settings, cache_dir)
+    with tqdm(total=len(episodes), disable=not show_progress, desc="judge", unit=" ep") as bar:
+        judged = client.label_all(episodes, on_done=lambda: bar.update(1))
+    agreement = labeler_agreement({e["episode_id"]: e["labels"] for e in episodes},
+                                  {i: labels for i, (labels, _) in judged.items()})
+    for episode in episodes:
+        labels, events = judged[episode["episode_id"]]
+        episode["labels"] = labels
+        if events is not None:  # otherwise the offline events stay, so the turn-level column stays filled
+            for turn, turn_events in zip(episode["turns"], events):
+                turn["coordination_events"] = turn_events
+    return LabelRun(identity=client.identity, judge_usage=client.usage.to_report(), agreement=agreement)
+
+
+def main_failure(episodes: list[dict]) -> str:
+    """The most frequent reason an episode got no label, with how many share it ("none" if all labelled)."""
+    reasons = Counter(e["labels"]["missing_reason"] for e in episodes if e["labels"]["missing_reason"])
+    if not reasons:
+        return "none"
+    reason, count = reasons.most_common(1)[0]
+    return f"{reason} ({count} episodes)"

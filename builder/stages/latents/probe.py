@@ -183,13 +183,22 @@ def group_of(episode: dict) -> str:
 
 # --- features ---------------------------------------------------------------------------------------------
 
-def probe_features(episodes: list[dict], latents: list, full_states: np.ndarray, table, pairwise: bool) -> dict:
-    """{feature set: [episodes, dims]} for the family; see the module docstring."""
-    features = {"coordinator_state": np.stack([lat.states[-1] for lat in latents]).astype(np.float64)}
+def ordered_latents(episode: dict) -> np.ndarray:
+    """Mean over turns of responses[0].latent - responses[1].latent: negated when the sides are swapped."""
+    return np.mean([np.subtract(t["responses"][0]["latent"], t["responses"][1]["latent"]) for t in episode["turns"]],
+                   axis=0)
+
+
+def probe_features(episodes: list[dict], coordinator, table, pairwise: bool) -> dict:
+    """{feature set: [episodes, dims]} for the family, read from the latents the stage wrote (the full-dimensional
+    state is recomputed from the turn observations, which the dataset does not store); see the module docstring."""
+    from builder.stages.latents.observations import episode_observations
+
+    features = {"coordinator_state": np.array([e["turns"][-1]["latent_h"] for e in episodes], dtype=np.float64)}
     if pairwise:
-        features["ordered_latents"] = np.stack([np.mean([r[0] - r[1] for r in lat.responses], axis=0)
-                                                for lat in latents]).astype(np.float64)
-    features["full_dimensional_state"] = np.asarray(full_states, dtype=np.float64)
+        features["ordered_latents"] = np.stack([ordered_latents(e) for e in episodes]).astype(np.float64)
+    features["full_dimensional_state"] = np.stack(
+        [coordinator.states(episode_observations(e, table)[0])[-1] for e in episodes]).astype(np.float64)
     dimension = table.vectors.shape[1]
     prompts = [next((t["prompt"] for t in e["turns"] if t["prompt"]), None) for e in episodes]
     features["prompt_only"] = np.stack([table.of([p])[0] if p is not None else np.zeros(dimension, np.float32)
@@ -230,12 +239,12 @@ FEATURE_DESCRIPTIONS = {
 }
 
 
-def run_probe(episodes: list[dict], latents: list, full_states: np.ndarray, table, probe_targets, *, folds: int = 5,
-              seed: int = 0, cache_dir=None) -> dict:
+def run_probe(episodes: list[dict], coordinator, table, probe_targets, *, folds: int = 5, seed: int = 0,
+              cache_dir=None) -> dict:
     """Probe every target of the family on the episodes that have a label for it (None = no label)."""
     pairwise = all(e["topology"] == "pairwise_chat" for e in episodes)
     cache = ScoreCache(cache_dir)
-    features = probe_features(episodes, latents, full_states, table, pairwise)
+    features = probe_features(episodes, coordinator, table, pairwise)
     groups = [group_of(e) for e in episodes]
     kinds = {"ordered_latents": "antisymmetric"}
     targets = {}

@@ -1,42 +1,31 @@
-"""The per-episode latent stage and the global fit it applies.
+"""The global latent fit, and the per-episode stage that applies it.
 
-`fit_latents` runs once per build: embed every distinct text (cached), build all turn observations,
-fit the projection basis, compute every episode's latents and run the probe on them. `LatentStage`
-then writes each episode's z_t, h_t and N*.
+    table       = embed_episodes(full, ...)           global: every distinct text embedded once (cached)
+    coordinator = fit_coordinator(full, table, ...)   global: the projection basis, fitted on every turn
+    LatentStage(coordinator, table).process(e)        per episode: z_t, h_t, each response's latent, N*
+
+The probe (builder.stages.latents.probe) is a report step afterwards: it reads the latents the stage wrote.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict
 
 import numpy as np
 
-from builder.progress import progress
 from builder.stages.base import EpisodeStage
-from builder.stages.latents.coordinator import Coordinator, EpisodeLatents, latents_of
-from builder.stages.latents.embeddings import Embedder, EmbeddingTable, embed_episodes
-from builder.stages.latents.observations import episode_observations
-from builder.stages.latents.probe import run_probe
+from builder.stages.latents.coordinator import Coordinator, episode_latents
+from builder.stages.latents.embeddings import Embedder, EmbeddingTable
+from builder.stages.latents.observations import build_observations
 from builder.stages.latents.projection import fit_projection
 
 
-@dataclass
-class LatentFit:
-    coordinator: Coordinator
-    table: EmbeddingTable
-    probe: dict
-    latents: dict[str, EpisodeLatents]  # by episode id
-
-
-def fit_latents(episodes: list[dict], *, embedder: Embedder, cache_dir: Path | None, method: str, rank: int,
-                decay: float, seed: int, probe_folds: int, probe_targets, show_progress: bool = True) -> LatentFit:
-    """`probe_targets(episodes)` gives {target name: label per episode (None: not labelled)}."""
-    table = embed_episodes(episodes, embedder, cache_dir)
-    per_episode = [episode_observations(e, table) for e in episodes]  # (turn observations, answers, prompts)
-    observations = np.concatenate([turn_observations for turn_observations, _, _ in per_episode])
+def fit_coordinator(episodes: list[dict], table: EmbeddingTable, *, embedder: Embedder, method: str, rank: int,
+                    decay: float, seed: int) -> Coordinator:
+    """Fit the low-rank basis on every turn observation of the build; the recurrence needs no fit."""
+    observations = build_observations(episodes, table)
     projection = fit_projection(method, observations, rank, seed)
-    coordinator = Coordinator(
+    return Coordinator(
         projection=projection,
         decay=decay,
         embedding_model={**asdict(embedder.identity), "dimension": int(table.vectors.shape[1])},
@@ -44,12 +33,6 @@ def fit_latents(episodes: list[dict], *, embedder: Embedder, cache_dir: Path | N
              "explained_variance": _rounded(projection.explained_variance),
              "reconstruction_r2": _rounded(projection.reconstruction_r2(observations)), "seed": seed},
     )
-    latents = {e["episode_id"]: latents_of(coordinator, *observed)
-               for e, observed in zip(episodes, progress(per_episode, show_progress, desc="coordinator", unit=" ep"))}
-    full_states = np.stack([coordinator.states(x)[-1] for x, _, _ in per_episode])
-    probe = run_probe(episodes, [latents[e["episode_id"]] for e in episodes], full_states, table, probe_targets,
-                      folds=probe_folds, seed=seed, cache_dir=cache_dir)
-    return LatentFit(coordinator=coordinator, table=table, probe=probe, latents=latents)
 
 
 def _rounded(value: float | None) -> float | None:
@@ -57,19 +40,22 @@ def _rounded(value: float | None) -> float | None:
 
 
 class LatentStage(EpisodeStage):
-    """Writes turns[].latent_z, turns[].latent_h, turns[].effective_diversity and effective_diversity_mean."""
+    """Computes and writes turns[].latent_z, turns[].latent_h, turns[].responses[].latent,
+    turns[].effective_diversity and effective_diversity_mean."""
 
     name = "latents"
     version = 2  # 2: each response's own latent
 
-    def __init__(self, fit: LatentFit):
-        self.fit = fit
+    def __init__(self, coordinator: Coordinator, table: EmbeddingTable):
+        self.coordinator = coordinator
+        self.table = table
 
     def describe(self) -> dict:
-        return {"stage": self.name, "version": self.version, **self.fit.coordinator.describe(), "embedding_stats": self.fit.table.stats}
+        return {"stage": self.name, "version": self.version, **self.coordinator.describe(),
+                "embedding_stats": self.table.stats}
 
     def process(self, episode: dict) -> dict:
-        latents = self.fit.latents[episode["episode_id"]]
+        latents = episode_latents(self.coordinator, episode, self.table)
         for turn, z, h, diversity, own in zip(episode["turns"], latents.projections, latents.states, latents.diversity,
                                               latents.responses):
             turn["latent_z"] = z.tolist()
