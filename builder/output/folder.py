@@ -22,13 +22,13 @@ from __future__ import annotations
 import ctypes
 import errno
 import fnmatch
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from builder.files import file_sha256
 from builder.layout import MANIFEST_FILE, MANIFEST_KIND, REPORT_FILE
 
 STAGING_MARKER = ".multi-llm-coord-staging"
@@ -41,14 +41,6 @@ LEGACY_LAYOUT = ("README.md", "stats.json", "multi_llm_coord.py", "data/*/train-
 
 class OutputRefused(Exception):
     """The output path cannot be (re)placed safely; the message is one line and nothing was changed."""
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def folder_files(folder: Path) -> list[str]:
