@@ -71,16 +71,17 @@ TRUNCATION_MARKER = " [...]"
 _DESCRIPTION = """\
 Multi-LLM coordination episodes: several language models answer the same user turns; each episode
 records who said what, what every agent read and wrote in tokens (tiktoken), communication-efficiency
-metrics and the human outcome. Pairwise Chatbot Arena battles are two-agent episodes."""
+metrics and the outcome (a human or LLM verdict, or the correctness of the final answer). Pairwise battles
+are two-agent episodes."""
 
 _CITATION = """\
 @misc{multi_llm_coord,
   title  = {multi-llm-coord: multi-LLM coordination episodes with token logs},
-  note   = {Built with the multi-llm-coord builder from Chatbot Arena conversations},
+  note   = {Built with the multi-llm-coord builder; cite the sources listed in the dataset card as well},
   year   = {2026}
 }"""
 
-_LICENSE = "cc-by-4.0 (user prompts); model outputs are subject to each model's terms of use"
+_LICENSE = "see the dataset card: each release carries the licences of its sources"
 
 
 def episode_features(rank: int = DEFAULT_RANK) -> Features:
@@ -251,7 +252,7 @@ FIELD_DOCS: dict[str, str] = {
     "in other arena releases is mapped to `tie (bothbad)`. Null for N-agent episodes (see `outcome`).",
     "metadata": "Source metadata of the battle; null where the source does not carry the field.",
     "metadata.question_id": "The source's question id, as a string (MT-Bench's integer ids are converted).",
-    "metadata.judge": "Anonymised id of the human (or model) judge who voted.",
+    "metadata.judge": "The source's judge id: an anonymised person, or the name of an LLM judge (the card counts which).",
     "metadata.language": "Language of the conversation as detected by the source.",
     "metadata.tstamp": "Unix timestamp of the battle (one per conversation, not per turn).",
     "metadata.anony": "Whether the models were anonymous to the voter.",
@@ -324,7 +325,7 @@ SEED_REPORT_MAPPING: list[tuple[str, str]] = [
 
 
 CONFIG_DESCRIPTIONS = {
-    "mini": "3 complete episodes chosen deterministically (at least two winner values and a multi-turn episode).",
+    "mini": "3 complete episodes chosen deterministically (the longest multi-turn episode if any, then different winners).",
     "preview": f"The mini episodes with every text cut to {PREVIEW_MAX_CHARS} characters, for quick inspection.",
     "full": "Every accepted pairwise (arena) episode of the build (after the build's optional selection).",
     "debate-mini": "3 complete N-agent episodes chosen deterministically (several topologies and sources).",

@@ -5,6 +5,7 @@ is made, so a bad option is a one-line error before any work (`ConfigError`)."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -12,6 +13,7 @@ SAMPLE_SOURCE = "sample"
 PROJECTION_METHODS = ("pca", "svd", "nmf", "vae")
 LABELERS = ("offline", "judge")
 INT32_MAX = 2**31 - 1
+LICENCE_ID = re.compile(r"[a-z0-9][a-z0-9.+-]{1,40}")
 
 
 class ConfigError(ValueError):
@@ -36,6 +38,13 @@ class BuildConfig:
         "the lmsys/chatbot_arena_conversations layout, or a Hub dataset id such as lmsys/chatbot_arena_conversations.",
     )
     source_split: str = option("train", "Split to read from a Hub dataset or a local dataset folder.")
+    license: str | None = option(
+        None, "Licence of a local --source (a Hub licence id such as apache-2.0); known Hub sources and the sample have "
+              "theirs recorded. Without it (or a provenance.json sidecar) the card says `license: other`.")
+    citation: str | None = option(None, "BibTeX of a local --source, or @PATH to a .bib file, for the card's citation.")
+    judge_kind: str | None = option(
+        None, "Who decided the outcomes of a local --source: human, llm, reference_answer or synthetic. Default: from "
+              "the registry, else counted from the rows' `judge` ids.", choices=("human", "llm", "reference_answer", "synthetic"))
     debate_sources: tuple[str, ...] | None = option(
         None,
         "N-agent sources for the debate-* configs (repeatable): Agent-Scaling history files, MALLM record files, "
@@ -115,6 +124,10 @@ class BuildConfig:
             if not separator or not task or not path:
                 raise ConfigError(f"--questions takes TASK=PATH, got {item!r}")
         _check_encoding(self.encoding)
+        if self.license is not None and not LICENCE_ID.fullmatch(self.license):
+            raise ConfigError(f"--license takes a Hub licence id such as apache-2.0 or cc-by-4.0, got {self.license!r}")
+        if self.citation and self.citation.startswith("@") and not Path(self.citation[1:]).is_file():
+            raise ConfigError(f"--citation {self.citation}: no such file")
 
 
 def _check_range(spec, value) -> None:

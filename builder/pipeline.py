@@ -35,11 +35,12 @@ from multi_llm_coord import SCHEMA_VERSION
 
 import builder
 from builder.config import BuildConfig
-from builder.layout import CARD_FILE, COORDINATOR_DIRS, FIGURES_DIR, LOADING_SCRIPT, REPORT_FILE
+from builder.layout import CARD_FILE, COORDINATOR_DIRS, FIGURES_DIR, LOADING_SCRIPT, REPORT_FILE, shard_path
 from builder.output.folder import OutputFolder
 from builder.output.report import build_report, family_report
 from builder.output.writer import write_config
 from builder.progress import progress
+from builder.provenance import Provenance, arena_provenance, debate_provenance
 from builder.rejections import RejectLog, Rejection, RowLocation
 from builder.selection import make_preview, select_debate_mini, select_full, select_mini
 from builder.sources import iter_source_rows
@@ -87,6 +88,7 @@ class Family:
     preview_config: str | None
     coordinator_dir: str
     probe_targets: Callable[[list[dict]], dict]
+    provenance: list[Provenance] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -98,7 +100,8 @@ def families(config: BuildConfig) -> list[Family]:
         name="pairwise",
         rows=lambda: ((location, row, normalise) for location, row in iter_source_rows(config.source, config.source_split)),
         full_config="full", mini_config="mini", preview_config="preview", coordinator_dir=COORDINATOR_DIRS["pairwise"],
-        probe_targets=pairwise_targets,
+        probe_targets=pairwise_targets, provenance=[arena_provenance(
+            config.source, license=config.license, judge_kind=config.judge_kind, citation=_citation(config))],
     )
     if not config.debate_source_list:
         return [pairwise]
@@ -109,8 +112,27 @@ def families(config: BuildConfig) -> list[Family]:
         rows=lambda: iter_debate_rows(plan),
         full_config="debate-full", mini_config="debate-mini", preview_config=None,
         coordinator_dir=COORDINATOR_DIRS["debate"], probe_targets=debate_targets, notes=plan.notes,
+        provenance=list({f.kind: debate_provenance(f.path.name, f.kind) for f in plan.files}.values()),
     )
     return [pairwise, debate]
+
+
+def load_path_of(config: BuildConfig) -> str:
+    """What the card's snippets load from before a push: the output folder as given."""
+    return str(Path(config.output_dir))
+
+
+def _first_row(path: Path) -> dict | None:
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(path).slice(0, 1).to_pylist() if path.is_file() else []
+    return rows[0] if rows else None
+
+
+def _citation(config: BuildConfig) -> str | None:
+    if config.citation and config.citation.startswith("@"):
+        return Path(config.citation[1:]).read_text(encoding="utf-8").strip()
+    return config.citation
 
 
 def collect_episodes(rows: Iterable[tuple[RowLocation, object, Callable]], strict: bool, rejects: RejectLog,
@@ -231,6 +253,7 @@ def build_into(config: BuildConfig, planned: list[Family], staging: Path) -> dic
         label_run=result.label_run,
         notes=result.family.notes,
         coordinator_dir=result.family.coordinator_dir,
+        provenance=result.family.provenance,
     ) for result in built}
     report = build_report(builder_version=builder.__version__, schema_version=SCHEMA_VERSION,
                           options=_options(config), configs=configs, infos=infos, families=sections)
@@ -239,7 +262,8 @@ def build_into(config: BuildConfig, planned: list[Family], staging: Path) -> dic
     from dataset_card.figures import write_figures
 
     figures = write_figures(configs["full"], staging / FIGURES_DIR)
-    render_card(report, infos, load_path=str(Path(config.output_dir)), figures=figures).save(staging / CARD_FILE)
+    example = _first_row(staging / shard_path("mini", 0, 1))  # as load_dataset returns it: class labels are ints
+    render_card(report, infos, load_path=load_path_of(config), figures=figures, example=example).save(staging / CARD_FILE)
     shutil.copyfile(multi_llm_coord.__file__, staging / LOADING_SCRIPT)
     return report
 

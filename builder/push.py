@@ -10,6 +10,8 @@
    would otherwise be read by the `data/<config>/train-*` pattern), all in one `create_commit`: the repo
    moves from the old release to the new one or not at all.
 5. Check the remote file list and sizes at the new commit against the plan, and print the dataset's URL.
+6. Apply the gate the card declares (`update_repo_settings(gated="auto")`): an arena-derived release never
+   goes up open. The card itself is the local one, byte for byte, with its snippets pointing at the repo.
 The token comes from the standard Hugging Face login or HF_TOKEN and is never printed; network failures
 and refusals are one line.
 """
@@ -20,7 +22,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.layout import CARD_FILE, FIGURES_DIR, LOADING_SCRIPT, MANIFEST_FILE, REPORT_FILE
+from builder.layout import CARD_FILE, LOADING_SCRIPT, MANIFEST_FILE, REPORT_FILE
 from builder.redact import redact
 from builder.validate import validate_folder
 
@@ -68,16 +70,11 @@ def plan_upload(folder: Path, repo_id: str) -> list[PlannedFile]:
 
 
 def render_card_for_repo(folder: Path, repo_id: str) -> str:
-    """The folder's card with its load snippets pointing at `repo_id`."""
-    from datasets.info import DatasetInfosDict
-    from huggingface_hub import DatasetCard
-
-    from dataset_card import render_card
-
+    """The folder's own card, byte for byte, with its load snippets pointing at `repo_id` instead of the
+    local folder (re-rendering it from stats.json could reorder what the build wrote)."""
     report = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
-    infos = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(folder / CARD_FILE).data)
-    figures = {p.stem: f"{FIGURES_DIR}/{p.name}" for p in sorted((folder / FIGURES_DIR).glob("*.png"))}
-    return str(render_card(report, dict(infos), load_path=repo_id, figures=figures))
+    card = (folder / CARD_FILE).read_text(encoding="utf-8")
+    return card.replace(f'load_dataset("{report["options"]["output_dir"]}"', f'load_dataset("{repo_id}"')
 
 
 def check_repo_id(repo_id: str) -> None:
@@ -114,6 +111,8 @@ def push(folder: Path, repo_id: str, *, private: bool = False, revision: str | N
              f"{f' (revision {revision})' if revision else ''}{' as a pull request' if create_pr else ''}:")
         for item in planned:
             echo(f"  {item.size:>12}  {item.path_in_repo}")
+        if card_is_gated(planned):
+            echo("  and would gate the repo (gated=auto): the card declares the source's terms")
         return {"dry_run": True, "files": len(planned), "bytes": total}
     from huggingface_hub import constants
     from huggingface_hub.errors import HfHubHTTPError
@@ -172,11 +171,24 @@ def _push(planned, repo_id, *, private, revision, create_pr, token, endpoint, ec
     commit = api.create_commit(repo_id, operations, commit_message=f"Publish multi-llm-coord build ({len(planned)} files)",
                                repo_type="dataset", revision=revision, create_pr=create_pr)
     check = verify_remote(api, repo_id, commit.oid, planned)
+    gated = card_is_gated(planned)
+    if gated:  # the card declares a gate: apply it to the repo, or the data would go up open
+        api.update_repo_settings(repo_id, repo_type="dataset", gated="auto")
+        echo(f"gated datasets/{repo_id}: access needs the source's terms accepted (gated=auto)")
     echo(f"committed {len(planned)} files to datasets/{repo_id} at {commit.oid[:12]}"
          + (f", removed {len(stale)} stale" if stale else "") + (f"; pull request {commit.pr_url}" if commit.pr_url else ""))
     echo(f"dataset: {repo_url}")
     return {"commit": commit.oid, "url": commit.commit_url, "repo_url": str(repo_url), "pr_url": commit.pr_url,
-            "files": len(planned), "deleted": stale, "verified": check}
+            "files": len(planned), "deleted": stale, "verified": check, "gated": gated}
+
+
+def card_is_gated(planned: list[PlannedFile]) -> bool:
+    """Whether the card being uploaded declares a gate (`extra_gated_prompt` in its YAML)."""
+    import yaml
+
+    card = next(item.content for item in planned if item.path_in_repo == CARD_FILE).decode("utf-8")
+    header = card.split("---\n", 2)[1] if card.startswith("---\n") else ""
+    return bool((yaml.safe_load(header) or {}).get("extra_gated_prompt"))
 
 
 def verify_remote(api, repo_id: str, revision: str, planned: list[PlannedFile]) -> int:

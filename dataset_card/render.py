@@ -56,33 +56,71 @@ def field_rows(features, prefix: str = "") -> list[dict]:
     return rows
 
 
-# Chatbot Arena data is gated on the Hub; a dataset derived from it carries the same terms and gate.
-# Only the project's own embedded sample (written for this project) is published without one.
-GATED_PROMPT = (
-    "This dataset is derived from Chatbot Arena conversations (lmsys/chatbot_arena_conversations). User prompts "
-    "are licensed CC-BY-4.0; model outputs are subject to the terms of use of each model. By accessing it you agree "
-    "to the terms of the source dataset, including not attempting to identify the users who wrote the prompts."
-)
+ANNOTATION_CREATORS = {"human": "crowdsourced", "llm": "machine-generated", "reference_answer": "found",
+                       "synthetic": "expert-generated"}
 
 
-def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str, str]) -> DatasetCard:
+def provenance_of(report: dict) -> list[dict]:
+    """Every source of the build (pairwise, then N-agent), with the judge kind the card states for it: the
+    declared one, else the one the pairwise data shows (counted from `metadata.judge`)."""
+    found = []
+    sections = [report] + ([report["debate"]] if report.get("debate") else [])
+    for section in sections:
+        counted = {k: n for k, n in section.get("judge_kinds_in_data", {}).items() if k != "not recorded"}
+        for entry in section["provenance"]:
+            kind = entry["judge_kind"] or (max(counted, key=counted.get) if counted else None)
+            found.append({**entry, "judge_kind": kind})
+    return found
+
+
+def example_row(report: dict, episode: dict | None) -> str | None:
+    """One episode of `mini` as JSON with long texts and latent vectors shortened, for the card."""
+    import json
+
+    if episode is None:
+        return None
+
+    def shorten(value):
+        if isinstance(value, str) and len(value) > 120:
+            return value[:120] + " [...]"
+        if isinstance(value, list) and len(value) > 4 and all(isinstance(v, float) for v in value):
+            return [round(v, 4) for v in value[:3]] + [f"... {len(value)} floats"]
+        if isinstance(value, list):
+            return [shorten(v) for v in value]
+        if isinstance(value, dict):
+            return {k: shorten(v) for k, v in value.items()}
+        return round(value, 4) if isinstance(value, float) else value
+
+    return json.dumps(shorten(episode), indent=2, ensure_ascii=False)
+
+
+def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str, str],
+                example: dict | None = None) -> DatasetCard:
     from datasets.info import DatasetInfosDict
 
+    from builder.provenance import JUDGE_KIND_TEXT, card_licence
     from builder.stages.labels import offline
 
+    sources = provenance_of(report)
     languages = sorted({LANGUAGE_CODES[name.lower()] for name in report["outcomes"]["languages"]
                         if name.lower() in LANGUAGE_CODES})
+    gates = [s["gate"] for s in sources if s["gate"]]
+    hub_sources = [f"extended|{s['hub_id']}" for s in sources if s["hub_id"]]
+    own = all(s["license"] == "mit" and s["judge_kind"] == "synthetic" for s in sources)
+    judge_kinds = sorted({s["judge_kind"] for s in sources if s["judge_kind"]})
     card_data = DatasetCardData(
-        pretty_name="Multi-LLM coordination episodes",
-        license="cc-by-4.0",
+        pretty_name=f"Multi-LLM coordination episodes ({sources[0]['name']})",
+        license=card_licence([_as_provenance(s) for s in sources]),
         language=languages or None,
+        multilinguality=("multilingual" if len(languages) > 1 else "monolingual") if languages else None,
+        language_creators=sorted({"machine-generated", "expert-generated" if own else "found"}),
+        annotations_creators=sorted({ANNOTATION_CREATORS[k] for k in judge_kinds}) or ["no-annotation"],
+        source_datasets=hub_sources or ["original"],
         task_categories=["text-generation", "text-classification"],
-        tags=["multi-agent", "llm-coordination", "chatbot-arena", "token-usage"],
+        tags=["multi-agent", "llm-coordination", "token-usage"] + (["chatbot-arena"] if hub_sources else []),
         size_categories=[size_category(report["configs"]["full"]["episodes"])],
-        **({} if report["options"]["source"] == "sample" else {
-            "extra_gated_prompt": GATED_PROMPT,
-            "extra_gated_fields": {"I agree to the terms of the source dataset": "checkbox"},
-        }),
+        **({"extra_gated_prompt": " ".join(dict.fromkeys(gates)),
+            "extra_gated_fields": {"I agree to the terms of the source dataset": "checkbox"}} if gates else {}),
         configs=[
             {
                 "config_name": name,
@@ -104,9 +142,14 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
         citation=multi_llm_coord._CITATION,
         report=report,
         source=report["options"]["source"],
+        sources=sources,
+        judge_text=JUDGE_KIND_TEXT,
+        gated=bool(gates),
+        licence_id=card_data.license,
         encoding=report["options"]["encoding"],
         load_path=load_path,
         config_descriptions=CONFIG_DESCRIPTIONS,
+        example_row=example_row(report, example),
         fields=field_rows(multi_llm_coord.episode_features()),
         seed_mapping=SEED_REPORT_MAPPING,
         token_rows=[(name, stats[name]) for name in ("prompt_tokens", "output_tokens", "total_tokens",
@@ -123,3 +166,9 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
         max_agents=report["outcomes"]["agents_per_episode"]["max"],
         offline_recipe=offline.__doc__.strip(),
     )
+
+
+def _as_provenance(entry: dict):
+    from builder.provenance import Provenance
+
+    return Provenance(**{k: v for k, v in entry.items() if k in Provenance.__dataclass_fields__})

@@ -3,8 +3,11 @@
 With HF_ENDPOINT pointing at it, the unmodified huggingface_hub client and `datasets.load_dataset` talk
 to it over real HTTP. It keeps dataset repos in memory as immutable commits and answers:
   write: POST /api/repos/create, /api/datasets/R/branch/B, /api/validate-yaml (checks the YAML parses),
-         /api/datasets/R/preupload/REV (everything "regular": inline base64, no LFS),
-         /api/datasets/R/commit/REV (the NDJSON commit, applied all at once or not at all)
+         /api/datasets/R/preupload/REV (Parquet files "lfs" as on the real Hub, the rest "regular": inline base64),
+         POST /datasets/R.git/info/lfs/objects/batch (the LFS batch API: upload and verify actions),
+         PUT /lfs/upload/OID (the bytes; their sha256 must be OID), POST /lfs/verify/OID,
+         /api/datasets/R/commit/REV (the NDJSON commit, `file` and `lfsFile` entries, all at once or not at all),
+         PUT /api/datasets/R/settings (gating)
   read:  GET /api/datasets/R[/revision/REV], /api/datasets/R/tree/REV[/PATH], POST /api/datasets/R/paths-info/REV,
          GET|HEAD /datasets/R/resolve/REV/PATH (with Range)
 Writes need `Authorization: Bearer <token>` with a token in `tokens`. `fail_commits` makes the next
@@ -28,6 +31,7 @@ from loopback import JsonHandler, LoopbackServer
 @dataclass
 class Repo:
     private: bool = False
+    gated: str | bool = False
     commits: dict[str, dict[str, bytes]] = field(default_factory=dict)
     refs: dict[str, str] = field(default_factory=dict)
     pull_requests: int = 0
@@ -46,6 +50,7 @@ class HubServer(LoopbackServer):
         self.repos: dict[str, Repo] = {}
         self.fail_commits = 0
         self.log: list[str] = []
+        self.lfs_objects: dict[str, bytes] = {}  # sha256 hex -> content, uploaded through the LFS API
         super().__init__(self._handler())
 
     @property
@@ -91,10 +96,58 @@ class HubServer(LoopbackServer):
                 return oid, repo.commits[oid]
 
             # --- routes -------------------------------------------------------------------------------
+            def do_PUT(self):  # noqa: N802 - http.server's naming
+                url = urlparse(self.path)
+                body = self._body()
+                server.log.append(f"PUT {url.path}")
+                upload = re.match(r"^/lfs/upload/([0-9a-f]{64})$", url.path)
+                if upload:
+                    if hashlib.sha256(body).hexdigest() != upload.group(1):
+                        return self._error(400, "content does not match its sha256")
+                    with server.lock:
+                        server.lfs_objects[upload.group(1)] = body
+                    return self._send(200, b"", {"Content-Type": "text/plain"})
+                settings = re.match(r"^/api/datasets/([^/]+/[^/]+)/settings$", url.path)
+                if settings:
+                    if not self._authorised():
+                        return
+                    repo = self._repo(settings.group(1))
+                    if repo is None:
+                        return
+                    repo.gated = json.loads(body).get("gated", repo.gated)
+                    return self._send(200, {})
+                self._error(404, f"no route for PUT {url.path}")
+
+            def _lfs_batch(self, repo_id: str, body: bytes):
+                if not self._authorised() or self._repo(repo_id) is None:
+                    return
+                request = json.loads(body)
+                if request.get("operation") != "upload" or request.get("hash_algo", "sha256") != "sha256":
+                    return self._error(400, "only sha256 uploads are supported")
+                objects = []
+                for item in request["objects"]:
+                    entry = {"oid": item["oid"], "size": item["size"], "authenticated": True}
+                    if item["oid"] not in server.lfs_objects:  # already stored objects need no upload
+                        entry["actions"] = {"upload": {"href": f"{server.endpoint}/lfs/upload/{item['oid']}"},
+                                            "verify": {"href": f"{server.endpoint}/lfs/verify/{item['oid']}"}}
+                    objects.append(entry)
+                self._send(200, {"transfer": "basic", "objects": objects},
+                           {"Content-Type": "application/vnd.git-lfs+json"})
+
             def do_POST(self):  # noqa: N802 - http.server's naming
                 url = urlparse(self.path)
                 body = self._body()
                 server.log.append(f"POST {url.path}")
+                batch = re.match(r"^/datasets/([^/]+/[^/]+)\.git/info/lfs/objects/batch$", url.path)
+                if batch:
+                    return self._lfs_batch(batch.group(1), body)
+                verify = re.match(r"^/lfs/verify/([0-9a-f]{64})$", url.path)
+                if verify:
+                    request = json.loads(body)
+                    stored = server.lfs_objects.get(verify.group(1))
+                    if stored is None or len(stored) != request.get("size"):
+                        return self._error(404, "object not found")
+                    return self._send(200, {})
                 if url.path == "/api/validate-yaml":
                     content = json.loads(body)["content"]
                     match = re.match(r"^---\n(.*?)\n---\n", content, re.S)
@@ -138,8 +191,9 @@ class HubServer(LoopbackServer):
                     return self._send(200, {})
                 if action == "preupload":
                     files = json.loads(body)["files"]
-                    return self._send(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
-                                                      for f in files]})
+                    return self._send(200, {"files": [
+                        {"path": f["path"], "uploadMode": "lfs" if f["path"].endswith(".parquet") else "regular",
+                         "shouldIgnore": False} for f in files]})
                 self._apply_commit(repo_id, repo, revision, body, parse_qs(url.query).get("create_pr") == ["1"])
 
             def _apply_commit(self, repo_id, repo, revision, body, create_pr):
@@ -159,6 +213,10 @@ class HubServer(LoopbackServer):
                             summary = value.get("summary", "")
                         elif key == "file":
                             files[value["path"]] = base64.b64decode(value["content"])
+                        elif key == "lfsFile":
+                            if value.get("algo") != "sha256" or value["oid"] not in server.lfs_objects:
+                                return self._error(400, f"LFS object of {value['path']} was not uploaded")
+                            files[value["path"]] = server.lfs_objects[value["oid"]]
                         elif key == "deletedFile":
                             if value["path"] not in files:
                                 return self._error(404, "A file with this name doesn't exist", "EntryNotFound")
@@ -227,7 +285,7 @@ class HubServer(LoopbackServer):
                 card = files.get("README.md", b"").decode()
                 match = re.match(r"^---\n(.*?)\n---\n", card, re.S)
                 self._send(200, {
-                    "_id": repo_id, "id": repo_id, "sha": oid, "private": repo.private, "gated": False,
+                    "_id": repo_id, "id": repo_id, "sha": oid, "private": repo.private, "gated": repo.gated,
                     "disabled": False, "downloads": 0, "likes": 0, "tags": [], "lastModified": "2026-01-01T00:00:00.000Z",
                     "cardData": yaml.safe_load(match.group(1)) if match else {},
                     "siblings": [{"rfilename": path, "size": len(data)} for path, data in sorted(files.items())],

@@ -22,8 +22,10 @@ TOKEN = "hf_test_write_token"
 
 @pytest.fixture
 def online(monkeypatch):
-    """The suite runs with HF_HUB_OFFLINE=1; these tests talk to the local server only."""
+    """The suite runs with HF_HUB_OFFLINE=1; these tests talk to the local server only. The local server speaks
+    the LFS protocol, not Xet (which the client would prefer when hf_xet is installed, as on the real Hub)."""
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
 
 
 def local_files(folder: Path) -> dict[str, bytes]:
@@ -75,6 +77,28 @@ def test_push_uploads_exactly_the_manifest_and_refuses_strays_and_links(sample_b
     (folder / "figures" / "hostname.png").symlink_to("/etc/hostname")
     with pytest.raises(PushError, match="hostname.png is not one of the build's files"):
         push(folder, "org/coord", dry_run=True, echo=lines.append)
+
+
+def test_parquet_goes_through_lfs_the_card_is_the_local_one_and_the_gate_is_applied(tmp_path, online, monkeypatch):
+    from builder import pipeline
+    from builder.pipeline import build
+    from conftest import make_row, quiet_config, write_jsonl
+
+    rows = write_jsonl(tmp_path / "rows.jsonl", [make_row(question_id=f"h-{i}") for i in range(5)])
+    real = pipeline.iter_source_rows
+    monkeypatch.setattr(pipeline, "iter_source_rows", lambda source, split: real(rows, split))
+    folder = tmp_path / "release"
+    build(quiet_config(source="lmsys/chatbot_arena_conversations", output_dir=folder, rank=2))
+    with HubServer() as hub:
+        result = push(folder, "org/arena", token=TOKEN, endpoint=hub.endpoint, echo=lambda line: None)
+        remote = hub.files("org/arena")
+        parquet = sorted(p for p in remote if p.endswith(".parquet"))
+        assert parquet and all(hub.lfs_objects[hashlib.sha256(remote[p]).hexdigest()] == remote[p] for p in parquet)
+        assert sum(entry.startswith("PUT /lfs/upload/") for entry in hub.log) == len({remote[p] for p in parquet})
+        local_card = (folder / "README.md").read_text()
+        assert remote["README.md"].decode() == local_card.replace(f'load_dataset("{folder}"', 'load_dataset("org/arena"')
+        assert f'load_dataset("{folder}"' in local_card
+        assert result["gated"] is True and hub.repos["org/arena"].gated == "auto"
 
 
 def test_a_hub_that_cannot_be_reached_is_one_line(sample_build, online):

@@ -101,7 +101,8 @@ def n_agent_statistics(episodes: list[dict]) -> dict:
 
 
 def family_report(*, family: str, full: list[dict], rows_read: int, rejects, stages: list[dict], probe: dict,
-                  label_run, notes: list[str], coordinator_dir: str) -> dict:
+                  label_run, notes: list[str], coordinator_dir: str, provenance: list) -> dict:
+    from builder.provenance import count_judge_kinds
     from builder.stages.labels.report import label_statistics, label_validity
     from builder.stages.latents.probe import group_of
 
@@ -126,9 +127,25 @@ def family_report(*, family: str, full: list[dict], rows_read: int, rejects, sta
                    "agreement_with_offline": label_run.agreement,
                    "validity": label_validity(full, outcomes, [group_of(e) for e in full])},
         "notes": notes,
+        "provenance": [p.to_report() for p in provenance],
+        "judge_kinds_in_data": count_judge_kinds(full),
+        "warnings": [w for p in provenance for w in p.warnings],
     }
     section["outcomes" if pairwise else "n_agent"] = outcome_statistics(full) if pairwise else n_agent_statistics(full)
     return section
+
+
+def config_holds(episodes: list[dict]) -> dict:
+    """What a small config holds, counted from its episodes (the card says it in words)."""
+    from multi_llm_coord import WINNER_NAMES
+
+    winners = [e["winner"] if isinstance(e["winner"], str) or e["winner"] is None else WINNER_NAMES[e["winner"]]
+               for e in episodes]
+    return {"winners": dict(sorted(Counter(w for w in winners if w is not None).items())),
+            "turns": sorted(len(e["turns"]) for e in episodes),
+            "agents": sorted(len(e["agents"]) for e in episodes),
+            "topologies": sorted({e["topology"] for e in episodes}),
+            "languages": sorted({e["metadata"]["language"] for e in episodes if e["metadata"]["language"]})}
 
 
 def build_report(*, builder_version: str, schema_version: str, options: dict, configs: dict, infos: dict,
@@ -145,6 +162,7 @@ def build_report(*, builder_version: str, schema_version: str, options: dict, co
                 "total_tokens": sum(e["token_totals"]["total_tokens"] for e in episodes),
                 "parquet_bytes": infos[name].download_size,
                 "episode_ids": [e["episode_id"] for e in episodes] if not name.endswith("full") else None,
+                "holds": config_holds(episodes) if not name.endswith("full") else None,
             }
             for name, episodes in configs.items()
         },

@@ -58,6 +58,7 @@ def resolve_sources(sources: tuple[str, ...]) -> list[Path]:
 class DebateFile:
     path: Path
     normalise: Callable  # (row, ordinal) -> episode
+    kind: str            # agent-scaling, mallm, answer-set, or debate-sample (builder.provenance)
 
 
 @dataclass
@@ -89,27 +90,31 @@ def plan_debate_sources(sources: tuple[str, ...], questions: dict[str, Path], ma
             if task_questions is None:
                 plan.notes.append(f"{path.name}: no questions file for task {info['task']!r}; round-0 prompts are "
                                   "empty (pass --questions TASK=PATH)")
-            normalise = partial(_agent_scaling, path=path, file_info=info, questions=task_questions,
-                                max_text_chars=max_text_chars)
+            normalise, kind = partial(_agent_scaling, path=path, file_info=info, questions=task_questions,
+                                      max_text_chars=max_text_chars), "agent-scaling"
         else:
-            normalise = _sniff(path, max_text_chars)
-        plan.files.append(DebateFile(path, normalise))
+            normalise, kind = _sniff(path, max_text_chars)
+        if path.is_relative_to(sample_dir()):
+            kind = "debate-sample"
+        plan.files.append(DebateFile(path, normalise, kind))
     return plan
 
 
-def _sniff(path: Path, max_text_chars: int) -> Callable:
-    """The normaliser for a MALLM or answer-set file, from its first decodable row."""
+def _sniff(path: Path, max_text_chars: int) -> tuple[Callable, str]:
+    """The normaliser and format of a MALLM or answer-set file, from its first decodable row."""
     for _, row in iter_file(path):
         if isinstance(row, Rejection):
             continue
         if is_mallm_record(row):
-            return partial(_ignoring_ordinal, mallm_row_to_episode, source=path.name, max_text_chars=max_text_chars)
+            return partial(_ignoring_ordinal, mallm_row_to_episode, source=path.name,
+                           max_text_chars=max_text_chars), "mallm"
         if is_answer_set(row):
-            return partial(_ignoring_ordinal, answer_set_row_to_episode, source=path.name, max_text_chars=max_text_chars)
+            return partial(_ignoring_ordinal, answer_set_row_to_episode, source=path.name,
+                           max_text_chars=max_text_chars), "answer-set"
         keys = sorted(row)[:8] if isinstance(row, dict) else type(row).__name__
         raise SourceError(f"{path}: not an Agent-Scaling history, MALLM record file or answer-set file "
                           f"(first row has keys {keys})")
-    return _undecodable  # no decodable row: every row is rejected with its own reason
+    return _undecodable, "unknown"  # no decodable row: every row is rejected with its own reason
 
 
 def iter_debate_rows(plan: DebatePlan) -> Iterator[tuple[RowLocation, object, Callable]]:

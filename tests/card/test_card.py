@@ -26,7 +26,7 @@ def test_yaml_parses_and_declares_the_three_configs_with_one_default(sample_buil
     assert DatasetCard.load(sample_build[0] / "README.md").data.pretty_name == data["pretty_name"]
     assert sorted(c["config_name"] for c in data["configs"]) == sorted(CONFIG_NAMES)
     assert [c["config_name"] for c in data["configs"] if c.get("default")] == ["full"]
-    assert data["license"] == "cc-by-4.0" and data["size_categories"] == ["n<1K"]
+    assert data["license"] == "mit" and data["size_categories"] == ["n<1K"]
     assert set(data["task_categories"]) <= {"text-generation", "text-classification"}
     assert {"en", "de", "fr", "es", "zh"} <= set(data["language"])
 
@@ -74,12 +74,3 @@ def test_figures_are_real_pngs_shown_in_the_card(sample_build):
     for path in shown:
         data = (folder / path).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
-
-
-def test_the_embedded_sample_is_ungated_and_arena_derived_builds_inherit_the_gate(sample_build, tmp_path):
-    data, _ = card_yaml(sample_build[0])
-    assert "extra_gated_prompt" not in data
-    source = write_jsonl(tmp_path / "arena.jsonl", [make_row(question_id=f"g-{i}") for i in range(5)])
-    build(quiet_config(source=source, output_dir=tmp_path / "out", rank=4))
-    gated, _ = card_yaml(tmp_path / "out")
-    assert "CC-BY-4.0" in gated["extra_gated_prompt"] and gated["extra_gated_fields"]

@@ -1,0 +1,173 @@
+"""Where the data of a build comes from, in one place: for every known source its licence, citation, gating
+terms and kind of judge; for any other local file what its maintainer declares (`--license`,
+`--citation`, `--judge-kind`, or a sidecar `<file>.provenance.json` / `<folder>/provenance.json` with the
+same keys), and otherwise `license: other` with a warning — never a claim borrowed from another source.
+
+The card's YAML (`license`, `source_datasets`, creators, `multilinguality`, `pretty_name`) and its
+licence, citation, gate and limitation sentences are all rendered from `Provenance` records and from
+the data (the judge kinds are also counted from the episodes' `metadata.judge`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+JUDGE_KINDS = ("human", "llm", "reference_answer", "synthetic")
+JUDGE_KIND_TEXT = {
+    "human": "human votes (one person's preference per battle: noisy, and shaped by the voters' taste for length "
+             "and style)",
+    "llm": "an LLM judge's scores (a model's preferences, with its own biases, not human judgement)",
+    "reference_answer": "comparison with a reference answer (correct or not; says nothing about style)",
+    "synthetic": "illustrative verdicts written with the example data for this project (not real judgements)",
+}
+
+LMSYS_ARENA_CITATION = """@inproceedings{zheng2023judging,
+  title     = {Judging {LLM}-as-a-Judge with {MT}-Bench and Chatbot Arena},
+  author    = {Zheng, Lianmin and Chiang, Wei-Lin and Sheng, Ying and Zhuang, Siyuan and Wu, Zhanghao and
+               Zhuang, Yonghao and Lin, Zi and Li, Zhuohan and Li, Dacheng and Xing, Eric P. and Zhang, Hao and
+               Gonzalez, Joseph E. and Stoica, Ion},
+  booktitle = {Advances in Neural Information Processing Systems, Datasets and Benchmarks Track},
+  year      = {2023}
+}"""
+CHATBOT_ARENA_CITATION = """@misc{chiang2024chatbot,
+  title         = {Chatbot Arena: An Open Platform for Evaluating {LLMs} by Human Preference},
+  author        = {Chiang, Wei-Lin and Zheng, Lianmin and Sheng, Ying and Angelopoulos, Anastasios Nikolas and
+                   Li, Tianle and Li, Dacheng and Zhang, Hao and Zhu, Banghua and Jordan, Michael and
+                   Gonzalez, Joseph E. and Stoica, Ion},
+  year          = {2024},
+  eprint        = {2403.04132},
+  archivePrefix = {arXiv}
+}"""
+LMSYS_GATE = (
+    "This dataset is derived from Chatbot Arena conversations (lmsys/chatbot_arena_conversations). User prompts "
+    "are licensed CC-BY-4.0; model outputs are subject to the terms of use of each model. By accessing it you agree "
+    "to the terms of the source dataset, including not attempting to identify the users who wrote the prompts.")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a build may say about one of its sources."""
+
+    name: str                       # how the card names it
+    license: str | None             # a Hub licence id (cc-by-4.0, apache-2.0, mit, ...); None: not known
+    judge_kind: str | None          # who decided the outcome (JUDGE_KINDS); None: not known
+    citation: str | None = None     # BibTeX
+    hub_id: str | None = None       # for the card's `source_datasets`
+    gate: str | None = None         # terms a derived dataset must carry and gate on; None: not gated
+    prompts: str = "authors the builder does not know"  # who wrote the prompts (the card's personal-information section)
+    licence_note: str = ""          # what the licence covers, in words
+    declared_by: str = "registry"   # registry | options | sidecar | nobody
+    warnings: list[str] = field(default_factory=list)
+
+    def to_report(self) -> dict:
+        return asdict(self)
+
+
+KNOWN: dict[str, Provenance] = {
+    "sample": Provenance(
+        name="the embedded arena sample of multi-llm-coord", license="mit", judge_kind="synthetic",
+        prompts="the authors of this project (example data: no real user wrote them)",
+        licence_note="written for this project and released under the project's MIT licence"),
+    "lmsys/chatbot_arena_conversations": Provenance(
+        name="lmsys/chatbot_arena_conversations", license="cc-by-4.0", judge_kind="human",
+        citation=LMSYS_ARENA_CITATION, hub_id="lmsys/chatbot_arena_conversations", gate=LMSYS_GATE,
+        prompts="anonymous Chatbot Arena users (they can contain personal or offensive content)",
+        licence_note="user prompts CC-BY-4.0; model outputs subject to each model's terms of use"),
+    "lmsys/mt_bench_human_judgments": Provenance(
+        name="lmsys/mt_bench_human_judgments", license="cc-by-4.0", judge_kind="human",
+        citation=LMSYS_ARENA_CITATION, hub_id="lmsys/mt_bench_human_judgments",
+        prompts="the MT-Bench authors (80 curated multi-turn questions)",
+        licence_note="CC-BY-4.0; model outputs subject to each model's terms of use"),
+    "lmarena-ai/arena-human-preference-55k": Provenance(
+        name="lmarena-ai/arena-human-preference-55k", license="apache-2.0", judge_kind="human",
+        citation=CHATBOT_ARENA_CITATION, hub_id="lmarena-ai/arena-human-preference-55k",
+        prompts="anonymous Chatbot Arena users (they can contain personal or offensive content)",
+        licence_note="Apache-2.0 as released; model outputs subject to each model's terms of use"),
+    "lmarena-ai/arena-human-preference-140k": Provenance(
+        name="lmarena-ai/arena-human-preference-140k", license=None, judge_kind="human",
+        citation=CHATBOT_ARENA_CITATION, hub_id="lmarena-ai/arena-human-preference-140k",
+        prompts="anonymous LMArena users (they can contain personal or offensive content)",
+        licence_note="not recorded in this builder: check the dataset page and pass --license"),
+    "agent-scaling": Provenance(
+        name="Agent-Scaling debate histories (github SafeRL-Lab/Agent-Scaling)", license="mit",
+        judge_kind="reference_answer",
+        citation="@misc{agentscaling,\n  title = {Agent-Scaling},\n  howpublished = {\\url{https://github.com/SafeRL-Lab/Agent-Scaling}}\n}",
+        prompts="the benchmark's authors (e.g. GSM8K questions)", licence_note="code and logs MIT"),
+    "mallm": Provenance(
+        name="MALLM / Multi-Agent-LLMs DEBATE records", license="apache-2.0", judge_kind="reference_answer",
+        hub_id="Multi-Agent-LLMs/DEBATE", prompts="the benchmarks' authors", licence_note="Apache-2.0"),
+    "debate-sample": Provenance(
+        name="the embedded debate sample of multi-llm-coord", license="mit", judge_kind="synthetic",
+        prompts="the authors of this project (GSM8K-style questions; example data)",
+        licence_note="written for this project and released under the project's MIT licence"),
+}
+
+# A judge id that names a model is an LLM judge (`gpt-4-single-answer-score`, `gpt4_pair`, `claude-...`).
+MODEL_JUDGE = re.compile(r"gpt|claude|gemini|llama|mistral|qwen|deepseek|llm|model|auto", re.IGNORECASE)
+
+
+def judge_kind_of(judge_id: str | None) -> str | None:
+    """A judge id's kind as the data shows it: a model's name is an LLM judge, any other id a person."""
+    if not judge_id:
+        return None
+    return "llm" if MODEL_JUDGE.search(judge_id) else "human"
+
+
+def count_judge_kinds(episodes: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for episode in episodes:
+        kind = judge_kind_of(episode["metadata"]["judge"]) or "not recorded"
+        counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def sidecar(path: Path) -> Path:
+    return path / "provenance.json" if path.is_dir() else path.with_name(path.name + ".provenance.json")
+
+
+def arena_provenance(source: str, *, license: str | None = None, citation: str | None = None,
+                     judge_kind: str | None = None) -> Provenance:
+    """The provenance of the pairwise source: the registry's for a known Hub id or the sample, the options'
+    or the sidecar's for a local file, otherwise nothing claimed (license other, with a warning)."""
+    declared = {k: v for k, v in (("license", license), ("citation", citation), ("judge_kind", judge_kind)) if v}
+    if source in KNOWN:
+        base = KNOWN[source]
+        return replace(base, **declared, declared_by="options") if declared else base
+    path = Path(source)
+    if path.exists() and sidecar(path).is_file():
+        values = json.loads(sidecar(path).read_text(encoding="utf-8"))
+        unknown = set(values) - {"license", "citation", "judge_kind", "name", "prompts", "licence_note", "hub_id", "gate"}
+        if unknown:
+            raise ValueError(f"{sidecar(path)}: unknown keys {sorted(unknown)}")
+        values = {**values, **declared}
+        base = Provenance(name=values.pop("name", path.name), license=None, judge_kind=None)
+        return _checked(replace(base, **values, declared_by="sidecar"))
+    base = Provenance(name=path.name if path.exists() else source, license=None, judge_kind=None,
+                      declared_by="options" if declared else "nobody")
+    return _checked(replace(base, **declared))
+
+
+def debate_provenance(file_name: str, kind: str) -> Provenance:
+    """The provenance of one N-agent file by its format (`agent-scaling`, `mallm`, `answer-set`, `debate-sample`)."""
+    if kind in KNOWN:
+        return KNOWN[kind]
+    return _checked(Provenance(name=file_name, license=None, judge_kind=None, declared_by="nobody"))
+
+
+def _checked(provenance: Provenance) -> Provenance:
+    warnings = []
+    if provenance.license is None:
+        warnings.append(f"{provenance.name}: no licence known; the card says `license: other` (pass --license or "
+                        "write a provenance.json sidecar)")
+    if provenance.judge_kind is not None and provenance.judge_kind not in JUDGE_KINDS:
+        raise ValueError(f"judge kind {provenance.judge_kind!r} is not one of {', '.join(JUDGE_KINDS)}")
+    return replace(provenance, warnings=warnings)
+
+
+def card_licence(provenances: list[Provenance]) -> str:
+    """One Hub licence id for the card's YAML: the sources' common licence, else `other`."""
+    licences = {p.license for p in provenances}
+    return licences.pop() if len(licences) == 1 and None not in licences else "other"
