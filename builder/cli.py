@@ -112,9 +112,18 @@ def _build(args) -> int:
     except (ConfigError, OutputRefused, PushError, SourceError, BuildError, ValueError) as error:
         print(f"error: {redact(str(error))}", file=sys.stderr)
         return 2 if isinstance(error, (ConfigError, OutputRefused, SourceError)) else 1
-    print(summary_table(report))
+    print(summary_table(report, read_run_log(config.output_dir)))
     print(f"wrote {config.output_dir}")
     return 0
+
+
+def read_run_log(output_dir: Path) -> dict | None:
+    from builder.layout import RUN_FILE
+
+    try:
+        return json.loads((Path(output_dir) / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _push(args) -> int:
@@ -151,14 +160,19 @@ def _stats(output_dir: Path, as_json: bool) -> int:
     except (OSError, json.JSONDecodeError) as error:
         print(f"error: cannot read {path}: {error}", file=sys.stderr)
         return 2
-    print(json.dumps(report, indent=2, sort_keys=True) if as_json else summary_table(report))
+    print(json.dumps(report, indent=2, sort_keys=True) if as_json else summary_table(report, read_run_log(output_dir)))
     return 0
 
 
-def summary_table(report: dict) -> str:
+def summary_table(report: dict, run: dict | None = None) -> str:
+    """What the build did, for the terminal: configs, each family's rows and rejections, tokens, labels, the
+    probe's reading, warnings, and (from build-run.json) seconds per step and cache hits."""
     width = max(len("config"), *(len(name) for name in report["configs"])) + 2
     lines = [f"{'config':<{width}}{'episodes':>10}{'turns':>8}{'tokens':>12}{'parquet bytes':>15}"]
-    for name, info in report["configs"].items():
+    from multi_llm_coord import CONFIG_NAMES
+
+    ordered = sorted(report["configs"].items(), key=lambda item: CONFIG_NAMES.index(item[0]))  # stats.json sorts keys
+    for name, info in ordered:
         lines.append(f"{name:<{width}}{info['episodes']:>10}{info['turns']:>8}{info['total_tokens']:>12}"
                      f"{info['parquet_bytes']:>15}")
     families = [("pairwise", report)] + ([("debate", report["debate"])] if report.get("debate") else [])
@@ -169,17 +183,30 @@ def summary_table(report: dict) -> str:
         for reason, count in rejections["by_reason"].items():
             first = rejections["examples"][reason][0]
             lines.append(f"  rejected {count:>6}  {reason}  (first: {first['file']} line {first['line']})")
-    tokens = report["tokens"]["total_tokens"]
-    lines.append(f"tokens per episode ({report['options']['encoding']}): min {tokens['min']}, "
-                 f"median {tokens['median']}, max {tokens['max']}")
-    labels = report.get("labels")
-    if labels:
-        line = f"labels ({labels['labeler']['name']}): {labels['labelled']} labelled, {labels['missing']} missing"
+        tokens = section["tokens"]["total_tokens"]
+        lines.append(f"  tokens per episode ({report['options']['encoding']}): min {tokens['min']}, "
+                     f"median {tokens['median']}, max {tokens['max']}")
+        labels = section["labels"]
+        line = f"  labels ({labels['labeler']['name']}): {labels['labelled']} labelled, {labels['missing']} missing"
         usage = labels.get("judge_usage")
         if usage:
             line += (f"; judge calls {usage['calls']} (retries {usage['retries']}, cached {usage['cached']}), "
                      f"tokens in {usage['tokens_in']} / out {usage['tokens_out']}")
         lines.append(line)
+        for sentence in section["latent_probe"].get("reading", []):
+            lines.append(f"  probe: {sentence}")
+        for warning in section.get("warnings", []):
+            lines.append(f"  warning: {warning}")
+    if run:
+        steps = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in run["elapsed_seconds"].items())
+        lines.append(f"elapsed {run['total_seconds']:.1f}s: {steps}")
+        for family, caches in run["caches"].items():
+            parts = [f"embeddings {caches['embeddings']['from_cache']} cached / {caches['embeddings']['embedded']} "
+                     f"computed", f"probe scores {caches['probe_scores']['hits']} cached / "
+                     f"{caches['probe_scores']['misses']} computed"]
+            if "judge" in caches:
+                parts.append(f"judge {caches['judge']['cached']} cached / {caches['judge']['calls']} calls")
+            lines.append(f"caches ({family}): " + ", ".join(parts))
     return "\n".join(lines)
 
 

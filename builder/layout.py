@@ -4,7 +4,8 @@ imports the pipeline to learn a file name.
 
     <output>/
         README.md                      the dataset card
-        stats.json                     the build report
+        stats.json                     the build report (deterministic: no timings)
+        build-run.json                 the run: seconds per step, cache hits
         manifest.json                  every file the build wrote, with size and sha256 (the build's marker)
         multi_llm_coord.py             the dataset's typed definition
         data/<config>/train-*.parquet  the configs
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 CARD_FILE = "README.md"
 REPORT_FILE = "stats.json"
+RUN_FILE = "build-run.json"  # seconds per step and cache hits of the run that wrote the folder (not the data's)
 MANIFEST_FILE = "manifest.json"
 LOADING_SCRIPT = "multi_llm_coord.py"
 DATA_DIR = "data"

@@ -22,6 +22,7 @@ takes the output's place in one atomic exchange.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -35,11 +36,11 @@ from multi_llm_coord import SCHEMA_VERSION
 
 import builder
 from builder.config import BuildConfig
-from builder.layout import CARD_FILE, COORDINATOR_DIRS, FIGURES_DIR, LOADING_SCRIPT, REPORT_FILE, shard_path
+from builder.layout import CARD_FILE, COORDINATOR_DIRS, FIGURES_DIR, LOADING_SCRIPT, REPORT_FILE, RUN_FILE, shard_path
 from builder.output.folder import OutputFolder
 from builder.output.report import build_report, family_report
 from builder.output.writer import write_config
-from builder.progress import progress
+from builder.progress import StepTimer, progress, quiet_third_party, status
 from builder.provenance import Provenance, arena_provenance, debate_provenance
 from builder.rejections import RejectLog, Rejection, RowLocation
 from builder.selection import make_preview, select_debate_mini, select_full, select_mini
@@ -53,7 +54,7 @@ from builder.stages.labels.offline import OfflineLabeler
 from builder.stages.labels.stage import LabelRun, OfflineLabelStage, judge_labels, main_failure
 from builder.stages.latents.coordinator import Coordinator
 from builder.stages.latents.embeddings import Embedder, EmbeddingTable, default_cache_dir, embed_episodes
-from builder.stages.latents.probe import debate_targets, pairwise_targets, run_probe
+from builder.stages.latents.probe import ScoreCache, debate_targets, pairwise_targets, run_probe
 from builder.stages.latents.stage import LatentStage, fit_coordinator
 from builder.stages.token_logs import TokenLogStage
 
@@ -188,9 +189,11 @@ class FamilyBuild:
     label_run: LabelRun
 
 
-def build_family(config: BuildConfig, family: Family) -> FamilyBuild:
+def build_family(config: BuildConfig, family: Family, timer: StepTimer) -> FamilyBuild:
     rejects = RejectLog()
-    episodes, rows_read = collect_episodes(family.rows(), config.strict, rejects, config.progress)
+    step = partial(_step, timer, family.name)
+    with step("reading"):
+        episodes, rows_read = collect_episodes(family.rows(), config.strict, rejects, config.progress)
     if family.name == "pairwise":
         full = select_full(episodes, languages=config.languages, limit=config.limit, stratify=config.stratify,
                            seed=config.seed)
@@ -205,17 +208,31 @@ def build_family(config: BuildConfig, family: Family) -> FamilyBuild:
                          f"{family.name} episodes have {turns} (pass a smaller --rank)")
 
     stages = episode_stages(config)
-    full = run_stages(stages, full, config.progress)
+    full = run_stages(stages, full, config.progress, step)
     embedder = Embedder(config.embedding_model, batch_size=config.embedding_batch_size, device=config.device,
                         progress=config.progress)
-    table = embed_episodes(full, embedder, _cache_dir(config))
-    coordinator = fit_coordinator(full, table, embedder=embedder, method=config.projection, rank=config.rank,
-                                  decay=config.coordinator_decay, seed=config.seed)
+    with step("embedding"):
+        table = embed_episodes(full, embedder, _cache_dir(config))
+    with step("basis fit"):
+        coordinator = fit_coordinator(full, table, embedder=embedder, method=config.projection, rank=config.rank,
+                                      decay=config.coordinator_decay, seed=config.seed)
     later = fitted_stages(coordinator, table)
-    full = run_stages(later, full, config.progress)
-    label_run = judge_step(config, full)
-    probe = run_probe(full, coordinator, table, family.probe_targets, folds=config.probe_folds, seed=config.seed,
-                      cache_dir=_cache_dir(config))
+    full = run_stages(later, full, config.progress, step)
+    label_run = LabelRun(identity=OfflineLabeler.identity)
+    if config.labeler == "judge":
+        with step("judge"):
+            label_run = judge_step(config, full)
+    status(f"{family.name}: probing what the coordinator state keeps ({len(family.probe_targets(full))} targets, "
+           f"{len(full)} episodes, grouped folds, baselines)...", config.progress)
+    probe_cache = ScoreCache(_cache_dir(config))
+    with step("probe"):
+        probe = run_probe(full, coordinator, table, family.probe_targets, folds=config.probe_folds, seed=config.seed,
+                          cache=probe_cache)
+    timer.caches[family.name] = {"embeddings": {k: table.stats[k] for k in ("distinct_texts", "embedded", "from_cache")}
+                                 | {"rejected_files": len(table.stats["rejected_cache_files"])},
+                                 "probe_scores": probe_cache.stats(),
+                                 **({"judge": {k: label_run.judge_usage[k] for k in ("calls", "cached", "cache_rejected")}}
+                                    if label_run.judge_usage else {})}
 
     if family.preview_config:
         mini = select_mini(full)
@@ -228,16 +245,36 @@ def build_family(config: BuildConfig, family: Family) -> FamilyBuild:
 def build(config: BuildConfig) -> dict:
     """Run the whole build and return the report (also written as stats.json in the output folder)."""
     check_output_dir(config.output_dir)
+    quiet_third_party()
     planned = families(config)
     with OutputFolder(config.output_dir) as output:
-        report = build_into(config, planned, output.staging)
+        timer = StepTimer()
+        report = build_into(config, planned, output.staging, timer)
+        (output.staging / RUN_FILE).write_text(json.dumps(run_log(timer), indent=2) + "\n", encoding="utf-8")
         output.commit()
     return report
 
 
-def build_into(config: BuildConfig, planned: list[Family], staging: Path) -> dict:
+def run_log(timer: StepTimer) -> dict:
+    """What this run did that the data does not depend on: seconds per step, in the order the steps ran, and
+    what the caches gave (build-run.json)."""
+    return {"elapsed_seconds": timer.seconds, "total_seconds": round(sum(timer.seconds.values()), 3),
+            "caches": timer.caches}
+
+
+def _step(timer: StepTimer, family: str, name: str):
+    return timer.step(f"{family}: {name}")
+
+
+def build_into(config: BuildConfig, planned: list[Family], staging: Path, timer: StepTimer) -> dict:
     """Build every family and write the whole dataset folder into `staging`."""
-    built = [build_family(config, family) for family in planned]
+    built = [build_family(config, family, timer) for family in planned]
+    with timer.step("writing"):
+        return write_folder(config, built, staging)
+
+
+def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -> dict:
+    """Every config's Parquet shards, the coordinators, the report, the figures, the card and the schema file."""
     configs = {name: episodes for result in built for name, episodes in result.configs.items()}
     infos = {name: write_config(episodes, name, staging, config.shard_max_episodes, config.rank)
              for name, episodes in configs.items()}
@@ -269,9 +306,7 @@ def build_into(config: BuildConfig, planned: list[Family], staging: Path) -> dic
 
 
 def judge_step(config: BuildConfig, episodes: list[dict]) -> LabelRun:
-    """With --labeler judge, the judge relabels the (offline-labelled) episodes; it must label enough of them."""
-    if config.labeler != "judge":
-        return LabelRun(identity=OfflineLabeler.identity)
+    """The judge relabels the (offline-labelled) episodes; it must label enough of them."""
     settings = JudgeSettings(base_url=config.judge_base_url, model=config.judge_model or "",
                              api_key_env=config.judge_api_key_env, concurrency=config.judge_concurrency,
                              max_calls=config.max_calls, timeout_s=config.judge_timeout)
@@ -287,9 +322,10 @@ def _cache_dir(config: BuildConfig) -> Path | None:
     return (config.cache_dir or default_cache_dir()) if config.embedding_cache else None
 
 
-def run_stages(stages: list[EpisodeStage], episodes: list[dict], show_progress: bool) -> list[dict]:
+def run_stages(stages: list[EpisodeStage], episodes: list[dict], show_progress: bool, step=None) -> list[dict]:
     for stage in stages:
-        episodes = [stage.process(e) for e in progress(episodes, show_progress, desc=stage.name, unit=" ep")]
+        with step(stage.name) if step else contextlib.nullcontext():
+            episodes = [stage.process(e) for e in progress(episodes, show_progress, desc=stage.name, unit=" ep")]
     return episodes
 
 

@@ -1,6 +1,13 @@
-"""Progress bars (tqdm, on stderr) that can be switched off for quiet runs and tests."""
+"""What the command line shows while a build runs: one named tqdm bar per step (on stderr), a status line
+for steps that have no countable items, and nothing from third-party libraries (transformers'
+"Loading weights", sentence-transformers' "Batches", datasets' and huggingface_hub's bars). With
+--no-progress nothing is shown at all. `StepTimer` records each step's elapsed time (and the caches' hits) for the summary."""
 
 from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
 
 
 def progress(iterable, enabled: bool, **kwargs):
@@ -9,3 +16,41 @@ def progress(iterable, enabled: bool, **kwargs):
     from tqdm.auto import tqdm
 
     return tqdm(iterable, mininterval=0.5, **kwargs)
+
+
+def status(line: str, enabled: bool) -> None:
+    """A one-line note on stderr for a step without a countable bar (the probe)."""
+    if enabled:
+        print(line, file=sys.stderr, flush=True)
+
+
+def quiet_third_party() -> None:
+    """Switch off the progress bars and info logs of the libraries the build drives: only ours are shown."""
+    import datasets
+    import huggingface_hub.utils
+
+    datasets.disable_progress_bars()
+    huggingface_hub.utils.disable_progress_bars()
+    try:
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover - sentence-transformers always brings transformers
+        pass
+
+
+class StepTimer:
+    """Elapsed wall-clock seconds per named step, in the order the steps ran."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self.caches: dict[str, dict] = {}  # per family: what the caches gave
+
+    @contextmanager
+    def step(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)

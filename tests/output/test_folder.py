@@ -174,7 +174,8 @@ def test_a_file_dropped_into_a_build_or_an_edited_file_blocks_the_rebuild(tmp_pa
 def test_a_build_from_before_manifests_is_recognised_and_replaced(tmp_path, source):
     out = tmp_path / "out"
     assert cli_build(source, out) == 0
-    (out / "manifest.json").unlink()  # what builds wrote before manifests existed
+    (out / "manifest.json").unlink()  # what builds wrote before manifests (and run logs) existed
+    (out / "build-run.json").unlink()
     assert foreign_files(out) == []
     assert cli_build(source, out) == 0 and (out / "manifest.json").is_file()
 

@@ -112,9 +112,24 @@ class Embedder:
         return None
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
-                                    normalize_embeddings=True, show_progress_bar=self.progress and len(texts) > 64)
-        return np.asarray(vectors, dtype=np.float32)
+        """L2-normalised float32 vectors, in `texts` order, under one named bar ("embedding"): the texts go to the
+        model longest first in chunks of a few batches (sentence-transformers' own unnamed bar stays off)."""
+        from builder.progress import progress
+
+        order = sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))
+        chunk = self.batch_size * 8
+        vectors = np.zeros((len(texts), 0), dtype=np.float32)
+        starts = range(0, len(order), chunk)
+        for start in progress(starts, self.progress, desc="embedding", unit=" chunk",
+                              total=len(starts)):
+            part = order[start:start + chunk]
+            encoded = np.asarray(self.model.encode([texts[i] for i in part], batch_size=self.batch_size,
+                                                   convert_to_numpy=True, normalize_embeddings=True,
+                                                   show_progress_bar=False), dtype=np.float32)
+            if vectors.shape[1] == 0:
+                vectors = np.zeros((len(texts), encoded.shape[1]), dtype=np.float32)
+            vectors[part] = encoded
+        return vectors
 
 
 class EmbeddingCache:

@@ -243,10 +243,10 @@ FEATURE_DESCRIPTIONS = {
 
 
 def run_probe(episodes: list[dict], coordinator, table, probe_targets, *, folds: int = 5, seed: int = 0,
-              cache_dir=None) -> dict:
+              cache: ScoreCache | None = None) -> dict:
     """Probe every target of the family on the episodes that have a label for it (None = no label)."""
     pairwise = all(e["topology"] == "pairwise_chat" for e in episodes)
-    cache = ScoreCache(cache_dir)
+    cache = cache or ScoreCache(None)
     features = probe_features(episodes, coordinator, table, pairwise)
     groups = [group_of(e) for e in episodes]
     kinds = {"ordered_latents": "antisymmetric"}
@@ -271,7 +271,6 @@ def run_probe(episodes: list[dict], coordinator, table, probe_targets, *, folds:
         "features": {name: text.format(**sizes) for name, text in FEATURE_DESCRIPTIONS.items()
                      if name in features or name == "majority_class"},
         "targets": targets,
-        "cache": cache.stats(),
     }
     report["reading"] = probe_reading(targets)
     return report

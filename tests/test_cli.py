@@ -1,0 +1,52 @@
+"""What the command line shows: one named bar per step and nothing from third-party libraries (nothing at all
+with --no-progress), a line while the probe runs, and a summary with every family, the probe's reading,
+seconds per step and cache hits; `stats` prints the same summary."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from conftest import make_row, write_jsonl
+
+BARS = ("reading", "token_logs", "embedding", "latents", "labels")
+
+
+def run_build(tmp_path, *extra):
+    def chat(i, answer):
+        return [{"role": "user", "content": f"Question {i}: name a prime above {i}."},
+                {"role": "assistant", "content": answer}]
+
+    rows = [make_row(question_id=f"c-{i}", winner=w, conversation_a=chat(i, f"{i + 1} is a guess."),
+                     conversation_b=chat(i, "Let me think step by step about primes." * (1 + i % 3)))
+            for i, w in enumerate(["model_a", "model_b", "tie", "tie (bothbad)"] * 6)]
+    source = write_jsonl(tmp_path / "rows.jsonl", rows)
+    env = {**os.environ, "MULTI_LLM_COORD_CACHE_DIR": str(tmp_path / "cold-cache")}  # the model really loads
+    return subprocess.run([sys.executable, "-m", "builder", "build", "--source", source, "-o", str(tmp_path / "out"),
+                           "--rank", "2", *extra], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_no_progress_means_a_silent_stderr_and_a_full_summary(tmp_path):
+    result = run_build(tmp_path, "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no transformers "Loading weights", no sentence-transformers "Batches"
+    out = result.stdout
+    assert "pairwise: rows read 24, accepted 24, rejected 0" in out
+    assert re.search(r"^  probe: side: .*majority class", out, re.M) and "  probe: decisive:" in out
+    assert re.search(r"^elapsed \d+\.\ds: pairwise: reading \d", out, re.M)
+    assert re.search(r"caches \(pairwise\): embeddings 0 cached / \d+ computed", out)
+    stats = subprocess.run([sys.executable, "-m", "builder", "stats", str(tmp_path / "out")], capture_output=True,
+                           text=True, timeout=120)
+    assert stats.stdout.strip() == out.strip().removesuffix(f"wrote {tmp_path / 'out'}").strip()
+
+
+def test_progress_shows_only_our_named_bars_without_versions(tmp_path):
+    result = run_build(tmp_path)
+    assert result.returncode == 0, result.stderr
+    err = result.stderr
+    for bar in BARS:
+        assert f"{bar}:" in err, bar
+    assert "Batches" not in err and "Loading weights" not in err and "_v1" not in err and "_v3" not in err
+    assert "pairwise: probing what the coordinator state keeps" in err
