@@ -115,7 +115,7 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
         multilinguality=("multilingual" if len(languages) > 1 else "monolingual") if languages else None,
         language_creators=sorted({"machine-generated", "expert-generated" if own else "found"}),
         annotations_creators=sorted({ANNOTATION_CREATORS[k] for k in judge_kinds}) or ["no-annotation"],
-        source_datasets=hub_sources or ["original"],
+        source_datasets=hub_sources or (["original"] if own else None),  # nothing claimed for an unknown file
         task_categories=["text-generation", "text-classification"],
         tags=["multi-agent", "llm-coordination", "token-usage"] + (["chatbot-arena"] if hub_sources else []),
         size_categories=[size_category(report["configs"]["full"]["episodes"])],
