@@ -1,6 +1,7 @@
 """Benchmark the LLM judge client against a local OpenAI-compatible server with fixed latency.
 
     python bench/bench_judge.py [--episodes 200] [--latency 0.5] [--concurrency 8]
+    python bench/bench_judge.py --smoke        # 8 episodes, no latency (the suite runs it)
 
 Prints the wall time of labelling every episode (target for 200 at 0.5 s and concurrency 8: <= 20 s),
 then of a re-run from the response cache (which must send zero requests).
@@ -34,12 +35,15 @@ def synthetic_episodes(count: int) -> list[dict]:
     } for i in range(count)]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=8)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="8 episodes without latency: checks the benchmark runs")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.episodes, args.latency = 8, 0.0
     episodes = synthetic_episodes(args.episodes)
     cache = Path(tempfile.mkdtemp(prefix="bench-judge-"))
     with FakeJudgeServer(latency_s=args.latency) as server:

@@ -1,0 +1,32 @@
+"""The benchmarks run in smoke mode in the suite, so they cannot rot unnoticed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def run(script: str, *args) -> dict:
+    result = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout[result.stdout.index("{"):])
+
+
+def test_build_benchmark_smoke():
+    figures = run("bench_build.py", "--smoke")
+    assert figures["episodes"] == 12 and figures["distinct_texts"] > 12
+    assert figures["bare_encode_s"] > 0 and figures["build_over_encode"] > 0
+    assert 0 < figures["warm_rebuild_share"] < 10
+    assert set(figures["scaled_builds_warm_cache"]) == {"1x", "4x", "10x"}
+    assert figures["scaled_builds_warm_cache"]["10x"]["episodes"] == 120
+    assert all(scale["peak_rss_mib"] > 50 for scale in figures["scaled_builds_warm_cache"].values())
+    assert figures["engine_ray"] is None
+
+
+def test_judge_benchmark_smoke():
+    figures = run("bench_judge.py", "--smoke")
+    assert figures["labelled"] == 8 and figures["cached_rerun_requests"] == 0
