@@ -24,6 +24,7 @@ from builder.episode import (
     turn,
 )
 from builder.rejections import Rejection
+from builder.sources.arena_releases import from_55k, from_140k, is_55k_row, is_140k_row
 
 REQUIRED_FIELDS = ("question_id", "model_a", "model_b", "winner", "conversation_a", "conversation_b")
 AGENT_SIDES = ("model_a", "model_b")
@@ -33,9 +34,14 @@ WINNER_ALIASES = {name: name for name in WINNER_NAMES} | {"both_bad": "tie (both
 
 
 def arena_row_to_episode(row, source: str, max_text_chars: int) -> dict:
-    """Return the episode for `row`, or raise `Rejection` saying why the row cannot be one."""
+    """Return the episode for `row`, or raise `Rejection` saying why the row cannot be one. Rows of the
+    55k and 140k arena releases are first rewritten into this layout (builder.sources.arena_releases)."""
     if not isinstance(row, dict):
         raise Rejection("malformed_row", f"expected an object, got {type(row).__name__}")
+    if is_55k_row(row):
+        row = from_55k(row)
+    elif is_140k_row(row):
+        row = from_140k(row)
     for name in REQUIRED_FIELDS:
         if row.get(name) is None:
             raise Rejection("null_winner" if name == "winner" and name in row else "missing_field", name)

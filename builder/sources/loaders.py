@@ -21,7 +21,7 @@ from pathlib import Path
 from builder.config import SAMPLE_SOURCE
 from builder.rejections import Rejection, RowLocation
 
-LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet")
+LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet", ".csv", ".csv.gz")
 MAX_NESTING = 32  # the deepest source layout (MALLM memory entries) nests 4 levels; deeper rows are rejected
 # What a broken file raises while it is being read: a gzip stream cut or altered mid-way, a bad Parquet page.
 STREAM_ERRORS = (OSError, EOFError, zlib.error)
@@ -107,6 +107,8 @@ def iter_file(path: Path, label: str | None = None) -> Iterator[tuple[RowLocatio
         rows = _iter_jsonl(path)
     elif name.endswith((".json", ".json.gz")):
         rows = _iter_json_array(path)
+    elif name.endswith((".csv", ".csv.gz")):
+        rows = _iter_csv(path)
     else:
         raise SourceError(f"{path}: unsupported file type (expected one of {', '.join(LOCAL_SUFFIXES)})")
     line = 0
@@ -184,6 +186,40 @@ def _iter_json_array(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
         raise _BrokenFile("expected a JSON array of rows (or {\"data\": [...]})")
     for item, row in enumerate(document, start=1):
         yield item, row
+
+
+def _iter_csv(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
+    """(1-based line where the row starts, row) of a CSV file with a header (the 55k arena release's layout);
+    every value is a string, as the file holds it."""
+    import csv
+    import io
+
+    csv.field_size_limit(2**31 - 1)  # arena answers exceed the default 128 KiB field limit
+    with _open_bytes(path) as handle:
+        text = io.TextIOWrapper(handle, encoding="utf-8", errors="strict", newline="")
+        reader = csv.DictReader(text)
+        try:
+            if reader.fieldnames is None:  # reads the header, so that line numbers count it
+                return
+        except (UnicodeDecodeError, csv.Error) as error:
+            yield 1, Rejection("malformed_row", f"CSV header: {error}")
+            return
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as error:
+                yield start, Rejection("invalid_utf8", f"byte {error.start}: {error.reason}")
+                return
+            except csv.Error as error:
+                yield start, Rejection("malformed_row", f"CSV: {error}")
+                continue
+            if None in row:  # more fields than the header names
+                yield start, Rejection("malformed_row", f"{len(row[None])} fields more than the header has")
+                continue
+            yield start, row
 
 
 def _iter_parquet(path: Path) -> Iterator[tuple[int, dict | Rejection]]:

@@ -242,8 +242,19 @@ def mutated(draw, base):
     return row
 
 
+ROW_55K = {"id": "55001", "model_a": "m-a", "model_b": "m-b", "prompt": json.dumps(["Hi?"]),
+           "response_a": json.dumps(["Hello."]), "response_b": json.dumps(["Hey."]),
+           "winner_model_a": "1", "winner_model_b": "0", "winner_tie": "0"}
+ROW_140K = {"id": "14001", "model_a": "m-a", "model_b": "m-b", "winner": "both_bad", "language": "English",
+            "conversation_a": [{"role": "user", "content": [{"type": "text", "text": "Hi?"}]},
+                               {"role": "assistant", "content": [{"type": "text", "text": "Hello."}]}],
+            "conversation_b": [{"role": "user", "content": [{"type": "text", "text": "Hi?"}]},
+                               {"role": "assistant", "content": [{"type": "text", "text": "Hey."}]}]}
+
 FORMATS = {
     "arena": (make_row(), arena),
+    "arena_55k": (ROW_55K, arena),
+    "arena_140k": (ROW_140K, arena),
     "agent_scaling": (as_row(), as_normalise),
     "mallm": (mallm_row(), lambda r: mallm_row_to_episode(r, "m.jsonl", 10_000)),
     "answer_set": (answer_set_row(), lambda r: answer_set_row_to_episode(r, "a.jsonl", 10_000)),

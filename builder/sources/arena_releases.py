@@ -1,0 +1,96 @@
+"""The current LMArena releases, rewritten into the lmsys/chatbot_arena_conversations layout that
+builder.sources.arena normalises (so every check and rejection reason applies to them too).
+
+- lmarena-ai/arena-human-preference-55k (CSV): id, model_a, model_b, prompt, response_a, response_b — each a
+  JSON-encoded list of strings, one per turn — and one-hot winner_model_a / winner_model_b / winner_tie
+  (tie and tie (bothbad) are merged in this release, so both map to `tie`).
+- lmarena-ai/arena-human-preference-140k (Parquet): id, model_a, model_b, winner (`both_bad` for both bad),
+  conversation_a / conversation_b with each message's content a list of typed parts {type, text, image,
+  mimeType}; text parts are joined, a message with an image part is rejected (episodes are text), and
+  `language` is kept where present.
+"""
+
+from __future__ import annotations
+
+import json
+
+from builder.rejections import Rejection
+
+ONE_HOT = {"winner_model_a": "model_a", "winner_model_b": "model_b", "winner_tie": "tie"}
+
+
+def is_55k_row(row) -> bool:
+    return isinstance(row, dict) and "response_a" in row and "winner_model_a" in row
+
+
+def is_140k_row(row) -> bool:
+    if not isinstance(row, dict) or not isinstance(row.get("conversation_a"), list) or not row["conversation_a"]:
+        return False
+    first = row["conversation_a"][0]
+    return isinstance(first, dict) and isinstance(first.get("content"), list)
+
+
+def from_55k(row: dict) -> dict:
+    """A 55k row as an arena-layout row, or a Rejection."""
+    turns = {}
+    for column in ("prompt", "response_a", "response_b"):
+        value = row.get(column)
+        if value is None:
+            raise Rejection("missing_field", column)
+        try:
+            turns[column] = json.loads(value) if isinstance(value, str) else value
+        except ValueError:
+            raise Rejection("invalid_type", f"{column} is not a JSON-encoded list of turns") from None
+        if not isinstance(turns[column], list):
+            raise Rejection("invalid_type", f"{column} is {type(turns[column]).__name__}, expected a list of turns")
+    flags = {}
+    for column in ONE_HOT:
+        value = row.get(column)
+        if str(value).strip() not in ("0", "1"):
+            raise Rejection("unknown_winner", f"{column} is {str(value)[:20]!r}, expected 0 or 1")
+        flags[column] = str(value).strip() == "1"
+    if sum(flags.values()) != 1:
+        raise Rejection("unknown_winner", f"winner columns {[int(f) for f in flags.values()]} are not one-hot")
+    winner = next(ONE_HOT[column] for column, flag in flags.items() if flag)
+
+    def conversation(answers: list) -> list[dict]:
+        messages = []
+        for prompt, answer in zip(turns["prompt"], answers):
+            messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+        return messages
+
+    if not len(turns["prompt"]) == len(turns["response_a"]) == len(turns["response_b"]):
+        raise Rejection("turn_count_mismatch", f"{len(turns['prompt'])} prompts, {len(turns['response_a'])} and "
+                                               f"{len(turns['response_b'])} answers")
+    return {"question_id": row.get("id"), "model_a": row.get("model_a"), "model_b": row.get("model_b"),
+            "winner": winner, "conversation_a": conversation(turns["response_a"]),
+            "conversation_b": conversation(turns["response_b"])}
+
+
+def _text_of(content: list, where: str) -> str:
+    texts = []
+    for position, part in enumerate(content):
+        if not isinstance(part, dict):
+            raise Rejection("invalid_type", f"{where}.content[{position}] is not a typed part")
+        if part.get("type") == "text":
+            if not isinstance(part.get("text"), str):
+                raise Rejection("non_string_content", f"{where}.content[{position}].text is not a string")
+            texts.append(part["text"])
+        elif part.get("image") is not None or part.get("type") == "image":
+            raise Rejection("non_string_content", f"{where}.content[{position}] is an image; episodes are text")
+    return "\n".join(texts)
+
+
+def from_140k(row: dict) -> dict:
+    """A 140k row as an arena-layout row (content parts joined into text), or a Rejection."""
+    converted = {key: value for key, value in row.items()
+                 if key in ("model_a", "model_b", "winner", "language", "turn", "anony", "tstamp", "judge")}
+    converted["question_id"] = row.get("id")
+    for side in ("conversation_a", "conversation_b"):
+        messages = []
+        for position, message in enumerate(row.get(side) or []):
+            if not isinstance(message, dict) or not isinstance(message.get("content"), list):
+                raise Rejection("invalid_type", f"{side}[{position}] is not a message with a list of parts")
+            messages.append({"role": message.get("role"), "content": _text_of(message["content"], f"{side}[{position}]")})
+        converted[side] = messages
+    return converted
