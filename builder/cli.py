@@ -74,7 +74,8 @@ def _is_local_source(source: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    if args.command == "build" and _is_local_source(args.source):
+    if args.command == "build" and _is_local_source(args.source) and all(
+            _is_local_source(s) or s == "none" for s in (args.debate_sources or ())):
         # A local build needs nothing from the Hub; offline mode avoids ~30 s of retries without network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:

@@ -113,7 +113,7 @@ def families(config: BuildConfig) -> list[Family]:
         rows=lambda: iter_debate_rows(plan),
         full_config="debate-full", mini_config="debate-mini", preview_config=None,
         coordinator_dir=COORDINATOR_DIRS["debate"], probe_targets=debate_targets, notes=plan.notes,
-        provenance=list({f.kind: debate_provenance(f.path.name, f.kind) for f in plan.files}.values()),
+        provenance=list({f.kind: debate_provenance(f.name, f.kind) for f in plan.files}.values()),
     )
     return [pairwise, debate]
 

@@ -9,6 +9,7 @@ then yields (location, row, normalise) for builder.pipeline to collect.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -23,7 +24,14 @@ from builder.sources.agent_scaling import (
     read_questions,
 )
 from builder.sources.answer_sets import answer_set_row_to_episode, is_answer_set
-from builder.sources.loaders import SourceError, iter_file, local_files, sample_dir
+from builder.sources.loaders import (
+    SourceError,
+    iter_file,
+    iter_hub_rows,
+    local_files,
+    looks_like_local_path,
+    sample_dir,
+)
 from builder.sources.mallm import is_mallm_record, mallm_row_to_episode
 from builder.rejections import Rejection, RowLocation
 
@@ -41,10 +49,32 @@ def questions_of(config) -> dict[str, Path]:
     return mapping
 
 
-def resolve_sources(sources: tuple[str, ...]) -> list[Path]:
-    files = []
+@dataclass(frozen=True)
+class HubSource:
+    """An N-agent dataset on the Hub, `ORG/NAME` or `ORG/NAME:CONFIG` (e.g. Multi-Agent-LLMs/DEBATE:CONFIG)."""
+
+    dataset_id: str
+    config: str | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset_id}:{self.config}" if self.config else self.dataset_id
+
+    def rows(self):
+        return iter_hub_rows(self.dataset_id, self.config)
+
+
+HUB_DEBATE_ID = re.compile(r"^(?P<id>[A-Za-z0-9][\w.-]*/[\w.-]+)(?::(?P<config>[\w.-]+))?$")
+
+
+def resolve_sources(sources: tuple[str, ...]) -> list[Path | HubSource]:
+    files: list[Path | HubSource] = []
     for source in sources:
         path = sample_dir() / "debate" if source == SAMPLE_SOURCE else Path(source)
+        hub = HUB_DEBATE_ID.match(source)
+        if not path.exists() and hub and not looks_like_local_path(source.split(":")[0]):
+            files.append(HubSource(hub.group("id"), hub.group("config")))
+            continue
         if not path.exists():
             raise SourceError(f"--debate-source {source}: no such file or folder")
         found = local_files(path)
@@ -56,9 +86,16 @@ def resolve_sources(sources: tuple[str, ...]) -> list[Path]:
 
 @dataclass
 class DebateFile:
-    path: Path
+    path: Path | HubSource
     normalise: Callable  # (row, ordinal) -> episode
     kind: str            # agent-scaling, mallm, answer-set, or debate-sample (builder.provenance)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def rows(self):
+        return self.path.rows() if isinstance(self.path, HubSource) else iter_file(self.path)
 
 
 @dataclass
@@ -83,6 +120,9 @@ def plan_debate_sources(sources: tuple[str, ...], questions: dict[str, Path], ma
             raise SourceError(f"questions file for task {task!r} ({path}): {error}") from error
     plan = DebatePlan(files=[])
     for path in resolve_sources(sources):
+        if isinstance(path, HubSource):  # a Hub dataset: its format is recognised from its first streamed row
+            plan.files.append(DebateFile(path, *_sniff(path.name, path.rows(), max_text_chars)))
+            continue
         stem = path.name.removesuffix(".gz").removesuffix(".jsonl")
         if NAME_PATTERN.match(stem):
             info = parse_file_name(path)
@@ -93,26 +133,26 @@ def plan_debate_sources(sources: tuple[str, ...], questions: dict[str, Path], ma
             normalise, kind = partial(_agent_scaling, path=path, file_info=info, questions=task_questions,
                                       max_text_chars=max_text_chars), "agent-scaling"
         else:
-            normalise, kind = _sniff(path, max_text_chars)
+            normalise, kind = _sniff(path.name, iter_file(path), max_text_chars)
         if path.is_relative_to(sample_dir()):
             kind = "debate-sample"
         plan.files.append(DebateFile(path, normalise, kind))
     return plan
 
 
-def _sniff(path: Path, max_text_chars: int) -> tuple[Callable, str]:
-    """The normaliser and format of a MALLM or answer-set file, from its first decodable row."""
-    for _, row in iter_file(path):
+def _sniff(name: str, rows, max_text_chars: int) -> tuple[Callable, str]:
+    """The normaliser and format of a MALLM or answer-set source, from its first decodable row."""
+    for _, row in rows:
         if isinstance(row, Rejection):
             continue
         if is_mallm_record(row):
-            return partial(_ignoring_ordinal, mallm_row_to_episode, source=path.name,
+            return partial(_ignoring_ordinal, mallm_row_to_episode, source=name,
                            max_text_chars=max_text_chars), "mallm"
         if is_answer_set(row):
-            return partial(_ignoring_ordinal, answer_set_row_to_episode, source=path.name,
+            return partial(_ignoring_ordinal, answer_set_row_to_episode, source=name,
                            max_text_chars=max_text_chars), "answer-set"
         keys = sorted(row)[:8] if isinstance(row, dict) else type(row).__name__
-        raise SourceError(f"{path}: not an Agent-Scaling history, MALLM record file or answer-set file "
+        raise SourceError(f"{name}: not an Agent-Scaling history, MALLM record file or answer-set file "
                           f"(first row has keys {keys})")
     return _undecodable, "unknown"  # no decodable row: every row is rejected with its own reason
 
@@ -121,7 +161,7 @@ def iter_debate_rows(plan: DebatePlan) -> Iterator[tuple[RowLocation, object, Ca
     """(location, row, normalise) for every row of every planned file; `normalise(row)` gives the episode."""
     for debate_file in plan.files:
         ordinal = 0  # the record's position among the file's records: Agent-Scaling's question index
-        for location, row in iter_file(debate_file.path):
+        for location, row in debate_file.rows():
             yield location, row, partial(debate_file.normalise, ordinal=ordinal)
             ordinal += 1
 

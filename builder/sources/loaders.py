@@ -247,14 +247,21 @@ def _iter_hub(dataset_id: str, split: str) -> Iterator[tuple[RowLocation, dict |
         yield RowLocation(f"{dataset_id}[{split}]", number), check_nesting(row)
 
 
-def load_hub_dataset(dataset_id: str, split: str):
+def iter_hub_rows(dataset_id: str, config: str | None, split: str = "train") -> Iterator[tuple[RowLocation, dict | Rejection]]:
+    """The rows of a Hub dataset (a config of it), streamed: nothing is downloaded whole."""
+    label = f"{dataset_id}:{config}" if config else dataset_id
+    for number, row in enumerate(load_hub_dataset(dataset_id, split, config=config, streaming=True), start=1):
+        yield RowLocation(f"{label}[{split}]", number), check_nesting(row)
+
+
+def load_hub_dataset(dataset_id: str, split: str, config: str | None = None, streaming: bool = False):
     """`datasets.load_dataset` with the failures a user meets turned into one actionable line."""
     import datasets
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
 
     page = f"https://huggingface.co/datasets/{dataset_id}"
     try:
-        return datasets.load_dataset(dataset_id, split=split)
+        return datasets.load_dataset(dataset_id, config, split=split, streaming=streaming)
     except GatedRepoError as error:
         raise SourceError(_gated_message(dataset_id, page)) from error
     except datasets.exceptions.DatasetNotFoundError as error:
