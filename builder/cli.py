@@ -26,6 +26,10 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
         elif field.name == "languages":
             parser.add_argument("--language", dest="languages", action="append", default=[], help=help_text)
+        elif field.name == "source":
+            parser.add_argument("--source", dest="source", action="append", default=None,
+                                help=f"{help_text} Repeatable: episodes of several sources are built together, their ids "
+                                     "prefixed by the source's name so that they stay unique. (default: sample)")
         elif field.name == "debate_sources":
             parser.add_argument("--debate-source", dest="debate_sources", action="append", default=None, help=help_text)
         elif field.name == "questions":
@@ -74,7 +78,7 @@ def _is_local_source(source: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    if args.command == "build" and _is_local_source(args.source) and all(
+    if args.command == "build" and all(_is_local_source(s) for s in args.source or [SAMPLE_SOURCE]) and all(
             _is_local_source(s) or s == "none" for s in (args.debate_sources or ())):
         # A local build needs nothing from the Hub; offline mode avoids ~30 s of retries without network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -105,6 +109,8 @@ def _build(args) -> int:
     values["languages"] = tuple(values["languages"])
     values["questions"] = tuple(values["questions"])
     values["debate_sources"] = tuple(values["debate_sources"]) if values["debate_sources"] is not None else None
+    sources = values["source"] or [SAMPLE_SOURCE]
+    values["source"] = sources[0] if len(sources) == 1 else tuple(sources)
     try:
         config = BuildConfig(**values)
         if args.command == "build-and-push":

@@ -32,7 +32,7 @@ def flag_name(name: str) -> str:
 @dataclass(frozen=True)
 class BuildConfig:
     output_dir: Path = option(Path("out"), "Folder to write the Hub-ready dataset into (replaced atomically).")
-    source: str = option(
+    source: str | tuple[str, ...] = option(
         SAMPLE_SOURCE,
         "What to read: `sample` (the embedded sample), a local .json/.jsonl(.gz)/.parquet file or folder in "
         "the lmsys/chatbot_arena_conversations layout, or a Hub dataset id such as lmsys/chatbot_arena_conversations.",
@@ -101,16 +101,26 @@ class BuildConfig:
         return [f for f in fields(cls) if "help" in f.metadata]
 
     @property
+    def source_list(self) -> tuple[str, ...]:
+        """The pairwise sources (--source may be given several times)."""
+        return (self.source,) if isinstance(self.source, str) else tuple(self.source)
+
+    @property
     def debate_source_list(self) -> tuple[str, ...]:
         """The build's N-agent sources: as given (`none` dropped), or by default the embedded debate sample when
         the arena source is the embedded sample, and nothing otherwise."""
         if self.debate_sources is None:
-            return (SAMPLE_SOURCE,) if self.source == SAMPLE_SOURCE else ()
+            return (SAMPLE_SOURCE,) if self.source_list == (SAMPLE_SOURCE,) else ()
         return tuple(source for source in self.debate_sources if source != "none")
 
     def __post_init__(self):
         for spec in fields(self):
             _check_range(spec, getattr(self, spec.name))
+        if not self.source_list or len(set(self.source_list)) != len(self.source_list):
+            raise ConfigError(f"--source must name one or more different sources, got {list(self.source_list)}")
+        if len(self.source_list) > 1 and (self.license or self.citation or self.judge_kind):
+            raise ConfigError("--license, --citation and --judge-kind describe one local --source; with several, "
+                              "give each file a provenance.json sidecar")
         if self.stratify and self.limit is None:
             raise ConfigError("--stratify draws a stratified sample of --limit episodes: give --limit N too")
         if self.questions and not self.debate_source_list:

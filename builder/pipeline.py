@@ -95,14 +95,13 @@ class Family:
 
 def families(config: BuildConfig) -> list[Family]:
     """The build's families; the debate sources are resolved and recognised here, before any work."""
-    arena_name = source_name(config.source)
-    normalise = partial(arena_row_to_episode, source=arena_name, max_text_chars=config.max_text_chars)
     pairwise = Family(
         name="pairwise",
-        rows=lambda: ((location, row, normalise) for location, row in iter_source_rows(config.source, config.source_split)),
+        rows=lambda: pairwise_rows(config),
         full_config="full", mini_config="mini", preview_config="preview", coordinator_dir=COORDINATOR_DIRS["pairwise"],
         probe_targets=pairwise_targets, provenance=[arena_provenance(
-            config.source, license=config.license, judge_kind=config.judge_kind, citation=_citation(config))],
+            source, license=config.license, judge_kind=config.judge_kind, citation=_citation(config))
+            for source in config.source_list],
     )
     if not config.debate_source_list:
         return [pairwise]
@@ -116,6 +115,25 @@ def families(config: BuildConfig) -> list[Family]:
         provenance=list({f.kind: debate_provenance(f.name, f.kind) for f in plan.files}.values()),
     )
     return [pairwise, debate]
+
+
+def pairwise_rows(config: BuildConfig) -> Iterable[tuple[RowLocation, object, Callable]]:
+    """Every pairwise source's rows in turn. With several sources each episode id is prefixed by its source's
+    name (`name/id`), so that ids stay unique across sources."""
+    several = len(config.source_list) > 1
+    for source in config.source_list:
+        name = source_name(source)
+        normalise = partial(arena_row_to_episode, source=name, max_text_chars=config.max_text_chars)
+        if several:
+            normalise = partial(_prefixed, normalise, f"{name}/")
+        for location, row in iter_source_rows(source, config.source_split):
+            yield location, row, normalise
+
+
+def _prefixed(normalise: Callable, prefix: str, row) -> dict:
+    episode = normalise(row)
+    episode["episode_id"] = prefix + episode["episode_id"]
+    return episode
 
 
 def load_path_of(config: BuildConfig) -> str:

@@ -95,3 +95,24 @@ def test_55k_and_140k_fixtures_build_and_validate(tmp_path):
     report = build(quiet_config(source=str(tmp_path / "140k.parquet"), output_dir=tmp_path / "out140", rank=2))
     assert report["outcomes"]["winner"] == {"model_a": 2, "tie": 2, "tie (bothbad)": 2}
     assert validate_folder(tmp_path / "out140") == []
+
+
+def test_several_sources_build_together_with_ids_kept_unique(tmp_path, capsys):
+    from builder.cli import main
+    from conftest import make_row, write_jsonl
+
+    first = write_jsonl(tmp_path / "one.jsonl", [make_row(question_id=f"same-{i}") for i in range(4)])
+    csv_path = write_csv(tmp_path / "55k.csv", [row_55k(i, ["model_a", "model_b", "tie"][i % 3]) for i in range(3)])
+    second = write_jsonl(tmp_path / "two.jsonl", [make_row(question_id=f"same-{i}") for i in range(2)])  # same ids
+    out = tmp_path / "out"
+    assert main(["build", "--source", first, "--source", str(csv_path), "--source", second, "-o", str(out),
+                 "--no-progress", "--rank", "2"]) == 0
+    report = json.loads((out / "stats.json").read_text())
+    assert report["rows_read"] == 9 and report["episodes_accepted"] == 9 and report["rejections"]["total"] == 0
+    from datasets import load_dataset
+
+    ids = load_dataset(str(out), "full", split="train")["episode_id"]
+    assert "one.jsonl/same-0" in ids and "two.jsonl/same-0" in ids and "55k.csv/30192" in ids
+    assert [p["name"] for p in report["provenance"]] == ["one.jsonl", "55k.csv", "two.jsonl"]
+    assert main(["build", "--source", first, "--source", first, "-o", str(out), "--no-progress"]) == 2
+    assert "different sources" in capsys.readouterr().err
