@@ -96,10 +96,14 @@ class HubServer(LoopbackServer):
                 return oid, repo.commits[oid]
 
             # --- routes -------------------------------------------------------------------------------
-            def do_PUT(self):  # noqa: N802 - http.server's naming
+            def _request(self, method: str):
+                """(parsed URL, body) of the request, logged."""
                 url = urlparse(self.path)
-                body = self._body()
-                server.log.append(f"PUT {url.path}")
+                server.log.append(f"{method} {url.path}")
+                return url, self._body()
+
+            def do_PUT(self):  # noqa: N802 - http.server's naming
+                url, body = self._request("PUT")
                 upload = re.match(r"^/lfs/upload/([0-9a-f]{64})$", url.path)
                 if upload:
                     if hashlib.sha256(body).hexdigest() != upload.group(1):
@@ -135,9 +139,7 @@ class HubServer(LoopbackServer):
                            {"Content-Type": "application/vnd.git-lfs+json"})
 
             def do_POST(self):  # noqa: N802 - http.server's naming
-                url = urlparse(self.path)
-                body = self._body()
-                server.log.append(f"POST {url.path}")
+                url, body = self._request("POST")
                 batch = re.match(r"^/datasets/([^/]+/[^/]+)\.git/info/lfs/objects/batch$", url.path)
                 if batch:
                     return self._lfs_batch(batch.group(1), body)
