@@ -12,6 +12,7 @@ from pathlib import Path
 SAMPLE_SOURCE = "sample"
 PROJECTION_METHODS = ("pca", "svd", "nmf", "vae")
 LABELERS = ("offline", "judge")
+JUDGE_KINDS = ("human", "llm", "reference_answer", "synthetic")  # who decided an outcome (builder.provenance)
 INT32_MAX = 2**31 - 1
 LICENCE_ID = re.compile(r"[a-z0-9][a-z0-9.+-]{1,40}")
 
@@ -44,7 +45,7 @@ class BuildConfig:
     citation: str | None = option(None, "BibTeX of a local --source, or @PATH to a .bib file, for the card's citation.")
     judge_kind: str | None = option(
         None, "Who decided the outcomes of a local --source: human, llm, reference_answer or synthetic. Default: from "
-              "the registry, else counted from the rows' `judge` ids.", choices=("human", "llm", "reference_answer", "synthetic"))
+              "the registry, else counted from the rows' `judge` ids.", choices=JUDGE_KINDS)
     debate_sources: tuple[str, ...] | None = option(
         None,
         "N-agent sources for the debate-* configs (repeatable): Agent-Scaling history files, MALLM record files, "

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import math
 
+from builder.config import INT32_MAX
 from builder.rejections import Rejection
 
-INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 
 

@@ -207,7 +207,7 @@ class FamilyBuild:
     label_run: LabelRun
 
 
-def build_family(config: BuildConfig, family: Family, timer: StepTimer) -> FamilyBuild:
+def build_family(config: BuildConfig, family: Family, timer: StepTimer, embedder: Embedder) -> FamilyBuild:
     rejects = RejectLog()
     step = partial(_step, timer, family.name)
     with step("reading"):
@@ -227,8 +227,6 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer) -> Famil
 
     stages = episode_stages(config)
     full = run_stages(stages, full, config.progress, step)
-    embedder = Embedder(config.embedding_model, batch_size=config.embedding_batch_size, device=config.device,
-                        progress=config.progress)
     with step("embedding"):
         table = embed_episodes(full, embedder, _cache_dir(config))
     with step("basis fit"):
@@ -286,7 +284,10 @@ def _step(timer: StepTimer, family: str, name: str):
 
 def build_into(config: BuildConfig, planned: list[Family], staging: Path, timer: StepTimer) -> dict:
     """Build every family and write the whole dataset folder into `staging`."""
-    built = [build_family(config, family, timer) for family in planned]
+    # One embedder for the build: the model loads, and its weights are hashed for the cache key, once.
+    embedder = Embedder(config.embedding_model, batch_size=config.embedding_batch_size, device=config.device,
+                        progress=config.progress)
+    built = [build_family(config, family, timer, embedder) for family in planned]
     with timer.step("writing"):
         return write_folder(config, built, staging)
 

@@ -15,7 +15,8 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-JUDGE_KINDS = ("human", "llm", "reference_answer", "synthetic")
+from builder.config import JUDGE_KINDS
+
 JUDGE_KIND_TEXT = {
     "human": "human votes (one person's preference per battle: noisy, and shaped by the voters' taste for length "
              "and style)",
