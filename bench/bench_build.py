@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from builder.pipeline import build
     from builder.sources import iter_source_rows
     from builder.sources.arena import arena_row_to_episode
-    from builder.stages.latents.embeddings import Embedder, distinct_texts
+    from builder.stages.latents.embeddings import Embedder, episode_texts
 
     work = Path(tempfile.mkdtemp(prefix="bench-build-"))
     source = smoke_source(work) if args.smoke else Path(args.source)
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                    progress=False, debate_sources=("none",))
     episodes = [arena_row_to_episode(row, "bench", 200_000) for _, row in iter_source_rows(str(source))
                 if isinstance(row, dict)]
-    texts = distinct_texts(episodes[:args.limit] if args.limit else episodes)
+    texts = sorted({text for e in (episodes[:args.limit] if args.limit else episodes) for text in episode_texts(e)})
 
     embedder = Embedder(batch_size=args.batch_size, progress=False)
     embedder.model.encode(texts[:8])  # load and warm the model outside the timing
@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         "warm_rebuild_s": round(rebuild_s, 2),
         "warm_rebuild_share": round(rebuild_s / build_s, 4),
         "scaled_builds_warm_cache": scales,
+        **scaling(scales),
         "engine_ray": None,  # not implemented: see issue 12
         "probe_reading": report["latent_probe"]["reading"],
     }
@@ -138,6 +139,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0
+
+
+def scaling(scales: dict) -> dict:
+    """Marginal warm cost per episode between the smallest and largest scale (everything but embedding, since
+    the repeated texts are cached), and the peak memory of the largest scale as a multiple of the smallest's."""
+    ordered = sorted(scales.values(), key=lambda s: s["episodes"])
+    small, large = ordered[0], ordered[-1]
+    if large["episodes"] == small["episodes"]:
+        return {}
+    return {"warm_ms_per_episode": round(1000 * (large["seconds"] - small["seconds"]) /
+                                         (large["episodes"] - small["episodes"]), 3),
+            "peak_rss_largest_over_smallest": round(large["peak_rss_mib"] / small["peak_rss_mib"], 3)}
 
 
 def gpu_throughput(texts: list[str], batch_size: int) -> dict:

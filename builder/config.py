@@ -94,7 +94,8 @@ class BuildConfig:
     strict: bool = option(False, "Fail (exit 1) on the first rejected row instead of counting it.")
     max_text_chars: int = option(200_000, "Reject rows whose prompt or answer is longer than this many characters.",
                                  low=1, high=INT32_MAX)
-    shard_max_episodes: int = option(10_000, "Episodes per Parquet shard.", low=1)
+    max_shard_bytes: int = option(500_000_000, "Largest Parquet shard, in bytes of Arrow data before compression, as "
+                                               "push_to_hub's max_shard_size (default 500 MB).", low=1, high=2**40)
     progress: bool = option(True, "Show progress bars.")
 
     @classmethod

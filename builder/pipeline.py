@@ -2,20 +2,21 @@
 own, then written together into one Hub-ready folder:
 
     pairwise (arena battles -> mini, preview, full)      debate (N-agent logs -> debate-mini, debate-full)
-    rows      = iter_source_rows(config.source)           iter_debate_rows(plan)            builder/sources/
-    episodes  = normalise(row) or a counted rejection     (arena / Agent-Scaling / MALLM / answer sets)
-    full      = select_full(episodes, ...)                builder/selection.py
-    for stage in episode_stages(config): stage.process(e) per episode: token logs          builder/stages/
-    table     = embed_episodes(full, ...)                 global: each distinct text once  builder/stages/latents/
-    coordinator = fit_coordinator(full, table, ...)       global: the low-rank basis
-    for stage in fitted_stages(coordinator, table): ...   per episode: z_t, h_t, response latents, N*, offline labels
-    judge_labels(full, ...)                               batch, with --labeler judge      builder/stages/labels/
-    probe = run_probe(full, ...)                          report: reads the stored latents
-    mini, preview = select_mini(full), make_preview(mini) builder/selection.py
-    write_config(...) per config, coordinators, stats.json, figures, README.md    builder/output/, dataset_card/
 
-Before any of that, every option is checked (BuildConfig), the sources are resolved (a missing path or an
-unrecognisable debate file is an error now, not after the pairwise build) and the output folder is
+Each family streams through four passes; no pass holds more than a batch of episodes (builder/spill.py):
+
+    1 read    rows -> normalise(row) or a counted rejection -> episode_stages (token logs) -> spill + key
+              selection on the keys: select_full (--language, --limit, --stratify), mini, the probe's plan
+    2 embed   the selected episodes' distinct texts, once each, cached; vectors in a memory-mapped file
+    3 fit     the low-rank basis on a seeded sample of at most MAX_FIT_TURNS turn observations (global)
+    4 write   fitted_stages (latents, N*, offline labels) -> judge (batch, --labeler judge) -> full's Parquet
+              shards by size (ConfigWriter); the tally for the report; the probe's features for the planned
+              episodes; the mini episodes
+    then      probe (report step), mini and preview shards, coordinators, stats.json, figures, README.md
+
+`full` keeps the sources' order (sources as given, files in name order, rows in file order); selection picks
+by id. Before any of that, every option is checked (BuildConfig), the sources are resolved (a missing path
+or an unrecognisable debate file is an error now, not after the pairwise build) and the output folder is
 refused, locked and staged (builder/output/folder.py); at the end the staged folder, with its manifest,
 takes the output's place in one atomic exchange.
 """
@@ -23,13 +24,17 @@ takes the output's place in one atomic exchange.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import json
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
+
+import numpy as np
 
 import multi_llm_coord
 from multi_llm_coord import SCHEMA_VERSION
@@ -38,24 +43,27 @@ import builder
 from builder.config import BuildConfig
 from builder.layout import CARD_FILE, COORDINATOR_DIRS, FIGURES_DIR, LOADING_SCRIPT, REPORT_FILE, RUN_FILE, shard_path
 from builder.output.folder import OutputFolder
-from builder.output.report import build_report, family_report
-from builder.output.writer import write_config
+from builder.output.report import build_report, config_summary, family_report, full_summary
+from builder.output.tally import FamilyTally
+from builder.output.writer import ConfigWriter, write_config
 from builder.progress import StepTimer, progress, quiet_third_party, status
 from builder.provenance import Provenance, arena_provenance, debate_provenance
 from builder.rejections import RejectLog, Rejection, RowLocation
-from builder.selection import make_preview, select_debate_mini, select_full, select_mini
+from builder.selection import EpisodeKey, make_preview, select_debate_mini, select_full, select_mini
 from builder.sources import iter_source_rows
 from builder.sources.arena import arena_row_to_episode
 from builder.sources.debates import iter_debate_rows, plan_debate_sources, questions_of
 from builder.sources.loaders import source_name
+from builder.spill import Spill
 from builder.stages.base import EpisodeStage
 from builder.stages.labels.judge import JudgeSettings
 from builder.stages.labels.offline import OfflineLabeler
-from builder.stages.labels.stage import LabelRun, OfflineLabelStage, judge_labels, main_failure
+from builder.stages.labels.stage import JudgeStep, LabelRun, OfflineLabelStage
 from builder.stages.latents.coordinator import Coordinator
-from builder.stages.latents.embeddings import Embedder, EmbeddingTable, default_cache_dir, embed_episodes
-from builder.stages.latents.probe import ScoreCache, debate_targets, pairwise_targets, run_probe
-from builder.stages.latents.stage import LatentStage, fit_coordinator
+from builder.stages.latents.embeddings import Embedder, EmbeddingTable, TableBuilder, default_cache_dir, episode_texts
+from builder.stages.latents.observations import episode_observations
+from builder.stages.latents.probe import ProbeFeatures, ScoreCache, debate_targets, group_of, pairwise_targets, probe_plan, probe_report
+from builder.stages.latents.stage import LatentStage, fit_coordinator, fit_turns
 from builder.stages.token_logs import TokenLogStage
 
 
@@ -154,12 +162,26 @@ def _citation(config: BuildConfig) -> str | None:
     return config.citation
 
 
-def collect_episodes(rows: Iterable[tuple[RowLocation, object, Callable]], strict: bool, rejects: RejectLog,
-                     show_progress: bool) -> tuple[list[dict], int]:
-    """Every row as an episode, or a counted rejection (strict: the first rejection stops the build)."""
-    episodes, seen_ids, rows_read = [], set(), 0
+@dataclass
+class ReadPass:
+    """What the reading pass leaves: the spilled episodes, a key for each, and the probe's labels and groups."""
+
+    spill: Spill
+    keys: list[EpisodeKey] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    targets: dict[str, list] = field(default_factory=dict)
+    rows_read: int = 0
+
+
+def read_episodes(rows: Iterable[tuple[RowLocation, object, Callable]], stages: list[EpisodeStage], family: Family,
+                  spill: Spill, *, strict: bool, rejects: RejectLog, show_progress: bool, step) -> ReadPass:
+    """Every row as an episode (through the stages that need no fit) spilled to `spill`, or a counted rejection
+    (strict: the first rejection stops the build). Episodes go by in batches; only their keys stay."""
+    read = ReadPass(spill)
+    seen_ids: set[str] = set()
+    batch: list[dict] = []
     for location, row, normalise in progress(rows, show_progress, desc="reading", unit=" rows"):
-        rows_read += 1
+        read.rows_read += 1
         episode_id = _raw_id(row)
         try:
             if isinstance(row, Rejection):
@@ -175,8 +197,25 @@ def collect_episodes(rows: Iterable[tuple[RowLocation, object, Callable]], stric
             rejects.add(location, episode_id, rejection)
             continue
         seen_ids.add(episode_id)
-        episodes.append(episode)
-    return episodes, rows_read
+        batch.append(episode)
+        if len(batch) >= spill.batch_size:
+            _spill_batch(batch, stages, family, read, step)
+            batch = []
+    _spill_batch(batch, stages, family, read, step)
+    spill.close()
+    return read
+
+
+def _spill_batch(batch: list[dict], stages: list[EpisodeStage], family: Family, read: ReadPass, step) -> None:
+    if not batch:
+        return
+    batch = run_stages(stages, batch, step)
+    for name, labels in family.probe_targets(batch).items():
+        read.targets.setdefault(name, []).extend(labels)
+    for episode in batch:
+        read.keys.append(EpisodeKey.of(episode))
+        read.groups.append(group_of(episode))
+        read.spill.append(episode["episode_id"], episode)
 
 
 def _raw_id(row) -> str | None:
@@ -198,7 +237,9 @@ def check_output_dir(output_dir: Path) -> None:
 @dataclass
 class FamilyBuild:
     family: Family
-    configs: dict[str, list[dict]]
+    small_configs: dict[str, list[dict]]  # mini (and preview): a few episodes, in memory
+    infos: dict                           # every config's datasets.DatasetInfo
+    tally: FamilyTally                    # what the report and figures read of the full config
     rows_read: int
     rejects: RejectLog
     stages: list[EpisodeStage]
@@ -207,55 +248,116 @@ class FamilyBuild:
     label_run: LabelRun
 
 
-def build_family(config: BuildConfig, family: Family, timer: StepTimer, embedder: Embedder) -> FamilyBuild:
+def build_family(config: BuildConfig, family: Family, timer: StepTimer, embedder: Embedder, staging: Path,
+                 work: Path) -> FamilyBuild:
+    """One family in four streaming passes over its spilled episodes: read (normalise, token logs, spill),
+    embed (each distinct text once), fit (the basis, on a capped sample of turns), write (latents, labels,
+    judge, Parquet shards, tally, probe features). Selection works on keys between the first two."""
     rejects = RejectLog()
     step = partial(_step, timer, family.name)
-    with step("reading"):
-        episodes, rows_read = collect_episodes(family.rows(), config.strict, rejects, config.progress)
-    if family.name == "pairwise":
-        full = select_full(episodes, languages=config.languages, limit=config.limit, stratify=config.stratify,
-                           seed=config.seed)
-    else:
-        full = sorted(episodes, key=lambda e: e["episode_id"])
-    if not full:
-        raise BuildError(f"no {family.name} episode to write: {rows_read} rows read, {rejects.total} rejected "
-                         f"{dict(rejects.counts) or ''}, {len(episodes)} accepted before selection")
-    turns = sum(len(e["turns"]) for e in full)
-    if config.rank > turns:  # known before anything is embedded
-        raise BuildError(f"--rank {config.rank} needs at least {config.rank} turns to fit the basis on; the "
-                         f"{family.name} episodes have {turns} (pass a smaller --rank)")
-
     stages = episode_stages(config)
-    full = run_stages(stages, full, config.progress, step)
+    spill = Spill(work / f"{family.name}-episodes.parquet")
+    with step("reading"):
+        read = read_episodes(family.rows(), stages, family, spill, strict=config.strict, rejects=rejects,
+                             show_progress=config.progress, step=None)  # token logs count as reading
+    if family.name == "pairwise":
+        chosen = select_full(read.keys, languages=config.languages, limit=config.limit, stratify=config.stratify,
+                             seed=config.seed)
+        mini_keys = select_mini(chosen)
+    else:
+        chosen = read.keys
+        mini_keys = select_debate_mini(chosen)
+    if not chosen:
+        raise BuildError(f"no {family.name} episode to write: {read.rows_read} rows read, {rejects.total} rejected "
+                         f"{dict(rejects.counts) or ''}, {len(read.keys)} accepted before selection")
+    selected_ids = {key.episode_id for key in chosen}
+    positions = [i for i, key in enumerate(read.keys) if key.episode_id in selected_ids]  # the sources' order
+    turns = [read.keys[i].turns for i in positions]
+    if config.rank > sum(turns):  # known before anything is embedded
+        raise BuildError(f"--rank {config.rank} needs at least {config.rank} turns to fit the basis on; the "
+                         f"{family.name} episodes have {sum(turns)} (pass a smaller --rank)")
+
     with step("embedding"):
-        table = embed_episodes(full, embedder, _cache_dir(config))
+        table_builder = TableBuilder(embedder, _cache_dir(config), work / f"{family.name}-vectors")
+        for batch in progress(spill.batches(selected_ids), config.progress, desc="embedding", unit=" batch",
+                              total=-(-len(positions) // spill.batch_size)):
+            for episode in batch:
+                table_builder.add(episode_texts(episode))
+        table = table_builder.finish()
     with step("basis fit"):
-        coordinator = fit_coordinator(full, table, embedder=embedder, method=config.projection, rank=config.rank,
-                                      decay=config.coordinator_decay, seed=config.seed)
+        observations = fit_observations(spill.batches(selected_ids), table, fit_turns(turns, config.seed))
+        coordinator = fit_coordinator(observations, total_turns=sum(turns), method=config.projection, rank=config.rank,
+                                      decay=config.coordinator_decay, seed=config.seed,
+                                      embedding_model={**asdict(embedder.identity), "dimension": table.dimension})
+        del observations
+
     later = fitted_stages(coordinator, table)
-    full = run_stages(later, full, config.progress, step)
-    label_run = LabelRun(identity=OfflineLabeler.identity)
-    if config.labeler == "judge":
-        with step("judge"):
-            label_run = judge_step(config, full)
-    status(f"{family.name}: probing what the coordinator state keeps ({len(family.probe_targets(full))} targets, "
-           f"{len(full)} episodes, grouped folds, baselines)...", config.progress)
+    labels = {name: [values[i] for i in positions] for name, values in read.targets.items()}
+    groups = [read.groups[i] for i in positions]
+    plan = probe_plan(groups, labels, config.seed)
+    probe_positions = sorted(set().union(*(p.tolist() for p in plan.values()))) if plan else []
+    probe_wanted = {read.keys[positions[i]].episode_id for i in probe_positions}
+    mini_ids = {key.episode_id for key in mini_keys}
+    rows_read = read.rows_read
+    del read  # the keys are no longer needed
+    pairwise = family.name == "pairwise"
+    features = ProbeFeatures(coordinator, table, pairwise)
+    tally = FamilyTally(pairwise)
+    writer = ConfigWriter(family.full_config, staging, config.rank, config.max_shard_bytes)
+    judge = JudgeStep(judge_settings(config), _cache_dir(config), len(positions), config.progress) \
+        if config.labeler == "judge" else None
+    mini: list[dict] = []
+    for batch in progress(spill.batches(selected_ids), config.progress, desc="writing", unit=" batch",
+                          total=-(-len(positions) // spill.batch_size)):
+        batch = run_stages(later, batch, step)
+        if judge:
+            with step("judge"):
+                batch = judge.process(batch)
+        with step("writing"):
+            writer.add(batch)
+            tally.add_all(batch)
+            features.add([e for e in batch if e["episode_id"] in probe_wanted])
+            mini += [copy.deepcopy(e) for e in batch if e["episode_id"] in mini_ids]
+    label_run = judge.finish() if judge else LabelRun(identity=OfflineLabeler.identity)
+    if judge and (tally.labelled == 0 or tally.labelled < config.min_labelled * tally.episodes):
+        raise BuildError(f"the judge labelled {tally.labelled} of {tally.episodes} episodes (--min-labelled "
+                         f"{config.min_labelled}); most common failure: {tally.main_failure()}")
+    with step("writing"):
+        infos = {family.full_config: writer.close()}
+        mini.sort(key=lambda e: e["episode_id"])
+        small = {family.mini_config: mini}
+        if family.preview_config:
+            small[family.preview_config] = make_preview(mini)
+        for name, episodes in small.items():
+            infos[name] = write_config(episodes, name, staging, config.rank, config.max_shard_bytes)
+
+    status(f"{family.name}: probing what the coordinator state keeps ({len(plan)} targets, "
+           f"{len(positions)} episodes, grouped folds, baselines)...", config.progress)
     probe_cache = ScoreCache(_cache_dir(config))
     with step("probe"):
-        probe = run_probe(full, coordinator, table, family.probe_targets, folds=config.probe_folds, seed=config.seed,
-                          cache=probe_cache)
+        probe = probe_report(features, probe_positions, plan, labels, groups, folds=config.probe_folds,
+                             seed=config.seed, cache=probe_cache)
     timer.caches[family.name] = {"embeddings": {k: table.stats[k] for k in ("distinct_texts", "embedded", "from_cache")}
                                  | {"rejected_files": len(table.stats["rejected_cache_files"])},
                                  "probe_scores": probe_cache.stats(),
                                  **({"judge": {k: label_run.judge_usage[k] for k in ("calls", "cached", "cache_rejected")}}
                                     if label_run.judge_usage else {})}
+    return FamilyBuild(family, small, infos, tally, rows_read, rejects, stages + later, coordinator,
+                       probe, label_run)
 
-    if family.preview_config:
-        mini = select_mini(full)
-        configs = {family.mini_config: mini, family.preview_config: make_preview(mini), family.full_config: full}
-    else:
-        configs = {family.mini_config: select_debate_mini(full), family.full_config: full}
-    return FamilyBuild(family, configs, rows_read, rejects, stages + later, coordinator, probe, label_run)
+
+def fit_observations(batches: Iterable[list[dict]], table, chosen: np.ndarray) -> np.ndarray:
+    """The turn observations at the `chosen` positions (in the family's turn order), read batch by batch."""
+    wanted = set(chosen.tolist())
+    rows, position = [], 0
+    for batch in batches:
+        for episode in batch:
+            count = len(episode["turns"])
+            if any(position + t in wanted for t in range(count)):
+                observations = episode_observations(episode, table)[0]
+                rows += [observations[t] for t in range(count) if position + t in wanted]
+            position += count
+    return np.stack(rows).astype(np.float32)
 
 
 def build(config: BuildConfig) -> dict:
@@ -263,9 +365,10 @@ def build(config: BuildConfig) -> dict:
     check_output_dir(config.output_dir)
     quiet_third_party()
     planned = families(config)
-    with OutputFolder(config.output_dir) as output:
+    with OutputFolder(config.output_dir) as output, \
+            tempfile.TemporaryDirectory(prefix="multi-llm-coord-work-") as work:
         timer = StepTimer()
-        report = build_into(config, planned, output.staging, timer)
+        report = build_into(config, planned, output.staging, timer, Path(work))
         (output.staging / RUN_FILE).write_text(json.dumps(run_log(timer), indent=2) + "\n", encoding="utf-8")
         output.commit()
     return report
@@ -282,26 +385,28 @@ def _step(timer: StepTimer, family: str, name: str):
     return timer.step(f"{family}: {name}")
 
 
-def build_into(config: BuildConfig, planned: list[Family], staging: Path, timer: StepTimer) -> dict:
-    """Build every family and write the whole dataset folder into `staging`."""
+def build_into(config: BuildConfig, planned: list[Family], staging: Path, timer: StepTimer, work: Path) -> dict:
+    """Build every family into `staging` (its Parquet shards as they stream), then the report and the card.
+    `work` holds the spills and the vectors files (the system's temporary folder: set TMPDIR to move it)."""
     # One embedder for the build: the model loads, and its weights are hashed for the cache key, once.
     embedder = Embedder(config.embedding_model, batch_size=config.embedding_batch_size, device=config.device,
                         progress=config.progress)
-    built = [build_family(config, family, timer, embedder) for family in planned]
+    built = [build_family(config, family, timer, embedder, staging, work) for family in planned]
     with timer.step("writing"):
         return write_folder(config, built, staging)
 
 
 def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -> dict:
-    """Every config's Parquet shards, the coordinators, the report, the figures, the card and the schema file."""
-    configs = {name: episodes for result in built for name, episodes in result.configs.items()}
-    infos = {name: write_config(episodes, name, staging, config.shard_max_episodes, config.rank)
-             for name, episodes in configs.items()}
+    """The coordinators, the report, the figures, the card and the schema file (the shards are written)."""
+    summaries = {}
     for result in built:
         result.coordinator.save(staging / result.family.coordinator_dir)
+        for name, info in result.infos.items():
+            summaries[name] = (full_summary(result.tally, info.download_size) if name == result.family.full_config
+                               else config_summary(name, result.small_configs[name], info.download_size))
     sections = {result.family.name: family_report(
         family=result.family.name,
-        full=result.configs[result.family.full_config],
+        tally=result.tally,
         rows_read=result.rows_read,
         rejects=result.rejects,
         stages=[stage.describe() for stage in result.stages],
@@ -312,39 +417,34 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
         provenance=result.family.provenance,
     ) for result in built}
     report = build_report(builder_version=builder.__version__, schema_version=SCHEMA_VERSION,
-                          options=_options(config), configs=configs, infos=infos, families=sections)
+                          options=_options(config), configs=summaries, families=sections)
     (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     from dataset_card import render_card
     from dataset_card.figures import write_figures
 
-    figures = write_figures(configs["full"], staging / FIGURES_DIR)
+    infos = {name: info for result in built for name, info in result.infos.items()}
+    figures = write_figures(built[0].tally, staging / FIGURES_DIR)
     example = _first_row(staging / shard_path("mini", 0, 1))  # as load_dataset returns it: class labels are ints
     render_card(report, infos, load_path=load_path_of(config), figures=figures, example=example).save(staging / CARD_FILE)
     shutil.copyfile(multi_llm_coord.__file__, staging / LOADING_SCRIPT)
     return report
 
 
-def judge_step(config: BuildConfig, episodes: list[dict]) -> LabelRun:
-    """The judge relabels the (offline-labelled) episodes; it must label enough of them."""
-    settings = JudgeSettings(base_url=config.judge_base_url, model=config.judge_model or "",
-                             api_key_env=config.judge_api_key_env, concurrency=config.judge_concurrency,
-                             max_calls=config.max_calls, timeout_s=config.judge_timeout)
-    run = judge_labels(episodes, settings, _cache_dir(config), show_progress=config.progress)
-    labelled = sum(1 for e in episodes if e["labels"]["missing_reason"] is None)
-    if labelled == 0 or labelled < config.min_labelled * len(episodes):
-        raise BuildError(f"the judge labelled {labelled} of {len(episodes)} episodes (--min-labelled "
-                         f"{config.min_labelled}); most common failure: {main_failure(episodes)}")
-    return run
+def judge_settings(config: BuildConfig) -> JudgeSettings:
+    return JudgeSettings(base_url=config.judge_base_url, model=config.judge_model or "",
+                         api_key_env=config.judge_api_key_env, concurrency=config.judge_concurrency,
+                         max_calls=config.max_calls, timeout_s=config.judge_timeout)
 
 
 def _cache_dir(config: BuildConfig) -> Path | None:
     return (config.cache_dir or default_cache_dir()) if config.embedding_cache else None
 
 
-def run_stages(stages: list[EpisodeStage], episodes: list[dict], show_progress: bool, step=None) -> list[dict]:
+def run_stages(stages: list[EpisodeStage], episodes: list[dict], step=None) -> list[dict]:
+    """A batch of episodes through `stages`, in order, each timed under its name."""
     for stage in stages:
         with step(stage.name) if step else contextlib.nullcontext():
-            episodes = [stage.process(e) for e in progress(episodes, show_progress, desc=stage.name, unit=" ep")]
+            episodes = [stage.process(e) for e in episodes]
     return episodes
 
 

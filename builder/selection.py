@@ -1,38 +1,66 @@
-"""Which episodes go into each config: `full` (optional selection), `mini` (3 complete), `preview` (3 truncated)."""
+"""Which episodes go into each config: `full` (optional selection), `mini` (3 complete), `preview` (3 truncated).
+
+Each is chosen on the episodes' keys from the reading pass, by id; the writing pass then streams the chosen
+episodes in the sources' order."""
 
 from __future__ import annotations
 
 import copy
 import random
+import sys
 from collections import defaultdict
+from dataclasses import dataclass
 
 from multi_llm_coord import PREVIEW_MAX_CHARS, TRUNCATION_MARKER
 
 MINI_SIZE = 3
 
 
-def select_full(episodes: list[dict], *, languages=(), limit=None, stratify=False, seed=0) -> list[dict]:
-    """Episodes sorted by id, filtered by language, then cut to `limit`.
+@dataclass(frozen=True)
+class EpisodeKey:
+    """What selection needs of an episode, kept for every episode of the reading pass (a few hundred bytes,
+    not the episode): the configs are chosen on keys, then the writing pass streams the chosen episodes."""
+
+    episode_id: str
+    language: str | None
+    models: tuple[str, ...]
+    winner: str | None
+    turns: int
+    topology: str
+
+    @classmethod
+    def of(cls, episode: dict) -> "EpisodeKey":
+        return cls(episode["episode_id"], _interned(episode["metadata"]["language"]),
+                   tuple(_interned(a["model"]) for a in episode["agents"]), _interned(episode["winner"]),
+                   len(episode["turns"]), sys.intern(episode["topology"]))
+
+
+def _interned(value: str | None) -> str | None:
+    return None if value is None else sys.intern(value)  # thousands of keys share a few model names
+
+
+def select_full(keys: list[EpisodeKey], *, languages=(), limit=None, stratify=False, seed=0) -> list[EpisodeKey]:
+    """Keys sorted by id, filtered by language, then cut to `limit` (the smallest ids).
 
     With `stratify`, the cut draws round-robin over (model pair, winner) strata in a seeded order, so a
     small selection still spans many model pairs and all verdicts (the seed report's "200 examples
     across 42 model pairs" is `--limit 200 --stratify`).
     """
-    selected = sorted(episodes, key=lambda episode: episode["episode_id"])
+    selected = sorted(keys, key=lambda key: key.episode_id)
     if languages:
         wanted = {language.lower() for language in languages}
-        selected = [e for e in selected if (e["metadata"]["language"] or "").lower() in wanted]
+        selected = [k for k in selected if (k.language or "").lower() in wanted]
     if limit is None or limit >= len(selected):
         return selected
     if not stratify:
         return selected[:limit]
-    strata: dict[tuple, list[dict]] = defaultdict(list)
-    for episode in selected:
-        strata[stratum_key(episode)].append(episode)
+    strata: dict[tuple, list[EpisodeKey]] = defaultdict(list)
+    for key in selected:
+        strata[stratum_key(key)].append(key)
     rng = random.Random(seed)
     queues = []
-    for key in sorted(strata):
-        members = strata[key][:]
+    for stratum in sorted(strata):
+        members = strata[stratum][:]
         rng.shuffle(members)
         queues.append(members)
     rng.shuffle(queues)
@@ -41,45 +69,44 @@ def select_full(episodes: list[dict], *, languages=(), limit=None, stratify=Fals
         for queue in queues:
             if queue and len(chosen) < limit:
                 chosen.append(queue.pop())
-    return sorted(chosen, key=lambda episode: episode["episode_id"])
+    return sorted(chosen, key=lambda key: key.episode_id)
 
 
-def stratum_key(episode: dict) -> tuple:
-    pair = tuple(sorted(agent["model"] for agent in episode["agents"]))
-    return pair, episode["winner"]
+def stratum_key(key: EpisodeKey) -> tuple:
+    return tuple(sorted(key.models)), key.winner
 
 
-def select_mini(episodes: list[dict], size: int = MINI_SIZE) -> list[dict]:
+def select_mini(keys: list[EpisodeKey], size: int = MINI_SIZE) -> list[EpisodeKey]:
     """`size` complete episodes, chosen deterministically: the multi-turn episode with the most turns first,
     then the smallest ids that bring a winner value not yet covered, then the smallest remaining ids."""
-    ordered = sorted(episodes, key=lambda episode: episode["episode_id"])
-    chosen: list[dict] = []
-    multi_turn = [e for e in ordered if len(e["turns"]) > 1]
+    ordered = sorted(keys, key=lambda key: key.episode_id)
+    chosen: list[EpisodeKey] = []
+    multi_turn = [k for k in ordered if k.turns > 1]
     if multi_turn:
-        chosen.append(max(multi_turn, key=lambda episode: len(episode["turns"])))
-    for episode in ordered:
+        chosen.append(max(multi_turn, key=lambda key: key.turns))
+    for key in ordered:
         if len(chosen) >= size:
             break
-        if episode not in chosen and episode["winner"] not in {c["winner"] for c in chosen}:
-            chosen.append(episode)
-    for episode in ordered:
+        if key not in chosen and key.winner not in {c.winner for c in chosen}:
+            chosen.append(key)
+    for key in ordered:
         if len(chosen) >= size:
             break
-        if episode not in chosen:
-            chosen.append(episode)
-    return sorted(chosen, key=lambda episode: episode["episode_id"])
+        if key not in chosen:
+            chosen.append(key)
+    return sorted(chosen, key=lambda key: key.episode_id)
 
 
-def select_debate_mini(episodes: list[dict], size: int = MINI_SIZE) -> list[dict]:
+def select_debate_mini(keys: list[EpisodeKey], size: int = MINI_SIZE) -> list[EpisodeKey]:
     """`size` complete N-agent episodes: the smallest id of each topology (in name order) first, so that the
     mini config shows different topologies, then the smallest remaining ids."""
-    ordered = sorted(episodes, key=lambda episode: episode["episode_id"])
-    chosen_ids: list[str] = []
-    for topology in sorted({e["topology"] for e in ordered}):
-        if len(chosen_ids) < size:
-            chosen_ids.append(next(e["episode_id"] for e in ordered if e["topology"] == topology))
-    chosen_ids += [e["episode_id"] for e in ordered if e["episode_id"] not in chosen_ids][:size - len(chosen_ids)]
-    return [e for e in ordered if e["episode_id"] in chosen_ids]
+    ordered = sorted(keys, key=lambda key: key.episode_id)
+    chosen: list[EpisodeKey] = []
+    for topology in sorted({k.topology for k in ordered}):
+        if len(chosen) < size:
+            chosen.append(next(k for k in ordered if k.topology == topology))
+    chosen += [k for k in ordered if k not in chosen][:size - len(chosen)]
+    return sorted(chosen, key=lambda key: key.episode_id)
 
 
 def truncate_text(text: str | None, max_chars: int = PREVIEW_MAX_CHARS) -> str | None:

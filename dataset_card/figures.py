@@ -11,8 +11,9 @@ from builder.layout import FIGURES_DIR
 WINNER_COLOURS = {"model_a": "#1f77b4", "model_b": "#ff7f0e", "tie": "#2ca02c", "tie (bothbad)": "#d62728"}
 
 
-def write_figures(episodes: list[dict], folder: Path) -> dict[str, str]:
-    """Write the card's figures into `folder`; return {figure name: path relative to the dataset root}."""
+def write_figures(tally, folder: Path) -> dict[str, str]:
+    """Write the card's figures into `folder` from the `full` config's tally (builder/output/tally.py); return
+    {figure name: path relative to the dataset root}."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,7 +24,7 @@ def write_figures(episodes: list[dict], folder: Path) -> dict[str, str]:
     for name, draw in (("token_distribution", _tokens), ("latent_states", _latents),
                        ("effective_diversity", _diversity)):
         figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=100)
-        draw(axes, episodes)
+        draw(axes, tally)
         figure.tight_layout()
         path = folder / f"{name}.png"
         figure.savefig(path, metadata={"Software": None})  # no version stamp in the file
@@ -32,14 +33,14 @@ def write_figures(episodes: list[dict], folder: Path) -> dict[str, str]:
     return written
 
 
-def _tokens(axes, episodes):
-    positions = max(len(e["agents"]) for e in episodes)
-    values = [[e["token_totals"]["per_agent"][i]["output_tokens"] for e in episodes if i < len(e["agents"])]
-              for i in range(positions)]
+def _tokens(axes, tally):
+    by_position = tally.by_key["output_tokens_by_position"]
+    positions = len(by_position)
+    values = [by_position[str(i)] for i in range(positions)]
     top = max(max(v) for v in values if v) or 1
     bins = np.logspace(0, np.log10(top + 1), 30)
     for index, series in enumerate(values):
-        label = episodes[0]["agents"][index]["agent_id"] if positions <= 4 else f"agent {index}"
+        label = tally.agent_ids[index] if positions <= 4 and index < len(tally.agent_ids) else f"agent {index}"
         axes.hist([v + 1 for v in series], bins=bins, alpha=0.55, label=label)
     axes.set_xscale("log")
     axes.set_xlabel("output tokens per episode (+1, log scale)")
@@ -48,13 +49,13 @@ def _tokens(axes, episodes):
     axes.legend()
 
 
-def _latents(axes, episodes):
-    states = np.array([e["turns"][-1]["latent_h"] for e in episodes], dtype=np.float64)
+def _latents(axes, tally):
+    states = np.array(tally.final_states, dtype=np.float64)
     centred = states - states.mean(axis=0)
     # The two leading principal directions of the final states (any projection method): a faithful 2-D view.
     _, _, directions = np.linalg.svd(centred, full_matrices=False)
     points = centred @ directions[:2].T if len(directions) >= 2 else np.c_[centred[:, :1], np.zeros(len(states))]
-    winners = [e["winner"] for e in episodes]
+    winners = tally.outcome_groups
     for winner, colour in WINNER_COLOURS.items():
         chosen = [i for i, w in enumerate(winners) if w == winner]
         if chosen:
@@ -65,9 +66,9 @@ def _latents(axes, episodes):
     axes.legend(fontsize=8)
 
 
-def _diversity(axes, episodes):
-    values = [t["effective_diversity"] for e in episodes for t in e["turns"]]
-    top = max(len(e["agents"]) for e in episodes)
+def _diversity(axes, tally):
+    values = [v for series in tally.by_key["diversity_by_turn"].values() for v in series]
+    top = int(max(tally.numbers["agents"]))
     axes.hist(values, bins=np.linspace(1, top, 31), color="#9467bd")
     axes.set_xlabel("effective diversity N* per turn (1 = identical answers)")
     axes.set_ylabel("turns")

@@ -11,7 +11,7 @@ import sys
 
 from conftest import make_row, write_jsonl
 
-BARS = ("reading", "token_logs", "embedding", "latents", "labels")
+BARS = ("reading", "embedding", "encoding", "writing")
 
 
 def run_build(tmp_path, *extra):

@@ -1,7 +1,11 @@
 """Writes each config's episodes as Parquet shards with the declared features (into the staging folder).
 
-`Dataset.to_parquet` writes the `datasets` feature metadata into the file and compresses every column
-(snappy), the same way `push_to_hub` does.
+`ConfigWriter` takes the episodes batch by batch while the writing pass streams them: each batch is encoded
+with the `datasets` features (class names to ids) and written as one row group by `pyarrow.parquet.ParquetWriter`
+with the features' Arrow schema, whose metadata is what `datasets` reads back as the declared features, and
+snappy compression, as `push_to_hub` writes. A shard is closed once it holds `max_shard_bytes` of Arrow data
+(push_to_hub's `max_shard_size`), so shards are cut by size, not by episode count; they are named
+train-XXXXX-of-YYYYY once their count is known.
 """
 
 from __future__ import annotations
@@ -12,32 +16,82 @@ from multi_llm_coord import episode_features
 
 from builder.layout import shard_path
 
+ROW_GROUP_EPISODES = 100  # the dataset viewer reads a row group at a time: small groups for long texts
 
-def write_config(episodes: list[dict], config_name: str, root: Path, shard_max_episodes: int, rank: int):
-    """Write `episodes` as data/<config>/train-*.parquet under `root`; return the `datasets.DatasetInfo`."""
-    import datasets
 
-    datasets.disable_progress_bars()  # one bar per tiny shard is noise; the pipeline shows its own progress
-    features = episode_features(rank)
-    rows = [features.encode_example(_with_event_ids(e, features)) for e in episodes]
-    dataset = datasets.Dataset.from_list(rows, features=features)
-    shard_count = max(1, -(-len(dataset) // shard_max_episodes))
-    download_size = 0
-    for index in range(shard_count):
-        path = root / shard_path(config_name, index, shard_count)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        dataset.shard(shard_count, index, contiguous=True).to_parquet(str(path))  # snappy-compressed by datasets
-        download_size += path.stat().st_size
-    num_bytes = dataset.data.nbytes
-    return datasets.DatasetInfo(
-        features=features,
-        splits=datasets.SplitDict(
-            {"train": datasets.SplitInfo(name="train", num_bytes=num_bytes, num_examples=len(dataset))}
-        ),
-        download_size=download_size,
-        dataset_size=num_bytes,
-        config_name=config_name,
-    )
+class ConfigWriter:
+    """One config's shards; `add()` batches of episodes in their final order, then `close()` for its DatasetInfo."""
+
+    def __init__(self, config_name: str, root: Path, rank: int, max_shard_bytes: int):
+        import datasets
+
+        self.features = episode_features(rank)
+        self.schema = self.features.arrow_schema
+        self.config_name, self.root, self.max_shard_bytes = config_name, Path(root), max_shard_bytes
+        self.datasets = datasets
+        self.parts: list[Path] = []
+        self.writer = None
+        self.shard_bytes = 0
+        self.num_bytes = 0
+        self.num_examples = 0
+        self.pending: list[dict] = []
+
+    def add(self, episodes: list[dict]) -> None:
+        self.pending += [self.features.encode_example(_with_event_ids(e, self.features)) for e in episodes]
+        while len(self.pending) >= ROW_GROUP_EPISODES:
+            self._write(self.pending[:ROW_GROUP_EPISODES])
+            self.pending = self.pending[ROW_GROUP_EPISODES:]
+
+    def _write(self, rows: list[dict]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(rows, schema=self.schema)
+        if self.writer is None:
+            part = self.root / f"{shard_path(self.config_name, len(self.parts), 1)}.part"
+            part.parent.mkdir(parents=True, exist_ok=True)
+            self.parts.append(part)
+            self.writer = pq.ParquetWriter(part, self.schema, compression="snappy")
+        self.writer.write_table(table)
+        self.shard_bytes += table.nbytes
+        self.num_bytes += table.nbytes
+        self.num_examples += len(rows)
+        if self.shard_bytes >= self.max_shard_bytes:
+            self._close_shard()
+
+    def _close_shard(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer, self.shard_bytes = None, 0
+
+    def close(self):
+        """Write what is left, name the shards, return the config's `datasets.DatasetInfo`."""
+        if self.pending or not self.num_examples:
+            self._write(self.pending)
+            self.pending = []
+        self._close_shard()
+        download_size = 0
+        for index, part in enumerate(self.parts):
+            final = self.root / shard_path(self.config_name, index, len(self.parts))
+            part.rename(final)
+            download_size += final.stat().st_size
+        datasets = self.datasets
+        return datasets.DatasetInfo(
+            features=self.features,
+            splits=datasets.SplitDict(
+                {"train": datasets.SplitInfo(name="train", num_bytes=self.num_bytes, num_examples=self.num_examples)}
+            ),
+            download_size=download_size,
+            dataset_size=self.num_bytes,
+            config_name=self.config_name,
+        )
+
+
+def write_config(episodes: list[dict], config_name: str, root: Path, rank: int, max_shard_bytes: int = 500_000_000):
+    """Write a list of episodes as data/<config>/train-*.parquet under `root`; return the `datasets.DatasetInfo`."""
+    writer = ConfigWriter(config_name, root, rank, max_shard_bytes)
+    writer.add(episodes)
+    return writer.close()
 
 
 def _with_event_ids(episode: dict, features) -> dict:

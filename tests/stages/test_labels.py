@@ -17,7 +17,7 @@ from builder.pipeline import BuildError, build
 from builder.stages.labels.judge import JudgeLabeler, JudgeSettings, episode_message, parse_answer
 from builder.stages.labels.offline import OfflineLabeler, is_refusal
 from builder.stages.labels.report import labeler_agreement
-from builder.stages.latents.embeddings import EmbeddingTable
+from builder.stages.latents.embeddings import EmbeddingTable, text_key
 from builder.validate import validate_folder
 from conftest import make_row, quiet_config, write_jsonl
 from openai_server import FakeJudgeServer
@@ -44,7 +44,7 @@ def labelled_episode(winner="model_b", answers=(("A long answer here", "short"),
 
 def table_for(vectors: dict[str, np.ndarray]) -> EmbeddingTable:
     texts = sorted(vectors)
-    return EmbeddingTable({t: i for i, t in enumerate(texts)}, np.stack([vectors[t] for t in texts]), {})
+    return EmbeddingTable({text_key(t): i for i, t in enumerate(texts)}, np.stack([vectors[t] for t in texts]), {})
 
 
 def test_offline_labels_follow_the_documented_formulas():

@@ -3,38 +3,33 @@ the outcome (grouped AUC beside the length baseline), labeler agreement."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 
 import numpy as np
 
 from builder.stages.bootstrap import RESAMPLES, auc_interval
-from builder.stages.labels.vocabulary import AGREEMENT_LEVELS, EVENTS
+from builder.stages.labels.vocabulary import AGREEMENT_LEVELS
 
 
-def label_statistics(episodes: list[dict], group=lambda episode: episode["winner"]) -> dict:
-    """Distributions of the labels, and their means per outcome group (the winner for arena battles)."""
-    labelled = [e for e in episodes if e["labels"]["missing_reason"] is None]
-    by_outcome: dict[str, list[dict]] = defaultdict(list)
-    for episode in labelled:
-        by_outcome[group(episode)].append(episode["labels"])
+def label_statistics(tally) -> dict:
+    """Distributions of the labels, and their means per outcome group (the winner for arena battles; correct,
+    wrong or unknown for debates), from a family's tally (builder/output/tally.py)."""
+    counters = tally.counters
     return {
-        "labelled": len(labelled),
-        "missing": len(episodes) - len(labelled),
-        "coordination_success": _histogram(e["labels"]["coordination_success"] for e in labelled),
-        "efficiency_rating": _histogram(e["labels"]["efficiency_rating"] for e in labelled),
-        "agreement_level": {level: sum(1 for e in labelled if e["labels"]["agreement_level"] == level)
-                            for level in AGREEMENT_LEVELS},
-        "turn_events": {event: sum(t["coordination_events"].count(event) for e in labelled for t in e["turns"])
-                        for event in EVENTS},
+        "labelled": tally.labelled,
+        "missing": tally.episodes - tally.labelled,
+        "coordination_success": _histogram(counters["coordination_success"]),
+        "efficiency_rating": _histogram(counters["efficiency_rating"]),
+        "agreement_level": {level: counters["agreement_level"].get(level, 0) for level in AGREEMENT_LEVELS},
+        "turn_events": tally.events_known(),
         "by_outcome": {
-            winner: {
-                "episodes": len(labels),
-                "mean_coordination_success": round(sum(one["coordination_success"] for one in labels) / len(labels), 3),
-                "mean_efficiency_rating": round(sum(one["efficiency_rating"] for one in labels) / len(labels), 3),
-                "agreement_level": {level: sum(1 for one in labels if one["agreement_level"] == level)
-                                    for level in AGREEMENT_LEVELS},
+            group: {
+                "episodes": sums["episodes"],
+                "mean_coordination_success": round(sums["coordination_success"] / sums["episodes"], 3),
+                "mean_efficiency_rating": round(sums["efficiency_rating"] / sums["episodes"], 3),
+                "agreement_level": {level: sums.get(f"agreement:{level}", 0) for level in AGREEMENT_LEVELS},
             }
-            for winner, labels in sorted(by_outcome.items())
+            for group, sums in sorted(tally.label_sums.items())
         },
     }
 
@@ -42,40 +37,36 @@ def label_statistics(episodes: list[dict], group=lambda episode: episode["winner
 LABEL_SIGNALS = ("coordination_success", "efficiency_rating", "agreement_level")
 
 
-def label_validity(episodes: list[dict], outcomes: dict[str, list[bool | None]], groups: list[str],
+def label_validity(signals: dict[str, np.ndarray], outcomes: dict[str, np.ndarray], groups: np.ndarray,
                    seed: int = 0) -> dict:
     """How well each label, and beside it the length baseline (the episode's output tokens), ranks a binary
     outcome: AUC (0.5 = no relation, 1 = perfect, below 0.5 = reversed) with a 95% percentile bootstrap over
     groups (prompts or questions), on the labelled episodes with a known outcome. Labels never read the
-    outcome, so this measures a relation, not an echo."""
+    outcome, so this measures a relation, not an echo.
+
+    `signals` are per-episode arrays (NaN where an episode has no label), `outcomes` per-episode arrays of
+    1 / 0 / -1 (unknown), `groups` per-episode group numbers."""
     from sklearn.metrics import roc_auc_score
 
-    signals = {
-        "coordination_success": [e["labels"]["coordination_success"] for e in episodes],
-        "efficiency_rating": [e["labels"]["efficiency_rating"] for e in episodes],
-        "agreement_level": [None if e["labels"]["agreement_level"] is None
-                            else AGREEMENT_LEVELS.index(e["labels"]["agreement_level"]) for e in episodes],
-        "length_baseline": [e["token_totals"]["output_tokens"] for e in episodes],
-    }
     result = {"method": f"AUC, 95% percentile bootstrap over prompt groups ({RESAMPLES} resamples)", "outcomes": {}}
-    for outcome, values in outcomes.items():
-        keep = [i for i, v in enumerate(values) if v is not None and signals["coordination_success"][i] is not None]
-        y = np.array([values[i] for i in keep], dtype=bool)
+    labelled = ~np.isnan(signals["coordination_success"]) if len(groups) else np.zeros(0, bool)
+    for outcome, values in sorted(outcomes.items()):
+        keep = np.flatnonzero((values >= 0) & labelled)
+        y = values[keep].astype(bool)
         if len(keep) < 10 or y.all() or not y.any():
             result["outcomes"][outcome] = {"skipped": f"{len(keep)} episodes, {int(y.sum())} positive: too few of a class"}
             continue
-        g = np.array([groups[i] for i in keep])
+        g = groups[keep]
         scores = {}
-        for name, column in signals.items():
-            s = np.array([column[i] for i in keep], dtype=np.float64)
+        for name in (*LABEL_SIGNALS, "length_baseline"):
+            s = signals[name][keep].astype(np.float64)
             scores[name] = {"auc": round(float(roc_auc_score(y, s)), 4), "auc_ci95": auc_interval(s, y, g, seed)}
-        result["outcomes"][outcome] = {"episodes": len(keep), "positive": int(y.sum()), "groups": len(set(g.tolist())),
-                                       "scores": scores}
+        result["outcomes"][outcome] = {"episodes": int(len(keep)), "positive": int(y.sum()),
+                                       "groups": len(set(g.tolist())), "scores": scores}
     return result
 
 
-def _histogram(values) -> dict[str, int]:
-    counts = Counter(values)
+def _histogram(counts: Counter) -> dict[str, int]:
     return {str(score): counts.get(score, 0) for score in range(11)}
 
 

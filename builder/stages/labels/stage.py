@@ -1,14 +1,13 @@
 """Labels: the offline labeler as a per-episode stage, the LLM judge as a batch step after it.
 
     OfflineLabelStage(table).process(e)    per episode: labels and turn events from texts, tokens, embeddings
-    judge_labels(full, settings, ...)      batch (asynchronous, cached): replaces the labels with the judge's;
+    JudgeStep(settings, ...).process(b)    per batch (asynchronous, cached): replaces the labels with the judge's;
                                            an episode it cannot label keeps null labels with the reason and
                                            the offline turn events; the report gives the two labelers' agreement
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,29 +46,38 @@ class OfflineLabelStage(EpisodeStage):
         return episode
 
 
-def judge_labels(episodes: list[dict], settings: JudgeSettings, cache_dir: Path | None,
-                 show_progress: bool = True) -> LabelRun:
-    """Label `episodes` (already labelled offline) with the judge, in place."""
-    from tqdm.auto import tqdm
+class JudgeStep:
+    """The judge, batch by batch as the writing pass streams the (offline-labelled) episodes: one client for
+    the whole family, so the call budget, the cache and the usage report span every batch. For the agreement
+    with the offline labeler it keeps only the two labelers' scores of each episode."""
 
-    client = JudgeLabeler(settings, cache_dir)
-    with tqdm(total=len(episodes), disable=not show_progress, desc="judge", unit=" ep") as bar:
-        judged = client.label_all(episodes, on_done=lambda: bar.update(1))
-    agreement = labeler_agreement({e["episode_id"]: e["labels"] for e in episodes},
-                                  {i: labels for i, (labels, _) in judged.items()})
-    for episode in episodes:
-        labels, events = judged[episode["episode_id"]]
-        episode["labels"] = labels
-        if events is not None:  # otherwise the offline events stay, so the turn-level column stays filled
-            for turn, turn_events in zip(episode["turns"], events):
-                turn["coordination_events"] = turn_events
-    return LabelRun(identity=client.identity, judge_usage=client.usage.to_report(), agreement=agreement)
+    name = "judge"
+
+    def __init__(self, settings: JudgeSettings, cache_dir: Path | None, total: int, show_progress: bool = True):
+        from tqdm.auto import tqdm
+
+        self.client = JudgeLabeler(settings, cache_dir)
+        self.bar = tqdm(total=total, disable=not show_progress, desc="judge", unit=" ep")
+        self.offline: dict[str, dict] = {}
+        self.judged: dict[str, dict] = {}
+
+    def process(self, episodes: list[dict]) -> list[dict]:
+        judged = self.client.label_all(episodes, on_done=lambda: self.bar.update(1))
+        for episode in episodes:
+            labels, events = judged[episode["episode_id"]]
+            self.offline[episode["episode_id"]] = _scores(episode["labels"])
+            self.judged[episode["episode_id"]] = _scores(labels)
+            episode["labels"] = labels
+            if events is not None:  # otherwise the offline events stay, so the turn-level column stays filled
+                for turn, turn_events in zip(episode["turns"], events):
+                    turn["coordination_events"] = turn_events
+        return episodes
+
+    def finish(self) -> LabelRun:
+        self.bar.close()
+        return LabelRun(identity=self.client.identity, judge_usage=self.client.usage.to_report(),
+                        agreement=labeler_agreement(self.offline, self.judged))
 
 
-def main_failure(episodes: list[dict]) -> str:
-    """The most frequent reason an episode got no label, with how many share it ("none" if all labelled)."""
-    reasons = Counter(e["labels"]["missing_reason"] for e in episodes if e["labels"]["missing_reason"])
-    if not reasons:
-        return "none"
-    reason, count = reasons.most_common(1)[0]
-    return f"{reason} ({count} episodes)"
+def _scores(labels: dict) -> dict:
+    return {k: labels[k] for k in ("coordination_success", "efficiency_rating", "agreement_level", "missing_reason")}

@@ -112,7 +112,7 @@ class Embedder:
         return None
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised float32 vectors, in `texts` order, under one named bar ("embedding"): the texts go to the
+        """L2-normalised float32 vectors, in `texts` order, under one named bar ("encoding"): the texts go to the
         model longest first in chunks of a few batches (sentence-transformers' own unnamed bar stays off)."""
         from builder.progress import progress
 
@@ -120,7 +120,7 @@ class Embedder:
         chunk = self.batch_size * 8
         vectors = np.zeros((len(texts), 0), dtype=np.float32)
         starts = range(0, len(order), chunk)
-        for start in progress(starts, self.progress, desc="embedding", unit=" chunk",
+        for start in progress(starts, self.progress, desc="encoding", unit=" chunk",
                               total=len(starts)):
             part = order[start:start + chunk]
             encoded = np.asarray(self.model.encode([texts[i] for i in part], batch_size=self.batch_size,
@@ -192,42 +192,106 @@ class EmbeddingCache:
         return write_atomic(self.folder / f"vectors-{hashlib.sha256(data).hexdigest()}.npz", data)
 
 
-@dataclass
 class EmbeddingTable:
-    """Every distinct text of a build and its vector; `stats` says what was computed and what was cached."""
+    """The vectors of a build's distinct texts, addressed by each text's sha256 (the texts themselves are not
+    kept); `vectors` is a read-only memory map of the build's vectors file, or an array. `stats` says what was
+    computed and what came from the cache."""
 
-    index: dict[str, int]
-    vectors: np.ndarray
-    stats: dict
+    def __init__(self, index: dict[bytes, int], vectors: np.ndarray, stats: dict):
+        self.index = index
+        self.vectors = vectors
+        self.stats = stats
+
+    @property
+    def dimension(self) -> int:
+        return int(self.vectors.shape[1])
 
     def of(self, texts: list[str]) -> np.ndarray:
-        return self.vectors[[self.index[t] for t in texts]]
+        return np.asarray(self.vectors[[self.index[text_key(t)] for t in texts]], dtype=np.float32)
 
 
-def distinct_texts(episodes: list[dict]) -> list[str]:
-    texts = {turn["prompt"] for e in episodes for turn in e["turns"] if turn["prompt"] is not None}
-    texts.update(r["content"] for e in episodes for turn in e["turns"] for r in turn["responses"])
-    return sorted(texts)
+def episode_texts(episode: dict):
+    """Every prompt and answer of an episode (rounds without a new user message have no prompt)."""
+    for turn in episode["turns"]:
+        if turn["prompt"] is not None:
+            yield turn["prompt"]
+        for response in turn["responses"]:
+            yield response["content"]
 
 
-def embed_episodes(episodes: list[dict], embedder: Embedder, cache_dir: Path | None) -> EmbeddingTable:
-    """Embed each distinct prompt and answer once, reusing and extending the on-disk cache."""
-    texts = distinct_texts(episodes)
-    keys = [text_key(t) for t in texts]
-    cache = EmbeddingCache(cache_dir, embedder.identity, embedder.dimension) if cache_dir else None
-    known = cache.load() if cache else {}
-    missing = [i for i, key in enumerate(keys) if key not in known]
-    computed = embedder.encode([texts[i] for i in missing]) if missing else np.zeros((0, 0), np.float32)
-    if len(missing):
-        if not np.isfinite(computed).all():
-            raise ValueError(f"embedding model {embedder.model_name!r} returned non-finite vectors")
-        if cache:
-            cache.add([keys[i] for i in missing], computed)
-        known.update(zip((keys[i] for i in missing), computed))
-    vectors = np.stack([known[key] for key in keys]) if keys else np.zeros((0, 0), np.float32)
-    return EmbeddingTable(
-        index={text: i for i, text in enumerate(texts)},
-        vectors=vectors.astype(np.float32, copy=False),
-        stats={"distinct_texts": len(texts), "embedded": len(missing), "from_cache": len(texts) - len(missing),
-               "rejected_cache_files": cache.rejected_files if cache else []},
-    )
+class TableBuilder:
+    """Grows a build's embedding table while the episodes stream past, holding at most one chunk of texts.
+
+    Each text not seen before waits in the current chunk; a full chunk is resolved (from the cache, or by the
+    model, longest texts first, then added to the cache) and its vectors appended to `vectors.f32` in
+    `folder`. `finish()` memory-maps that file, so the table costs 32 bytes of index a text, not its vector.
+    """
+
+    def __init__(self, embedder: Embedder, cache_dir: Path | None, folder: Path, chunk_texts: int = 4096):
+        self.embedder = embedder
+        self.cache = EmbeddingCache(cache_dir, embedder.identity, embedder.dimension) if cache_dir else None
+        self.known = self.cache.load() if self.cache else {}
+        self.path = Path(folder) / "vectors.f32"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = self.path.open("wb")
+        self.chunk_texts = chunk_texts
+        self.index: dict[bytes, int] = {}
+        self.pending: dict[bytes, str] = {}
+        self.dimension = embedder.dimension
+        self.embedded = 0
+
+    def add(self, texts) -> None:
+        for text in texts:
+            key = text_key(text)
+            if key not in self.index and key not in self.pending:
+                self.pending[key] = text
+                if len(self.pending) >= self.chunk_texts:
+                    self._resolve()
+
+    def _resolve(self) -> None:
+        keys = list(self.pending)
+        missing = [key for key in keys if key not in self.known]
+        if missing:
+            computed = self.embedder.encode([self.pending[key] for key in missing])
+            if not np.isfinite(computed).all():
+                raise ValueError(f"embedding model {self.embedder.model_name!r} returned non-finite vectors")
+            if self.cache:
+                self.cache.add(missing, computed)
+            self.known.update(zip(missing, computed))
+            self.embedded += len(missing)
+        vectors = np.stack([self.known[key] for key in keys]).astype(np.float32, copy=False)
+        self.dimension = vectors.shape[1]
+        self.file.write(np.ascontiguousarray(vectors).tobytes())
+        for key in keys:
+            self.index[key] = len(self.index)
+        self.pending.clear()
+
+    def finish(self) -> EmbeddingTable:
+        if self.pending:
+            self._resolve()
+        self.file.close()
+        self.known = {}  # the cache's vectors are no longer needed: the table maps its own file
+        if self.index:
+            vectors = np.memmap(self.path, dtype=np.float32, mode="r", shape=(len(self.index), self.dimension))
+        else:
+            vectors = np.zeros((0, self.dimension or 0), np.float32)
+        return EmbeddingTable(self.index, vectors, {
+            "distinct_texts": len(self.index), "embedded": self.embedded,
+            "from_cache": len(self.index) - self.embedded,
+            "rejected_cache_files": self.cache.rejected_files if self.cache else []})
+
+
+def embed_episodes(episodes: list[dict], embedder: Embedder, cache_dir: Path | None,
+                   folder: Path | None = None) -> EmbeddingTable:
+    """Embed each distinct prompt and answer of `episodes` once, reusing and extending the on-disk cache (the
+    table of a list in memory; the build streams its episodes through a TableBuilder)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="multi-llm-coord-embeddings-") as scratch:
+        texts = max(1, sum(1 for e in episodes for _ in episode_texts(e)))  # one chunk: one sorted encode
+        builder = TableBuilder(embedder, cache_dir, Path(folder or scratch), chunk_texts=texts)
+        for episode in episodes:
+            builder.add(episode_texts(episode))
+        table = builder.finish()
+        table.vectors = np.array(table.vectors)  # in memory: the file goes with the folder
+        return table

@@ -39,7 +39,7 @@ def episode_observations(episode: dict, table: EmbeddingTable) -> tuple[np.ndarr
     vector [d] (zero for a round without a prompt))."""
     answers = [table.of([r["content"] for r in turn["responses"]]) for turn in episode["turns"]]
     # A round without a new user message (prompt null) has nothing to embed: its prompt part is zero.
-    zero = np.zeros(table.vectors.shape[1], dtype=np.float32)
+    zero = np.zeros(table.dimension, dtype=np.float32)
     prompts = [zero if turn["prompt"] is None else table.of([turn["prompt"]])[0] for turn in episode["turns"]]
     observations = np.stack([turn_observation(p, a) for p, a in zip(prompts, answers)])
     return observations, answers, prompts

@@ -125,9 +125,11 @@ def cap_by_groups(groups: np.ndarray, limit: int, seed: int) -> np.ndarray:
 
 
 def probe_target(features: dict[str, np.ndarray], labels: list[str], groups: list[str], *, folds: int = 5,
-                 seed: int = 0, cache: ScoreCache | None = None, kinds: dict[str, str] | None = None) -> dict:
+                 seed: int = 0, cache: ScoreCache | None = None, kinds: dict[str, str] | None = None,
+                 available: int | None = None) -> dict:
     """Grouped cross-validated scores of each feature set and the majority class, or why the probe was skipped.
-    `kinds` names a feature set's classifier when it is not the default logistic regression."""
+    `kinds` names a feature set's classifier when it is not the default logistic regression; `available` is how
+    many labelled episodes the family had when the caller already capped them (see `probe_plan`)."""
     cache = cache or ScoreCache(None)
     kinds = kinds or {}
     y_all, g_all = np.asarray(labels), np.asarray(groups)
@@ -152,7 +154,7 @@ def probe_target(features: dict[str, np.ndarray], labels: list[str], groups: lis
             scores = cross_validated_scores(np.asarray(x, dtype=np.float64), y, g, k, seed, kind)
             cache.put(key, scores)
         results[name] = scores
-    return {"episodes": int(len(y)), "episodes_available": int(len(y_all)), "groups": int(len(set(g.tolist()))),
+    return {"episodes": int(len(y)), "episodes_available": int(available if available is not None else len(y_all)), "groups": int(len(set(g.tolist()))),
             "folds": k, "classes": {str(c): int(n) for c, n in sorted(counts.items())}, "results": results}
 
 
@@ -192,42 +194,67 @@ def ordered_latents(episode: dict) -> np.ndarray:
                    axis=0)
 
 
+class ProbeFeatures:
+    """The probe's feature rows, gathered batch by batch during the writing pass for the episodes the plan
+    chose (at most MAX_EPISODES a target), so the probe never needs the family in memory. Features are read
+    from the latents the stage wrote; the full-dimensional state is recomputed from the turn observations,
+    which the dataset does not store; see the module docstring."""
+
+    def __init__(self, coordinator, table, pairwise: bool):
+        self.coordinator, self.table, self.pairwise = coordinator, table, pairwise
+        self.rows: dict[str, list[np.ndarray]] = {}
+        self.models: list[list[str]] = []
+
+    def add(self, episodes: list[dict]) -> None:
+        from builder.stages.latents.observations import episode_observations
+
+        if not episodes:
+            return
+        features = {"coordinator_state": np.array([e["turns"][-1]["latent_h"] for e in episodes], dtype=np.float32)}
+        if self.pairwise:
+            features["ordered_latents"] = np.stack([ordered_latents(e) for e in episodes]).astype(np.float32)
+        features["full_dimensional_state"] = np.stack(
+            [self.coordinator.states(episode_observations(e, self.table)[0])[-1] for e in episodes]).astype(np.float32)
+        prompts = [next((t["prompt"] for t in e["turns"] if t["prompt"]), None) for e in episodes]
+        zero = np.zeros(self.table.dimension, np.float32)
+        features["prompt_only"] = np.stack([self.table.of([p])[0] if p is not None else zero for p in prompts])
+        outputs = [np.log1p([a["output_tokens"] for a in e["token_totals"]["per_agent"]]) for e in episodes]
+        if self.pairwise:
+            features["length"] = np.array([[o[0] - o[1], abs(o[0] - o[1]), o[0] + o[1]] for o in outputs])
+        else:
+            features["length"] = np.array([[o.mean(), o.std(), o.max() - o.min()] for o in outputs])
+        for name, rows in features.items():
+            self.rows.setdefault(name, []).append(rows)
+        self.models += [[a["model"] for a in e["agents"]] for e in episodes]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """{feature set: [episodes, dims]} (float64), in the order the episodes were added."""
+        features = {name: np.concatenate(rows).astype(np.float64) for name, rows in self.rows.items()}
+        features["model_identity"] = model_identity(self.models, self.pairwise)
+        return features
+
+
 def probe_features(episodes: list[dict], coordinator, table, pairwise: bool) -> dict:
-    """{feature set: [episodes, dims]} for the family, read from the latents the stage wrote (the full-dimensional
-    state is recomputed from the turn observations, which the dataset does not store); see the module docstring."""
-    from builder.stages.latents.observations import episode_observations
+    """{feature set: [episodes, dims]} for a list of episodes in memory."""
+    collector = ProbeFeatures(coordinator, table, pairwise)
+    collector.add(episodes)
+    return collector.arrays()
 
-    features = {"coordinator_state": np.array([e["turns"][-1]["latent_h"] for e in episodes], dtype=np.float64)}
+
+def model_identity(models: list[list[str]], pairwise: bool) -> np.ndarray:
+    """One-hot of the models that took part: pairs, which model is on side a and which on side b."""
+    names = sorted({m for agents in models for m in agents})
+    position = {m: i for i, m in enumerate(names)}
     if pairwise:
-        features["ordered_latents"] = np.stack([ordered_latents(e) for e in episodes]).astype(np.float64)
-    features["full_dimensional_state"] = np.stack(
-        [coordinator.states(episode_observations(e, table)[0])[-1] for e in episodes]).astype(np.float64)
-    dimension = table.vectors.shape[1]
-    prompts = [next((t["prompt"] for t in e["turns"] if t["prompt"]), None) for e in episodes]
-    features["prompt_only"] = np.stack([table.of([p])[0] if p is not None else np.zeros(dimension, np.float32)
-                                        for p in prompts]).astype(np.float64)
-    outputs = [np.log1p([a["output_tokens"] for a in e["token_totals"]["per_agent"]]) for e in episodes]
-    if pairwise:
-        features["length"] = np.array([[o[0] - o[1], abs(o[0] - o[1]), o[0] + o[1]] for o in outputs])
-    else:
-        features["length"] = np.array([[o.mean(), o.std(), o.max() - o.min()] for o in outputs])
-    features["model_identity"] = model_identity(episodes, pairwise)
-    return features
-
-
-def model_identity(episodes: list[dict], pairwise: bool) -> np.ndarray:
-    models = sorted({a["model"] for e in episodes for a in e["agents"]})
-    position = {m: i for i, m in enumerate(models)}
-    if pairwise:  # which model is on side a, which on side b
-        rows = np.zeros((len(episodes), 2 * len(models)))
-        for row, episode in zip(rows, episodes):
-            row[position[episode["agents"][0]["model"]]] = 1
-            row[len(models) + position[episode["agents"][1]["model"]]] = 1
+        rows = np.zeros((len(models), 2 * len(names)))
+        for row, agents in zip(rows, models):
+            row[position[agents[0]]] = 1
+            row[len(names) + position[agents[1]]] = 1
         return rows
-    rows = np.zeros((len(episodes), len(models)))
-    for row, episode in zip(rows, episodes):
-        for a in episode["agents"]:
-            row[position[a["model"]]] = 1
+    rows = np.zeros((len(models), len(names)))
+    for row, agents in zip(rows, models):
+        for m in agents:
+            row[position[m]] = 1
     return rows
 
 
@@ -242,24 +269,50 @@ FEATURE_DESCRIPTIONS = {
 }
 
 
+def probe_plan(groups: list[str], labels: dict[str, list[str | None]], seed: int = 0) -> dict[str, np.ndarray]:
+    """For each target, the positions (in the family's order) of the episodes it is scored on: those with a
+    label, capped at MAX_EPISODES as a seeded sample of whole groups. Known from the reading pass."""
+    plan = {}
+    for name, values in labels.items():
+        labelled = np.array([i for i, v in enumerate(values) if v is not None], dtype=np.int64)
+        chosen = cap_by_groups(np.asarray(groups, dtype=object)[labelled], MAX_EPISODES, seed) if len(labelled) else labelled
+        plan[name] = labelled[chosen]
+    return plan
+
+
 def run_probe(episodes: list[dict], coordinator, table, probe_targets, *, folds: int = 5, seed: int = 0,
               cache: ScoreCache | None = None) -> dict:
-    """Probe every target of the family on the episodes that have a label for it (None = no label)."""
+    """Probe every target of the family on a list of episodes in memory (None = no label for a target)."""
     pairwise = all(e["topology"] == "pairwise_chat" for e in episodes)
-    cache = cache or ScoreCache(None)
-    features = probe_features(episodes, coordinator, table, pairwise)
+    labels = probe_targets(episodes)
     groups = [group_of(e) for e in episodes]
+    plan = probe_plan(groups, labels, seed)
+    positions = sorted(set().union(*(p.tolist() for p in plan.values()))) if plan else []
+    features = ProbeFeatures(coordinator, table, pairwise)
+    features.add([episodes[i] for i in positions])
+    return probe_report(features, positions, plan, labels, groups, folds=folds, seed=seed, cache=cache)
+
+
+def probe_report(features: ProbeFeatures, positions: list[int], plan: dict[str, np.ndarray],
+                 labels: dict[str, list[str | None]], groups: list[str], *, folds: int = 5, seed: int = 0,
+                 cache: ScoreCache | None = None) -> dict:
+    """Score every target on the planned episodes; `features` holds their rows in `positions` order."""
+    cache = cache or ScoreCache(None)
+    arrays = features.arrays()
+    row_of = {position: row for row, position in enumerate(positions)}
     kinds = {"ordered_latents": "antisymmetric"}
     targets = {}
-    for name, labels in probe_targets(episodes).items():
-        keep = [i for i, label in enumerate(labels) if label is not None]
-        chosen = {f: x[keep] for f, x in features.items()}
-        if name == "decisive" and pairwise:
-            chosen.pop("ordered_latents")  # who won does not matter for decisive vs tie
-        targets[name] = probe_target(chosen, [labels[i] for i in keep], [groups[i] for i in keep], folds=folds,
-                                     seed=seed, cache=cache, kinds=kinds)
-    sizes = {"rank": features["coordinator_state"].shape[1], "full": features["full_dimensional_state"].shape[1],
-             "embedding": features["prompt_only"].shape[1]}
+    for name, chosen in plan.items():
+        rows = [row_of[i] for i in chosen.tolist()]
+        selected = {f: x[rows] for f, x in arrays.items()}
+        if name == "decisive" and features.pairwise:
+            selected.pop("ordered_latents")  # who won does not matter for decisive vs tie
+        available = sum(1 for label in labels[name] if label is not None)
+        targets[name] = probe_target(selected, [labels[name][i] for i in chosen.tolist()],
+                                     [groups[i] for i in chosen.tolist()], folds=folds, seed=seed, cache=cache,
+                                     kinds=kinds, available=available)
+    sizes = {"rank": features.coordinator.projection.rank, "full": 3 * features.table.dimension,
+             "embedding": features.table.dimension}
     report = {
         "version": PROBE_VERSION,
         "grouping": "folds grouped by prompt (pairwise) or question (debates): StratifiedGroupKFold, shuffled, seeded",
@@ -269,7 +322,7 @@ def run_probe(episodes: list[dict], coordinator, table, probe_targets, *, folds:
                   f"({RESAMPLES} resamples), accuracy mean and std over folds",
         "cost_bound": f"at most {MAX_EPISODES} episodes per target (a seeded sample of whole groups)",
         "features": {name: text.format(**sizes) for name, text in FEATURE_DESCRIPTIONS.items()
-                     if name in features or name == "majority_class"},
+                     if name in arrays or name == "majority_class"},
         "targets": targets,
     }
     report["reading"] = probe_reading(targets)

@@ -1,7 +1,8 @@
 """The global latent fit, and the per-episode stage that applies it.
 
-    table       = embed_episodes(full, ...)           global: every distinct text embedded once (cached)
-    coordinator = fit_coordinator(full, table, ...)   global: the projection basis, fitted on every turn
+    table       = TableBuilder(...)                   global: every distinct text embedded once (cached)
+    coordinator = fit_coordinator(sample, ...)        global: the projection basis, fitted on the turns that
+                                                      fit_turns chose (all of them up to MAX_FIT_TURNS)
     LatentStage(coordinator, table).process(e)        per episode: z_t, h_t, each response's latent, N*
 
 The probe (builder.stages.latents.probe) is a report step afterwards: it reads the latents the stage wrote.
@@ -15,21 +16,35 @@ import numpy as np
 
 from builder.stages.base import EpisodeStage
 from builder.stages.latents.coordinator import Coordinator, episode_latents
-from builder.stages.latents.embeddings import Embedder, EmbeddingTable
-from builder.stages.latents.observations import build_observations
+from builder.stages.latents.embeddings import EmbeddingTable
 from builder.stages.latents.projection import fit_projection
 
 
-def fit_coordinator(episodes: list[dict], table: EmbeddingTable, *, embedder: Embedder, method: str, rank: int,
+MAX_FIT_TURNS = 4_000
+
+
+def fit_turns(turns_per_episode: list[int], seed: int, cap: int = MAX_FIT_TURNS) -> np.ndarray:
+    """Positions (in the family's turn order) of the turn observations the basis is fitted on: every turn up to
+    `cap`, else a seeded uniform sample of `cap` turns, so the fit's memory and time stay flat in the build's
+    size (a rank-r basis of 3d-dimensional observations is well determined by a few thousand of them)."""
+    total = int(sum(turns_per_episode))
+    if total <= cap:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, size=cap, replace=False))
+
+
+def fit_coordinator(observations: np.ndarray, *, total_turns: int, embedding_model: dict, method: str, rank: int,
                     decay: float, seed: int) -> Coordinator:
-    """Fit the low-rank basis on every turn observation of the build; the recurrence needs no fit."""
-    observations = build_observations(episodes, table)
+    """Fit the low-rank basis on the sampled turn observations (`fit_turns`); the recurrence needs no fit."""
     projection = fit_projection(method, observations, rank, seed)
     return Coordinator(
         projection=projection,
         decay=decay,
-        embedding_model={**asdict(embedder.identity), "dimension": int(table.vectors.shape[1])},
-        fit={"turn_observations": int(observations.shape[0]), "observation_dims": int(observations.shape[1]),
+        embedding_model=embedding_model,
+        fit={"turn_observations": int(observations.shape[0]), "turns_in_family": int(total_turns),
+             "sample": "every turn" if observations.shape[0] == total_turns
+             else f"a seeded uniform sample of {observations.shape[0]} turns",
+             "observation_dims": int(observations.shape[1]),
              "explained_variance": _rounded(projection.explained_variance),
              "reconstruction_r2": _rounded(projection.reconstruction_r2(observations)), "seed": seed},
     )

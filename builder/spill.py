@@ -1,0 +1,68 @@
+"""Spill files: records written once in order and read back, batch by batch, by each later pass of the build.
+
+The build streams. The reading pass normalises each row into an episode and spills it here; the embedding
+pass, the basis-fit sample and the writing pass each read the spill again, so that no pass holds more than
+one batch of episodes. A spill is a Parquet file of two columns, `id` and `record` (the record as compact
+JSON: an episode before enrichment has no fixed Arrow type yet), in row groups of `batch_size` records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SPILL_SCHEMA = pa.schema([("id", pa.string()), ("record", pa.large_string())])
+
+
+class Spill:
+    """Append records (dicts with a string id), then `close()` and iterate them back in the same order."""
+
+    def __init__(self, path: Path, batch_size: int = 256):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.batch_size = batch_size
+        self.count = 0
+        self._ids: list[str] = []
+        self._records: list[str] = []
+        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(self.path, SPILL_SCHEMA, compression="zstd")
+
+    def append(self, record_id: str, record: dict) -> None:
+        self._ids.append(record_id)
+        self._records.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        self.count += 1
+        if len(self._ids) >= self.batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._ids:
+            self._writer.write_table(pa.table({"id": self._ids, "record": self._records}, schema=SPILL_SCHEMA))
+            self._ids, self._records = [], []
+
+    def close(self) -> "Spill":
+        if self._writer is not None:
+            self._flush()
+            self._writer.close()
+            self._writer = None
+        return self
+
+    def batches(self, wanted: set[str] | None = None) -> Iterator[list[dict]]:
+        """The records in batches (of at most `batch_size`), in the order they were written; with `wanted`, only
+        the records whose id is in it (the others are never decoded)."""
+        self.close()
+        reader = pq.ParquetFile(self.path)
+        for batch in reader.iter_batches(batch_size=self.batch_size):
+            ids, records = batch.column(0).to_pylist(), batch.column(1).to_pylist()
+            chosen = [json.loads(r) for i, r in zip(ids, records) if wanted is None or i in wanted]
+            if chosen:
+                yield chosen
+
+    def __iter__(self) -> Iterator[dict]:
+        for batch in self.batches():
+            yield from batch
+
+    def __len__(self) -> int:
+        return self.count
