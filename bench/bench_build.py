@@ -1,16 +1,19 @@
-"""Benchmark a whole build against its floor, the bare embedding of the same texts.
+"""Benchmark a whole build against its floor, the bare embedding of the same texts, every figure a whole process.
 
-    python bench/bench_build.py --source PATH [--limit N] [--rank 16] [--rebuild-rank 8] [--scales 1,4,10]
+    python bench/bench_build.py --source PATH [--limit N] [--rank 16] [--rebuild-rank 8] [--scales 1,4,10] [--ray]
     python bench/bench_build.py --smoke          # a tiny input written from the embedded sample (the suite runs it)
 
 Prints, as JSON:
-- the bare `model.encode` time of the build's distinct texts (the CPU floor of any build),
-- a cold build (empty caches) and its ratio to that floor,
+- the floor: a process that imports the embedder, loads the model and encodes the build's distinct texts,
+- a cold build (empty caches) and its ratio to that floor (`build_over_floor`),
 - a rebuild with another rank from the warm cache, as a share of the cold build,
-- peak resident memory of whole build processes at 1x, 4x and 10x the input (rows repeated with new ids,
-  so the embedding cache is warm after the first), each build in its own process;
+- wall time and peak resident memory of build processes at 1x, 4x and 10x the input (rows repeated with new
+  ids, so the embedding cache is warm: everything but embedding), the marginal milliseconds per episode
+  between the smallest and largest, and the largest's peak memory over the smallest's;
+- with `--ray`: the same build on `--engine ray` (cold and warm, as shares of the local engine's) and whether
+  its rows equal the local engine's;
 - GPU embedding throughput where CUDA is available, and `null` where it is not (nothing is claimed).
-`--engine ray` does not exist yet (issue 12): the figures say so instead of inventing them.
+With `--limit N` the build takes a stratified N episodes (`--limit N --stratify`).
 """
 
 from __future__ import annotations
@@ -27,15 +30,31 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# Peak memory is the process's own high-water mark (VmHWM): getrusage's ru_maxrss would also count the
+# benchmark process's memory at the moment it started the child (Linux carries it over fork and exec).
 MEASURE_ONE_BUILD = """
-import json, resource, sys, time
+import json, re, sys
 from builder.config import BuildConfig
 from builder.pipeline import build
+options = json.loads(sys.argv[1])
+report = build(BuildConfig(**options))
+status = open("/proc/self/status").read()
+peak_kib = int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
+print(json.dumps({"peak_rss_mib": round(peak_kib / 1024, 1),
+                  "episodes": report["configs"]["full"]["episodes"], "rank": options["rank"],
+                  "probe_reading": report["latent_probe"]["reading"]}))
+"""
+
+# The floor of any build: a process that imports the embedder, loads the model and encodes the build's texts.
+MEASURE_FLOOR = """
+import json, sys, time
+from builder.stages.latents.embeddings import Embedder
+texts = json.load(open(sys.argv[1], encoding="utf-8"))
+embedder = Embedder(batch_size=int(sys.argv[2]), progress=False)
+embedder.model
 start = time.perf_counter()
-report = build(BuildConfig(**json.loads(sys.argv[1])))
-print(json.dumps({"seconds": round(time.perf_counter() - start, 2),
-                  "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                  "episodes": report["configs"]["full"]["episodes"]}))
+embedder.encode(texts)
+print(json.dumps({"encode_seconds": time.perf_counter() - start}))
 """
 
 
@@ -52,11 +71,20 @@ def repeated_source(source: Path, times: int, folder: Path) -> Path:
     return target
 
 
+def measured_process(code: str, *args: str) -> dict:
+    """A whole process, timed from outside (interpreter start, imports, model load included), and what it printed."""
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    seconds = time.perf_counter() - start
+    if result.returncode:
+        raise SystemExit(f"benchmark process failed:\n{result.stderr[-3000:]}")
+    return {"seconds": round(seconds, 2), **json.loads(result.stdout.strip().splitlines()[-1])}
+
+
 def measured_build(options: dict) -> dict:
-    """One build in its own process: its wall time and its own peak RSS."""
-    result = subprocess.run([sys.executable, "-c", MEASURE_ONE_BUILD, json.dumps(options)], capture_output=True,
-                            text=True, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    """One build in its own process: its whole-process wall time and its own peak RSS."""
+    return measured_process(MEASURE_ONE_BUILD, json.dumps(options, default=str))
 
 
 def smoke_source(folder: Path) -> Path:
@@ -78,67 +106,93 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild-rank", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--scales", default="1,4,10", help="input multiples whose peak memory is measured")
+    parser.add_argument("--ray", action="store_true", help="also build with --engine ray (needs the ray extra)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if not args.smoke and not args.source:
         parser.error("--source is required (or --smoke)")
 
-    from builder.config import BuildConfig
-    from builder.pipeline import build
-    from builder.sources import iter_source_rows
-    from builder.sources.arena import arena_row_to_episode
-    from builder.stages.latents.embeddings import Embedder, episode_texts
-
-    work = Path(tempfile.mkdtemp(prefix="bench-build-"))
-    source = smoke_source(work) if args.smoke else Path(args.source)
-    rank, rebuild_rank = (2, 3) if args.smoke else (args.rank, args.rebuild_rank)
-    options = dict(source=str(source), limit=args.limit, rank=rank, embedding_batch_size=args.batch_size,
-                   progress=False, debate_sources=("none",))
-    episodes = [arena_row_to_episode(row, "bench", 200_000) for _, row in iter_source_rows(str(source))
-                if isinstance(row, dict)]
-    texts = sorted({text for e in (episodes[:args.limit] if args.limit else episodes) for text in episode_texts(e)})
-
-    embedder = Embedder(batch_size=args.batch_size, progress=False)
-    embedder.model.encode(texts[:8])  # load and warm the model outside the timing
-    start = time.perf_counter()
-    embedder.model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True)
-    encode_s = time.perf_counter() - start
-
-    cache = work / "cache"
-    start = time.perf_counter()
-    report = build(BuildConfig(**options, output_dir=work / "out", cache_dir=cache))
-    build_s = time.perf_counter() - start
-    start = time.perf_counter()
-    build(BuildConfig(**{**options, "rank": rebuild_rank}, output_dir=work / "out-rebuild", cache_dir=cache))
-    rebuild_s = time.perf_counter() - start
-
-    scales = {}
-    for times in (int(s) for s in args.scales.split(",")):
-        scaled = repeated_source(source, times, work)
-        scales[f"{times}x"] = measured_build({**options, "source": str(scaled), "output_dir": str(work / f"out-{times}x"),
-                                              "cache_dir": str(cache)})
-
-    figures = {
-        "source": str(source),
-        "episodes": report["configs"]["full"]["episodes"],
-        "distinct_texts": len(texts),
-        "bare_encode_s": round(encode_s, 2),
-        "encode_texts_per_s": round(len(texts) / encode_s, 1),
-        "cold_build_s": round(build_s, 2),
-        "build_over_encode": round(build_s / encode_s, 3),
-        "warm_rebuild_rank": rebuild_rank,
-        "warm_rebuild_s": round(rebuild_s, 2),
-        "warm_rebuild_share": round(rebuild_s / build_s, 4),
-        "scaled_builds_warm_cache": scales,
-        **scaling(scales),
-        "engine_ray": None,  # not implemented: see issue 12
-        "probe_reading": report["latent_probe"]["reading"],
-    }
-    figures.update(gpu_throughput(texts, args.batch_size))
+    with tempfile.TemporaryDirectory(prefix="bench-build-") as scratch:
+        figures = run_benchmark(args, Path(scratch))
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0
+
+
+def run_benchmark(args, work: Path) -> dict:
+    from builder.sources import iter_source_rows
+    from builder.sources.arena import arena_row_to_episode
+    from builder.stages.latents.embeddings import episode_texts
+
+    source = smoke_source(work) if args.smoke else Path(args.source)
+    rank, rebuild_rank = (2, 3) if args.smoke else (args.rank, args.rebuild_rank)
+    options = dict(source=str(source), limit=args.limit, stratify=bool(args.limit), rank=rank,
+                   embedding_batch_size=args.batch_size, progress=False, debate_sources=("none",))
+    episodes = [arena_row_to_episode(row, "bench", 200_000) for _, row in iter_source_rows(str(source))
+                if isinstance(row, dict)]
+    texts = sorted({text for e in episodes for text in episode_texts(e)})
+    if args.limit:  # the texts of the episodes the build selects
+        from builder.selection import EpisodeKey, select_full
+
+        chosen = {k.episode_id for k in select_full([EpisodeKey.of(e) for e in episodes], limit=args.limit,
+                                                     stratify=True)}
+        texts = sorted({text for e in episodes if e["episode_id"] in chosen for text in episode_texts(e)})
+    texts_file = work / "texts.json"
+    texts_file.write_text(json.dumps(texts), encoding="utf-8")
+
+    floor = measured_process(MEASURE_FLOOR, str(texts_file), str(args.batch_size))
+    cache = str(work / "cache")
+    cold = measured_build({**options, "output_dir": str(work / "out"), "cache_dir": cache})
+    rebuild = measured_build({**options, "rank": rebuild_rank, "output_dir": str(work / "out-rebuild"), "cache_dir": cache})
+    scales = {}
+    for times in (int(s) for s in args.scales.split(",")):
+        scaled = repeated_source(source, times, work)
+        scaled_build = measured_build({**options, "source": str(scaled), "output_dir": str(work / f"out-{times}x"),
+                                       "cache_dir": cache})
+        scales[f"{times}x"] = {k: scaled_build[k] for k in ("seconds", "peak_rss_mib", "episodes")}
+    figures = {
+        "source": str(source),
+        "episodes": cold["episodes"],
+        "distinct_texts": len(texts),
+        "floor_process_s": floor["seconds"],
+        "encode_texts_per_s": round(len(texts) / floor["encode_seconds"], 1),
+        "cold_build_s": cold["seconds"],
+        "cold_build_peak_rss_mib": cold["peak_rss_mib"],
+        "build_over_floor": round(cold["seconds"] / floor["seconds"], 3),
+        "warm_rebuild_rank": rebuild_rank,
+        "warm_rebuild_s": rebuild["seconds"],
+        "warm_rebuild_share": round(rebuild["seconds"] / cold["seconds"], 4),
+        "scaled_builds_warm_cache": scales,
+        **scaling(scales),
+        "engine_ray": ray_figures(options, work, cold, rebuild) if args.ray else None,
+        "probe_reading": cold["probe_reading"],
+    }
+    figures.update(gpu_throughput(texts, args.batch_size))
+    return figures
+
+
+def ray_figures(options: dict, work: Path, local_cold: dict, local_warm: dict) -> dict:
+    """The same build on `--engine ray` (a local Ray on this machine's CPUs): cold with its own empty cache,
+    then warm, each as a share of the local engine's, and whether the rows are the local engine's rows."""
+    cold = measured_build({**options, "engine": "ray", "output_dir": str(work / "out-ray"),
+                           "cache_dir": str(work / "cache-ray")})
+    warm = measured_build({**options, "engine": "ray", "rank": local_warm["rank"], "output_dir": str(work / "out-ray-warm"),
+                           "cache_dir": str(work / "cache")})
+    return {"cold_s": cold["seconds"], "cold_over_local": round(cold["seconds"] / local_cold["seconds"], 3),
+            "warm_s": warm["seconds"], "warm_over_local": round(warm["seconds"] / local_warm["seconds"], 3),
+            "driver_peak_rss_mib": cold["peak_rss_mib"],
+            "same_rows_as_local": same_rows(work / "out-rebuild", work / "out-ray-warm")}
+
+
+def same_rows(first: Path, second: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    def rows(folder):
+        return sorted((row for path in sorted((folder / "data" / "full").glob("*.parquet"))
+                       for row in pq.read_table(path).to_pylist()), key=lambda row: row["episode_id"])
+
+    return rows(first) == rows(second)
 
 
 def scaling(scales: dict) -> dict:

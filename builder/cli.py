@@ -36,10 +36,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument("--questions", dest="questions", action="append", default=[], help=help_text)
         elif field.name == "output_dir":
             parser.add_argument("--output-dir", "-o", type=Path, default=default, help=help_text)
-        elif field.name == "projection":
-            parser.add_argument(flag, choices=("pca", "svd", "nmf", "vae"), default=default, help=help_text)
-        elif field.name == "labeler":
-            parser.add_argument(flag, choices=("offline", "judge"), default=default, help=help_text)
+        elif field.metadata.get("choices"):  # --projection, --labeler, --engine: the choices named once, in config
+            parser.add_argument(flag, choices=field.metadata["choices"], default=default, help=help_text)
         else:
             kind = {int: int, int | None: int, float: float, Path | None: Path}.get(hint, str)
             parser.add_argument(flag, type=kind, default=default, help=f"{help_text} (default: {default})")

@@ -12,6 +12,7 @@ from pathlib import Path
 SAMPLE_SOURCE = "sample"
 PROJECTION_METHODS = ("pca", "svd", "nmf", "vae")
 LABELERS = ("offline", "judge")
+ENGINES = ("local", "ray")  # builder/engines.py
 JUDGE_KINDS = ("human", "llm", "reference_answer", "synthetic")  # who decided an outcome (builder.provenance)
 INT32_MAX = 2**31 - 1
 LICENCE_ID = re.compile(r"[a-z0-9][a-z0-9.+-]{1,40}")
@@ -68,6 +69,9 @@ class BuildConfig:
     )
     embedding_batch_size: int = option(64, "Texts per embedding batch.", low=1, high=65_536)
     device: str | None = option(None, "Torch device for embeddings (cpu, cuda, ...); default: what sentence-transformers picks.")
+    embedding_precision: str = option("float32", "float16 runs the embedding model in half precision on a GPU "
+                                                 "(--device cuda); its vectors are cached apart from float32 ones.",
+                                      choices=("float32", "float16"))
     cache_dir: Path | None = option(
         None, "Cache folder for embeddings (default $MULTI_LLM_COORD_CACHE_DIR or ~/.cache/multi-llm-coord).")
     embedding_cache: bool = option(True, "Reuse and extend the on-disk embedding cache.")
@@ -96,6 +100,10 @@ class BuildConfig:
                                  low=1, high=INT32_MAX)
     max_shard_bytes: int = option(500_000_000, "Largest Parquet shard, in bytes of Arrow data before compression, as "
                                                "push_to_hub's max_shard_size (default 500 MB).", low=1, high=2**40)
+    engine: str = option("local", "Where embedding and the fitted per-episode stages run: local (this process) or ray "
+                                  "(Ray Data; pip install 'multi-llm-coord[ray]').", choices=ENGINES)
+    ray_address: str | None = option(None, "With --engine ray: the cluster to join, as ray.init(address=...) takes it "
+                                           "(e.g. auto, ray://head:10001); default: start a local Ray.")
     progress: bool = option(True, "Show progress bars.")
 
     @classmethod
@@ -131,6 +139,11 @@ class BuildConfig:
             raise ConfigError("--labeler judge needs --judge-model (and --judge-base-url for a non-OpenAI endpoint)")
         if self.min_labelled and self.labeler != "judge":
             raise ConfigError("--min-labelled applies to --labeler judge only")
+        if self.embedding_precision == "float16" and not (self.device or "").startswith("cuda"):
+            raise ConfigError("--embedding-precision float16 is for GPUs: give --device cuda (on a CPU it is slower "
+                              "and no smaller)")
+        if self.ray_address and self.engine != "ray":
+            raise ConfigError("--ray-address names a Ray cluster: it needs --engine ray")
         for item in self.questions:
             task, separator, path = item.partition("=")
             if not separator or not task or not path:

@@ -30,7 +30,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from multi_llm_coord import SCHEMA_VERSION
 
 import builder
 from builder.config import BuildConfig
+from builder.engines import make_engine
 from builder.layout import CARD_FILE, COORDINATOR_DIRS, FIGURES_DIR, LOADING_SCRIPT, REPORT_FILE, RUN_FILE, shard_path
 from builder.output.folder import OutputFolder
 from builder.output.report import build_report, config_summary, family_report, full_summary
@@ -248,7 +249,7 @@ class FamilyBuild:
     label_run: LabelRun
 
 
-def build_family(config: BuildConfig, family: Family, timer: StepTimer, embedder: Embedder, staging: Path,
+def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, staging: Path,
                  work: Path) -> FamilyBuild:
     """One family in four streaming passes over its spilled episodes: read (normalise, token logs, spill),
     embed (each distinct text once), fit (the basis, on a capped sample of turns), write (latents, labels,
@@ -256,7 +257,7 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, embedder
     rejects = RejectLog()
     step = partial(_step, timer, family.name)
     stages = episode_stages(config)
-    spill = Spill(work / f"{family.name}-episodes.parquet")
+    spill = Spill(work / f"{family.name}-episodes")
     with step("reading"):
         read = read_episodes(family.rows(), stages, family, spill, strict=config.strict, rejects=rejects,
                              show_progress=config.progress, step=None)  # token logs count as reading
@@ -278,7 +279,8 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, embedder
                          f"{family.name} episodes have {sum(turns)} (pass a smaller --rank)")
 
     with step("embedding"):
-        table_builder = TableBuilder(embedder, _cache_dir(config), work / f"{family.name}-vectors")
+        table_builder = TableBuilder(engine.embedder, _cache_dir(config), work / f"{family.name}-vectors",
+                                     encode=engine.encode)
         for batch in progress(spill.batches(selected_ids), config.progress, desc="embedding", unit=" batch",
                               total=-(-len(positions) // spill.batch_size)):
             for episode in batch:
@@ -288,7 +290,7 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, embedder
         observations = fit_observations(spill.batches(selected_ids), table, fit_turns(turns, config.seed))
         coordinator = fit_coordinator(observations, total_turns=sum(turns), method=config.projection, rank=config.rank,
                                       decay=config.coordinator_decay, seed=config.seed,
-                                      embedding_model={**asdict(embedder.identity), "dimension": table.dimension})
+                                      embedding_model={**engine.embedder.identity.describe(), "dimension": table.dimension})
         del observations
 
     later = fitted_stages(coordinator, table)
@@ -307,9 +309,9 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, embedder
     judge = JudgeStep(judge_settings(config), _cache_dir(config), len(positions), config.progress) \
         if config.labeler == "judge" else None
     mini: list[dict] = []
-    for batch in progress(spill.batches(selected_ids), config.progress, desc="writing", unit=" batch",
+    enriched = engine.enrich(spill, selected_ids, coordinator, table, step)  # the fitted stages, batch by batch
+    for batch in progress(enriched, config.progress, desc="writing", unit=" batch",
                           total=-(-len(positions) // spill.batch_size)):
-        batch = run_stages(later, batch, step)
         if judge:
             with step("judge"):
                 batch = judge.process(batch)
@@ -390,8 +392,12 @@ def build_into(config: BuildConfig, planned: list[Family], staging: Path, timer:
     `work` holds the spills and the vectors files (the system's temporary folder: set TMPDIR to move it)."""
     # One embedder for the build: the model loads, and its weights are hashed for the cache key, once.
     embedder = Embedder(config.embedding_model, batch_size=config.embedding_batch_size, device=config.device,
-                        progress=config.progress)
-    built = [build_family(config, family, timer, embedder, staging, work) for family in planned]
+                        progress=config.progress, precision=config.embedding_precision)
+    engine = make_engine(config.engine, embedder, config.ray_address)
+    try:
+        built = [build_family(config, family, timer, engine, staging, work) for family in planned]
+    finally:
+        engine.close()
     with timer.step("writing"):
         return write_folder(config, built, staging)
 
@@ -456,6 +462,6 @@ def _options(config: BuildConfig) -> dict:
     options["questions"] = list(config.questions)
     options["debate_sources"] = list(config.debate_source_list)
     for transient in ("progress", "cache_dir", "embedding_cache", "device", "judge_api_key_env", "judge_concurrency",
-                      "judge_timeout", "min_labelled"):  # do not change the output
+                      "judge_timeout", "min_labelled", "engine", "ray_address"):  # do not change the output
         options.pop(transient)
     return options

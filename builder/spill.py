@@ -2,8 +2,10 @@
 
 The build streams. The reading pass normalises each row into an episode and spills it here; the embedding
 pass, the basis-fit sample and the writing pass each read the spill again, so that no pass holds more than
-one batch of episodes. A spill is a Parquet file of two columns, `id` and `record` (the record as compact
-JSON: an episode before enrichment has no fixed Arrow type yet), in row groups of `batch_size` records.
+one batch of episodes. A spill is a folder of Parquet files (`part-00000.parquet`, ...) of two columns, `id`
+and `record` (the record as compact JSON: an episode before enrichment has no fixed Arrow type yet), in row
+groups of `batch_size` records and at most `file_records` records a file, so that Ray Data reads it as
+several blocks and feeds several workers at once.
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ SPILL_SCHEMA = pa.schema([("id", pa.string()), ("record", pa.large_string())])
 class Spill:
     """Append records (dicts with a string id), then `close()` and iterate them back in the same order."""
 
-    def __init__(self, path: Path, batch_size: int = 256):
+    def __init__(self, path: Path, batch_size: int = 256, file_records: int = 1024):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True)
         self.batch_size = batch_size
+        self.file_records = max(file_records, batch_size)
         self.count = 0
+        self.files: list[Path] = []
         self._ids: list[str] = []
         self._records: list[str] = []
-        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(self.path, SPILL_SCHEMA, compression="zstd")
+        self._writer: pq.ParquetWriter | None = None
+        self._in_file = 0
 
     def append(self, record_id: str, record: dict) -> None:
         self._ids.append(record_id)
@@ -38,27 +43,37 @@ class Spill:
             self._flush()
 
     def _flush(self) -> None:
-        if self._ids:
-            self._writer.write_table(pa.table({"id": self._ids, "record": self._records}, schema=SPILL_SCHEMA))
-            self._ids, self._records = [], []
+        if not self._ids:
+            return
+        if self._writer is None:
+            self.files.append(self.path / f"part-{len(self.files):05d}.parquet")
+            self._writer = pq.ParquetWriter(self.files[-1], SPILL_SCHEMA, compression="zstd")
+        self._writer.write_table(pa.table({"id": self._ids, "record": self._records}, schema=SPILL_SCHEMA))
+        self._in_file += len(self._ids)
+        self._ids, self._records = [], []
+        if self._in_file >= self.file_records:
+            self._close_file()
+
+    def _close_file(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer, self._in_file = None, 0
 
     def close(self) -> "Spill":
-        if self._writer is not None:
-            self._flush()
-            self._writer.close()
-            self._writer = None
+        self._flush()
+        self._close_file()
         return self
 
     def batches(self, wanted: set[str] | None = None) -> Iterator[list[dict]]:
         """The records in batches (of at most `batch_size`), in the order they were written; with `wanted`, only
         the records whose id is in it (the others are never decoded)."""
         self.close()
-        reader = pq.ParquetFile(self.path)
-        for batch in reader.iter_batches(batch_size=self.batch_size):
-            ids, records = batch.column(0).to_pylist(), batch.column(1).to_pylist()
-            chosen = [json.loads(r) for i, r in zip(ids, records) if wanted is None or i in wanted]
-            if chosen:
-                yield chosen
+        for path in self.files:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=self.batch_size):
+                ids, records = batch.column(0).to_pylist(), batch.column(1).to_pylist()
+                chosen = [json.loads(r) for i, r in zip(ids, records) if wanted is None or i in wanted]
+                if chosen:
+                    yield chosen
 
     def __iter__(self) -> Iterator[dict]:
         for batch in self.batches():

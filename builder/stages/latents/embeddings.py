@@ -15,6 +15,7 @@ dimension (a file copied from another model's folder never gives a wrong vector)
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -47,10 +48,19 @@ class ModelIdentity:
     name: str
     weights_sha256: str
     max_seq_length: int | None
+    precision: str = "float32"  # float16: weights and activations in half precision (--embedding-precision)
+
+    def describe(self) -> dict:
+        """The identity as recorded in cache stamps and coordinator.json. Full precision is the unstated default,
+        so that cache files written before precision was recorded stay valid."""
+        fields = asdict(self)
+        if fields["precision"] == "float32":
+            fields.pop("precision")
+        return fields
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:24]
+        return hashlib.sha256(json.dumps(self.describe(), sort_keys=True).encode()).hexdigest()[:24]
 
 
 def _local_model_dir(name: str) -> Path | None:
@@ -72,24 +82,32 @@ def _identity_from_dir(name: str, model_dir: Path) -> ModelIdentity:
 
 
 class Embedder:
-    """Encodes texts to L2-normalised float32 vectors. The model loads on first use only."""
+    """Encodes texts to L2-normalised float32 vectors. The model loads on first use only.
+
+    `precision="float16"` runs the model in half precision (meant for GPUs; the vectors are still returned as
+    float32 and cached under their own identity, never mixed with full-precision ones)."""
 
     def __init__(self, model_name: str = DEFAULT_EMBEDDING_MODEL, batch_size: int = 64, device: str | None = None,
-                 progress: bool = True):
+                 progress: bool = True, precision: str = "float32"):
         self.model_name = model_name
         self.batch_size = batch_size
         self.device = device
         self.progress = progress
+        self.precision = precision
 
     @cached_property
     def model(self):
         from sentence_transformers import SentenceTransformer
 
         model_dir = _local_model_dir(self.model_name)
-        return SentenceTransformer(str(model_dir) if model_dir else self.model_name, device=self.device)
+        model = SentenceTransformer(str(model_dir) if model_dir else self.model_name, device=self.device)
+        return model.half() if self.precision == "float16" else model
 
     @cached_property
     def identity(self) -> ModelIdentity:
+        return dataclasses.replace(self._weights_identity(), precision=self.precision)
+
+    def _weights_identity(self) -> ModelIdentity:
         model_dir = _local_model_dir(self.model_name)
         if model_dir is not None:  # known without loading the model: a warm-cache rebuild never loads it
             return _identity_from_dir(self.model_name, model_dir)
@@ -157,7 +175,7 @@ class EmbeddingCache:
         return found
 
     def _stamp(self, dimension: int) -> dict:
-        return {**asdict(self.identity), "dimension": int(dimension)}
+        return {**self.identity.describe(), "dimension": int(dimension)}
 
     def _read_checked(self, path: Path):
         """(keys, vectors), or the reason the file cannot be used."""
@@ -227,8 +245,10 @@ class TableBuilder:
     `folder`. `finish()` memory-maps that file, so the table costs 32 bytes of index a text, not its vector.
     """
 
-    def __init__(self, embedder: Embedder, cache_dir: Path | None, folder: Path, chunk_texts: int = 4096):
+    def __init__(self, embedder: Embedder, cache_dir: Path | None, folder: Path, chunk_texts: int = 4096,
+                 encode=None):
         self.embedder = embedder
+        self.encode = encode or embedder.encode  # an engine's encode (builder/engines.py) where one is given
         self.cache = EmbeddingCache(cache_dir, embedder.identity, embedder.dimension) if cache_dir else None
         self.known = self.cache.load() if self.cache else {}
         self.path = Path(folder) / "vectors.f32"
@@ -252,7 +272,7 @@ class TableBuilder:
         keys = list(self.pending)
         missing = [key for key in keys if key not in self.known]
         if missing:
-            computed = self.embedder.encode([self.pending[key] for key in missing])
+            computed = self.encode([self.pending[key] for key in missing])
             if not np.isfinite(computed).all():
                 raise ValueError(f"embedding model {self.embedder.model_name!r} returned non-finite vectors")
             if self.cache:

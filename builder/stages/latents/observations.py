@@ -43,8 +43,3 @@ def episode_observations(episode: dict, table: EmbeddingTable) -> tuple[np.ndarr
     prompts = [zero if turn["prompt"] is None else table.of([turn["prompt"]])[0] for turn in episode["turns"]]
     observations = np.stack([turn_observation(p, a) for p, a in zip(prompts, answers)])
     return observations, answers, prompts
-
-
-def build_observations(episodes: list[dict], table: EmbeddingTable) -> np.ndarray:
-    """All turn observations of a build, episode by episode, turn by turn: the rows the basis is fitted on."""
-    return np.concatenate([episode_observations(e, table)[0] for e in episodes])
