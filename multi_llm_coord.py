@@ -225,7 +225,8 @@ FIELD_DOCS: dict[str, str] = {
     "turns.latent_z": "z_t: the turn observation projected on the build's low-rank basis (float32, length = rank). "
     "The observation is [e(prompt); mean over agents of e(answer); elementwise std over agents of e(answer)], e() the "
     "L2-normalised sentence embedding, so it does not depend on the order of the agents. The basis (pca by default) "
-    "is fitted once on every turn of the build and saved in coordinator/.",
+    "is fitted once per build, on every turn up to 4,000 turns and on a seeded uniform sample of 4,000 beyond, and "
+    "saved in coordinator/.",
     "turns.responses.latent": "This response's own projection on the same basis as latent_z (float32, length = rank): "
     "the observation the turn would have if this agent had answered alone, [e(prompt); e(answer); 0], projected. "
     "Unlike latent_z / latent_h it is per agent, so who said what is recoverable: for a pairwise battle the difference "

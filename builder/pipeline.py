@@ -68,6 +68,10 @@ from builder.stages.latents.stage import LatentStage, fit_coordinator, fit_turns
 from builder.stages.token_logs import TokenLogStage
 
 
+SPILL_BATCH = 256          # episodes a pass holds at once
+SPILL_FILE_RECORDS = 4096  # episodes a spill file holds: Ray Data reads a file as a block
+
+
 class BuildError(Exception):
     """The build cannot go on (strict-mode rejection, nothing accepted, unusable output folder)."""
 
@@ -257,7 +261,7 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
     rejects = RejectLog()
     step = partial(_step, timer, family.name)
     stages = episode_stages(config)
-    spill = Spill(work / f"{family.name}-episodes")
+    spill = Spill(work / f"{family.name}-episodes", batch_size=SPILL_BATCH, file_records=SPILL_FILE_RECORDS)
     with step("reading"):
         read = read_episodes(family.rows(), stages, family, spill, strict=config.strict, rejects=rejects,
                              show_progress=config.progress, step=None)  # token logs count as reading

@@ -31,7 +31,10 @@ def rows_of(folder, config):
     return sorted(rows, key=lambda row: row["episode_id"])
 
 
-def test_ray_engine_gives_the_same_episodes_as_the_local_engine(tmp_path, local_ray):
+def test_ray_engine_gives_the_same_episodes_as_the_local_engine(tmp_path, local_ray, monkeypatch):
+    # Small batches and spill files, so the Ray run reads several files as several blocks on both workers.
+    monkeypatch.setattr("builder.pipeline.SPILL_BATCH", 4)
+    monkeypatch.setattr("builder.pipeline.SPILL_FILE_RECORDS", 8)
     cache = tmp_path / "cache"  # shared: both engines read the same vectors, so the episodes can be compared exactly
     common = dict(cache_dir=cache, rank=3, debate_sources=("sample",))
     local = build(quiet_config(output_dir=tmp_path / "local", **common))

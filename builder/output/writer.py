@@ -4,7 +4,8 @@
 with the `datasets` features (class names to ids) and written as one row group by `pyarrow.parquet.ParquetWriter`
 with the features' Arrow schema, whose metadata is what `datasets` reads back as the declared features, and
 snappy compression, as `push_to_hub` writes. A shard is closed once it holds `max_shard_bytes` of Arrow data
-(push_to_hub's `max_shard_size`), so shards are cut by size, not by episode count; they are named
+(push_to_hub's `max_shard_size`; a shard ends at a row group's end), so shards are cut by size, not by
+episode count; they are named
 train-XXXXX-of-YYYYY once their count is known.
 """
 
@@ -22,9 +23,11 @@ ROW_GROUP_EPISODES = 100  # the dataset viewer reads a row group at a time: smal
 class ConfigWriter:
     """One config's shards; `add()` batches of episodes in their final order, then `close()` for its DatasetInfo."""
 
-    def __init__(self, config_name: str, root: Path, rank: int, max_shard_bytes: int):
+    def __init__(self, config_name: str, root: Path, rank: int, max_shard_bytes: int,
+                 row_group_episodes: int = ROW_GROUP_EPISODES):
         import datasets
 
+        self.row_group_episodes = row_group_episodes
         self.features = episode_features(rank)
         self.schema = self.features.arrow_schema
         self.config_name, self.root, self.max_shard_bytes = config_name, Path(root), max_shard_bytes
@@ -38,9 +41,9 @@ class ConfigWriter:
 
     def add(self, episodes: list[dict]) -> None:
         self.pending += [self.features.encode_example(_with_event_ids(e, self.features)) for e in episodes]
-        while len(self.pending) >= ROW_GROUP_EPISODES:
-            self._write(self.pending[:ROW_GROUP_EPISODES])
-            self.pending = self.pending[ROW_GROUP_EPISODES:]
+        while len(self.pending) >= self.row_group_episodes:
+            self._write(self.pending[:self.row_group_episodes])
+            self.pending = self.pending[self.row_group_episodes:]
 
     def _write(self, rows: list[dict]) -> None:
         import pyarrow as pa

@@ -15,9 +15,11 @@ from datasets import List, Value, load_dataset
 from builder.pipeline import build
 from builder.stages.latents.coordinator import Coordinator, project_episodes
 from builder.stages.latents.diversity import effective_diversity
-from builder.stages.latents.embeddings import Embedder, EmbeddingCache, ModelIdentity, embed_episodes
+from builder.stages.latents.embeddings import (Embedder, EmbeddingCache, ModelIdentity, TableBuilder, embed_episodes,
+                                              episode_texts, text_key)
 from builder.stages.latents.observations import turn_observation
 from builder.stages.latents.probe import probe_target
+from builder.stages.latents.stage import MAX_FIT_TURNS, fit_turns
 from builder.stages.latents.projection import METHODS, fit_projection
 from builder.validate import validate_folder
 from conftest import copy_with_edited_rows, quiet_config
@@ -150,6 +152,48 @@ def test_cache_hits_skip_the_model_and_a_new_model_gets_its_own_vectors(tmp_path
     retrained = HashEmbedder(weights="w2")  # same name, other weights: nothing may be reused
     embed_episodes(tiny_episodes(), retrained, tmp_path)
     assert len(retrained.encoded) == 9
+
+
+def test_table_built_in_small_chunks_is_memory_mapped_and_holds_each_text_once(tmp_path):
+    episodes = tiny_episodes() * 3  # the same texts again: each is embedded once
+    model = HashEmbedder()
+    builder = TableBuilder(model, tmp_path / "cache", tmp_path / "work", chunk_texts=2)
+    for episode in episodes:
+        builder.add(episode_texts(episode))
+    table = builder.finish()
+    assert isinstance(table.vectors, np.memmap) and table.vectors.shape == (9, 16)
+    assert len(model.encoded) == 9 and sorted(model.encoded) == sorted(set(model.encoded))
+    assert (tmp_path / "work" / "vectors.f32").stat().st_size == 9 * 16 * 4
+    in_memory = embed_episodes(episodes, HashEmbedder(), None)  # one chunk, no cache
+    for text in ("p0", "same", "a3"):
+        assert table.of([text]).tobytes() == in_memory.of([text]).tobytes()
+    assert set(table.index) == {text_key(t) for e in episodes for t in episode_texts(e)}
+
+
+def test_the_basis_is_fitted_on_every_turn_up_to_the_cap_then_on_a_seeded_sample():
+    assert fit_turns([1, 2, 3], seed=0).tolist() == [0, 1, 2, 3, 4, 5]
+    many = [2] * MAX_FIT_TURNS
+    sample = fit_turns(many, seed=0)
+    assert len(sample) == MAX_FIT_TURNS and len(set(sample.tolist())) == MAX_FIT_TURNS
+    assert sample.max() < 2 * MAX_FIT_TURNS and (np.diff(sample) > 0).all()
+    assert fit_turns(many, seed=0).tolist() == sample.tolist() and fit_turns(many, seed=1).tolist() != sample.tolist()
+    from multi_llm_coord import FIELD_DOCS
+
+    assert f"{MAX_FIT_TURNS:,} turns" in FIELD_DOCS["turns.latent_z"]  # the uploaded docs name the real cap
+
+
+def test_half_precision_stays_within_the_stated_tolerance_and_is_cached_apart():
+    """--embedding-precision float16 (meant for GPUs; measured here on the CPU, which runs the same model in
+    float16): every vector keeps a cosine similarity of at least 0.999 with the float32 one."""
+    texts = ["What is the capital of France?", "Paris is the capital and largest city of France. " * 8,
+             "def add(a, b):\n    return a + b", "Je ne sais pas.", "量子力学是描述微观粒子的物理学理论。"]
+    full = Embedder(progress=False, device="cpu")
+    half = Embedder(progress=False, device="cpu", precision="float16")
+    a, b = full.encode(texts), half.encode(texts)
+    assert b.dtype == np.float32 and b.shape == a.shape
+    cosines = (a * b).sum(axis=1) / np.linalg.norm(b, axis=1)
+    assert cosines.min() >= 0.999, cosines
+    assert half.identity.key != full.identity.key and "precision" not in full.identity.describe()
 
 
 def test_corrupt_or_partial_cache_files_are_recomputed_not_trusted(tmp_path):
