@@ -4,12 +4,12 @@ Two operations of the streaming build go through an engine; everything else (rea
 the global basis fit, writing the shards, the report) stays on the driver between them:
 
     encode(texts)                       the embedding model on texts not in the cache (TableBuilder chunks)
-    enrich(spill, ids, coordinator, table)
-                                        the fitted per-episode stages (latents, N*, offline labels) on the
+    enrich(spill, ids, encoding, coordinator, table)
+                                        the per-episode stages (token logs, latents, N*, offline labels) on the
                                         selected episodes, yielded in batches in the spill's order
 
 `RayEngine` runs both with `Dataset.map_batches` and a class-based UDF, so each worker loads the embedding
-model (or builds the fitted stages) once: `ray.data.read_parquet` reads the spill; the embedding table and the
+model (or builds the per-episode stages) once: `ray.data.read_parquet` reads the spill; the embedding table and the
 coordinator go to the workers through the object store; `num_gpus` is requested per embedding actor when the
 cluster has GPUs. Ray Data keeps the input order (`preserve_order`), so both engines give the same episodes.
 A cluster is reached with `--ray-address` (what `ray.init(address=...)` takes, e.g. `auto` on a cluster node or
@@ -33,10 +33,10 @@ class LocalEngine:
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.embedder.encode(texts)
 
-    def enrich(self, spill, wanted: set[str], coordinator, table, step) -> Iterator[list[dict]]:
-        from builder.pipeline import fitted_stages, run_stages
+    def enrich(self, spill, wanted: set[str], encoding: str, coordinator, table, step) -> Iterator[list[dict]]:
+        from builder.pipeline import run_stages, writing_stages
 
-        stages = fitted_stages(coordinator, table)
+        stages = writing_stages(encoding, coordinator, table)
         for batch in spill.batches(wanted):
             yield run_stages(stages, batch, step)
 
@@ -59,17 +59,17 @@ class _Encoder:
 
 
 class _Enricher:
-    """A Ray actor's fitted stages, built once per actor from the object store's coordinator and table; it
+    """A Ray actor's per-episode stages, built once per actor from the object store's coordinator and table; it
     drops the spilled episodes that selection left out."""
 
     def __init__(self, shared):
         import ray
 
-        from builder.pipeline import fitted_stages
+        from builder.pipeline import writing_stages
         from builder.stages.latents.embeddings import EmbeddingTable
 
-        coordinator, index, vectors, self.wanted = ray.get(shared)
-        self.stages = fitted_stages(coordinator, EmbeddingTable(index, vectors, {}))
+        encoding, coordinator, index, vectors, self.wanted = ray.get(shared)
+        self.stages = writing_stages(encoding, coordinator, EmbeddingTable(index, vectors, {}))
 
     def __call__(self, batch):
         import pyarrow as pa
@@ -133,12 +133,13 @@ class RayEngine:
             vectors[parts[row["part"]]] = part
         return vectors if vectors is not None else np.zeros((0, 0), np.float32)
 
-    def enrich(self, spill, wanted: set[str], coordinator, table, step) -> Iterator[list[dict]]:
-        """The selected episodes through the fitted stages on Ray workers, in the spill's order."""
+    def enrich(self, spill, wanted: set[str], encoding: str, coordinator, table, step) -> Iterator[list[dict]]:
+        """The selected episodes through the writing pass's stages on Ray workers, in the spill's order."""
         import pyarrow as pa
 
         spill.close()
-        shared = self.ray.put((coordinator, table.index, np.asarray(table.vectors), pa.array(sorted(wanted), pa.string())))
+        shared = self.ray.put((encoding, coordinator, table.index, np.asarray(table.vectors),
+                               pa.array(sorted(wanted), pa.string())))
         files = [str(path) for path in spill.files]  # in order; a block a file, so every actor gets work
         dataset = self.ray.data.read_parquet(files, override_num_blocks=len(files))
         dataset = dataset.map_batches(_Enricher, batch_size=spill.batch_size, batch_format="pyarrow",

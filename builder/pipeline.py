@@ -5,11 +5,11 @@ own, then written together into one Hub-ready folder:
 
 Each family streams through four passes; no pass holds more than a batch of episodes (builder/spill.py):
 
-    1 read    rows -> normalise(row) or a counted rejection -> episode_stages (token logs) -> spill + key
+    1 read    rows -> normalise(row) or a counted rejection -> spill + key
               selection on the keys: select_full (--language, --limit, --stratify), mini, the probe's plan
     2 embed   the selected episodes' distinct texts, once each, cached; vectors in a memory-mapped file
     3 fit     the low-rank basis on a seeded sample of at most MAX_FIT_TURNS turn observations (global)
-    4 write   fitted_stages (latents, N*, offline labels) -> judge (batch, --labeler judge) -> full's Parquet
+    4 write   writing_stages (token logs, latents, N*, offline labels) -> judge (batch, --labeler judge) -> full's Parquet
               shards by size (ConfigWriter); the tally for the report; the probe's features for the planned
               episodes; the mini episodes
     then      probe (report step), mini and preview shards, coordinators, stats.json, figures, README.md
@@ -76,16 +76,11 @@ class BuildError(Exception):
     """The build cannot go on (strict-mode rejection, nothing accepted, unusable output folder)."""
 
 
-def episode_stages(config: BuildConfig) -> list[EpisodeStage]:
-    """The per-episode stages that need no global fit, in order."""
+def writing_stages(encoding: str, coordinator: Coordinator, table: EmbeddingTable) -> list[EpisodeStage]:
+    """The per-episode stages, in order, run in the writing pass on the selected episodes only: token logs
+    (which need no fit), then what applies the family's fit."""
     return [
-        TokenLogStage(config.encoding),
-    ]
-
-
-def fitted_stages(coordinator: Coordinator, table: EmbeddingTable) -> list[EpisodeStage]:
-    """The per-episode stages that apply what was fitted on the whole build, in order."""
-    return [
+        TokenLogStage(encoding),
         LatentStage(coordinator, table),
         OfflineLabelStage(table),
     ]
@@ -178,10 +173,10 @@ class ReadPass:
     rows_read: int = 0
 
 
-def read_episodes(rows: Iterable[tuple[RowLocation, object, Callable]], stages: list[EpisodeStage], family: Family,
-                  spill: Spill, *, strict: bool, rejects: RejectLog, show_progress: bool, step) -> ReadPass:
-    """Every row as an episode (through the stages that need no fit) spilled to `spill`, or a counted rejection
-    (strict: the first rejection stops the build). Episodes go by in batches; only their keys stay."""
+def read_episodes(rows: Iterable[tuple[RowLocation, object, Callable]], family: Family, spill: Spill, *, strict: bool,
+                  rejects: RejectLog, show_progress: bool) -> ReadPass:
+    """Every row as an episode spilled to `spill`, or a counted rejection (strict: the first rejection stops the
+    build). Episodes go by in batches; only their keys stay."""
     read = ReadPass(spill)
     seen_ids: set[str] = set()
     batch: list[dict] = []
@@ -204,17 +199,16 @@ def read_episodes(rows: Iterable[tuple[RowLocation, object, Callable]], stages: 
         seen_ids.add(episode_id)
         batch.append(episode)
         if len(batch) >= spill.batch_size:
-            _spill_batch(batch, stages, family, read, step)
+            _spill_batch(batch, family, read)
             batch = []
-    _spill_batch(batch, stages, family, read, step)
+    _spill_batch(batch, family, read)
     spill.close()
     return read
 
 
-def _spill_batch(batch: list[dict], stages: list[EpisodeStage], family: Family, read: ReadPass, step) -> None:
+def _spill_batch(batch: list[dict], family: Family, read: ReadPass) -> None:
     if not batch:
         return
-    batch = run_stages(stages, batch, step)
     for name, labels in family.probe_targets(batch).items():
         read.targets.setdefault(name, []).extend(labels)
     for episode in batch:
@@ -260,11 +254,10 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
     judge, Parquet shards, tally, probe features). Selection works on keys between the first two."""
     rejects = RejectLog()
     step = partial(_step, timer, family.name)
-    stages = episode_stages(config)
     spill = Spill(work / f"{family.name}-episodes", batch_size=SPILL_BATCH, file_records=SPILL_FILE_RECORDS)
     with step("reading"):
-        read = read_episodes(family.rows(), stages, family, spill, strict=config.strict, rejects=rejects,
-                             show_progress=config.progress, step=None)  # token logs count as reading
+        read = read_episodes(family.rows(), family, spill, strict=config.strict, rejects=rejects,
+                             show_progress=config.progress)
     if family.name == "pairwise":
         chosen = select_full(read.keys, languages=config.languages, limit=config.limit, stratify=config.stratify,
                              seed=config.seed)
@@ -297,7 +290,7 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
                                       embedding_model={**engine.embedder.identity.describe(), "dimension": table.dimension})
         del observations
 
-    later = fitted_stages(coordinator, table)
+    stages = writing_stages(config.encoding, coordinator, table)
     labels = {name: [values[i] for i in positions] for name, values in read.targets.items()}
     groups = [read.groups[i] for i in positions]
     plan = probe_plan(groups, labels, config.seed)
@@ -313,7 +306,7 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
     judge = JudgeStep(judge_settings(config), _cache_dir(config), len(positions), config.progress) \
         if config.labeler == "judge" else None
     mini: list[dict] = []
-    enriched = engine.enrich(spill, selected_ids, coordinator, table, step)  # the fitted stages, batch by batch
+    enriched = engine.enrich(spill, selected_ids, config.encoding, coordinator, table, step)  # the stages, by batch
     for batch in progress(enriched, config.progress, desc="writing", unit=" batch",
                           total=-(-len(positions) // spill.batch_size)):
         if judge:
@@ -348,7 +341,7 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
                                  "probe_scores": probe_cache.stats(),
                                  **({"judge": {k: label_run.judge_usage[k] for k in ("calls", "cached", "cache_rejected")}}
                                     if label_run.judge_usage else {})}
-    return FamilyBuild(family, small, infos, tally, rows_read, rejects, stages + later, coordinator,
+    return FamilyBuild(family, small, infos, tally, rows_read, rejects, stages, coordinator,
                        probe, label_run)
 
 

@@ -18,7 +18,7 @@ from builder.stages.latents.diversity import effective_diversity
 from builder.stages.latents.embeddings import (Embedder, EmbeddingCache, ModelIdentity, TableBuilder, embed_episodes,
                                               episode_texts, text_key)
 from builder.stages.latents.observations import turn_observation
-from builder.stages.latents.probe import probe_target
+from builder.stages.latents.probe import MAX_EPISODES, probe_plan, probe_target
 from builder.stages.latents.stage import MAX_FIT_TURNS, fit_turns
 from builder.stages.latents.projection import METHODS, fit_projection
 from builder.validate import validate_folder
@@ -300,6 +300,21 @@ def test_the_antisymmetric_probe_flips_its_prediction_when_the_sides_are_swapped
     y = np.where(x[:, 0] + 0.2 * rng.normal(size=200) > 0, "model_a", "model_b")
     model = make_model("antisymmetric").fit(x, y)
     assert (model.predict(x) != model.predict(-x)).all()
+
+
+def test_the_probe_plan_is_one_capped_sample_of_whole_groups_shared_by_the_targets():
+    groups = [f"g{i // 4}" for i in range(3 * MAX_EPISODES)]
+    labels = {"decisive": ["decisive" if i % 5 else "tie" for i in range(len(groups))],
+              "side": [("model_a" if i % 2 else "model_b") if i % 5 else None for i in range(len(groups))]}
+    plan = probe_plan(groups, labels, seed=0)
+    union = set(plan["decisive"].tolist()) | set(plan["side"].tolist())
+    assert len(union) <= MAX_EPISODES and len(plan["decisive"]) > 0.9 * MAX_EPISODES
+    assert set(plan["side"].tolist()) <= set(plan["decisive"].tolist())  # side's labels are a subset
+    chosen_groups = {groups[i] for i in union}
+    assert all(groups[i] not in chosen_groups for i in range(len(groups)) if i not in union)  # whole groups only
+    assert probe_plan(groups, labels, seed=0)["side"].tolist() == plan["side"].tolist()
+    small = probe_plan(groups[:100], {k: v[:100] for k, v in labels.items()}, seed=0)
+    assert small["decisive"].tolist() == list(range(100))  # below the cap: every labelled episode
 
 
 def test_probe_says_why_it_skips_small_or_single_class_sets():

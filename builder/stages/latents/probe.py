@@ -8,7 +8,8 @@
   the majority class, the prompt alone, the answers' lengths, and the models' identities.
 - **Bounded**: each score is the pooled out-of-fold accuracy (and macro-F1) with a 95% interval from a
   percentile bootstrap over groups (1,000 resamples), plus the spread over folds; at most `MAX_EPISODES`
-  episodes per target (a seeded sample of whole groups) keep the probe's cost flat in the build's size.
+  episodes (one seeded sample of whole groups, shared by the targets) keep the probe's cost flat in the
+  build's size.
 
 Feature sets (those that apply to a family):
 - coordinator_state: the final h_T (rank numbers), symmetric in the agents.
@@ -196,7 +197,7 @@ def ordered_latents(episode: dict) -> np.ndarray:
 
 class ProbeFeatures:
     """The probe's feature rows, gathered batch by batch during the writing pass for the episodes the plan
-    chose (at most MAX_EPISODES a target), so the probe never needs the family in memory. Features are read
+    chose (at most MAX_EPISODES), so the probe never needs the family in memory. Features are read
     from the latents the stage wrote; the full-dimensional state is recomputed from the turn observations,
     which the dataset does not store; see the module docstring."""
 
@@ -228,8 +229,9 @@ class ProbeFeatures:
         self.models += [[a["model"] for a in e["agents"]] for e in episodes]
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """{feature set: [episodes, dims]} (float64), in the order the episodes were added."""
-        features = {name: np.concatenate(rows).astype(np.float64) for name, rows in self.rows.items()}
+        """{feature set: [episodes, dims]}, in the order the episodes were added; the embedding-sized sets stay
+        float32 until a classifier needs one (one float64 copy at a time, not all of them)."""
+        features = {name: np.concatenate(rows) for name, rows in self.rows.items()}
         features["model_identity"] = model_identity(self.models, self.pairwise)
         return features
 
@@ -271,13 +273,16 @@ FEATURE_DESCRIPTIONS = {
 
 def probe_plan(groups: list[str], labels: dict[str, list[str | None]], seed: int = 0) -> dict[str, np.ndarray]:
     """For each target, the positions (in the family's order) of the episodes it is scored on: those with a
-    label, capped at MAX_EPISODES as a seeded sample of whole groups. Known from the reading pass."""
-    plan = {}
-    for name, values in labels.items():
-        labelled = np.array([i for i, v in enumerate(values) if v is not None], dtype=np.int64)
-        chosen = cap_by_groups(np.asarray(groups, dtype=object)[labelled], MAX_EPISODES, seed) if len(labelled) else labelled
-        plan[name] = labelled[chosen]
-    return plan
+    label among one seeded sample of whole groups of at most MAX_EPISODES episodes, shared by the targets (so
+    the probe's features are gathered for MAX_EPISODES episodes at most). Known from the reading pass."""
+    labelled_any = np.array([i for i in range(len(groups)) if any(v[i] is not None for v in labels.values())],
+                            dtype=np.int64)
+    sample = set()
+    if len(labelled_any):
+        sample = set(labelled_any[cap_by_groups(np.asarray(groups, dtype=object)[labelled_any], MAX_EPISODES,
+                                                seed)].tolist())
+    return {name: np.array([i for i, v in enumerate(values) if v is not None and i in sample], dtype=np.int64)
+            for name, values in labels.items()}
 
 
 def run_probe(episodes: list[dict], coordinator, table, probe_targets, *, folds: int = 5, seed: int = 0,
@@ -320,7 +325,7 @@ def probe_report(features: ProbeFeatures, positions: list[int], plan: dict[str, 
                       "centring; majority_class a DummyClassifier",
         "scores": "pooled out-of-fold accuracy and macro-F1, 95% percentile bootstrap over groups "
                   f"({RESAMPLES} resamples), accuracy mean and std over folds",
-        "cost_bound": f"at most {MAX_EPISODES} episodes per target (a seeded sample of whole groups)",
+        "cost_bound": f"at most {MAX_EPISODES} episodes (one seeded sample of whole groups, shared by the targets)",
         "features": {name: text.format(**sizes) for name, text in FEATURE_DESCRIPTIONS.items()
                      if name in arrays or name == "majority_class"},
         "targets": targets,

@@ -44,10 +44,16 @@ class Projection(ABC):
     def reconstruct(self, latents: np.ndarray) -> np.ndarray:
         """[n, rank] -> [n, features]: the observation the latent stands for."""
 
-    def reconstruction_r2(self, observations: np.ndarray) -> float:
-        x = np.asarray(observations, dtype=np.float64)
-        residual = ((x - self.reconstruct(self.transform(observations))) ** 2).sum()
-        spread = ((x - x.mean(axis=0)) ** 2).sum()
+    def reconstruction_r2(self, observations: np.ndarray, chunk: int = 1024) -> float:
+        # In chunks of rows: the float64 copies and reconstructions of a few thousand 1,152-wide observations
+        # would otherwise be the build's largest transient allocation.
+        mean = np.mean(observations, axis=0, dtype=np.float64)
+        residual = spread = 0.0
+        for start in range(0, len(observations), chunk):
+            part = observations[start:start + chunk]
+            x = np.asarray(part, dtype=np.float64)
+            residual += float(((x - self.reconstruct(self.transform(part))) ** 2).sum())
+            spread += float(((x - mean) ** 2).sum())
         return float(1.0 - residual / spread) if spread > 0 else 1.0
 
 
