@@ -87,8 +87,11 @@ def from_140k(row: dict) -> dict:
                  if key in ("model_a", "model_b", "winner", "language", "turn", "anony", "tstamp", "judge")}
     converted["question_id"] = row.get("id")
     for side in ("conversation_a", "conversation_b"):
+        conversation = row.get(side)
+        if conversation is not None and not isinstance(conversation, list):
+            raise Rejection("invalid_type", f"{side} is {type(conversation).__name__}, expected a list of messages")
         messages = []
-        for position, message in enumerate(row.get(side) or []):
+        for position, message in enumerate(conversation or []):
             if not isinstance(message, dict) or not isinstance(message.get("content"), list):
                 raise Rejection("invalid_type", f"{side}[{position}] is not a message with a list of parts")
             messages.append({"role": message.get("role"), "content": _text_of(message["content"], f"{side}[{position}]")})

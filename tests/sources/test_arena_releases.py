@@ -85,6 +85,16 @@ def test_140k_rows_join_text_parts_and_reject_images():
     assert caught.value.reason == "non_string_content" and "image" in caught.value.detail
 
 
+@pytest.mark.parametrize("value", [1, "Hello.", {"role": "assistant"}])
+def test_a_140k_conversation_that_is_not_a_list_is_rejected(value):
+    """Found by the property test in CI: conversation_b = 1 raised TypeError instead of a rejection."""
+    row = row_140k(0)
+    row["conversation_b"] = value
+    with pytest.raises(Rejection) as caught:
+        arena_row_to_episode(row, "140k", 10_000)
+    assert caught.value.reason == "invalid_type" and "conversation_b" in caught.value.detail
+
+
 def test_55k_and_140k_fixtures_build_and_validate(tmp_path):
     csv_path = write_csv(tmp_path / "55k.csv", [row_55k(i, ["model_a", "model_b", "tie"][i % 3]) for i in range(6)])
     report = build(quiet_config(source=str(csv_path), output_dir=tmp_path / "out55", rank=2))
