@@ -41,6 +41,8 @@ def from_55k(row: dict) -> dict:
             turns[column] = json.loads(value) if isinstance(value, str) else value
         except ValueError:
             raise Rejection("invalid_type", f"{column} is not a JSON-encoded list of turns") from None
+        except RecursionError:
+            raise Rejection("too_deeply_nested", f"{column} nests deeper than the JSON parser goes") from None
         if not isinstance(turns[column], list):
             raise Rejection("invalid_type", f"{column} is {type(turns[column]).__name__}, expected a list of turns")
     flags = {}

@@ -95,6 +95,14 @@ def test_a_140k_conversation_that_is_not_a_list_is_rejected(value):
     assert caught.value.reason == "invalid_type" and "conversation_b" in caught.value.detail
 
 
+def test_a_55k_turn_column_nested_past_the_parser_is_rejected():
+    row = row_55k(0)
+    row["response_a"] = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(Rejection) as caught:
+        arena_row_to_episode(row, "55k", 10_000)
+    assert caught.value.reason == "too_deeply_nested"
+
+
 def test_55k_and_140k_fixtures_build_and_validate(tmp_path):
     csv_path = write_csv(tmp_path / "55k.csv", [row_55k(i, ["model_a", "model_b", "tie"][i % 3]) for i in range(6)])
     report = build(quiet_config(source=str(csv_path), output_dir=tmp_path / "out55", rank=2))
