@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 
-from builder.config import INT32_MAX
 from builder.rejections import Rejection
 
 INT64_MAX = 2**63 - 1

@@ -1,10 +1,12 @@
-"""Two file helpers every cache and writer of the builder shares.
+"""The file helpers every cache and writer of the builder shares.
 
 - `write_atomic`: a file appears whole under its name or not at all (a private temporary file beside it,
   flushed, then renamed over the target): a concurrent reader or a killed process never leaves half a file.
 - `JsonFileCache`: one JSON file per key in a folder. An entry is returned only if it parses, carries the
   key it was stored under and passes the caller's check; anything else is a miss (counted, and the file is
   removed so that the caller recomputes it): a cache never returns what it cannot vouch for.
+- `ParquetParts`: tables written into a sequence of Parquet files, the next file started once the current one
+  holds enough (rows for the build's spill files, Arrow bytes for the dataset's shards).
 """
 
 from __future__ import annotations
@@ -88,3 +90,35 @@ class JsonFileCache:
 
     def stats(self) -> dict:
         return {"hits": self.hits, "misses": self.misses, "rejected_entries": self.rejected}
+
+
+class ParquetParts:
+    """Write tables into Parquet files `path_of(0)`, `path_of(1)`, ...: each table is one row group, and the
+    next file starts once the current one holds `limit` as counted by `measure(table)`."""
+
+    def __init__(self, path_of: Callable[[int], Path], schema, *, compression: str, limit: int,
+                 measure: Callable = len):
+        self.path_of, self.schema, self.compression = path_of, schema, compression
+        self.limit, self.measure = limit, measure
+        self.files: list[Path] = []
+        self._writer = None
+        self._held = 0
+
+    def write(self, table) -> None:
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            path = Path(self.path_of(len(self.files)))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.files.append(path)
+            self._writer = pq.ParquetWriter(path, self.schema, compression=self.compression)
+        self._writer.write_table(table)
+        self._held += self.measure(table)
+        if self._held >= self.limit:
+            self.close()
+
+    def close(self) -> None:
+        """Close the current file (the next `write` starts a new one)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer, self._held = None, 0

@@ -17,6 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from builder.files import ParquetParts
+
 SPILL_SCHEMA = pa.schema([("id", pa.string()), ("record", pa.large_string())])
 
 
@@ -27,13 +29,15 @@ class Spill:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.batch_size = batch_size
-        self.file_records = max(file_records, batch_size)
         self.count = 0
-        self.files: list[Path] = []
+        self._parts = ParquetParts(lambda index: self.path / f"part-{index:05d}.parquet", SPILL_SCHEMA,
+                                   compression="zstd", limit=max(file_records, batch_size))
         self._ids: list[str] = []
         self._records: list[str] = []
-        self._writer: pq.ParquetWriter | None = None
-        self._in_file = 0
+
+    @property
+    def files(self) -> list[Path]:
+        return self._parts.files
 
     def append(self, record_id: str, record: dict) -> None:
         self._ids.append(record_id)
@@ -43,25 +47,13 @@ class Spill:
             self._flush()
 
     def _flush(self) -> None:
-        if not self._ids:
-            return
-        if self._writer is None:
-            self.files.append(self.path / f"part-{len(self.files):05d}.parquet")
-            self._writer = pq.ParquetWriter(self.files[-1], SPILL_SCHEMA, compression="zstd")
-        self._writer.write_table(pa.table({"id": self._ids, "record": self._records}, schema=SPILL_SCHEMA))
-        self._in_file += len(self._ids)
-        self._ids, self._records = [], []
-        if self._in_file >= self.file_records:
-            self._close_file()
-
-    def _close_file(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer, self._in_file = None, 0
+        if self._ids:
+            self._parts.write(pa.table({"id": self._ids, "record": self._records}, schema=SPILL_SCHEMA))
+            self._ids, self._records = [], []
 
     def close(self) -> "Spill":
         self._flush()
-        self._close_file()
+        self._parts.close()
         return self
 
     def batches(self, wanted: set[str] | None = None) -> Iterator[list[dict]]:

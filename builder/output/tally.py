@@ -16,6 +16,7 @@ import numpy as np
 
 from builder.provenance import judge_kind_of
 from builder.stages.labels.vocabulary import AGREEMENT_LEVELS, EVENTS
+from builder.stages.latents.probe import group_of
 
 EFFICIENCY_NAMES = ("avg_tokens_per_turn", "input_output_ratio", "coordination_overhead", "history_resend_ratio")
 TOTAL_NAMES = ("prompt_tokens", "output_tokens", "total_tokens", "agent_input_tokens")
@@ -50,8 +51,6 @@ class FamilyTally:
         return self
 
     def add(self, episode: dict) -> None:
-        from builder.stages.latents.probe import group_of
-
         self.episodes += 1
         self.turns += len(episode["turns"])
         totals = episode["token_totals"]

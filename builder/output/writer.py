@@ -15,6 +15,7 @@ from pathlib import Path
 
 from multi_llm_coord import episode_features
 
+from builder.files import ParquetParts
 from builder.layout import shard_path
 
 ROW_GROUP_EPISODES = 100  # the dataset viewer reads a row group at a time: small groups for long texts
@@ -30,11 +31,11 @@ class ConfigWriter:
         self.row_group_episodes = row_group_episodes
         self.features = episode_features(rank)
         self.schema = self.features.arrow_schema
-        self.config_name, self.root, self.max_shard_bytes = config_name, Path(root), max_shard_bytes
+        self.config_name, self.root = config_name, Path(root)
         self.datasets = datasets
-        self.parts: list[Path] = []
-        self.writer = None
-        self.shard_bytes = 0
+        # Shards are written as .part files and named -of-N once N is known (close()).
+        self.shards = ParquetParts(lambda index: self.root / f"{shard_path(config_name, index, 1)}.part", self.schema,
+                                   compression="snappy", limit=max_shard_bytes, measure=lambda table: table.nbytes)
         self.num_bytes = 0
         self.num_examples = 0
         self.pending: list[dict] = []
@@ -47,35 +48,21 @@ class ConfigWriter:
 
     def _write(self, rows: list[dict]) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         table = pa.Table.from_pylist(rows, schema=self.schema)
-        if self.writer is None:
-            part = self.root / f"{shard_path(self.config_name, len(self.parts), 1)}.part"
-            part.parent.mkdir(parents=True, exist_ok=True)
-            self.parts.append(part)
-            self.writer = pq.ParquetWriter(part, self.schema, compression="snappy")
-        self.writer.write_table(table)
-        self.shard_bytes += table.nbytes
+        self.shards.write(table)
         self.num_bytes += table.nbytes
         self.num_examples += len(rows)
-        if self.shard_bytes >= self.max_shard_bytes:
-            self._close_shard()
-
-    def _close_shard(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer, self.shard_bytes = None, 0
 
     def close(self):
         """Write what is left, name the shards, return the config's `datasets.DatasetInfo`."""
         if self.pending or not self.num_examples:
             self._write(self.pending)
             self.pending = []
-        self._close_shard()
+        self.shards.close()
         download_size = 0
-        for index, part in enumerate(self.parts):
-            final = self.root / shard_path(self.config_name, index, len(self.parts))
+        for index, part in enumerate(self.shards.files):
+            final = self.root / shard_path(self.config_name, index, len(self.shards.files))
             part.rename(final)
             download_size += final.stat().st_size
         datasets = self.datasets

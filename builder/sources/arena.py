@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from multi_llm_coord import WINNER_NAMES
 
+from builder.config import INT32_MAX
 from builder.episode import (
-    INT32_MAX,
     agent,
     check_bool,
     check_id,

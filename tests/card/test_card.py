@@ -9,8 +9,6 @@ import yaml
 from datasets import Features
 from huggingface_hub import DatasetCard
 
-from builder.pipeline import build
-from conftest import make_row, quiet_config, write_jsonl
 from multi_llm_coord import CONFIG_NAMES, FIELD_DOCS
 
 

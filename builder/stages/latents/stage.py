@@ -10,8 +10,6 @@ The probe (builder.stages.latents.probe) is a report step afterwards: it reads t
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import numpy as np
 
 from builder.stages.base import EpisodeStage
