@@ -89,7 +89,7 @@ class RayEngine:
     name = "ray"
     PARTS_PER_CHUNK = 8  # a TableBuilder chunk is split into this many parts, one map_batches row each
 
-    def __init__(self, embedder, address: str | None = None, num_cpus: int | None = None):
+    def __init__(self, embedder, address: str | None = None):
         try:
             import ray
         except ImportError:
@@ -100,7 +100,7 @@ class RayEngine:
         self.embedder = embedder
         self.started = not ray.is_initialized()
         if self.started:
-            ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
+            ray.init(address=address, include_dashboard=False,
                      log_to_driver=False, logging_level="ERROR")
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # the same order as the local engine
@@ -114,7 +114,9 @@ class RayEngine:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """The texts' vectors in `texts` order, from actors that each load the model once."""
-        order = sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))  # similar lengths share a part
+        from builder.stages.latents.embeddings import longest_first
+
+        order = longest_first(texts)  # similar lengths share a part
         size = -(-len(order) // self.PARTS_PER_CHUNK)
         parts = [order[start:start + size] for start in range(0, len(order), size)]
         rows = [{"part": k, "texts": [texts[i] for i in part]} for k, part in enumerate(parts)]

@@ -81,6 +81,11 @@ def _identity_from_dir(name: str, model_dir: Path) -> ModelIdentity:
     return ModelIdentity(name=name, weights_sha256=file_sha256(weights), max_seq_length=max_len)
 
 
+def longest_first(texts: list[str]) -> list[int]:
+    """Positions of `texts`, longest first (ties in order): batches of similar lengths pad least."""
+    return sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))
+
+
 class Embedder:
     """Encodes texts to L2-normalised float32 vectors. The model loads on first use only.
 
@@ -134,7 +139,7 @@ class Embedder:
         model longest first in chunks of a few batches (sentence-transformers' own unnamed bar stays off)."""
         from builder.progress import progress
 
-        order = sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))
+        order = longest_first(texts)
         chunk = self.batch_size * 8
         vectors = np.zeros((len(texts), 0), dtype=np.float32)
         starts = range(0, len(order), chunk)

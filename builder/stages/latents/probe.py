@@ -236,13 +236,6 @@ class ProbeFeatures:
         return features
 
 
-def probe_features(episodes: list[dict], coordinator, table, pairwise: bool) -> dict:
-    """{feature set: [episodes, dims]} for a list of episodes in memory."""
-    collector = ProbeFeatures(coordinator, table, pairwise)
-    collector.add(episodes)
-    return collector.arrays()
-
-
 def model_identity(models: list[list[str]], pairwise: bool) -> np.ndarray:
     """One-hot of the models that took part: pairs, which model is on side a and which on side b."""
     names = sorted({m for agents in models for m in agents})
@@ -283,19 +276,6 @@ def probe_plan(groups: list[str], labels: dict[str, list[str | None]], seed: int
                                                 seed)].tolist())
     return {name: np.array([i for i, v in enumerate(values) if v is not None and i in sample], dtype=np.int64)
             for name, values in labels.items()}
-
-
-def run_probe(episodes: list[dict], coordinator, table, probe_targets, *, folds: int = 5, seed: int = 0,
-              cache: ScoreCache | None = None) -> dict:
-    """Probe every target of the family on a list of episodes in memory (None = no label for a target)."""
-    pairwise = all(e["topology"] == "pairwise_chat" for e in episodes)
-    labels = probe_targets(episodes)
-    groups = [group_of(e) for e in episodes]
-    plan = probe_plan(groups, labels, seed)
-    positions = sorted(set().union(*(p.tolist() for p in plan.values()))) if plan else []
-    features = ProbeFeatures(coordinator, table, pairwise)
-    features.add([episodes[i] for i in positions])
-    return probe_report(features, positions, plan, labels, groups, folds=folds, seed=seed, cache=cache)
 
 
 def probe_report(features: ProbeFeatures, positions: list[int], plan: dict[str, np.ndarray],
