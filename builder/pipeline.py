@@ -269,6 +269,8 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
         raise BuildError(f"no {family.name} episode to write: {read.rows_read} rows read, {rejects.total} rejected "
                          f"{dict(rejects.counts) or ''}, {len(read.keys)} accepted before selection")
     selected_ids = {key.episode_id for key in chosen}
+    mini_ids = {key.episode_id for key in mini_keys}
+    del chosen, mini_keys  # the ids are what the later passes need
     positions = [i for i, key in enumerate(read.keys) if key.episode_id in selected_ids]  # the sources' order
     turns = [read.keys[i].turns for i in positions]
     if config.rank > sum(turns):  # known before anything is embedded
@@ -296,7 +298,6 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
     plan = probe_plan(groups, labels, config.seed)
     probe_positions = sorted(set().union(*(p.tolist() for p in plan.values()))) if plan else []
     probe_wanted = {read.keys[positions[i]].episode_id for i in probe_positions}
-    mini_ids = {key.episode_id for key in mini_keys}
     rows_read = read.rows_read
     del read  # the keys are no longer needed
     pairwise = family.name == "pairwise"
@@ -336,6 +337,7 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
     with step("probe"):
         probe = probe_report(features, probe_positions, plan, labels, groups, folds=config.probe_folds,
                              seed=config.seed, cache=probe_cache)
+        del features, labels, groups  # the probe's rows: the report, the card and the figures that follow need none
     timer.caches[family.name] = {"embeddings": {k: table.stats[k] for k in ("distinct_texts", "embedded", "from_cache")}
                                  | {"rejected_files": len(table.stats["rejected_cache_files"])},
                                  "probe_scores": probe_cache.stats(),

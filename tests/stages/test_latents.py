@@ -241,6 +241,27 @@ def test_a_bad_probe_cache_entry_is_recomputed(tmp_path):
     assert cache.rejected == 2 and cache.hits == 0
 
 
+def test_probe_rows_of_shared_arrays_score_as_a_copy_of_those_rows(tmp_path):
+    """probe_report hands every target the same arrays and its rows: the scores, and the cache keys, are those
+    of the copied rows (float32 features are converted to float64 per fold, as the whole matrix once was)."""
+    from builder.stages.latents.probe import ScoreCache
+
+    rng = np.random.default_rng(3)
+    x32 = rng.normal(size=(90, 5)).astype(np.float32)
+    labels_all = np.array(["a", "b", "c"])[rng.integers(0, 3, 90)]
+    groups_all = np.array([str(i // 3) for i in range(90)])
+    rows = np.sort(rng.choice(90, 60, replace=False))
+    copied = probe_target({"s": x32[rows].astype(np.float64), "t": x32[rows]}, labels_all[rows].tolist(),
+                          groups_all[rows].tolist(), cache=ScoreCache(tmp_path / "copied"))
+    cache = ScoreCache(tmp_path / "shared")
+    shared = probe_target({"s": x32.astype(np.float64), "t": x32}, labels_all[rows].tolist(),
+                          groups_all[rows].tolist(), rows=rows, cache=cache)
+    assert shared == copied
+    assert shared["results"]["s"] == shared["results"]["t"] and shared["episodes"] == 60
+    assert probe_target({"s": x32[rows].astype(np.float64), "t": x32[rows]}, labels_all[rows].tolist(),
+                        groups_all[rows].tolist(), cache=cache) == copied and cache.hits == 3
+
+
 def test_cache_keys_survive_digests_ending_in_nul_bytes(tmp_path):
     cache = EmbeddingCache(tmp_path, HashEmbedder().identity)
     keys = [b"\x01" * 31 + b"\x00", b"\x00" * 32]

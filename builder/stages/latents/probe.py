@@ -40,6 +40,7 @@ from builder.stages.bootstrap import RESAMPLES, accuracy_and_f1_intervals
 
 MIN_EPISODES = 10
 MAX_EPISODES = 4_000
+SCALER_ROWS = 512  # rows the feature scaler reads at once (see fit_model)
 PROBE_VERSION = "probe_v3"  # change when the classifiers, folds or scores change: cached scores are keyed by it
 SCORE_FIELDS = ("accuracy", "accuracy_ci95", "macro_f1", "macro_f1_ci95", "fold_accuracy_mean", "fold_accuracy_std")
 SYMMETRIC = ("coordinator_state", "full_dimensional_state")
@@ -70,7 +71,7 @@ class ScoreCache(JsonFileCache):
     @staticmethod
     def key(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, seed: int, model: str) -> str:
         digest = hashlib.sha256(f"{PROBE_VERSION}|{model}|{k}|{seed}|{x.shape}|{x.dtype}".encode())
-        digest.update(np.ascontiguousarray(x).tobytes())
+        digest.update(np.ascontiguousarray(x))  # the array's own buffer: the same bytes as tobytes(), no copy
         digest.update("\n".join(map(str, y)).encode())
         digest.update("\n".join(map(str, groups)).encode())
         return digest.hexdigest()
@@ -86,21 +87,46 @@ def make_model(kind: str):
         return DummyClassifier(strategy="most_frequent")
     # A fixed, moderately strong L2 penalty (C=0.1) and tol 1e-3: on the ~1,150 full-dimensional features the
     # default C=1 overfits (measured: 0.65 vs 0.68 grouped accuracy on 2,400 arena battles) and costs 3x the time.
+    # copy=False: the scaler scales in place the rows it is given, which fit_model always hands it as a fresh
+    # float64 copy of the fold (a second copy of the 4,000 x 1,152 training rows was the probe's peak).
     if kind == "antisymmetric":  # f(-x) = -f(x): no intercept, scaled but not centred
-        return make_pipeline(StandardScaler(with_mean=False),
+        return make_pipeline(StandardScaler(with_mean=False, copy=False),
                              LogisticRegression(C=0.1, tol=1e-3, fit_intercept=False, max_iter=1000))
-    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, tol=1e-3, max_iter=1000))
+    return make_pipeline(StandardScaler(copy=False), LogisticRegression(C=0.1, tol=1e-3, max_iter=1000))
+
+
+def fit_model(kind: str, x: np.ndarray, y: np.ndarray):
+    """`make_model(kind)` fitted on (x, y), scaling `x` in place. The scaler learns its mean and variance
+    SCALER_ROWS rows at a time (`partial_fit`): its one-shot variance would copy the whole training matrix."""
+    model = make_model(kind)
+    if kind == "majority":
+        return model.fit(x, y)
+    scaler, classifier = model[0], model[-1]
+    for start in range(0, len(x), SCALER_ROWS):
+        scaler.partial_fit(x[start:start + SCALER_ROWS])
+    classifier.fit(scaler.transform(x), y)
+    return model
+
+
+def float64_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """x[rows] as a new float64 array, copied SCALER_ROWS rows at a time (no float32 copy of the whole fold)."""
+    out = np.empty((len(rows), x.shape[1]), np.float64)
+    for start in range(0, len(rows), SCALER_ROWS):
+        out[start:start + SCALER_ROWS] = x[rows[start:start + SCALER_ROWS]]
+    return out
 
 
 def cross_validated_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, seed: int, kind: str) -> dict:
+    """Grouped k-fold scores of one feature set. `x` may be float32: each fold's rows are converted to float64
+    on their own copy (the same numbers as converting the whole matrix first, without holding it twice)."""
     from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedGroupKFold
 
     predictions = np.empty(len(y), dtype=y.dtype)
     fold_accuracy = []
     for train, test in StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(x, y, groups):
-        model = make_model(kind).fit(x[train], y[train])
-        predictions[test] = model.predict(x[test])
+        model = fit_model(kind, float64_rows(x, train), y[train])
+        predictions[test] = model.predict(float64_rows(x, test))
         fold_accuracy.append(float((predictions[test] == y[test]).mean()))
     correct = (predictions == y).astype(np.float64)
     accuracy_ci, f1_ci = accuracy_and_f1_intervals(y, predictions, groups, seed)
@@ -127,10 +153,12 @@ def cap_by_groups(groups: np.ndarray, limit: int, seed: int) -> np.ndarray:
 
 def probe_target(features: dict[str, np.ndarray], labels: list[str], groups: list[str], *, folds: int = 5,
                  seed: int = 0, cache: ScoreCache | None = None, kinds: dict[str, str] | None = None,
-                 available: int | None = None) -> dict:
+                 available: int | None = None, rows: np.ndarray | None = None) -> dict:
     """Grouped cross-validated scores of each feature set and the majority class, or why the probe was skipped.
     `kinds` names a feature set's classifier when it is not the default logistic regression; `available` is how
-    many labelled episodes the family had when the caller already capped them (see `probe_plan`)."""
+    many labelled episodes the family had when the caller already capped them (see `probe_plan`); `rows` are
+    the feature rows of `labels`, in order, when the arrays hold more episodes than this target (all by default).
+    One feature set's rows are copied at a time, while it is scored."""
     cache = cache or ScoreCache(None)
     kinds = kinds or {}
     y_all, g_all = np.asarray(labels), np.asarray(groups)
@@ -145,16 +173,19 @@ def probe_target(features: dict[str, np.ndarray], labels: list[str], groups: lis
     k = min(folds, groups_per_class)
     if k < 2:
         return {"skipped": f"the rarest class occurs in {groups_per_class} group(s); grouped folds need 2"}
-    models = {name: (kinds.get(name, "logistic"), x[keep]) for name, x in features.items()}
-    models["majority_class"] = ("majority", np.zeros((len(y), 1)))
+    index = keep if rows is None else np.asarray(rows)[keep]
+    models = {name: (kinds.get(name, "logistic"), x) for name, x in features.items()}
+    models["majority_class"] = ("majority", np.zeros((len(index), 1)))
     results = {}
-    for name, (kind, x) in models.items():
-        key = cache.key(np.asarray(x), y, g, k, seed, kind)
+    for name, (kind, all_rows) in models.items():
+        x = np.asarray(all_rows) if kind == "majority" else np.asarray(all_rows)[index]
+        key = cache.key(x, y, g, k, seed, kind)
         scores = cache.get(key)
         if scores is None:
-            scores = cross_validated_scores(np.asarray(x, dtype=np.float64), y, g, k, seed, kind)
+            scores = cross_validated_scores(x, y, g, k, seed, kind)
             cache.put(key, scores)
         results[name] = scores
+        del x  # before the next feature set's rows are copied
     return {"episodes": int(len(y)), "episodes_available": int(available if available is not None else len(y_all)), "groups": int(len(set(g.tolist()))),
             "folds": k, "classes": {str(c): int(n) for c, n in sorted(counts.items())}, "results": results}
 
@@ -231,7 +262,10 @@ class ProbeFeatures:
     def arrays(self) -> dict[str, np.ndarray]:
         """{feature set: [episodes, dims]}, in the order the episodes were added; the embedding-sized sets stay
         float32 until a classifier needs one (one float64 copy at a time, not all of them)."""
-        features = {name: np.concatenate(rows) for name, rows in self.rows.items()}
+        for rows in self.rows.values():  # joined once, in place, so that the batches' arrays are released
+            if len(rows) > 1:
+                rows[:] = [np.concatenate(rows)]
+        features = {name: rows[0] for name, rows in self.rows.items()}
         features["model_identity"] = model_identity(self.models, self.pairwise)
         return features
 
@@ -288,14 +322,14 @@ def probe_report(features: ProbeFeatures, positions: list[int], plan: dict[str, 
     kinds = {"ordered_latents": "antisymmetric"}
     targets = {}
     for name, chosen in plan.items():
-        rows = [row_of[i] for i in chosen.tolist()]
-        selected = {f: x[rows] for f, x in arrays.items()}
+        rows = np.array([row_of[i] for i in chosen.tolist()], dtype=np.int64)
+        selected = dict(arrays)  # the same arrays: probe_target copies this target's rows of one set at a time
         if name == "decisive" and features.pairwise:
             selected.pop("ordered_latents")  # who won does not matter for decisive vs tie
         available = sum(1 for label in labels[name] if label is not None)
         targets[name] = probe_target(selected, [labels[name][i] for i in chosen.tolist()],
                                      [groups[i] for i in chosen.tolist()], folds=folds, seed=seed, cache=cache,
-                                     kinds=kinds, available=available)
+                                     kinds=kinds, available=available, rows=rows)
     sizes = {"rank": features.coordinator.projection.rank, "full": 3 * features.table.dimension,
              "embedding": features.table.dimension}
     report = {
