@@ -1,6 +1,7 @@
 """Benchmark a whole build against its floor, the bare embedding of the same texts, every figure a whole process.
 
-    python bench/bench_build.py --source PATH [--limit N] [--rank 16] [--rebuild-rank 8] [--scales 1,4,10] [--ray]
+    python bench/bench_build.py --source PATH [--limit N] [--rank 16] [--rebuild-rank 8] [--scales 1,4,10]
+                                [--repeats 1] [--ray]
     python bench/bench_build.py --smoke          # a tiny input written from the embedded sample (the suite runs it)
 
 Prints, as JSON:
@@ -8,8 +9,9 @@ Prints, as JSON:
 - a cold build (empty caches) and its ratio to that floor (`build_over_floor`),
 - a rebuild with another rank from the warm cache, as a share of the cold build,
 - wall time and peak resident memory of build processes at 1x, 4x and 10x the input (rows repeated with new
-  ids, so the embedding cache is warm: everything but embedding), the marginal milliseconds per episode
-  between the smallest and largest, and the largest's peak memory over the smallest's;
+  ids, so the embedding cache is warm: everything but embedding; the probe is computed at every scale), the
+  marginal milliseconds per episode between the smallest and largest, and the largest's peak memory over the
+  smallest's (`--repeats N`: medians of N builds per scale, each run listed);
 - with `--ray`: the same build on `--engine ray` (cold and warm, as shares of the local engine's) and whether
   its rows equal the local engine's;
 - GPU embedding throughput where CUDA is available, and `null` where it is not (nothing is claimed).
@@ -22,6 +24,8 @@ import argparse
 import gzip
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,6 +91,13 @@ def measured_build(options: dict) -> dict:
     return measured_process(MEASURE_ONE_BUILD, json.dumps(options, default=str))
 
 
+def embeddings_only_cache(cache: Path, target: Path) -> Path:
+    """A copy of `cache` with its embeddings only: a scaled build's texts are cached, but its probe scores are
+    computed (a shared cache would hand the 1x build the cold build's scores: same features, labels, groups)."""
+    shutil.copytree(cache / "embeddings", target / "embeddings")
+    return target
+
+
 def smoke_source(folder: Path) -> Path:
     """12 rows of the embedded sample, with distinct prompts: enough for every step, small enough for the suite."""
     from builder.sources.loaders import sample_path
@@ -106,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild-rank", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--scales", default="1,4,10", help="input multiples whose peak memory is measured")
+    parser.add_argument("--repeats", type=int, default=1, help="builds per scale; the figures are their medians")
     parser.add_argument("--ray", action="store_true", help="also build with --engine ray (needs the ray extra)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -148,9 +160,14 @@ def run_benchmark(args, work: Path) -> dict:
     scales = {}
     for times in (int(s) for s in args.scales.split(",")):
         scaled = repeated_source(source, times, work)
-        scaled_build = measured_build({**options, "source": str(scaled), "output_dir": str(work / f"out-{times}x"),
-                                       "cache_dir": cache})
-        scales[f"{times}x"] = {k: scaled_build[k] for k in ("seconds", "peak_rss_mib", "episodes")}
+        runs = [measured_build({**options, "source": str(scaled), "output_dir": str(work / f"out-{times}x"),
+                                "cache_dir": str(embeddings_only_cache(work / "cache", work / f"cache-{times}x-{run}"))})
+                for run in range(args.repeats)]
+        scales[f"{times}x"] = {"seconds": statistics.median(r["seconds"] for r in runs),
+                               "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in runs),
+                               "episodes": runs[0]["episodes"]}
+        if args.repeats > 1:
+            scales[f"{times}x"]["runs"] = [{k: r[k] for k in ("seconds", "peak_rss_mib")} for r in runs]
     figures = {
         "source": str(source),
         "episodes": cold["episodes"],
