@@ -45,8 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.episodes, args.latency = 8, 0.0
     episodes = synthetic_episodes(args.episodes)
-    cache = Path(tempfile.mkdtemp(prefix="bench-judge-"))
-    with FakeJudgeServer(latency_s=args.latency) as server:
+    with tempfile.TemporaryDirectory(prefix="bench-judge-") as scratch, \
+            FakeJudgeServer(latency_s=args.latency) as server:
+        cache = Path(scratch)
         settings = JudgeSettings(base_url=server.base_url, model="bench-judge", concurrency=args.concurrency,
                                  max_calls=10 * args.episodes, timeout_s=30)
         start = time.perf_counter()

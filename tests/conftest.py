@@ -5,14 +5,17 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 # Set before any huggingface library is imported: the tests never touch the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-# The test session's own embedding cache: the suite neither reads nor fills the user's cache.
-os.environ["MULTI_LLM_COORD_CACHE_DIR"] = tempfile.mkdtemp(prefix="multi-llm-coord-test-cache-")
+# The test session's own embedding cache: the suite neither reads nor fills the user's cache, and removes it
+# when the session ends (pytest_sessionfinish below).
+SESSION_CACHE = tempfile.mkdtemp(prefix="multi-llm-coord-test-cache-")
+os.environ["MULTI_LLM_COORD_CACHE_DIR"] = SESSION_CACHE
 
 import pytest  # noqa: E402
 
@@ -102,3 +105,7 @@ def sample_build(tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("sample") / "dataset"
     report = build(quiet_config(output_dir=output_dir))
     return output_dir, report
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(SESSION_CACHE, ignore_errors=True)

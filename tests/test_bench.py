@@ -7,20 +7,29 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
+OUR_TEMPORARY_PREFIXES = ("bench-build-", "bench-judge-", "multi-llm-coord-")
 
 
-def run(script: str, *args) -> dict:
-    result = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=600)
+def run(script: str, *args, scratch: Path) -> dict:
+    """The benchmark's figures; it runs with `scratch` as its temporary folder, which it must leave empty."""
+    # Ray's sessions stay where they were: its socket paths must be short, and it keeps their logs on purpose.
+    environment = {**os.environ, "TMPDIR": str(scratch), "RAY_TMPDIR": tempfile.gettempdir()}
+    result = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=600,
+                            env=environment)
     assert result.returncode == 0, result.stderr[-3000:]
+    # What the benchmark and the builds create there is theirs to remove; the libraries' caches (tiktoken's
+    # data-gym-cache, torch's torchinductor_*) are meant to stay.
+    assert not [p.name for p in scratch.iterdir() if p.name.startswith(OUR_TEMPORARY_PREFIXES)]
     return json.loads(result.stdout[result.stdout.index("{"):])
 
 
-def test_build_benchmark_smoke():
+def test_build_benchmark_smoke(tmp_path):
     with_ray = importlib.util.find_spec("ray") is not None or bool(os.environ.get("MULTI_LLM_COORD_REQUIRE_RAY"))
-    figures = run("bench_build.py", "--smoke", *(["--ray"] if with_ray else []))
+    figures = run("bench_build.py", "--smoke", *(["--ray"] if with_ray else []), scratch=tmp_path)
     assert figures["episodes"] == 12 and figures["distinct_texts"] > 12
     assert figures["floor_process_s"] > 0 and figures["build_over_floor"] > 0.5  # near the floor (noise either side)
     assert 0 < figures["warm_rebuild_share"] < 10
@@ -34,6 +43,6 @@ def test_build_benchmark_smoke():
         assert figures["engine_ray"] is None
 
 
-def test_judge_benchmark_smoke():
-    figures = run("bench_judge.py", "--smoke")
+def test_judge_benchmark_smoke(tmp_path):
+    figures = run("bench_judge.py", "--smoke", scratch=tmp_path)
     assert figures["labelled"] == 8 and figures["cached_rerun_requests"] == 0

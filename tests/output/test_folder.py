@@ -214,15 +214,24 @@ def test_a_crash_between_the_two_renames_is_completed_by_the_next_build(tmp_path
     assert cli_build(source, out) == 0
     before = snapshot(out)
     result = subprocess.run([sys.executable, "-c", CRASH_BETWEEN_RENAMES, "build", "--source", source, "-o", str(out),
-                             "--no-progress", "--rank", "2", "--limit", "2"], capture_output=True, text=True, timeout=300)
+                             "--no-progress", "--rank", "2", "--limit", "2"], capture_output=True, text=True, timeout=300,
+                            env=own_temporary_folder(tmp_path))
     assert result.returncode == 9, result.stderr
     assert not out.exists()  # the moment of danger: the old build sits aside, the new one is not in place
+    assert list((tmp_path / "tmp").glob("multi-llm-coord-work-*"))  # a killed build cannot remove its work folder
     (retired,) = tmp_path.glob(".out.old-*")
     (finished,) = tmp_path.glob(".out.partial-*")  # the new build, complete with its manifest
     assert OutputFolder(out).recover() == [f"restored out from {retired.name}", f"removed {finished.name}"]
     assert snapshot(out) == before
     assert cli_build(source, out, "--limit", "2") == 0  # and the next build goes through, leaving nothing beside
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "battles.jsonl", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "battles.jsonl", "out", "tmp"]
+
+
+def own_temporary_folder(tmp_path: Path) -> dict:
+    """The environment of a build that will be killed: its work folder, which a killed process cannot remove,
+    goes to the test's own temporary folder instead of the system's."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
 
 
 def test_kill_9_during_builds_leaves_the_previous_build_or_the_new_one(tmp_path, source):
@@ -232,7 +241,8 @@ def test_kill_9_during_builds_leaves_the_previous_build_or_the_new_one(tmp_path,
     command = [sys.executable, "-m", "builder", "build", "--source", source, "-o", str(out), "--no-progress",
                "--rank", "3", "--limit", "3"]
     for delay in (0.5, 2.0, 4.0):
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env=own_temporary_folder(tmp_path))
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -241,7 +251,7 @@ def test_kill_9_during_builds_leaves_the_previous_build_or_the_new_one(tmp_path,
         before = after
     assert cli_build(source, out) == 0
     assert validate_folder(out) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "battles.jsonl", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "battles.jsonl", "out", "tmp"]
 
 
 def test_output_named_like_the_loading_script_is_still_refused(tmp_path, source, capsys):
