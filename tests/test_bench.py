@@ -15,7 +15,7 @@ OUR_TEMPORARY_PREFIXES = ("bench-build-", "bench-judge-", "multi-llm-coord-")
 
 
 def run(script: str, *args, scratch: Path) -> dict:
-    """The benchmark's figures; it runs with `scratch` as its temporary folder, which it must leave empty."""
+    """The benchmark's figures; it runs with `scratch` as its temporary folder and must leave none of ours there."""
     # Ray's sessions stay where they were: its socket paths must be short, and it keeps their logs on purpose.
     environment = {**os.environ, "TMPDIR": str(scratch), "RAY_TMPDIR": tempfile.gettempdir()}
     result = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=600,

@@ -18,22 +18,21 @@ RESAMPLES = 1_000
 BLOCK_CELLS = 1 << 20  # numbers in one block of multiplicities (8 MiB)
 
 
-def multiplicity_blocks(groups: np.ndarray, seed: int, resamples: int = RESAMPLES,
-                        width: int = 0) -> tuple[np.ndarray, Iterator[np.ndarray]]:
-    """(episode -> group index, blocks of [resamples in the block, groups]: how often each group is drawn).
-    The draws are one seeded stream, whatever the block size; `width` is any other table width a block is
-    multiplied into (it bounds the block as well)."""
+def group_index(groups: np.ndarray) -> tuple[np.ndarray, int]:
+    """(episode -> group number, how many groups)."""
     _, index = np.unique(groups, return_inverse=True)
-    count = int(index.max()) + 1 if len(index) else 0
+    return index, int(index.max()) + 1 if len(index) else 0
+
+
+def multiplicity_blocks(count: int, seed: int, resamples: int = RESAMPLES, width: int = 0) -> Iterator[np.ndarray]:
+    """Blocks of [resamples in the block, `count` groups]: how often each group is drawn. The draws are one
+    seeded stream, whatever the block size; `width` is any other table width a block is multiplied into (it
+    bounds the block as well)."""
     rows = max(1, min(resamples, BLOCK_CELLS // max(count, width, 1)))
-
-    def blocks() -> Iterator[np.ndarray]:
-        rng = np.random.default_rng(seed)
-        for start in range(0, resamples, rows):
-            draws = rng.integers(0, count, size=(min(rows, resamples - start), count))
-            yield np.stack([np.bincount(drawn, minlength=count) for drawn in draws]).astype(np.float64)
-
-    return index, blocks()
+    rng = np.random.default_rng(seed)
+    for start in range(0, resamples, rows):
+        draws = rng.integers(0, count, size=(min(rows, resamples - start), count))
+        yield np.stack([np.bincount(drawn, minlength=count) for drawn in draws]).astype(np.float64)
 
 
 def percentile_interval(values: np.ndarray) -> list[float]:
@@ -45,14 +44,13 @@ def resampled_accuracy_and_f1(labels: np.ndarray, predictions: np.ndarray, group
                               resamples: int = RESAMPLES) -> tuple[np.ndarray, np.ndarray]:
     """Accuracy and macro-F1 of each resample (macro-F1: the mean over the classes present in a resample's
     labels or predictions, 0 for a class never predicted correctly, as scikit-learn with zero_division=0)."""
-    index, blocks = multiplicity_blocks(groups, seed, resamples)
-    count = int(index.max()) + 1 if len(index) else 0
+    index, count = group_index(groups)
     per_group = lambda column: np.bincount(index, weights=column.astype(np.float64), minlength=count)  # noqa: E731
     episodes, correct = per_group(np.ones(len(labels))), per_group(labels == predictions)
     classes = [(per_group((labels == c) & (predictions == c)), per_group(labels == c) + per_group(predictions == c))
                for c in np.unique(np.concatenate([labels, predictions]))]
     accuracy, macro = [], []
-    for weights in blocks:
+    for weights in multiplicity_blocks(count, seed, resamples):
         accuracy.append((weights @ correct) / (weights @ episodes))
         f1s = []
         for true_positives, supports in classes:
@@ -76,15 +74,14 @@ def resampled_auc(scores: np.ndarray, positive: np.ndarray, groups: np.ndarray, 
     from scipy.sparse import csr_matrix
 
     values, value_index = np.unique(scores, return_inverse=True)
-    index, blocks = multiplicity_blocks(groups, seed, resamples, width=len(values))
-    count = int(index.max()) + 1 if len(index) else 0
+    index, count = group_index(groups)
     # [groups, distinct score values], sparse (one cell per episode at most): how many positives / negatives of
     # each group have each score value
     table = lambda chosen: csr_matrix((np.ones(int(chosen.sum())), (index[chosen], value_index[chosen])),  # noqa: E731
                                       shape=(count, len(values)))
     pos, neg = table(positive), table(~positive)
     auc = []
-    for weights in blocks:
+    for weights in multiplicity_blocks(count, seed, resamples, width=len(values)):
         pos_w, neg_w = (pos.T @ weights.T).T, (neg.T @ weights.T).T   # [resamples, values]
         below = np.cumsum(neg_w, axis=1) - neg_w                       # negatives with a lower score
         pairs = pos_w.sum(axis=1) * neg_w.sum(axis=1)

@@ -11,14 +11,14 @@ from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 from builder.stages import bootstrap
-from builder.stages.bootstrap import (accuracy_and_f1_intervals, auc_interval, multiplicity_blocks,
+from builder.stages.bootstrap import (accuracy_and_f1_intervals, auc_interval, group_index, multiplicity_blocks,
                                       resampled_accuracy_and_f1, resampled_auc)
 
 
 def resampled_indices(groups: np.ndarray, seed: int, resamples: int) -> list[np.ndarray]:
     """The episodes of each resample, spelled out: every episode of a group, as often as the group was drawn."""
-    index, blocks = multiplicity_blocks(groups, seed, resamples)
-    weights = np.concatenate(list(blocks))
+    index, count = group_index(groups)
+    weights = np.concatenate(list(multiplicity_blocks(count, seed, resamples)))
     return [np.repeat(np.arange(len(groups)), row[index].astype(int)) for row in weights]
 
 

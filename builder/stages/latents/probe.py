@@ -40,7 +40,7 @@ from builder.stages.bootstrap import RESAMPLES, accuracy_and_f1_intervals
 
 MIN_EPISODES = 10
 MAX_EPISODES = 4_000
-SCALER_ROWS = 512  # rows the feature scaler reads at once (see fit_model)
+CHUNK_ROWS = 512  # rows the probe converts or scales at once (see fit_model, float64_rows)
 PROBE_VERSION = "probe_v3"  # change when the classifiers, folds or scores change: cached scores are keyed by it
 SCORE_FIELDS = ("accuracy", "accuracy_ci95", "macro_f1", "macro_f1_ci95", "fold_accuracy_mean", "fold_accuracy_std")
 SYMMETRIC = ("coordinator_state", "full_dimensional_state")
@@ -97,22 +97,22 @@ def make_model(kind: str):
 
 def fit_model(kind: str, x: np.ndarray, y: np.ndarray):
     """`make_model(kind)` fitted on (x, y), scaling `x` in place. The scaler learns its mean and variance
-    SCALER_ROWS rows at a time (`partial_fit`): its one-shot variance would copy the whole training matrix."""
+    CHUNK_ROWS rows at a time (`partial_fit`): its one-shot variance would copy the whole training matrix."""
     model = make_model(kind)
     if kind == "majority":
         return model.fit(x, y)
     scaler, classifier = model[0], model[-1]
-    for start in range(0, len(x), SCALER_ROWS):
-        scaler.partial_fit(x[start:start + SCALER_ROWS])
+    for start in range(0, len(x), CHUNK_ROWS):
+        scaler.partial_fit(x[start:start + CHUNK_ROWS])
     classifier.fit(scaler.transform(x), y)
     return model
 
 
 def float64_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """x[rows] as a new float64 array, copied SCALER_ROWS rows at a time (no float32 copy of the whole fold)."""
+    """x[rows] as a new float64 array, copied CHUNK_ROWS rows at a time (no float32 copy of the whole fold)."""
     out = np.empty((len(rows), x.shape[1]), np.float64)
-    for start in range(0, len(rows), SCALER_ROWS):
-        out[start:start + SCALER_ROWS] = x[rows[start:start + SCALER_ROWS]]
+    for start in range(0, len(rows), CHUNK_ROWS):
+        out[start:start + CHUNK_ROWS] = x[rows[start:start + CHUNK_ROWS]]
     return out
 
 
