@@ -12,6 +12,10 @@ from pathlib import Path
 # Set before any huggingface library is imported: the tests never touch the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# Imported once, as pytest imports it (`conftest`): under a second name (`from tests.conftest import ...`) this
+# module would run again and make a second session cache, which nothing removes.
+if __name__ != "conftest":
+    raise ImportError(f"import the test helpers as `from conftest import ...`, not as {__name__!r}")
 # The test session's own embedding cache: the suite neither reads nor fills the user's cache, and removes it
 # when the session ends (pytest_sessionfinish below).
 SESSION_CACHE = tempfile.mkdtemp(prefix="multi-llm-coord-test-cache-")

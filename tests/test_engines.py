@@ -11,7 +11,7 @@ import pytest
 
 from builder.config import BuildConfig, ConfigError
 from builder.pipeline import build
-from tests.conftest import quiet_config
+from conftest import quiet_config
 
 if os.environ.get("MULTI_LLM_COORD_REQUIRE_RAY"):
     import ray  # CI installs the ray extra: this test must run there, never be skipped

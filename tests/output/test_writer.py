@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 
 from builder.output.writer import ConfigWriter
 from builder.pipeline import build
-from tests.conftest import quiet_config
+from conftest import quiet_config
 
 
 def test_shards_are_cut_by_bytes_and_load_with_the_declared_features(tmp_path):
