@@ -120,6 +120,17 @@ def test_saved_coordinator_round_trips(method, tmp_path):
     assert (tmp_path / "c" / "coordinator.safetensors").read_bytes()[:8] != b"\x80\x04"  # not a pickle
 
 
+def test_a_saved_coordinator_has_the_same_bytes_every_time(tmp_path):
+    """safetensors writes its metadata in a hash map's order, new for every map: with more than one entry the
+    same coordinator came out in different bytes (about every other save)."""
+    coordinator = Coordinator(projection=fit_projection("pca", observations(), 3, 0), decay=0.5, embedding_model={})
+    saved = set()
+    for attempt in range(20):
+        coordinator.save(tmp_path / str(attempt))
+        saved.add((tmp_path / str(attempt) / "coordinator.safetensors").read_bytes())
+    assert len(saved) == 1
+
+
 # --- embeddings and their cache ------------------------------------------------------------------------
 
 class HashEmbedder(Embedder):

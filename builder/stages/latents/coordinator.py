@@ -62,8 +62,10 @@ class Coordinator:
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        save_file(self.projection.tensors(), str(folder / COORDINATOR_TENSORS),
-                  metadata={"method": self.projection.method, "rank": str(self.projection.rank)})
+        # One metadata entry: safetensors writes its metadata map in a hash map's order, which changes from one
+        # map to the next, so two entries came out in either order and the same build gave different bytes.
+        described = json.dumps({"method": self.projection.method, "rank": self.projection.rank}, sort_keys=True)
+        save_file(self.projection.tensors(), str(folder / COORDINATOR_TENSORS), metadata={"projection": described})
         (folder / COORDINATOR_INFO).write_text(json.dumps(self.describe(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     @classmethod
