@@ -83,6 +83,11 @@ def test_same_input_and_options_give_identical_parquet_bytes(sample_build, tmp_p
     build(quiet_config(output_dir=second))
     assert parquet_bytes(first) == parquet_bytes(second)
     assert len(parquet_bytes(first)) == 5  # mini, preview, full, debate-mini, debate-full
+    # Every other file too, but those that name the output folder (the card's snippets, stats.json's options)
+    # or time the run.
+    files = [json.loads((folder / "manifest.json").read_text())["files"] for folder in (first, second)]
+    differing = {name for name in files[0] if files[0][name] != files[1].get(name)}
+    assert set(files[0]) == set(files[1]) and differing <= {"README.md", "stats.json", "build-run.json"}, differing
 
 
 def test_cli_build_validate_stats_end_to_end(tmp_path, capsys):
