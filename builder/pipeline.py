@@ -301,7 +301,7 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
     rows_read = read.rows_read
     del read  # the keys are no longer needed
     pairwise = family.name == "pairwise"
-    features = ProbeFeatures(coordinator, table, pairwise)
+    features = ProbeFeatures(coordinator, table, pairwise, episodes=len(probe_wanted))
     tally = FamilyTally(pairwise)
     writer = ConfigWriter(family.full_config, staging, config.rank, config.max_shard_bytes)
     judge = JudgeStep(judge_settings(config), _cache_dir(config), len(positions), config.progress) \
@@ -348,17 +348,22 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
 
 
 def fit_observations(batches: Iterable[list[dict]], table, chosen: np.ndarray) -> np.ndarray:
-    """The turn observations at the `chosen` positions (in the family's turn order), read batch by batch."""
+    """The turn observations at the `chosen` positions (in the family's turn order), read batch by batch into
+    one preallocated float32 array (rows in `chosen` order: ascending positions)."""
     wanted = set(chosen.tolist())
-    rows, position = [], 0
+    rows = np.empty((len(chosen), 3 * table.dimension), np.float32)
+    filled, position = 0, 0
     for batch in batches:
         for episode in batch:
             count = len(episode["turns"])
             if any(position + t in wanted for t in range(count)):
                 observations = episode_observations(episode, table)[0]
-                rows += [observations[t] for t in range(count) if position + t in wanted]
+                for t in range(count):
+                    if position + t in wanted:
+                        rows[filled] = observations[t]
+                        filled += 1
             position += count
-    return np.stack(rows).astype(np.float32)
+    return rows[:filled]
 
 
 def build(config: BuildConfig) -> dict:

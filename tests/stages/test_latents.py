@@ -110,6 +110,17 @@ def test_recurrence_starts_at_the_first_projection_and_decays():
 
 
 @pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fitting_leaves_the_observations_as_they_were(method, dtype):
+    """No method changes the observations it is fitted on (PCA runs with copy=False, which is safe only while
+    its solver does not centre its input in place), also when they are float64 and so are not converted."""
+    x = observations().astype(dtype)
+    before = x.copy()
+    fit_projection(method, x, 3, 0)
+    assert np.array_equal(x, before)
+
+
+@pytest.mark.parametrize("method", METHODS)
 def test_saved_coordinator_round_trips(method, tmp_path):
     x = observations()
     coordinator = Coordinator(projection=fit_projection(method, x, 3, 0), decay=0.5, embedding_model={"name": "m"})

@@ -69,9 +69,17 @@ class ScoreCache(JsonFileCache):
         super().__init__(Path(root) / "probe" if root else None, check=_valid_scores)
 
     @staticmethod
-    def key(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, seed: int, model: str) -> str:
-        digest = hashlib.sha256(f"{PROBE_VERSION}|{model}|{k}|{seed}|{x.shape}|{x.dtype}".encode())
-        digest.update(np.ascontiguousarray(x))  # the array's own buffer: the same bytes as tobytes(), no copy
+    def key(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, seed: int, model: str,
+            rows: np.ndarray | None = None) -> str:
+        """The key of x[rows] (all of x by default): the rows' bytes are hashed CHUNK_ROWS at a time, the same
+        digest as the copied rows' buffer, without the copy."""
+        shape = x.shape if rows is None else (len(rows), *x.shape[1:])
+        digest = hashlib.sha256(f"{PROBE_VERSION}|{model}|{k}|{seed}|{shape}|{x.dtype}".encode())
+        if rows is None:
+            digest.update(np.ascontiguousarray(x))  # the array's own buffer: the same bytes as tobytes(), no copy
+        else:
+            for start in range(0, len(rows), CHUNK_ROWS):
+                digest.update(np.ascontiguousarray(x[rows[start:start + CHUNK_ROWS]]))
         digest.update("\n".join(map(str, y)).encode())
         digest.update("\n".join(map(str, groups)).encode())
         return digest.hexdigest()
@@ -116,17 +124,21 @@ def float64_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def cross_validated_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, seed: int, kind: str) -> dict:
-    """Grouped k-fold scores of one feature set. `x` may be float32: each fold's rows are converted to float64
-    on their own copy (the same numbers as converting the whole matrix first, without holding it twice)."""
+def cross_validated_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, seed: int, kind: str,
+                           rows: np.ndarray | None = None) -> dict:
+    """Grouped k-fold scores of one feature set, on x[rows] (all of x by default). `x` may be float32: each
+    fold's rows are converted to float64 on their own copy (the same numbers as copying the rows and converting
+    the whole matrix first, without holding either)."""
     from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedGroupKFold
 
+    rows = np.arange(len(y)) if rows is None else rows
     predictions = np.empty(len(y), dtype=y.dtype)
     fold_accuracy = []
-    for train, test in StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(x, y, groups):
-        model = fit_model(kind, float64_rows(x, train), y[train])
-        predictions[test] = model.predict(float64_rows(x, test))
+    folds = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    for train, test in folds.split(np.zeros((len(y), 1)), y, groups):  # the split reads only the sample count of X
+        model = fit_model(kind, float64_rows(x, rows[train]), y[train])
+        predictions[test] = model.predict(float64_rows(x, rows[test]))
         fold_accuracy.append(float((predictions[test] == y[test]).mean()))
     correct = (predictions == y).astype(np.float64)
     accuracy_ci, f1_ci = accuracy_and_f1_intervals(y, predictions, groups, seed)
@@ -158,7 +170,7 @@ def probe_target(features: dict[str, np.ndarray], labels: list[str], groups: lis
     `kinds` names a feature set's classifier when it is not the default logistic regression; `available` is how
     many labelled episodes the family had when the caller already capped them (see `probe_plan`); `rows` are
     the feature rows of `labels`, in order, when the arrays hold more episodes than this target (all by default).
-    One feature set's rows are copied at a time, while it is scored."""
+    The rows are never copied as a whole: each fold copies its own (see cross_validated_scores)."""
     cache = cache or ScoreCache(None)
     kinds = kinds or {}
     y_all, g_all = np.asarray(labels), np.asarray(groups)
@@ -174,18 +186,16 @@ def probe_target(features: dict[str, np.ndarray], labels: list[str], groups: lis
     if k < 2:
         return {"skipped": f"the rarest class occurs in {groups_per_class} group(s); grouped folds need 2"}
     index = keep if rows is None else np.asarray(rows)[keep]
-    models = {name: (kinds.get(name, "logistic"), x) for name, x in features.items()}
-    models["majority_class"] = ("majority", np.zeros((len(index), 1)))
+    models = {name: (kinds.get(name, "logistic"), np.asarray(x), index) for name, x in features.items()}
+    models["majority_class"] = ("majority", np.zeros((len(index), 1)), None)
     results = {}
-    for name, (kind, all_rows) in models.items():
-        x = np.asarray(all_rows) if kind == "majority" else np.asarray(all_rows)[index]
-        key = cache.key(x, y, g, k, seed, kind)
+    for name, (kind, x, x_rows) in models.items():
+        key = cache.key(x, y, g, k, seed, kind, rows=x_rows)
         scores = cache.get(key)
         if scores is None:
-            scores = cross_validated_scores(x, y, g, k, seed, kind)
+            scores = cross_validated_scores(x, y, g, k, seed, kind, rows=x_rows)
             cache.put(key, scores)
         results[name] = scores
-        del x  # before the next feature set's rows are copied
     return {"episodes": int(len(y)), "episodes_available": int(available if available is not None else len(y_all)), "groups": int(len(set(g.tolist()))),
             "folds": k, "classes": {str(c): int(n) for c, n in sorted(counts.items())}, "results": results}
 
@@ -228,13 +238,16 @@ def ordered_latents(episode: dict) -> np.ndarray:
 
 class ProbeFeatures:
     """The probe's feature rows, gathered batch by batch during the writing pass for the episodes the plan
-    chose (at most MAX_EPISODES), so the probe never needs the family in memory. Features are read
-    from the latents the stage wrote; the full-dimensional state is recomputed from the turn observations,
-    which the dataset does not store; see the module docstring."""
+    chose (`episodes`, at most MAX_EPISODES), so the probe never needs the family in memory. Each feature set
+    is one array allocated for all of them at its first batch and filled in place (no per-batch arrays to
+    join afterwards). Features are read from the latents the stage wrote; the full-dimensional state is
+    recomputed from the turn observations, which the dataset does not store; see the module docstring."""
 
-    def __init__(self, coordinator, table, pairwise: bool):
+    def __init__(self, coordinator, table, pairwise: bool, episodes: int):
         self.coordinator, self.table, self.pairwise = coordinator, table, pairwise
-        self.rows: dict[str, list[np.ndarray]] = {}
+        self.capacity = episodes
+        self.filled = 0
+        self.rows: dict[str, np.ndarray] = {}
         self.models: list[list[str]] = []
 
     def add(self, episodes: list[dict]) -> None:
@@ -242,6 +255,8 @@ class ProbeFeatures:
 
         if not episodes:
             return
+        if self.filled + len(episodes) > self.capacity:
+            raise ValueError(f"{self.filled + len(episodes)} probe episodes, more than the {self.capacity} planned")
         features = {"coordinator_state": np.array([e["turns"][-1]["latent_h"] for e in episodes], dtype=np.float32)}
         if self.pairwise:
             features["ordered_latents"] = np.stack([ordered_latents(e) for e in episodes]).astype(np.float32)
@@ -256,16 +271,16 @@ class ProbeFeatures:
         else:
             features["length"] = np.array([[o.mean(), o.std(), o.max() - o.min()] for o in outputs])
         for name, rows in features.items():
-            self.rows.setdefault(name, []).append(rows)
+            if name not in self.rows:
+                self.rows[name] = np.empty((self.capacity, *rows.shape[1:]), rows.dtype)
+            self.rows[name][self.filled:self.filled + len(rows)] = rows
+        self.filled += len(episodes)
         self.models += [[a["model"] for a in e["agents"]] for e in episodes]
 
     def arrays(self) -> dict[str, np.ndarray]:
         """{feature set: [episodes, dims]}, in the order the episodes were added; the embedding-sized sets stay
-        float32 until a classifier needs one (one float64 copy at a time, not all of them)."""
-        for rows in self.rows.values():  # joined once, in place, so that the batches' arrays are released
-            if len(rows) > 1:
-                rows[:] = [np.concatenate(rows)]
-        features = {name: rows[0] for name, rows in self.rows.items()}
+        float32 until a classifier needs one (one fold's float64 copy at a time, not all of them)."""
+        features = {name: rows[:self.filled] for name, rows in self.rows.items()}
         features["model_identity"] = model_identity(self.models, self.pairwise)
         return features
 

@@ -64,7 +64,9 @@ class PcaProjection(Projection):
     def fit(cls, x: np.ndarray, rank: int, seed: int) -> "PcaProjection":
         from sklearn.decomposition import PCA
 
-        pca = PCA(n_components=rank, svd_solver="covariance_eigh").fit(x)
+        # copy=False: no copy of x on validation (the covariance solver reads x as it is and centres the small
+        # covariance matrix instead); fit_projection's float64 conversion is the fit's one full-size copy.
+        pca = PCA(n_components=rank, svd_solver="covariance_eigh", copy=False).fit(x)
         projection = cls({"mean": pca.mean_, "components": pca.components_}, rank)
         projection.explained_variance = float(pca.explained_variance_ratio_.sum())
         return projection
