@@ -1,9 +1,10 @@
 """Writes each config's episodes as Parquet shards with the declared features (into the staging folder).
 
 `ConfigWriter` takes the episodes batch by batch while the writing pass streams them: each batch is encoded
-with the `datasets` features (class names to ids) and written as one row group by `pyarrow.parquet.ParquetWriter`
-with the features' Arrow schema, whose metadata is what `datasets` reads back as the declared features, and
-snappy compression, as `push_to_hub` writes. A shard is closed once it holds `max_shard_bytes` of Arrow data
+with the `datasets` features (class names to ids) into an Arrow table with the features' Arrow schema, whose
+metadata is what `datasets` reads back as the declared features; every ROW_GROUP_EPISODES episodes the tables
+held are written as one row group by `pyarrow.parquet.ParquetWriter`, with snappy compression, as `push_to_hub`
+writes. A shard is closed once it holds `max_shard_bytes` of Arrow data
 (push_to_hub's `max_shard_size`; a shard ends at a row group's end), so shards are cut by size, not by
 episode count; they are named
 train-XXXXX-of-YYYYY once their count is known.
@@ -18,7 +19,13 @@ from multi_llm_coord import episode_features
 from builder.files import ParquetParts
 from builder.layout import shard_path
 
-ROW_GROUP_EPISODES = 100  # the dataset viewer reads a row group at a time: small groups for long texts
+# Episodes a row group holds: a count, so the row groups do not depend on how the episodes were batched.
+# - Not too many: the dataset viewer and streaming readers read a whole row group; `datasets` aims for row groups
+#   of at most 100 MB of Arrow data (datasets.config.MAX_ROW_GROUP_SIZE), and 1,000 arena battles are about 5 MB.
+# - Not too few: an open ParquetWriter keeps every row group's metadata (about 50 KB for the episode schema's
+#   66 columns) until its shard closes; at 100 episodes a group that was 500 bytes an episode, 50 MB at 100,000
+#   episodes, the build's largest cost growing with its size (measured).
+ROW_GROUP_EPISODES = 1_000
 
 
 class ConfigWriter:
@@ -38,27 +45,35 @@ class ConfigWriter:
                                    compression="snappy", limit=max_shard_bytes, measure=lambda table: table.nbytes)
         self.num_bytes = 0
         self.num_examples = 0
-        self.pending: list[dict] = []
+        self.pending: list = []  # Arrow tables of the episodes not yet written (a few KB an episode, not a dict's ~46 KB)
+        self.pending_rows = 0
 
     def add(self, episodes: list[dict]) -> None:
-        self.pending += [self.features.encode_example(_with_event_ids(e, self.features)) for e in episodes]
-        while len(self.pending) >= self.row_group_episodes:
-            self._write(self.pending[:self.row_group_episodes])
-            self.pending = self.pending[self.row_group_episodes:]
-
-    def _write(self, rows: list[dict]) -> None:
         import pyarrow as pa
 
-        table = pa.Table.from_pylist(rows, schema=self.schema)
+        if episodes:
+            rows = [self.features.encode_example(_with_event_ids(e, self.features)) for e in episodes]
+            self.pending.append(pa.Table.from_pylist(rows, schema=self.schema))
+            self.pending_rows += len(rows)
+        while self.pending_rows >= self.row_group_episodes:
+            self._write(self.row_group_episodes)
+
+    def _write(self, count: int) -> None:
+        """The first `count` pending episodes as one row group."""
+        import pyarrow as pa
+
+        held = pa.concat_tables(self.pending) if self.pending else self.schema.empty_table()
+        table = held.slice(0, count)
+        self.pending = [held.slice(count)] if count < len(held) else []
+        self.pending_rows = len(held) - count
         self.shards.write(table)
         self.num_bytes += table.nbytes
-        self.num_examples += len(rows)
+        self.num_examples += len(table)
 
     def close(self):
         """Write what is left, name the shards, return the config's `datasets.DatasetInfo`."""
-        if self.pending or not self.num_examples:
-            self._write(self.pending)
-            self.pending = []
+        if self.pending_rows or not self.num_examples:
+            self._write(self.pending_rows)
         self.shards.close()
         download_size = 0
         for index, part in enumerate(self.shards.files):
