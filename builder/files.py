@@ -7,6 +7,8 @@
   removed so that the caller recomputes it): a cache never returns what it cannot vouch for.
 - `ParquetParts`: tables written into a sequence of Parquet files, the next file started once the current one
   holds enough (rows for the build's spill files, Arrow bytes for the dataset's shards).
+- `RowFile`: fixed-width numeric rows appended to a file and read back by index, for a global step's
+  features that would otherwise sit in memory while the build streams.
 """
 
 from __future__ import annotations
@@ -122,3 +124,62 @@ class ParquetParts:
         if self._writer is not None:
             self._writer.close()
             self._writer, self._held = None, 0
+
+
+class RowFile:
+    """Rows of one width and dtype, appended to `path` and read back by index (`rows[[3, 4, 9]]`), as a 2-D array.
+
+    The rows stay on disk, in the page cache, until a caller takes some: reads are plain positioned reads into
+    the array returned, one a run of consecutive rows. `np.memmap` would give the same indexing, but every page
+    a mapping touches counts in the process's resident memory for as long as the map lives, and the probe reads
+    each of its rows ten times over."""
+
+    def __init__(self, path: Path, width: int, dtype):
+        import numpy as np
+
+        self.path, self.width, self.dtype = Path(path), int(width), np.dtype(dtype)
+        self.row_bytes = self.width * self.dtype.itemsize
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "w+b")
+        self.rows = 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rows, self.width
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def append(self, rows) -> None:
+        import numpy as np
+
+        rows = np.ascontiguousarray(rows, dtype=self.dtype)
+        if rows.ndim != 2 or rows.shape[1] != self.width:
+            raise ValueError(f"rows of shape {rows.shape} appended to a file of {self.width}-wide rows")
+        self._file.seek(self.rows * self.row_bytes)
+        self._file.write(rows.reshape(-1).view(np.uint8))
+        self.rows += len(rows)
+
+    def __getitem__(self, index):
+        import numpy as np
+
+        index = np.asarray(index, dtype=np.int64)
+        if index.ndim != 1:
+            raise TypeError("a RowFile is indexed by a 1-D array of row numbers")
+        if len(index) and (index.min() < 0 or index.max() >= self.rows):
+            raise IndexError(f"row {index.min() if index.min() < 0 else index.max()} of a file of {self.rows} rows")
+        out = np.empty((len(index), self.width), self.dtype)
+        if not len(index):
+            return out
+        target = memoryview(out.reshape(-1).view(np.uint8))
+        self._file.flush()
+        breaks = np.flatnonzero(np.diff(index) != 1) + 1  # runs of consecutive rows: one read each
+        for start, end in zip([0, *breaks.tolist()], [*breaks.tolist(), len(index)]):
+            self._file.seek(int(index[start]) * self.row_bytes)
+            wanted = (end - start) * self.row_bytes
+            if self._file.readinto(target[start * self.row_bytes:end * self.row_bytes]) != wanted:
+                raise OSError(f"{self.path}: short read")
+        return out
+
+    def close(self) -> None:
+        self._file.close()

@@ -301,7 +301,7 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
     rows_read = read.rows_read
     del read  # the keys are no longer needed
     pairwise = family.name == "pairwise"
-    features = ProbeFeatures(coordinator, table, pairwise, episodes=len(probe_wanted))
+    features = ProbeFeatures(coordinator, table, pairwise, work / f"{family.name}-probe")
     tally = FamilyTally(pairwise)
     writer = ConfigWriter(family.full_config, staging, config.rank, config.max_shard_bytes)
     judge = JudgeStep(judge_settings(config), _cache_dir(config), len(positions), config.progress) \
@@ -337,6 +337,7 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
     with step("probe"):
         probe = probe_report(features, probe_positions, plan, labels, groups, folds=config.probe_folds,
                              seed=config.seed, cache=probe_cache)
+        features.close()
         del features, labels, groups  # the probe's rows: the report, the card and the figures that follow need none
     timer.caches[family.name] = {"embeddings": {k: table.stats[k] for k in ("distinct_texts", "embedded", "from_cache")}
                                  | {"rejected_files": len(table.stats["rejected_cache_files"])},

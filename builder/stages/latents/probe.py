@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
-from builder.files import JsonFileCache
+from builder.files import JsonFileCache, RowFile
 from builder.stages.bootstrap import RESAMPLES, accuracy_and_f1_intervals
 
 MIN_EPISODES = 10
@@ -64,8 +65,6 @@ class ScoreCache(JsonFileCache):
     """
 
     def __init__(self, root):
-        from pathlib import Path
-
         super().__init__(Path(root) / "probe" if root else None, check=_valid_scores)
 
     @staticmethod
@@ -163,14 +162,15 @@ def cap_by_groups(groups: np.ndarray, limit: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(keep))
 
 
-def probe_target(features: dict[str, np.ndarray], labels: list[str], groups: list[str], *, folds: int = 5,
+def probe_target(features: dict, labels: list[str], groups: list[str], *, folds: int = 5,
                  seed: int = 0, cache: ScoreCache | None = None, kinds: dict[str, str] | None = None,
                  available: int | None = None, rows: np.ndarray | None = None) -> dict:
     """Grouped cross-validated scores of each feature set and the majority class, or why the probe was skipped.
     `kinds` names a feature set's classifier when it is not the default logistic regression; `available` is how
     many labelled episodes the family had when the caller already capped them (see `probe_plan`); `rows` are
     the feature rows of `labels`, in order, when the arrays hold more episodes than this target (all by default).
-    The rows are never copied as a whole: each fold copies its own (see cross_validated_scores)."""
+    A feature set is an array or anything indexed like one by row numbers (a `RowFile`); its rows are never
+    copied as a whole: each fold copies its own (see cross_validated_scores)."""
     cache = cache or ScoreCache(None)
     kinds = kinds or {}
     y_all, g_all = np.asarray(labels), np.asarray(groups)
@@ -186,7 +186,7 @@ def probe_target(features: dict[str, np.ndarray], labels: list[str], groups: lis
     if k < 2:
         return {"skipped": f"the rarest class occurs in {groups_per_class} group(s); grouped folds need 2"}
     index = keep if rows is None else np.asarray(rows)[keep]
-    models = {name: (kinds.get(name, "logistic"), np.asarray(x), index) for name, x in features.items()}
+    models = {name: (kinds.get(name, "logistic"), x, index) for name, x in features.items()}
     models["majority_class"] = ("majority", np.zeros((len(index), 1)), None)
     results = {}
     for name, (kind, x, x_rows) in models.items():
@@ -238,16 +238,15 @@ def ordered_latents(episode: dict) -> np.ndarray:
 
 class ProbeFeatures:
     """The probe's feature rows, gathered batch by batch during the writing pass for the episodes the plan
-    chose (`episodes`, at most MAX_EPISODES), so the probe never needs the family in memory. Each feature set
-    is one array allocated for all of them at its first batch and filled in place (no per-batch arrays to
-    join afterwards). Features are read from the latents the stage wrote; the full-dimensional state is
-    recomputed from the turn observations, which the dataset does not store; see the module docstring."""
+    chose (at most MAX_EPISODES), so the probe never needs the family in memory. Each feature set's rows go to
+    a `RowFile` in `folder` (the build's work folder): the probe reads them back fold by fold, and its memory
+    no longer grows with its sample (4,000 episodes are 25 MB of features). Features are read from the latents
+    the stage wrote; the full-dimensional state is recomputed from the turn observations, which the dataset
+    does not store; see the module docstring."""
 
-    def __init__(self, coordinator, table, pairwise: bool, episodes: int):
-        self.coordinator, self.table, self.pairwise = coordinator, table, pairwise
-        self.capacity = episodes
-        self.filled = 0
-        self.rows: dict[str, np.ndarray] = {}
+    def __init__(self, coordinator, table, pairwise: bool, folder: Path):
+        self.coordinator, self.table, self.pairwise, self.folder = coordinator, table, pairwise, Path(folder)
+        self.rows: dict[str, RowFile] = {}
         self.models: list[list[str]] = []
 
     def add(self, episodes: list[dict]) -> None:
@@ -255,8 +254,6 @@ class ProbeFeatures:
 
         if not episodes:
             return
-        if self.filled + len(episodes) > self.capacity:
-            raise ValueError(f"{self.filled + len(episodes)} probe episodes, more than the {self.capacity} planned")
         features = {"coordinator_state": np.array([e["turns"][-1]["latent_h"] for e in episodes], dtype=np.float32)}
         if self.pairwise:
             features["ordered_latents"] = np.stack([ordered_latents(e) for e in episodes]).astype(np.float32)
@@ -272,17 +269,20 @@ class ProbeFeatures:
             features["length"] = np.array([[o.mean(), o.std(), o.max() - o.min()] for o in outputs])
         for name, rows in features.items():
             if name not in self.rows:
-                self.rows[name] = np.empty((self.capacity, *rows.shape[1:]), rows.dtype)
-            self.rows[name][self.filled:self.filled + len(rows)] = rows
-        self.filled += len(episodes)
+                self.rows[name] = RowFile(self.folder / f"{name}.rows", rows.shape[1], rows.dtype)
+            self.rows[name].append(rows)
         self.models += [[a["model"] for a in e["agents"]] for e in episodes]
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        """{feature set: [episodes, dims]}, in the order the episodes were added; the embedding-sized sets stay
-        float32 until a classifier needs one (one fold's float64 copy at a time, not all of them)."""
-        features = {name: rows[:self.filled] for name, rows in self.rows.items()}
+    def arrays(self) -> dict:
+        """{feature set: [episodes, dims]}, in the order the episodes were added: RowFiles, whose rows are read
+        (and, for a classifier, converted to float64) one fold at a time; the small model identity in memory."""
+        features = dict(self.rows)
         features["model_identity"] = model_identity(self.models, self.pairwise)
         return features
+
+    def close(self) -> None:
+        for rows in self.rows.values():
+            rows.close()
 
 
 def model_identity(models: list[list[str]], pairwise: bool) -> np.ndarray:
