@@ -50,7 +50,7 @@ def _tokens(axes, tally):
 
 
 def _latents(axes, tally):
-    states = np.array(tally.final_states, dtype=np.float64)
+    states = tally.final_state_matrix().astype(np.float64)
     centred = states - states.mean(axis=0)
     # The two leading principal directions of the final states (any projection method): a faithful 2-D view.
     _, _, directions = np.linalg.svd(centred, full_matrices=False)

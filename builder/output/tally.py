@@ -39,7 +39,7 @@ class FamilyTally:
         self.by_key: dict[str, dict[str, array]] = defaultdict(lambda: defaultdict(_numbers))  # per-key values
         self.counters: dict[str, Counter] = defaultdict(Counter)
         self.agent_ids: list[str] = []          # the first episode's agents: the token figure's legend
-        self.final_states: list[np.ndarray] = []  # h_T per episode (float32), for the latent figure
+        self.final_states = array("f")          # h_T of every episode, one after another (float32), for the latent figure
         self.outcome_groups: list[str] = []     # per episode: the winner, or correct / wrong / unknown
         self.validity_groups: array = array("q")  # per episode: its prompt or question, as a number
         self._group_numbers: dict[str, int] = {}
@@ -67,7 +67,7 @@ class FamilyTally:
         self.numbers["agents"].append(len(episode["agents"]))
         self.numbers["turns"].append(len(episode["turns"]))
         self.numbers["effective_diversity_mean"].append(round(episode["effective_diversity_mean"], 6))
-        self.final_states.append(np.asarray(episode["turns"][-1]["latent_h"], dtype=np.float32))
+        self.final_states.extend(np.asarray(episode["turns"][-1]["latent_h"], dtype=np.float32))  # not an array each
         for turn in episode["turns"]:
             self.by_key["diversity_by_turn"][str(turn["turn_index"])].append(round(turn["effective_diversity"], 6))
         self.counters["models"].update(a["model"] for a in episode["agents"])
@@ -129,6 +129,12 @@ class FamilyTally:
             signals["agreement_level"].append(np.nan if labels["agreement_level"] is None
                                              else AGREEMENT_LEVELS.index(labels["agreement_level"]))
         signals["length_baseline"].append(episode["token_totals"]["output_tokens"])
+
+    def final_state_matrix(self) -> np.ndarray:
+        """[episodes, rank] float32: every episode's h_T (a view of the tally's buffer)."""
+        if not self.episodes:
+            return np.zeros((0, 0), np.float32)
+        return np.frombuffer(self.final_states, dtype=np.float32).reshape(self.episodes, -1)
 
     @property
     def labelled(self) -> int:
