@@ -46,7 +46,6 @@ class ConfigWriter:
         self.num_bytes = 0
         self.num_examples = 0
         self.pending: list = []  # Arrow tables of the episodes not yet written (a few KB an episode, not a dict's ~46 KB)
-        self.pending_rows = 0
 
     def add(self, episodes: list[dict]) -> None:
         import pyarrow as pa
@@ -54,9 +53,12 @@ class ConfigWriter:
         if episodes:
             rows = [self.features.encode_example(_with_event_ids(e, self.features)) for e in episodes]
             self.pending.append(pa.Table.from_pylist(rows, schema=self.schema))
-            self.pending_rows += len(rows)
         while self.pending_rows >= self.row_group_episodes:
             self._write(self.row_group_episodes)
+
+    @property
+    def pending_rows(self) -> int:
+        return sum(len(table) for table in self.pending)
 
     def _write(self, count: int) -> None:
         """The first `count` pending episodes as one row group."""
@@ -65,7 +67,6 @@ class ConfigWriter:
         held = pa.concat_tables(self.pending) if self.pending else self.schema.empty_table()
         table = held.slice(0, count)
         self.pending = [held.slice(count)] if count < len(held) else []
-        self.pending_rows = len(held) - count
         self.shards.write(table)
         self.num_bytes += table.nbytes
         self.num_examples += len(table)

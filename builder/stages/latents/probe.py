@@ -338,7 +338,7 @@ def probe_report(features: ProbeFeatures, positions: list[int], plan: dict[str, 
     targets = {}
     for name, chosen in plan.items():
         rows = np.array([row_of[i] for i in chosen.tolist()], dtype=np.int64)
-        selected = dict(arrays)  # the same arrays: probe_target copies this target's rows of one set at a time
+        selected = dict(arrays)  # the same arrays: probe_target reads this target's rows, one fold at a time
         if name == "decisive" and features.pairwise:
             selected.pop("ordered_latents")  # who won does not matter for decisive vs tie
         available = sum(1 for label in labels[name] if label is not None)
