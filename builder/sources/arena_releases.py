@@ -88,6 +88,8 @@ def from_140k(row: dict) -> dict:
     converted = {key: value for key, value in row.items()
                  if key in ("model_a", "model_b", "winner", "language", "turn", "anony", "tstamp", "judge")}
     converted["question_id"] = row.get("id")
+    if "tstamp" not in row and row.get("timestamp") is not None:
+        converted["tstamp"] = _unix_seconds(row["timestamp"])
     for side in ("conversation_a", "conversation_b"):
         conversation = row.get(side)
         if conversation is not None and not isinstance(conversation, list):
@@ -99,3 +101,18 @@ def from_140k(row: dict) -> dict:
             messages.append({"role": message.get("role"), "content": _text_of(message["content"], f"{side}[{position}]")})
         converted[side] = messages
     return converted
+
+
+def _unix_seconds(value) -> float:
+    """The 140k release's `timestamp` (a Parquet timestamp, read as a datetime; an ISO 8601 string where a copy
+    stored it as text; Unix seconds where it is a number) as Unix seconds. A datetime without a zone is UTC."""
+    import datetime
+
+    if isinstance(value, str):
+        try:
+            value = datetime.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise Rejection("invalid_value", f"timestamp {value[:40]!r} is not an ISO 8601 date and time") from None
+    if isinstance(value, datetime.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)).timestamp()
+    return value  # a number (checked as tstamp by the arena reader) or a wrong type (rejected there)

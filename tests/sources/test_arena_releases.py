@@ -4,6 +4,7 @@ from tiny fixtures written in their documented layouts, normalised into the one 
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 
 import pyarrow as pa
@@ -72,6 +73,28 @@ def test_bad_55k_rows_are_rejected_with_a_reason(change, reason):
     with pytest.raises(Rejection) as caught:
         arena_row_to_episode({**row_55k(0), **change}, "55k", 10_000)
     assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize("stamp", [datetime.datetime(2025, 5, 1, 12, 30, tzinfo=datetime.timezone.utc),
+                                   datetime.datetime(2025, 5, 1, 12, 30), "2025-05-01T12:30:00Z", 1746102600.0])
+def test_140k_timestamp_becomes_tstamp(stamp):
+    episode = arena_row_to_episode({**row_140k(0), "timestamp": stamp}, "140k", 10_000)
+    assert episode["metadata"]["tstamp"] == 1746102600.0
+
+
+def test_140k_timestamp_survives_a_parquet_file(tmp_path):
+    """The release's Parquet column is a timestamp type; read back it is a datetime, which becomes Unix seconds."""
+    rows = [{**row_140k(0), "timestamp": datetime.datetime(2025, 5, 1, 12, 30)}]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "140k.parquet")
+    assert pq.read_schema(tmp_path / "140k.parquet").field("timestamp").type == pa.timestamp("us")
+    (_, row), = iter_source_rows(str(tmp_path / "140k.parquet"))
+    assert arena_row_to_episode(row, "140k", 10_000)["metadata"]["tstamp"] == 1746102600.0
+
+
+def test_a_140k_timestamp_that_is_no_date_is_rejected():
+    with pytest.raises(Rejection) as caught:
+        arena_row_to_episode({**row_140k(0), "timestamp": "yesterday"}, "140k", 10_000)
+    assert caught.value.reason == "invalid_value"
 
 
 def test_140k_rows_join_text_parts_and_reject_images():
