@@ -32,7 +32,9 @@ except ImportError:  # pragma: no cover - depends on the installed datasets vers
         return (shard_id, batch_id)
 
 
-SCHEMA_VERSION = "2.0.0"  # 2: input_tokens_basis, turns.responses.latent, null prompts for rounds without one
+SCHEMA_VERSION = "2.1.0"  # 2: input_tokens_basis, turns.responses.latent, null prompts for rounds without one;
+# 2.1: turns.responses.read_from (who read what, where the log records it), outcome.decision_success and
+# outcome.correct_by, the relay and recorded topologies
 
 # The human verdict of a Chatbot Arena battle. Sources that spell "both bad" differently are normalised to
 # these four names by the builder before they reach the dataset.
@@ -58,7 +60,7 @@ CONFIG_NAMES = PAIRWISE_CONFIGS + DEBATE_CONFIGS
 REQUIRED_CONFIGS = PAIRWISE_CONFIGS  # a build from arena data alone has no debate configs
 
 # Who reads whom, and how much of the past each request carries (token accounting follows both).
-TOPOLOGIES = ("pairwise_chat", "full_mesh", "sparse", "centralized", "independent")
+TOPOLOGIES = ("pairwise_chat", "full_mesh", "sparse", "centralized", "independent", "relay", "recorded")
 MEMORIES = ("full_history", "last_round")
 DEFAULT_RANK = 16  # length of the latent vectors; a build with --rank R declares length R
 DEFAULT_CONFIG = "full"
@@ -96,6 +98,7 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
         "extracted_answer": Value("string"),
         "is_correct": Value("bool"),
         "judge_score": Value("float64"),
+        "read_from": List({"turn_index": Value("int32"), "agent_id": Value("string")}),
         "latent": List(Value("float32"), length=rank),
     }
     turn = {
@@ -125,6 +128,8 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
                 "ground_truth": Value("string"),
                 "final_answer": Value("string"),
                 "final_correct": Value("bool"),
+                "correct_by": Value("string"),
+                "decision_success": Value("bool"),
                 "final_consensus": Value("float64"),
                 "best_judge_score": Value("float64"),
             },
@@ -186,23 +191,30 @@ FIELD_DOCS: dict[str, str] = {
     "source": "Where the episode came from: a Hub dataset id, a local file name, or `sample` for the embedded sample.",
     "topology": "Who reads whom: pairwise_chat (arena: each agent sees only its own conversation), full_mesh (every "
     "agent reads every peer's previous answer), sparse (ring: the two neighbours i-1 and i+1), centralized (agent 0 is "
-    "the hub: it reads everyone, the others read only the hub), independent (one round, nobody reads a peer).",
+    "the hub: it reads everyone, the others read only the hub), independent (one round, nobody reads a peer), relay "
+    "(each agent reads only its predecessor i-1), recorded (the log records who read what in `turns.responses.read_from` "
+    "and it follows none of these patterns). Where the log records the reads (MALLM's memory_ids), the topology is "
+    "derived from them over the whole episode, not assumed from the paradigm's name.",
     "memory": "What each request carries: full_history (chat: every earlier prompt and answer is re-sent; arena, MALLM) "
     "or last_round (each round is a fresh request with the question, the agent's own last answer and its peers' last "
     "answers; Agent-Scaling's debate loop).",
     "input_tokens_basis": "How `input_tokens` was counted. agent_scaling_template: each request rebuilt from "
     "Agent-Scaling's own templates (question + instruction suffix in round 0; later rounds the peers' answers under "
-    "their headers, the agent's own answer, the question and the suffix again) and counted whole; "
+    "their headers, the agent's own answer, the question and the suffix again), with Agent-Scaling's system message "
+    "'You are a helpful assistant.' for agents on API models (gpt-*, o*, gemini-2.5-flash; a local model served "
+    "through vLLM also got it, which the log does not record, so it is not counted there), and counted whole; "
     "agent_scaling_template_without_persona_prompt: the same, but the run put a persona prompt (not in the log) before "
     "each request, which is not counted; agent_scaling_template_without_question: the same, without a questions file "
-    "(the question text is unknown and counted as empty); content_only: the sum of the message contents the agent "
-    "reads (arena chats, MALLM, answer sets), without chat-format or template tokens.",
+    "(the question text is unknown and counted as empty); recorded_reads: the question plus the answers the log "
+    "records the agent was given (MALLM's memory_ids, kept in `turns.responses.read_from`), content only; "
+    "content_only: the sum of the message contents the agent reads under the topology and memory (arena chats, answer "
+    "sets, MALLM exports without memory_ids), without chat-format or template tokens.",
     "task": "The task or benchmark of the episode (e.g. gsm8k for a debate log); `chat` for arena battles.",
     "agents": "The agents of the episode, in a fixed order that every per-agent list follows.",
     "agents.agent_id": "Agent id: `model_a` / `model_b` for arena battles (matching the winner label); the source's "
-    "agent name in debates (Agent-Scaling's `Agent0`..., MALLM's agent ids) and `agent_<i>` in answer sets.",
-    "agents.model": "The model behind the agent, as named by the source.",
-    "agents.persona": "The agent's persona or role; empty for arena battles, which have none.",
+    "agent name in debates (Agent-Scaling's `Agent1`..., MALLM's agent ids, which are UUIDs) and `agent_<i>` in answer sets.",
+    "agents.model": "The model behind the agent, as named by the source (MALLM: personas[].model).",
+    "agents.persona": "The agent's persona or role (MALLM: the persona's name); empty for arena battles, which have none.",
     "turns": "The turns (arena: user turns; debates: rounds) in order; each holds the prompt and every agent's response.",
     "turns.turn_index": "0-based position of the turn or round in the episode.",
     "turns.prompt": "The user message of the turn (identical for every agent). In a debate the question is the "
@@ -238,15 +250,33 @@ FIELD_DOCS: dict[str, str] = {
     "1 = identical answers, number of agents = orthogonal answers.",
     "turns.coordination_events": "Turn-level coordination events (a class-label list; a turn may have none): "
     + "; ".join(f"{name}: {text}" for name, text in EVENT_DEFINITIONS.items()) + ".",
-    "turns.responses.extracted_answer": "The answer extracted from the response by the source (debates); null for arena.",
-    "turns.responses.is_correct": "Whether the extracted answer is correct (debates); null where unknown.",
+    "turns.responses.extracted_answer": "The answer extracted from the response (debates): the source's own where the "
+    "log has one per agent, else extracted from the text by the source's rule (Agent-Scaling's evaluator, for its "
+    "centralized runs, which evaluate only the hub, and BAE runs, which drop unparsed answers); null where none "
+    "parses, and for arena.",
+    "turns.responses.is_correct": "Whether the extracted answer is correct (debates), the source's own flag or its "
+    "evaluator's check where the log has none; null where unknown.",
     "turns.responses.judge_score": "A judge's score of the response (many-model answer sets, e.g. GPT-4 1-10); null otherwise.",
-    "turns.consensus": "Share of agents whose extracted answer equals the most common one in this round (debates); "
-    "null where answers are not extracted.",
+    "turns.responses.read_from": "The responses this agent was given before writing this one, as the log records them "
+    "(MALLM: the messages named by memory_ids), in the order they were written: null where the log does not record it "
+    "(then `topology` and `memory` say who reads whom). An agent's own earlier answers are included; an earlier "
+    "message of the same response is not.",
+    "turns.consensus": "Among the agents whose answer is known at this round, the share whose answer equals the most "
+    "common one (debates; MALLM: the share of agreement flags where the agents state them); an answer the source "
+    "could not parse is unknown, not a dissent; null where no answer is known.",
     "outcome": "Outcome of an N-agent episode (debates, votes); null fields for arena battles, whose outcome is `winner`.",
     "outcome.ground_truth": "The reference answer, where the task has one.",
     "outcome.final_answer": "The group's final answer (the debate's answer, or the decision of a voting round).",
-    "outcome.final_correct": "Whether the final answer is correct (the debate answer's correctness; MALLM's decisionSuccess).",
+    "turns.responses.read_from.turn_index": "The turn of the response that was read.",
+    "turns.responses.read_from.agent_id": "The agent that wrote the response that was read.",
+    "outcome.final_correct": "Whether the final answer is correct, as `correct_by` says it was decided; null where no "
+    "reference or no metric applies.",
+    "outcome.correct_by": "How final_correct was decided: source (the log's own flag: Agent-Scaling's "
+    "debate_answer_iscorr), mallm_multichoice (MALLM's multiple-choice metric on the final answer against the record's "
+    "references: the option letter after 'Final Solution:', else the first capital letter followed by ')', ']', ':' or "
+    "the end, equal to the reference's first character); null when final_correct is null.",
+    "outcome.decision_success": "MALLM's decisionSuccess: whether the decision protocol reached a decision (not "
+    "whether the answer is right); null for other sources.",
     "outcome.final_consensus": "turns.consensus of the last round.",
     "outcome.best_judge_score": "The highest judge score among the agents' answers (answer sets); null otherwise.",
     "winner": "Human verdict of an arena battle: model_a, model_b, tie, or tie (bothbad) (both answers bad). `both_bad` "
@@ -255,7 +285,8 @@ FIELD_DOCS: dict[str, str] = {
     "metadata.question_id": "The source's question id, as a string (MT-Bench's integer ids are converted).",
     "metadata.judge": "The source's judge id: an anonymised person, or the name of an LLM judge (the card counts which).",
     "metadata.language": "Language of the conversation as detected by the source.",
-    "metadata.tstamp": "Unix timestamp of the battle (one per conversation, not per turn).",
+    "metadata.tstamp": "Unix timestamp of the battle (one per conversation, not per turn; the 140k release's "
+    "`timestamp` converted to seconds, UTC).",
     "metadata.anony": "Whether the models were anonymous to the voter.",
     "metadata.judged_turn": "The source's `turn` field: how many user turns the vote covers (MT-Bench: which turn was judged).",
     "metadata.moderation_flagged": "OpenAI moderation flagged the conversation (null when the source has no moderation).",

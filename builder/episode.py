@@ -12,10 +12,11 @@ INT64_MAX = 2**63 - 1
 
 
 def response(agent_id: str, content: str, extracted_answer: str | None = None, is_correct: bool | None = None,
-             judge_score: float | None = None) -> dict:
-    """One agent's response at one turn."""
+             judge_score: float | None = None, read_from: list[dict] | None = None) -> dict:
+    """One agent's response at one turn; `read_from` lists the responses ({turn_index, agent_id}) the log
+    records this agent was given (None where the log does not say)."""
     return {"agent_id": agent_id, "content": content, "extracted_answer": extracted_answer,
-            "is_correct": is_correct, "judge_score": judge_score}
+            "is_correct": is_correct, "judge_score": judge_score, "read_from": read_from}
 
 
 def turn(index: int, prompt: str, responses: list[dict], consensus: float | None = None) -> dict:
@@ -27,8 +28,8 @@ def agent(agent_id: str, model: str, persona: str = "") -> dict:
 
 
 def empty_outcome() -> dict:
-    return {"ground_truth": None, "final_answer": None, "final_correct": None, "final_consensus": None,
-            "best_judge_score": None}
+    return {"ground_truth": None, "final_answer": None, "final_correct": None, "correct_by": None,
+            "decision_success": None, "final_consensus": None, "best_judge_score": None}
 
 
 def empty_metadata(question_id: str) -> dict:
@@ -46,6 +47,35 @@ def episode(*, episode_id: str, source: str, topology: str, task: str, agents: l
     return {"episode_id": episode_id, "source": source, "topology": topology, "memory": memory,
             "input_tokens_basis": input_tokens_basis, "task": task, "agents": agents, "turns": turns, "winner": winner, "outcome": outcome, "metadata": metadata,
             "is_truncated": False}
+
+
+def topology_from_reads(agent_ids: list[str], turns: list[dict]) -> str:
+    """The topology that the recorded reads (`read_from`) show, over the whole episode: independent (nobody
+    reads a peer), full_mesh (everyone reads everyone), centralized (one hub reads everyone, the others only the
+    hub), sparse (each reads its ring neighbours i-1 and i+1), relay (each reads only its predecessor i-1, the
+    first agent the last), else recorded (no regular pattern: see read_from)."""
+    count = len(agent_ids)
+    position = {agent_id: i for i, agent_id in enumerate(agent_ids)}
+    peers = [set() for _ in agent_ids]
+    for turn_ in turns:
+        for reply in turn_["responses"]:
+            reader = position[reply["agent_id"]]
+            peers[reader].update(position[read["agent_id"]] for read in reply["read_from"] or ())
+    for reader, read in enumerate(peers):
+        read.discard(reader)  # an agent re-reading its own earlier answers says nothing about who reads whom
+    everyone = [set(range(count)) - {i} for i in range(count)]
+    if not any(peers):
+        return "independent"
+    if peers == everyone:
+        return "full_mesh"
+    for hub in range(count):
+        if peers[hub] == everyone[hub] and all(peers[i] == {hub} for i in range(count) if i != hub):
+            return "centralized"
+    if count > 2 and peers == [{(i - 1) % count, (i + 1) % count} for i in range(count)]:
+        return "sparse"
+    if count > 2 and peers == [{(i - 1) % count} for i in range(count)]:
+        return "relay"
+    return "recorded"
 
 
 def check_text(text, max_text_chars: int, where: str = "text") -> str:
@@ -103,10 +133,11 @@ def check_bool(value, where: str) -> bool | None:
 
 
 def majority_share(answers: list[str | None]) -> float | None:
-    """Share of agents whose (normalised) answer equals the most common one; None without answers."""
+    """Among the agents whose answer is known, the share whose (normalised) answer is the most common one; None
+    without a known answer. An unparsed answer is unknown, not a dissent."""
     from collections import Counter
 
     given = [str(a).strip().lower() for a in answers if a is not None and str(a).strip()]
     if not given:
         return None
-    return Counter(given).most_common(1)[0][1] / len(answers)
+    return Counter(given).most_common(1)[0][1] / len(given)

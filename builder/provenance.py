@@ -67,6 +67,9 @@ class Provenance:
         return asdict(self)
 
 
+MALLM_CITATION = ("@misc{mallm,\n  title = {MALLM: Multi-Agent Large Language Models Framework},\n"
+                  "  author = {Multi-Agent-LLMs},\n  howpublished = {\\url{https://github.com/Multi-Agent-LLMs/mallm}}\n}")
+
 KNOWN: dict[str, Provenance] = {
     "sample": Provenance(
         name="the embedded arena sample of multi-llm-coord", license="mit", judge_kind="synthetic",
@@ -99,7 +102,13 @@ KNOWN: dict[str, Provenance] = {
         prompts="the benchmark's authors (e.g. GSM8K questions)", licence_note="code and logs MIT"),
     "mallm": Provenance(
         name="MALLM / Multi-Agent-LLMs DEBATE records", license="apache-2.0", judge_kind="reference_answer",
+        citation=MALLM_CITATION,
         hub_id="Multi-Agent-LLMs/DEBATE", prompts="the benchmarks' authors", licence_note="Apache-2.0"),
+    "mallm-demo": Provenance(
+        name="MALLM records from Multi-Agent-LLMs/mallm-demo (github)", license="apache-2.0",
+        judge_kind="reference_answer", citation=MALLM_CITATION,
+        prompts="the MMLU-Pro authors (benchmark questions); the answers are meta-llama/Llama-3.1-70B-Instruct's",
+        licence_note="Apache-2.0 (the repository's licence); model outputs also subject to the model's terms"),
     "debate-sample": Provenance(
         name="the embedded debate sample of multi-llm-coord", license="mit", judge_kind="synthetic",
         prompts="the authors of this project (GSM8K-style questions; example data)",
@@ -152,7 +161,7 @@ def arena_provenance(source: str, *, license: str | None = None, citation: str |
 
 
 def debate_provenance(file_name: str, kind: str) -> Provenance:
-    """The provenance of one N-agent file by its format (`agent-scaling`, `mallm`, `answer-set`, `debate-sample`)."""
+    """The provenance of one N-agent file by its format (`agent-scaling`, `mallm`, `answer-set`, `debate-sample`, `mallm-demo`)."""
     if kind in KNOWN:
         return KNOWN[kind]
     return _checked(Provenance(name=file_name, license=None, judge_kind=None, declared_by="nobody"))
@@ -168,7 +177,10 @@ def _checked(provenance: Provenance) -> Provenance:
     return replace(provenance, warnings=warnings)
 
 
-def card_licence(provenances: list[Provenance]) -> str:
-    """One Hub licence id for the card's YAML: the sources' common licence, else `other`."""
-    licences = {p.license for p in provenances}
-    return licences.pop() if len(licences) == 1 and None not in licences else "other"
+def card_licence(provenances: list[Provenance]) -> str | list[str]:
+    """The Hub licence id(s) for the card's YAML: the sources' licence, the sorted list of them where the sources
+    carry several (each part of the data keeps its own), `other` where any source's licence is unknown."""
+    licences = sorted({p.license for p in provenances if p.license is not None})
+    if not licences or any(p.license is None for p in provenances):
+        return "other"
+    return licences[0] if len(licences) == 1 else licences

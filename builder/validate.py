@@ -33,9 +33,11 @@ from multi_llm_coord import (
 from builder.layout import CARD_FILE, COORDINATOR_INFO, COORDINATOR_TENSORS, LOADING_SCRIPT, MANIFEST_FILE, REPORT_FILE
 from builder.output.folder import manifest_differences, read_manifest
 from builder.sources.agent_scaling import TEMPLATE_BASES
-from builder.stages.token_logs import inputs_per_turn
+from builder.sources.mallm import BASIS_RECORDED
+from builder.stages.token_logs import content_inputs
 
-INPUT_TOKEN_BASES = ("content_only", *TEMPLATE_BASES)
+CONTENT_BASES = ("content_only", BASIS_RECORDED)  # counted from the contents alone, so the counts can be re-derived
+INPUT_TOKEN_BASES = (*CONTENT_BASES, *TEMPLATE_BASES)
 
 
 def validate_folder(output_dir: Path) -> list[str]:
@@ -227,10 +229,9 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
     if episode["input_tokens_basis"] not in INPUT_TOKEN_BASES:
         problems.append(f"unknown input_tokens_basis {episode['input_tokens_basis']!r}")
     # Template-counted requests hold template text besides the contents; only content-only counts follow the formula.
-    if episode["input_tokens_basis"] == "content_only" and all([r["agent_id"] for r in t["responses"]] == agent_ids
-                                                                for t in turns):
-        expected = inputs_per_turn(episode["topology"], episode["memory"], [t["prompt_tokens"] for t in turns],
-                                   [[r["output_tokens"] for r in t["responses"]] for t in turns])
+    if episode["input_tokens_basis"] in CONTENT_BASES and all([r["agent_id"] for r in t["responses"]] == agent_ids
+                                                               for t in turns):
+        expected = content_inputs(episode, "tokens")
     output = dict.fromkeys(agent_ids, 0)
     read = dict.fromkeys(agent_ids, 0)
     for position, turn in enumerate(episode["turns"]):

@@ -106,16 +106,18 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
                         if name.lower() in LANGUAGE_CODES})
     gates = [s["gate"] for s in sources if s["gate"]]
     hub_sources = [f"extended|{s['hub_id']}" for s in sources if s["hub_id"]]
-    own = all(s["license"] == "mit" and s["judge_kind"] == "synthetic" for s in sources)
+    written = [s["license"] == "mit" and s["judge_kind"] == "synthetic" for s in sources]  # by this project
     judge_kinds = sorted({s["judge_kind"] for s in sources if s["judge_kind"]})
     card_data = DatasetCardData(
         pretty_name=f"Multi-LLM coordination episodes ({sources[0]['name']})",
         license=card_licence([_as_provenance(s) for s in sources]),
         language=languages or None,
         multilinguality=("multilingual" if len(languages) > 1 else "monolingual") if languages else None,
-        language_creators=sorted({"machine-generated", "expert-generated" if own else "found"}),
+        language_creators=sorted({"machine-generated"} | ({"expert-generated"} if any(written) else set())
+                                 | ({"found"} if not all(written) else set())),
         annotations_creators=sorted({ANNOTATION_CREATORS[k] for k in judge_kinds}) or ["no-annotation"],
-        source_datasets=hub_sources or (["original"] if own else None),  # nothing claimed for an unknown file
+        # nothing claimed for an unknown file; "original" for what this project wrote
+        source_datasets=(hub_sources + (["original"] if any(written) else [])) or None,
         task_categories=["text-generation", "text-classification"],
         tags=["multi-agent", "llm-coordination", "token-usage"] + (["chatbot-arena"] if hub_sources else []),
         size_categories=[size_category(report["configs"]["full"]["episodes"])],

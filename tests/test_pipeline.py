@@ -36,11 +36,12 @@ def test_sample_build_has_the_three_configs_and_is_valid(sample_build):
     assert len(outcomes["languages"]) >= 3 and len(outcomes["models"]) >= 6
     assert outcomes["moderation_flagged"] >= 2 and outcomes["turns_per_episode"]["max"] >= 3
     assert [(stage["stage"], stage["version"]) for stage in report["stages"]] == [
-        ("token_logs", 3), ("latents", 2), ("labels", 2)]
+        ("token_logs", 4), ("latents", 2), ("labels", 2)]
     assert report["stages"][0] == {
-        "stage": "token_logs", "version": 3, "library": "tiktoken", "library_version": report["stages"][0]["library_version"],
+        "stage": "token_logs", "version": 4, "library": "tiktoken", "library_version": report["stages"][0]["library_version"],
         "encoding": "cl100k_base",
-        "counting": "encode_ordinary; requests rebuilt from the source's template where known, else content only"}
+        "counting": "encode_ordinary; requests rebuilt from the source's template where known, else the contents read "
+                    "(as the log records them where it does, else by topology and memory)"}
     for name in ("README.md", "stats.json", "multi_llm_coord.py"):
         assert (output_dir / name).is_file()
 

@@ -64,6 +64,10 @@ class HubSource:
         return iter_hub_rows(self.dataset_id, self.config)
 
 
+# Folders of the embedded debate sample that hold slices of real logs, by their provenance (builder.provenance);
+# the other sample files were written for this project.
+REAL_SAMPLE_SLICES = {"mallm-demo": "mallm-demo"}
+
 HUB_DEBATE_ID = re.compile(r"^(?P<id>[A-Za-z0-9][\w.-]*/[\w.-]+)(?::(?P<config>[\w.-]+))?$")
 
 
@@ -88,7 +92,7 @@ def resolve_sources(sources: tuple[str, ...]) -> list[Path | HubSource]:
 class DebateFile:
     path: Path | HubSource
     normalise: Callable  # (row, ordinal) -> episode
-    kind: str            # agent-scaling, mallm, answer-set, or debate-sample (builder.provenance)
+    kind: str            # agent-scaling, mallm, answer-set, debate-sample or mallm-demo (builder.provenance)
 
     @property
     def name(self) -> str:
@@ -125,7 +129,10 @@ def plan_debate_sources(sources: tuple[str, ...], questions: dict[str, Path], ma
             continue
         stem = path.name.removesuffix(".gz").removesuffix(".jsonl")
         if NAME_PATTERN.match(stem):
-            info = parse_file_name(path)
+            try:
+                info = parse_file_name(path)
+            except ValueError as error:  # e.g. an R no run could have
+                raise SourceError(f"--debate-source: {error}") from None
             task_questions = loaded.get(info["task"])
             if task_questions is None:
                 plan.notes.append(f"{path.name}: no questions file for task {info['task']!r}; round-0 prompts are "
@@ -134,8 +141,8 @@ def plan_debate_sources(sources: tuple[str, ...], questions: dict[str, Path], ma
                                       max_text_chars=max_text_chars), "agent-scaling"
         else:
             normalise, kind = _sniff(path.name, iter_file(path), max_text_chars)
-        if path.is_relative_to(sample_dir()):
-            kind = "debate-sample"
+        if path.is_relative_to(sample_dir()):  # real slices have their own folder and provenance
+            kind = REAL_SAMPLE_SLICES.get(path.parent.name, "debate-sample")
         plan.files.append(DebateFile(path, normalise, kind))
     return plan
 

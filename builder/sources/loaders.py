@@ -175,15 +175,16 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
 
 
 def _iter_json_array(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
-    """(1-based item, row) of a JSON array (or {"data": [...]})."""
+    """(1-based item, row) of a JSON array (or {"data": [...]}); a file holding one object is one row (mallm-demo
+    and Who&When keep one record per file)."""
     with _open_bytes(path) as handle:
         document = _decode_json(handle.read())
     if isinstance(document, Rejection):
         raise _BrokenFile(f"the file is not one JSON document ({document})")
-    if isinstance(document, dict) and isinstance(document.get("data"), list):
-        document = document["data"]
+    if isinstance(document, dict):
+        document = document["data"] if isinstance(document.get("data"), list) else [document]
     if not isinstance(document, list):
-        raise _BrokenFile("expected a JSON array of rows (or {\"data\": [...]})")
+        raise _BrokenFile("expected a JSON array of rows, {\"data\": [...]} or one object")
     for item, row in enumerate(document, start=1):
         yield item, row
 

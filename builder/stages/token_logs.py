@@ -15,6 +15,9 @@ Definitions (rendered in the dataset card; names are the dataset's columns):
   neighbours i-1 and i+1; centralized: agent 0 (the hub) reads everyone, the others read the hub.
   For an arena battle this is its own conversation; in a debate, rounds after the first have no new
   prompt (null) and the agent reads answers instead.
+  Where the log records what each agent was given (`input_tokens_basis` recorded_reads: MALLM's memory_ids,
+  kept as `turns.responses.read_from`), no topology is assumed: input_i(t) = prompt(0) + the outputs of the
+  responses in read_from (every MALLM request carries the task and the question).
   Content only: chat-format overhead (role markers, ~3-4 tokens a message) is not counted.
 Episode totals and communication efficiency (null where a denominator is zero):
 - prompt_tokens = sum_t prompt(t); output_tokens = sum_{i,t} output_i(t);
@@ -35,6 +38,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from builder.sources.agent_scaling import TEMPLATE_BASES, agent_scaling_requests
+from builder.sources.mallm import BASIS_RECORDED
 from builder.stages.base import EpisodeStage
 from builder.stages.tokenizer import get_encoding
 
@@ -76,9 +80,32 @@ def inputs_per_turn(topology: str, memory: str, prompts: list[int], outputs: lis
     return reads
 
 
+def inputs_from_reads(episode: dict, unit: str) -> list[list[int]]:
+    """recorded_reads: the question (the first turn's prompt, which every request carries) plus the responses
+    the log records each agent was given (`read_from`), in `unit` (tokens or chars)."""
+    turns = episode["turns"]
+    position = {a["agent_id"]: i for i, a in enumerate(episode["agents"])}
+    question = turns[0][f"prompt_{unit}"]
+    return [[question + sum(turns[read["turn_index"]]["responses"][position[read["agent_id"]]][f"output_{unit}"]
+                            for read in response["read_from"] or ())
+             for response in turn["responses"]] for turn in turns]
+
+
+def content_inputs(episode: dict, unit: str) -> list[list[int]]:
+    """What each agent read at each turn, counted content only: from the recorded reads where the log has them
+    (basis recorded_reads), else from the topology and memory (the formulas in the module docstring)."""
+    if episode.get("input_tokens_basis") == BASIS_RECORDED:
+        return inputs_from_reads(episode, unit)
+    turns = episode["turns"]
+    return inputs_per_turn(episode["topology"], episode.get("memory", "full_history"),
+                           [t[f"prompt_{unit}"] for t in turns],
+                           [[r[f"output_{unit}"] for r in t["responses"]] for t in turns])
+
+
 class TokenLogStage(EpisodeStage):
     name = "token_logs"
-    version = 3  # 3: Agent-Scaling requests rebuilt from its templates; input_output_ratio from input tokens
+    version = 4  # 3: Agent-Scaling requests rebuilt from its templates; input_output_ratio from input tokens;
+    # 4: recorded reads (MALLM memory_ids), Agent-Scaling's system message for API agents
 
     def __init__(self, encoding_name: str = "cl100k_base"):
         self.encoding_name = encoding_name
@@ -95,7 +122,8 @@ class TokenLogStage(EpisodeStage):
 
         return {"stage": self.name, "version": self.version, "library": "tiktoken", "library_version": tiktoken.__version__,
                 "encoding": self.encoding_name,
-                "counting": "encode_ordinary; requests rebuilt from the source's template where known, else content only"}
+                "counting": "encode_ordinary; requests rebuilt from the source's template where known, else the contents read "
+                            "(as the log records them where it does, else by topology and memory)"}
 
     def process(self, episode: dict) -> dict:
         agent_ids = [agent["agent_id"] for agent in episode["agents"]]
@@ -108,14 +136,12 @@ class TokenLogStage(EpisodeStage):
                 response["output_chars"] = len(response["content"])
         if episode.get("input_tokens_basis") in TEMPLATE_BASES:
             for turn, requests in zip(turns, agent_scaling_requests(episode)):
-                for response, text in zip(turn["responses"], requests):
-                    response["input_tokens"], response["input_chars"] = self.count(text), len(text)
+                for response, messages in zip(turn["responses"], requests):
+                    response["input_tokens"] = sum(self.count(m["content"]) for m in messages)
+                    response["input_chars"] = sum(len(m["content"]) for m in messages)
         else:
             for unit in ("tokens", "chars"):
-                reads = inputs_per_turn(episode["topology"], episode.get("memory", "full_history"),
-                                        [t[f"prompt_{unit}"] for t in turns],
-                                        [[r[f"output_{unit}"] for r in t["responses"]] for t in turns])
-                for turn, row in zip(turns, reads):
+                for turn, row in zip(turns, content_inputs(episode, unit)):
                     for response, value in zip(turn["responses"], row):
                         response[f"input_{unit}"] = value
 

@@ -3,6 +3,7 @@ src/evaluator.py `get_instruction_suffix`) and counted by hand; its question ord
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from builder.sources.agent_scaling import (
     agent_scaling_order,
     agent_scaling_requests,
     agent_scaling_row_to_episode,
+    extract_answer,
     parse_file_name,
 )
 from conftest import FixedCounter
@@ -18,6 +20,10 @@ from conftest import FixedCounter
 SUFFIX = ' Make sure to state your final answer in curly brackets at the very end of your response, just like: "{final answer: 123}".'
 CLOSE = ("\n\nUse these opinions carefully as additional advice to revise your recent opinion to give your final answer "
          "to the question:\nWhat is 2+2?" + SUFFIX)
+
+
+def user(text: str) -> list[dict]:
+    return [{"role": "user", "content": text}]
 
 
 def history(answers: list[list[str]], personas=None) -> dict:
@@ -39,8 +45,8 @@ def test_two_agents_sparse_read_their_single_neighbour_twice_counted_by_hand():
     episode = episode_of("gsm8k_debate_10__m_N=2_R=1_SPARSE.jsonl", [["four", "it is 4"], ["4", "4"]])
     assert episode["input_tokens_basis"] == "agent_scaling_template"
     requests = agent_scaling_requests(episode)
-    assert requests[0] == ["What is 2+2?" + SUFFIX] * 2
-    assert requests[1][0] == ("These are the recent opinions from other agents: "
+    assert requests[0] == [user("What is 2+2?" + SUFFIX)] * 2  # a local model key ("m"): no system message
+    assert requests[1][0] == user("These are the recent opinions from other agents: "
                               "\n\nOne of the agents' response: \nit is 4\n"
                               "\n\nOne of the agents' response: \nit is 4\n"  # i-1 and i+1 are the same agent
                               "\n\nThis was your most recent opinion:\nfour\n" + CLOSE)
@@ -53,9 +59,10 @@ def test_two_agents_sparse_read_their_single_neighbour_twice_counted_by_hand():
 def test_centralized_hub_reads_everyone_and_the_others_read_the_hub():
     episode = episode_of("gsm8k_debate_10__m_N=3_R=1_CENTRAL.jsonl", [["a", "b b", "c c c"], ["4", "4", "4"]])
     hub, spoke = agent_scaling_requests(episode)[1][:2]
-    assert hub == ("These are the recent opinions from other agents: \n\nOne of the agents' response: \nb b\n"
-                   "\n\nOne of the agents' response: \nc c c\n\n\nThis was your most recent opinion:\na\n" + CLOSE)
-    assert spoke == "This is the recent opinion from another agent: \na\n\n\nThis was your most recent opinion:\nb b\n" + CLOSE
+    assert hub == user("These are the recent opinions from other agents: \n\nOne of the agents' response: \nb b\n"
+                       "\n\nOne of the agents' response: \nc c c\n\n\nThis was your most recent opinion:\na\n" + CLOSE)
+    assert spoke == user("This is the recent opinion from another agent: \na\n\n\nThis was your most recent opinion:\nb b\n"
+                         + CLOSE)
     reads = [r["input_tokens"] for r in FixedCounter().process(episode)["turns"][1]["responses"]]
     # hub: 8 + (5+2) + (5+3) + (6+1) + 45 = 75; Agent2: 8 ("This is the recent opinion from another agent:") + 1
     # + (6+2) + 45 = 62; Agent3: 8 + 1 + (6+3) + 45 = 63
@@ -71,7 +78,7 @@ def test_round_zero_is_question_plus_suffix_not_the_question_alone():
 
 def test_bae_runs_use_their_own_suffix_and_personas_and_missing_questions_say_so():
     bae = episode_of("gsm8k_debate_10__m_N=2_R=1_BAE.jsonl", [["a", "b"], ["4", "4"]])
-    assert agent_scaling_requests(bae)[0][0] == "What is 2+2? Make sure to state your answer at the end of the response."
+    assert agent_scaling_requests(bae)[0][0] == user("What is 2+2? Make sure to state your answer at the end of the response.")
     assert bae["topology"] == "full_mesh"  # _BAE is a run option, not a topology
     hetero = episode_of("gsm8k_debate_10__m_N=2_R=1_HETERO_ENHANCED.jsonl", [["a", "b"], ["4", "4"]],
                         personas=["math", "skeptic"])
@@ -116,3 +123,85 @@ def test_questions_order_option_numbers_records_like_agent_scaling(tmp_path):
 ])
 def test_the_runs_other_markers_are_not_unknown_topologies(name, topology):
     assert parse_file_name(Path(name))["topology"] == topology
+
+
+# --- histories written by Agent-Scaling's own code (tests/fixtures/agent_scaling/README.md) -------------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "agent_scaling"
+HISTORIES = sorted(p for p in FIXTURES.glob("*.jsonl") if not p.name.endswith(".questions.jsonl"))
+
+
+def real_episodes(path: Path) -> list[dict]:
+    questions = [json.loads(line) for line in (FIXTURES / f"{path.stem}.questions.jsonl").read_text().splitlines()]
+    return [agent_scaling_row_to_episode(json.loads(line), index, path, parse_file_name(path), questions, 100_000)
+            for index, line in enumerate(path.read_text().splitlines())]
+
+
+def fixture(marker: str) -> Path:
+    return next(p for p in HISTORIES if marker in p.name)
+
+
+def test_the_fixtures_cover_four_runs():
+    assert len(HISTORIES) == 4
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+def test_rebuilt_requests_are_what_agent_scaling_sent(path):
+    """Every message of every request, system message included, equals what Agent-Scaling's engine passed on."""
+    sent = json.loads((FIXTURES / f"{path.stem}.requests.json").read_text())
+    rebuilt = {(q, r, a): messages for q, episode in enumerate(real_episodes(path))
+               for r, per_agent in enumerate(agent_scaling_requests(episode)) for a, messages in enumerate(per_agent)}
+    assert {(s["question"], s["round"], s["agent"]): s["messages"] for s in sent} == rebuilt
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+def test_answers_extracted_by_the_evaluators_rule_equal_the_logged_ones(path):
+    """Where the log holds one answer per agent, the builder's extraction gives the same (so where it does not,
+    the extraction stands in for the evaluator faithfully); "" in the log is an answer it could not parse."""
+    info = parse_file_name(path)
+    compared = 0
+    for line in path.read_text().splitlines():
+        for round_ in json.loads(line).values():
+            texts = list(round_["responses"].values())
+            if len(round_["final_answers"]) == len(texts):
+                logged = [None if a == "" else str(a) for a in round_["final_answers"]]
+                assert [extract_answer(t, info["task"], info["bae"]) for t in texts] == logged
+                compared += 1
+    assert compared or ("BAE" in path.name or "CENTRAL" in path.name)
+
+
+def test_bae_unparsed_answers_are_null_answers_not_a_rejected_question():
+    path = fixture("_BAE")
+    row = json.loads(path.read_text().splitlines()[0])
+    assert len(row["0"]["final_answers"]) == 2 and len(row["0"]["responses"]) == 3  # what Agent-Scaling wrote
+    episode = real_episodes(path)[0]
+    first, second = episode["turns"]
+    assert [r["extracted_answer"] for r in first["responses"]] == ["28.0", None, "28.0"]
+    assert [r["is_correct"] for r in first["responses"]] == [True, None, True]
+    assert first["consensus"] == 1.0  # both known answers agree; the unparsed one is unknown, not a dissent
+    assert second["consensus"] == pytest.approx(2 / 3) and [r["is_correct"] for r in second["responses"]] == row["1"]["final_answer_iscorr"]
+    assert episode["outcome"]["final_correct"] is True and episode["outcome"]["correct_by"] == "source"
+
+
+def test_centralized_consensus_covers_every_agent_not_only_the_hub():
+    path = fixture("_CENTRAL")
+    row = json.loads(path.read_text().splitlines()[0])
+    assert row["1"]["final_answers"] == [60.0]  # Agent-Scaling evaluated the hub alone
+    episode = real_episodes(path)[0]
+    assert [r["extracted_answer"] for r in episode["turns"][1]["responses"]] == ["60.0"] * 3
+    assert episode["turns"][1]["consensus"] == 1.0 and episode["outcome"]["final_consensus"] == 1.0  # was 1/3
+
+
+def test_api_agents_system_message_is_counted():
+    path = fixture("MIXED2")
+    episode = FixedCounter().process(real_episodes(path)[0])
+    assert [a["model"] for a in episode["agents"]] == ["gpt-4o-mini", "gemini-2.5-flash", "gpt-4o-mini"]
+    question = episode["turns"][0]["prompt"]
+    assert question == json.loads((FIXTURES / f"{path.stem}.questions.jsonl").read_text().splitlines()[0])
+    # words: "You are a helpful assistant." 5; the question; the instruction suffix 22
+    assert [r["input_tokens"] for r in episode["turns"][0]["responses"]] == [5 + len(question.split()) + 22] * 3
+
+
+def test_an_absurd_round_count_in_a_file_name_is_refused_before_any_row():
+    with pytest.raises(ValueError, match="more than"):
+        parse_file_name(Path("gsm8k_debate_1__m_N=3_R=99999999999999999.jsonl"))

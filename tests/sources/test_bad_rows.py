@@ -47,10 +47,15 @@ def as_normalise(row, index=0):
 
 
 def mallm_row(**changes) -> dict:
-    memory = [{"message_id": f"m{t}{a}", "turn": t, "agent_id": a, "persona": "x", "message": f"msg {t} {a}",
-               "agreement": True, "solution": "B"} for t in (1, 2) for a in ("p1", "p2")]
-    return {"exampleId": "ex-1", "dataset": "mmlu", "instruction": "Pick one.", "input": ["Q?"], "paradigm": "memory",
-            "finalAnswer": "B", "decisionSuccess": True, "globalMemory": memory, **changes}
+    """A small record in MALLM's real layout (ids are integers; memory_ids name what each message was given)."""
+    memory = [{"message_id": 2 * (t - 1) + i, "turn": t, "agent_id": a, "persona": "x", "message": f"msg {t} {a}",
+               "agreement": True, "solution": "B", "memory_ids": list(range(2 * (t - 1) + i))}
+              for t in (1, 2) for i, a in enumerate(("p1", "p2"))]
+    return {"exampleId": "ex-1", "dataset": "data/datasets/mmlu.json", "datasetId": "7", "instruction": "Pick one.",
+            "input": ["Q?"], "paradigm": "memory", "personas": [{"agentId": "p1", "model": "m1", "persona": "x"},
+                                                                {"agentId": "p2", "model": "m2", "persona": "y"}],
+            "finalAnswer": "B", "references": ["B"], "decisionSuccess": True, "metadata": None,
+            "globalMemory": memory, **changes}
 
 
 def answer_set_row(**changes) -> dict:

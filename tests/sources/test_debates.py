@@ -124,13 +124,20 @@ def test_agent_scaling_history_becomes_an_episode():
     assert episode["outcome"]["final_answer"] == "4" and episode["outcome"]["final_correct"] is True
 
 
-def test_centralized_files_evaluate_only_the_hub():
+def test_centralized_files_log_only_the_hub_and_the_others_are_read_from_their_texts():
     row = history_row(agents=3)
     for round_ in row.values():
         round_["final_answers"], round_["final_answer_iscorr"] = ["4"], [True]
+        names = list(round_["responses"])
+        round_["responses"][names[1]] = "I get {final answer: 4}"
+        round_["responses"][names[2]] = "I get {final answer: 5}"
     episode = normalise_history(row, "gsm8k_debate_10__m_N=3_R=2_CENTRAL.jsonl")
     assert episode["topology"] == "centralized"
-    assert [r["is_correct"] for r in episode["turns"][1]["responses"]] == [True, None, None]
+    # no reply follows the evaluator's {final answer: ...} form but the two extracted ones; the log's hub answer
+    # ("4") is not used either, since the list is not one value per agent: every answer comes from the texts
+    assert [r["extracted_answer"] for r in episode["turns"][1]["responses"]] == [None, "4.0", "5.0"]
+    assert [r["is_correct"] for r in episode["turns"][1]["responses"]] == [None, True, False]
+    assert episode["turns"][1]["consensus"] == 0.5
 
 
 def test_histories_hold_r_plus_one_rounds():
@@ -163,21 +170,6 @@ def test_answer_sets_and_too_few_agents():
     with pytest.raises(Rejection) as caught:
         answer_set_row_to_episode({**row, "agents": row["agents"][:1]}, "sets.jsonl", 1000)
     assert caught.value.reason == "too_few_agents"
-
-
-def test_mallm_records_use_turns_agreement_and_paradigm():
-    record = json.loads((sample_dir() / "debate/mallm_sample.jsonl")
-                        .read_text().splitlines()[1])
-    episode = mallm_row_to_episode(record, "mallm.jsonl", 10_000)
-    assert episode["topology"] == "sparse" and episode["task"] == "simple_ethical_questions"  # relay paradigm
-    assert len(episode["turns"]) == 3 and len(episode["agents"]) == 3
-    assert episode["turns"][0]["prompt"].startswith("Choose the most ethical option")
-    assert episode["turns"][1]["consensus"] == pytest.approx(2 / 3)  # MALLM agreement flags: False, True, True
-    assert episode["outcome"]["final_answer"] == "B" and episode["outcome"]["final_correct"] is True
-    broken = {**record, "globalMemory": [m for m in record["globalMemory"] if not (m["turn"] == 2 and m["agent_id"] == "p3")]}
-    with pytest.raises(Rejection) as caught:
-        mallm_row_to_episode(broken, "mallm.jsonl", 10_000)
-    assert caught.value.reason == "agent_count_changed"
 
 
 def test_the_embedded_debate_sample_covers_topologies_sources_and_questions():

@@ -24,7 +24,7 @@ configs:
 
 
 def debate_repo() -> Repo:
-    record = json.loads((sample_dir() / "debate" / "mallm_sample.jsonl").read_text().splitlines()[0])
+    record = json.loads((sample_dir() / "debate" / "mallm-demo" / "object_1.json").read_text())  # a real record
     records = [{**record, "exampleId": f"hub-{i}"} for i in range(4)]
     repo = Repo()
     repo.commits["c1"] = {"README.md": CARD.encode(),
