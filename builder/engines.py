@@ -34,7 +34,7 @@ class LocalEngine:
         return self.embedder.encode(texts)
 
     def enrich(self, spill, wanted: set[str], encoding: str, coordinator, table, step) -> Iterator[list[dict]]:
-        from builder.pipeline import run_stages, writing_stages
+        from builder.stages.writing import run_stages, writing_stages
 
         stages = writing_stages(encoding, coordinator, table)
         for batch in spill.batches(wanted):
@@ -65,7 +65,7 @@ class _Enricher:
     def __init__(self, shared):
         import ray
 
-        from builder.pipeline import writing_stages
+        from builder.stages.writing import writing_stages
         from builder.stages.latents.embeddings import EmbeddingTable
 
         encoding, coordinator, index, vectors, self.wanted = ray.get(shared)
@@ -75,7 +75,7 @@ class _Enricher:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from builder.pipeline import run_stages
+        from builder.stages.writing import run_stages
 
         batch = batch.filter(pc.is_in(batch.column("id"), value_set=self.wanted))  # the selected episodes only
         episodes = run_stages(self.stages, [json.loads(r) for r in batch.column("record").to_pylist()])

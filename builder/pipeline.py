@@ -1,12 +1,11 @@
-"""The build, top to bottom. Two families of episodes, each read, selected, enriched and fitted on its
-own, then written together into one Hub-ready folder:
-
-    pairwise (arena battles -> mini, preview, full)      debate (N-agent logs -> debate-mini, debate-full)
+"""The build, top to bottom. Every family of episodes with sources in the build (builder/families: pairwise
+arena battles -> mini, preview, full; N-agent debates -> debate-mini, debate-full; ...), each read, selected,
+enriched and fitted on its own, then written together into one Hub-ready folder.
 
 Each family streams through four passes; no pass holds more than a batch of episodes (builder/spill.py):
 
     1 read    rows -> normalise(row) or a counted rejection -> spill + key
-              selection on the keys: select_full (--language, --limit, --stratify), mini, the probe's plan
+              selection on the keys (the family's: pairwise takes --language, --limit, --stratify), mini, the probe's plan
     2 embed   the selected episodes' distinct texts, once each, cached; vectors in a memory-mapped file
     3 fit     the low-rank basis on a seeded sample of at most MAX_FIT_TURNS turn observations (global)
     4 write   writing_stages (token logs, latents, N*, offline labels) -> judge (batch, --labeler judge) -> full's Parquet
@@ -23,7 +22,6 @@ takes the output's place in one atomic exchange.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
@@ -42,31 +40,26 @@ from multi_llm_coord import SCHEMA_VERSION
 import builder
 from builder.config import BuildConfig
 from builder.engines import make_engine
-from builder.layout import CARD_FILE, COORDINATOR_DIRS, FIGURES_DIR, LOADING_SCRIPT, REPORT_FILE, RUN_FILE, shard_path
+from builder.families import EpisodeFamily, FamilyPlan, plan_families
+from builder.layout import CARD_FILE, FIGURES_DIR, LOADING_SCRIPT, REPORT_FILE, RUN_FILE, shard_path
 from builder.output.folder import OutputFolder
 from builder.output.report import build_report, config_summary, family_report, full_summary
 from builder.output.tally import FamilyTally
 from builder.output.writer import ConfigWriter, write_config
 from builder.progress import StepTimer, progress, quiet_third_party, status
-from builder.provenance import Provenance, arena_provenance, debate_provenance
 from builder.rejections import RejectLog, Rejection, RowLocation
-from builder.selection import EpisodeKey, make_preview, select_debate_mini, select_full, select_mini
-from builder.sources import iter_source_rows
-from builder.sources.arena import arena_row_to_episode
-from builder.sources.debates import iter_debate_rows, plan_debate_sources, questions_of
-from builder.sources.loaders import source_name
+from builder.selection import EpisodeKey, make_preview
 from builder.spill import Spill
 from builder.stages.base import EpisodeStage
 from builder.stages.labels.judge import JudgeSettings
 from builder.stages.labels.offline import OfflineLabeler
-from builder.stages.labels.stage import JudgeStep, LabelRun, OfflineLabelStage
+from builder.stages.labels.stage import JudgeStep, LabelRun
 from builder.stages.latents.coordinator import Coordinator
-from builder.stages.latents.embeddings import Embedder, EmbeddingTable, TableBuilder, default_cache_dir, episode_texts
+from builder.stages.latents.embeddings import Embedder, TableBuilder, default_cache_dir, episode_texts
 from builder.stages.latents.observations import episode_observations
-from builder.stages.latents.probe import ProbeFeatures, ScoreCache, debate_targets, group_of, pairwise_targets, probe_plan, probe_report
-from builder.stages.latents.stage import LatentStage, fit_coordinator, fit_turns
-from builder.stages.token_logs import TokenLogStage
-
+from builder.stages.latents.probe import ProbeFeatures, ScoreCache, group_of, probe_plan, probe_report
+from builder.stages.latents.stage import fit_coordinator, fit_turns
+from builder.stages.writing import writing_stages
 
 SPILL_BATCH = 256          # episodes a pass holds at once
 SPILL_FILE_RECORDS = 4096  # episodes a spill file holds: Ray Data reads a file as a block
@@ -74,74 +67,6 @@ SPILL_FILE_RECORDS = 4096  # episodes a spill file holds: Ray Data reads a file 
 
 class BuildError(Exception):
     """The build cannot go on (strict-mode rejection, nothing accepted, unusable output folder)."""
-
-
-def writing_stages(encoding: str, coordinator: Coordinator, table: EmbeddingTable) -> list[EpisodeStage]:
-    """The per-episode stages, in order, run in the writing pass on the selected episodes only: token logs
-    (which need no fit), then what applies the family's fit."""
-    return [
-        TokenLogStage(encoding),
-        LatentStage(coordinator, table),
-        OfflineLabelStage(table),
-    ]
-
-
-@dataclass
-class Family:
-    """One kind of episode, built on its own: its rows, configs, probe targets and coordinator folder."""
-
-    name: str
-    rows: Callable[[], Iterable[tuple[RowLocation, object, Callable]]]
-    full_config: str
-    mini_config: str
-    preview_config: str | None
-    coordinator_dir: str
-    probe_targets: Callable[[list[dict]], dict]
-    provenance: list[Provenance] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-def families(config: BuildConfig) -> list[Family]:
-    """The build's families; the debate sources are resolved and recognised here, before any work."""
-    pairwise = Family(
-        name="pairwise",
-        rows=lambda: pairwise_rows(config),
-        full_config="full", mini_config="mini", preview_config="preview", coordinator_dir=COORDINATOR_DIRS["pairwise"],
-        probe_targets=pairwise_targets, provenance=[arena_provenance(
-            source, license=config.license, judge_kind=config.judge_kind, citation=_citation(config))
-            for source in config.source_list],
-    )
-    if not config.debate_source_list:
-        return [pairwise]
-    plan = plan_debate_sources(config.debate_source_list, questions_of(config), config.max_text_chars,
-                               config.questions_order)
-    debate = Family(
-        name="debate",
-        rows=lambda: iter_debate_rows(plan),
-        full_config="debate-full", mini_config="debate-mini", preview_config=None,
-        coordinator_dir=COORDINATOR_DIRS["debate"], probe_targets=debate_targets, notes=plan.notes,
-        provenance=list({f.kind: debate_provenance(f.name, f.kind) for f in plan.files}.values()),
-    )
-    return [pairwise, debate]
-
-
-def pairwise_rows(config: BuildConfig) -> Iterable[tuple[RowLocation, object, Callable]]:
-    """Every pairwise source's rows in turn. With several sources each episode id is prefixed by its source's
-    name (`name/id`), so that ids stay unique across sources."""
-    several = len(config.source_list) > 1
-    for source in config.source_list:
-        name = source_name(source)
-        normalise = partial(arena_row_to_episode, source=name, max_text_chars=config.max_text_chars)
-        if several:
-            normalise = partial(_prefixed, normalise, f"{name}/")
-        for location, row in iter_source_rows(source, config.source_split):
-            yield location, row, normalise
-
-
-def _prefixed(normalise: Callable, prefix: str, row) -> dict:
-    episode = normalise(row)
-    episode["episode_id"] = prefix + episode["episode_id"]
-    return episode
 
 
 def load_path_of(config: BuildConfig) -> str:
@@ -156,12 +81,6 @@ def _first_row(path: Path) -> dict | None:
     return rows[0] if rows else None
 
 
-def _citation(config: BuildConfig) -> str | None:
-    if config.citation and config.citation.startswith("@"):
-        return Path(config.citation[1:]).read_text(encoding="utf-8").strip()
-    return config.citation
-
-
 @dataclass
 class ReadPass:
     """What the reading pass leaves: the spilled episodes, a key for each, and the probe's labels and groups."""
@@ -173,7 +92,7 @@ class ReadPass:
     rows_read: int = 0
 
 
-def read_episodes(rows: Iterable[tuple[RowLocation, object, Callable]], family: Family, spill: Spill, *, strict: bool,
+def read_episodes(rows: Iterable[tuple[RowLocation, object, Callable]], family: EpisodeFamily, spill: Spill, *, strict: bool,
                   rejects: RejectLog, show_progress: bool) -> ReadPass:
     """Every row as an episode spilled to `spill`, or a counted rejection (strict: the first rejection stops the
     build). Episodes go by in batches; only their keys stay."""
@@ -206,7 +125,7 @@ def read_episodes(rows: Iterable[tuple[RowLocation, object, Callable]], family: 
     return read
 
 
-def _spill_batch(batch: list[dict], family: Family, read: ReadPass) -> None:
+def _spill_batch(batch: list[dict], family: EpisodeFamily, read: ReadPass) -> None:
     if not batch:
         return
     for name, labels in family.probe_targets(batch).items():
@@ -235,7 +154,7 @@ def check_output_dir(output_dir: Path) -> None:
 
 @dataclass
 class FamilyBuild:
-    family: Family
+    plan: FamilyPlan
     small_configs: dict[str, list[dict]]  # mini (and preview): a few episodes, in memory
     infos: dict                           # every config's datasets.DatasetInfo
     tally: FamilyTally                    # what the report and figures read of the full config
@@ -247,24 +166,19 @@ class FamilyBuild:
     label_run: LabelRun
 
 
-def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, staging: Path,
+def build_family(config: BuildConfig, plan: FamilyPlan, timer: StepTimer, engine, staging: Path,
                  work: Path) -> FamilyBuild:
     """One family in four streaming passes over its spilled episodes: read (normalise, token logs, spill),
     embed (each distinct text once), fit (the basis, on a capped sample of turns), write (latents, labels,
     judge, Parquet shards, tally, probe features). Selection works on keys between the first two."""
+    family = plan.family
     rejects = RejectLog()
     step = partial(_step, timer, family.name)
     spill = Spill(work / f"{family.name}-episodes", batch_size=SPILL_BATCH, file_records=SPILL_FILE_RECORDS)
     with step("reading"):
-        read = read_episodes(family.rows(), family, spill, strict=config.strict, rejects=rejects,
+        read = read_episodes(plan.rows(), family, spill, strict=config.strict, rejects=rejects,
                              show_progress=config.progress)
-    if family.name == "pairwise":
-        chosen = select_full(read.keys, languages=config.languages, limit=config.limit, stratify=config.stratify,
-                             seed=config.seed)
-        mini_keys = select_mini(chosen)
-    else:
-        chosen = read.keys
-        mini_keys = select_debate_mini(chosen)
+    chosen, mini_keys = family.select(read.keys, config)
     if not chosen:
         raise BuildError(f"no {family.name} episode to write: {read.rows_read} rows read, {rejects.total} rejected "
                          f"{dict(rejects.counts) or ''}, {len(read.keys)} accepted before selection")
@@ -295,14 +209,13 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
     stages = writing_stages(config.encoding, coordinator, table)
     labels = {name: [values[i] for i in positions] for name, values in read.targets.items()}
     groups = [read.groups[i] for i in positions]
-    plan = probe_plan(groups, labels, config.seed)
-    probe_positions = sorted(set().union(*(p.tolist() for p in plan.values()))) if plan else []
+    probe = probe_plan(groups, labels, config.seed)
+    probe_positions = sorted(set().union(*(p.tolist() for p in probe.values()))) if probe else []
     probe_wanted = {read.keys[positions[i]].episode_id for i in probe_positions}
     rows_read = read.rows_read
     del read  # the keys are no longer needed
-    pairwise = family.name == "pairwise"
-    features = ProbeFeatures(coordinator, table, pairwise, work / f"{family.name}-probe")
-    tally = FamilyTally(pairwise)
+    features = ProbeFeatures(coordinator, table, family.sided, work / f"{family.name}-probe")
+    tally = FamilyTally(family)
     writer = ConfigWriter(family.full_config, staging, config.rank, config.max_shard_bytes)
     judge = JudgeStep(judge_settings(config), _cache_dir(config), len(positions), config.progress) \
         if config.labeler == "judge" else None
@@ -331,12 +244,12 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
         for name, episodes in small.items():
             infos[name] = write_config(episodes, name, staging, config.rank, config.max_shard_bytes)
 
-    status(f"{family.name}: probing what the coordinator state keeps ({len(plan)} targets, "
+    status(f"{family.name}: probing what the coordinator state keeps ({len(probe)} targets, "
            f"{len(positions)} episodes, grouped folds, baselines)...", config.progress)
     probe_cache = ScoreCache(_cache_dir(config))
     with step("probe"):
-        probe = probe_report(features, probe_positions, plan, labels, groups, folds=config.probe_folds,
-                             seed=config.seed, cache=probe_cache)
+        probe_result = probe_report(features, probe_positions, probe, labels, groups, folds=config.probe_folds,
+                                    seed=config.seed, cache=probe_cache)
         features.close()
         del features, labels, groups  # the probe's rows: the report, the card and the figures that follow need none
     timer.caches[family.name] = {"embeddings": {k: table.stats[k] for k in ("distinct_texts", "embedded", "from_cache")}
@@ -344,8 +257,8 @@ def build_family(config: BuildConfig, family: Family, timer: StepTimer, engine, 
                                  "probe_scores": probe_cache.stats(),
                                  **({"judge": {k: label_run.judge_usage[k] for k in ("calls", "cached", "cache_rejected")}}
                                     if label_run.judge_usage else {})}
-    return FamilyBuild(family, small, infos, tally, rows_read, rejects, stages, coordinator,
-                       probe, label_run)
+    return FamilyBuild(plan, small, infos, tally, rows_read, rejects, stages, coordinator,
+                       probe_result, label_run)
 
 
 def fit_observations(batches: Iterable[list[dict]], table, chosen: np.ndarray) -> np.ndarray:
@@ -371,7 +284,7 @@ def build(config: BuildConfig) -> dict:
     """Run the whole build and return the report (also written as stats.json in the output folder)."""
     check_output_dir(config.output_dir)
     quiet_third_party()
-    planned = families(config)
+    planned = plan_families(config)
     with OutputFolder(config.output_dir) as output, \
             tempfile.TemporaryDirectory(prefix="multi-llm-coord-work-") as work:
         timer = StepTimer()
@@ -392,7 +305,7 @@ def _step(timer: StepTimer, family: str, name: str):
     return timer.step(f"{family}: {name}")
 
 
-def build_into(config: BuildConfig, planned: list[Family], staging: Path, timer: StepTimer, work: Path) -> dict:
+def build_into(config: BuildConfig, planned: list[FamilyPlan], staging: Path, timer: StepTimer, work: Path) -> dict:
     """Build every family into `staging` (its Parquet shards as they stream), then the report and the card.
     `work` holds the spills and the vectors files (the system's temporary folder: set TMPDIR to move it)."""
     # One embedder for the build: the model loads, and its weights are hashed for the cache key, once.
@@ -400,7 +313,7 @@ def build_into(config: BuildConfig, planned: list[Family], staging: Path, timer:
                         progress=config.progress, precision=config.embedding_precision)
     engine = make_engine(config.engine, embedder, config.ray_address)
     try:
-        built = [build_family(config, family, timer, engine, staging, work) for family in planned]
+        built = [build_family(config, plan, timer, engine, staging, work) for plan in planned]
     finally:
         engine.close()
     with timer.step("writing"):
@@ -411,22 +324,22 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
     """The coordinators, the report, the figures, the card and the schema file (the shards are written)."""
     summaries = {}
     for result in built:
-        result.coordinator.save(staging / result.family.coordinator_dir)
+        family = result.plan.family
+        result.coordinator.save(staging / family.coordinator_dir)
         for name, info in result.infos.items():
-            summaries[name] = (full_summary(result.tally, info.download_size) if name == result.family.full_config
+            summaries[name] = (full_summary(result.tally, info.download_size) if name == family.full_config
                                else config_summary(name, result.small_configs[name], info.download_size))
-    sections = {result.family.name: family_report(
-        family=result.family.name,
+    sections = [(result.plan.family, family_report(
+        family=result.plan.family,
         tally=result.tally,
         rows_read=result.rows_read,
         rejects=result.rejects,
         stages=[stage.describe() for stage in result.stages],
         probe=result.probe,
         label_run=result.label_run,
-        notes=result.family.notes,
-        coordinator_dir=result.family.coordinator_dir,
-        provenance=result.family.provenance,
-    ) for result in built}
+        notes=result.plan.notes,
+        provenance=result.plan.provenance,
+    )) for result in built]
     report = build_report(builder_version=builder.__version__, schema_version=SCHEMA_VERSION,
                           options=_options(config), configs=summaries, families=sections)
     (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -434,7 +347,9 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
     from dataset_card.figures import write_figures
 
     infos = {name: info for result in built for name, info in result.infos.items()}
-    figures = write_figures(built[0].tally, staging / FIGURES_DIR)
+    figures = {}
+    for result in built:
+        figures |= write_figures(result.tally, result.plan.family, staging / FIGURES_DIR)
     example = _first_row(staging / shard_path("mini", 0, 1))  # as load_dataset returns it: class labels are ints
     render_card(report, infos, load_path=load_path_of(config), figures=figures, example=example).save(staging / CARD_FILE)
     shutil.copyfile(multi_llm_coord.__file__, staging / LOADING_SCRIPT)
@@ -449,14 +364,6 @@ def judge_settings(config: BuildConfig) -> JudgeSettings:
 
 def _cache_dir(config: BuildConfig) -> Path | None:
     return (config.cache_dir or default_cache_dir()) if config.embedding_cache else None
-
-
-def run_stages(stages: list[EpisodeStage], episodes: list[dict], step=None) -> list[dict]:
-    """A batch of episodes through `stages`, in order, each timed under its name."""
-    for stage in stages:
-        with step(stage.name) if step else contextlib.nullcontext():
-            episodes = [stage.process(e) for e in episodes]
-    return episodes
 
 
 def _options(config: BuildConfig) -> dict:

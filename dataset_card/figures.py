@@ -1,4 +1,4 @@
-"""Figures shown in the dataset card, drawn from the `full` config of a build (PNG, matplotlib Agg)."""
+"""Figures shown in the dataset card, drawn from each family's full config (PNG, matplotlib Agg)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ import numpy as np
 
 from builder.layout import FIGURES_DIR
 
-WINNER_COLOURS = {"model_a": "#1f77b4", "model_b": "#ff7f0e", "tie": "#2ca02c", "tie (bothbad)": "#d62728"}
-
-
-def write_figures(tally, folder: Path) -> dict[str, str]:
-    """Write the card's figures into `folder` from the `full` config's tally (builder/output/tally.py); return
-    {figure name: path relative to the dataset root}."""
+def write_figures(tally, family, folder: Path) -> dict[str, str]:
+    """Write a family's figures into `folder` from its full config's tally (builder/output/tally.py), their names
+    prefixed by the family's `figure_prefix`; return {figure name: path relative to the dataset root}."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,6 +23,7 @@ def write_figures(tally, folder: Path) -> dict[str, str]:
         figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=100)
         draw(axes, tally)
         figure.tight_layout()
+        name = family.figure_prefix + name
         path = folder / f"{name}.png"
         figure.savefig(path, metadata={"Software": None})  # no version stamp in the file
         plt.close(figure)
@@ -55,14 +53,14 @@ def _latents(axes, tally):
     # The two leading principal directions of the final states (any projection method): a faithful 2-D view.
     _, _, directions = np.linalg.svd(centred, full_matrices=False)
     points = centred @ directions[:2].T if len(directions) >= 2 else np.c_[centred[:, :1], np.zeros(len(states))]
-    winners = tally.outcome_groups
-    for winner, colour in WINNER_COLOURS.items():
-        chosen = [i for i, w in enumerate(winners) if w == winner]
+    groups = tally.outcome_groups
+    for group, colour in tally.family.outcome_colours.items():
+        chosen = [i for i, g in enumerate(groups) if g == group]
         if chosen:
-            axes.scatter(points[chosen, 0], points[chosen, 1], s=14, alpha=0.7, c=colour, label=winner)
+            axes.scatter(points[chosen, 0], points[chosen, 1], s=14, alpha=0.7, c=colour, label=group)
     axes.set_xlabel("first principal direction of h_T")
     axes.set_ylabel("second principal direction of h_T")
-    axes.set_title("Final coordinator states, coloured by winner")
+    axes.set_title("Final coordinator states, coloured by outcome")
     axes.legend(fontsize=8)
 
 

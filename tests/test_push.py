@@ -80,13 +80,13 @@ def test_push_uploads_exactly_the_manifest_and_refuses_strays_and_links(sample_b
 
 
 def test_parquet_goes_through_lfs_the_card_is_the_local_one_and_the_gate_is_applied(tmp_path, online, monkeypatch):
-    from builder import pipeline
+    from builder.families import pairwise as pairwise_family
     from builder.pipeline import build
     from conftest import make_row, quiet_config, write_jsonl
 
     rows = write_jsonl(tmp_path / "rows.jsonl", [make_row(question_id=f"h-{i}") for i in range(5)])
-    real = pipeline.iter_source_rows
-    monkeypatch.setattr(pipeline, "iter_source_rows", lambda source, split: real(rows, split))
+    real = pairwise_family.iter_source_rows
+    monkeypatch.setattr(pairwise_family, "iter_source_rows", lambda source, split: real(rows, split))
     folder = tmp_path / "release"
     build(quiet_config(source="lmsys/chatbot_arena_conversations", output_dir=folder, rank=2))
     with HubServer() as hub:

@@ -84,18 +84,18 @@ def n_agent_statistics(tally) -> dict:
     }
 
 
-def family_report(*, family: str, tally, rows_read: int, rejects, stages: list[dict], probe: dict,
-                  label_run, notes: list[str], coordinator_dir: str, provenance: list) -> dict:
+def family_report(*, family, tally, rows_read: int, rejects, stages: list[dict], probe: dict,
+                  label_run, notes: list[str], provenance: list) -> dict:
+    """One family's section of the report; `family` (builder.families) supplies its outcome statistics."""
     from builder.stages.labels.report import label_statistics, label_validity
 
-    pairwise = family == "pairwise"
     outcomes = {name: np.asarray(values) for name, values in tally.by_key["outcome"].items()}
     section = {
         "rows_read": rows_read,
         "episodes_accepted": rows_read - rejects.total,
         "rejections": rejects.to_report(),
         "stages": stages,
-        "coordinator": coordinator_dir,
+        "coordinator": family.coordinator_dir,
         "tokens": token_statistics(tally),
         "effective_diversity": diversity_statistics(tally),
         "latent_probe": probe,
@@ -108,7 +108,7 @@ def family_report(*, family: str, tally, rows_read: int, rejects, stages: list[d
         "judge_kinds_in_data": dict(sorted(tally.counters["judge_kinds"].items())),
         "warnings": [w for p in provenance for w in p.warnings],
     }
-    section["outcomes" if pairwise else "n_agent"] = outcome_statistics(tally) if pairwise else n_agent_statistics(tally)
+    section[family.outcome_key] = family.outcome_report(tally)
     return section
 
 
@@ -139,14 +139,15 @@ def config_holds(episodes: list[dict]) -> dict:
 
 
 def build_report(*, builder_version: str, schema_version: str, options: dict, configs: dict[str, dict],
-                 families: dict[str, dict]) -> dict:
-    """The pairwise family's section at the top level (it always exists); N-agent episodes under `debate`.
+                 families: list[tuple]) -> dict:
+    """Each (family, section): the section of the family whose `report_section` is None at the top level (the
+    pairwise battles, always built), every other family's under its key, null when the build had none of it.
     `configs` holds each config's summary (`config_summary`, `full_summary`)."""
-    return {
-        "builder_version": builder_version,
-        "schema_version": schema_version,
-        "options": options,
-        "configs": configs,
-        **families["pairwise"],
-        "debate": families.get("debate"),
-    }
+    from builder.families import FAMILIES
+
+    report = {"builder_version": builder_version, "schema_version": schema_version, "options": options,
+              "configs": configs}
+    report |= {family.report_section: None for family in FAMILIES if family.report_section}
+    for family, section in families:
+        report |= section if family.report_section is None else {family.report_section: section}
+    return report

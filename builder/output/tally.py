@@ -28,10 +28,11 @@ def _numbers() -> array:
 
 
 class FamilyTally:
-    """One pass over a family's episodes; `pairwise` decides which outcome the labels are grouped by."""
+    """One pass over a family's episodes; the family (builder.families) adds what its outcome report reads and
+    names each episode's outcome group, by which the labels are grouped."""
 
-    def __init__(self, pairwise: bool):
-        self.pairwise = pairwise
+    def __init__(self, family):
+        self.family = family
         self.episodes = 0
         self.turns = 0
         self.sum_total_tokens = 0
@@ -72,41 +73,10 @@ class FamilyTally:
             self.by_key["diversity_by_turn"][str(turn["turn_index"])].append(round(turn["effective_diversity"], 6))
         self.counters["models"].update(a["model"] for a in episode["agents"])
         self.counters["judge_kinds"][judge_kind_of(episode["metadata"]["judge"]) or "not recorded"] += 1
-        if self.pairwise:
-            self._add_pairwise(episode)
-        else:
-            self._add_n_agent(episode)
+        self.outcome_groups.append(sys.intern(self.family.tally_outcome(self, episode)))
         self._add_labels(episode)
         group = group_of(episode)
         self.validity_groups.append(self._group_numbers.setdefault(group, len(self._group_numbers)))
-
-    def _add_pairwise(self, episode: dict) -> None:
-        winner = episode["winner"]
-        metadata = episode["metadata"]
-        self.counters["winner"][winner] += 1
-        self.counters["languages"][metadata["language"] or "unknown"] += 1
-        self.counters["model_pairs"][" vs ".join(sorted(a["model"] for a in episode["agents"]))] += 1
-        self.counters["flags"]["moderation_flagged"] += bool(metadata["moderation_flagged"])
-        self.counters["flags"]["toxic_chat_flagged"] += bool(metadata["toxic_chat_flagged"])
-        self.outcome_groups.append(sys.intern(str(winner)) if winner is not None else "None")
-        self.by_key["outcome"]["not_both_bad"].append(NOT_KNOWN if winner is None else winner != "tie (bothbad)")
-        self.by_key["outcome"]["decisive"].append(NOT_KNOWN if winner is None else winner in ("model_a", "model_b"))
-
-    def _add_n_agent(self, episode: dict) -> None:
-        for name in ("topology", "source", "task"):
-            self.counters[name + "s"][episode[name]] += 1
-        for turn in episode["turns"]:
-            known = [r["is_correct"] for r in turn["responses"] if r["is_correct"] is not None]
-            self.counters["round_answers"][turn["turn_index"]] += len(known)
-            self.counters["round_correct"][turn["turn_index"]] += sum(known)
-            if turn["consensus"] is not None:
-                self.by_key["consensus_by_round"][str(turn["turn_index"])].append(round(turn["consensus"], 6))
-        final = episode["outcome"]["final_correct"]
-        if final is not None:
-            self.counters["final"]["episodes"] += 1
-            self.counters["final"]["correct"] += bool(final)
-        self.outcome_groups.append({True: "correct", False: "wrong", None: "unknown"}[final])
-        self.by_key["outcome"]["final_correct"].append(NOT_KNOWN if final is None else final)
 
     def _add_labels(self, episode: dict) -> None:
         labels = episode["labels"]

@@ -1,1 +1,1 @@
-"""Per-episode enrichment stages. Each one has a single job and is listed in builder.pipeline."""
+"""Per-episode enrichment stages. Each one has a single job; builder.stages.writing lists them in order."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import yaml
@@ -68,8 +69,10 @@ def test_figures_are_real_pngs_shown_in_the_card(sample_build):
     folder, _ = sample_build
     _, text = card_yaml(folder)
     shown = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", text)
-    assert sorted(shown) == ["figures/effective_diversity.png", "figures/latent_states.png",
-                             "figures/token_distribution.png"]
+    per_family = ["effective_diversity.png", "latent_states.png", "token_distribution.png"]
+    # each family with episodes has its own three figures: the debate configs too
+    assert sorted(shown) == sorted(f"figures/{prefix}{name}" for prefix in ("", "debate_") for name in per_family)
+    assert sorted(p.name for p in (folder / "figures").iterdir()) == sorted(Path(p).name for p in shown)
     for path in shown:
         data = (folder / path).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000

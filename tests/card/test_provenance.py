@@ -9,7 +9,7 @@ import re
 import pytest
 import yaml
 
-from builder import pipeline
+from builder.families import pairwise as pairwise_family
 from builder.cli import main
 from builder.pipeline import build
 from builder.provenance import arena_provenance, judge_kind_of
@@ -72,8 +72,8 @@ def test_cli_flags_declare_a_local_source(tmp_path, capsys):
 def test_the_lmsys_arena_source_carries_its_licence_gate_and_citation(tmp_path, monkeypatch):
     rows = [make_row(question_id=f"l-{i}", judge=f"arena_user_{i}") for i in range(6)]
     path = write_jsonl(tmp_path / "rows.jsonl", rows)
-    real = pipeline.iter_source_rows
-    monkeypatch.setattr(pipeline, "iter_source_rows", lambda source, split: real(path, split))  # the Hub's rows, offline
+    real = pairwise_family.iter_source_rows
+    monkeypatch.setattr(pairwise_family, "iter_source_rows", lambda source, split: real(path, split))  # the Hub's rows, offline
     build(quiet_config(source="lmsys/chatbot_arena_conversations", output_dir=tmp_path / "out", rank=2))
     data, text = card(tmp_path / "out")
     assert data["license"] == "cc-by-4.0" and data["source_datasets"] == ["extended|lmsys/chatbot_arena_conversations"]

@@ -202,24 +202,6 @@ def probe_target(features: dict, labels: list[str], groups: list[str], *, folds:
 
 # --- targets ----------------------------------------------------------------------------------------------
 
-def decisive(winner: str) -> str:
-    return "decisive" if winner in ("model_a", "model_b") else "tie"
-
-
-def pairwise_targets(episodes: list[dict]) -> dict[str, list[str | None]]:
-    winners = [e["winner"] for e in episodes]
-    return {"side": [w if w in ("model_a", "model_b") else None for w in winners],
-            "decisive": [decisive(w) if w is not None else None for w in winners]}
-
-
-def debate_targets(episodes: list[dict]) -> dict[str, list[str | None]]:
-    """N-agent episodes: was the group's final answer correct; did every agent end on the same answer."""
-    correct = [e["outcome"]["final_correct"] for e in episodes]
-    consensus = [e["outcome"]["final_consensus"] for e in episodes]
-    return {"final_correct": [None if c is None else ("correct" if c else "wrong") for c in correct],
-            "consensus": [None if c is None else ("unanimous" if c >= 1.0 else "split") for c in consensus]}
-
-
 def group_of(episode: dict) -> str:
     """The prompt (or question) an episode answers: episodes of one group never straddle a fold."""
     prompt = next((t["prompt"] for t in episode["turns"] if t["prompt"]), None)
@@ -244,8 +226,9 @@ class ProbeFeatures:
     the stage wrote; the full-dimensional state is recomputed from the turn observations, which the dataset
     does not store; see the module docstring."""
 
-    def __init__(self, coordinator, table, pairwise: bool, folder: Path):
-        self.coordinator, self.table, self.pairwise, self.folder = coordinator, table, pairwise, Path(folder)
+    def __init__(self, coordinator, table, sided: bool, folder: Path):
+        """`sided`: the family's two agents are sides whose order means something (builder.families)."""
+        self.coordinator, self.table, self.sided, self.folder = coordinator, table, sided, Path(folder)
         self.rows: dict[str, RowFile] = {}
         self.models: list[list[str]] = []
 
@@ -255,7 +238,7 @@ class ProbeFeatures:
         if not episodes:
             return
         features = {"coordinator_state": np.array([e["turns"][-1]["latent_h"] for e in episodes], dtype=np.float32)}
-        if self.pairwise:
+        if self.sided:
             features["ordered_latents"] = np.stack([ordered_latents(e) for e in episodes]).astype(np.float32)
         features["full_dimensional_state"] = np.stack(
             [self.coordinator.states(episode_observations(e, self.table)[0])[-1] for e in episodes]).astype(np.float32)
@@ -263,7 +246,7 @@ class ProbeFeatures:
         zero = np.zeros(self.table.dimension, np.float32)
         features["prompt_only"] = np.stack([self.table.of([p])[0] if p is not None else zero for p in prompts])
         outputs = [np.log1p([a["output_tokens"] for a in e["token_totals"]["per_agent"]]) for e in episodes]
-        if self.pairwise:
+        if self.sided:
             features["length"] = np.array([[o[0] - o[1], abs(o[0] - o[1]), o[0] + o[1]] for o in outputs])
         else:
             features["length"] = np.array([[o.mean(), o.std(), o.max() - o.min()] for o in outputs])
@@ -277,7 +260,7 @@ class ProbeFeatures:
         """{feature set: [episodes, dims]}, in the order the episodes were added: RowFiles, whose rows are read
         (and, for a classifier, converted to float64) one fold at a time; the small model identity in memory."""
         features = dict(self.rows)
-        features["model_identity"] = model_identity(self.models, self.pairwise)
+        features["model_identity"] = model_identity(self.models, self.sided)
         return features
 
     def close(self) -> None:
@@ -285,11 +268,11 @@ class ProbeFeatures:
             rows.close()
 
 
-def model_identity(models: list[list[str]], pairwise: bool) -> np.ndarray:
+def model_identity(models: list[list[str]], sided: bool) -> np.ndarray:
     """One-hot of the models that took part: pairs, which model is on side a and which on side b."""
     names = sorted({m for agents in models for m in agents})
     position = {m: i for i, m in enumerate(names)}
-    if pairwise:
+    if sided:
         rows = np.zeros((len(models), 2 * len(names)))
         for row, agents in zip(rows, models):
             row[position[agents[0]]] = 1
@@ -339,7 +322,7 @@ def probe_report(features: ProbeFeatures, positions: list[int], plan: dict[str, 
     for name, chosen in plan.items():
         rows = np.array([row_of[i] for i in chosen.tolist()], dtype=np.int64)
         selected = dict(arrays)  # the same arrays: probe_target reads this target's rows, one fold at a time
-        if name == "decisive" and features.pairwise:
+        if name == "decisive" and features.sided:
             selected.pop("ordered_latents")  # who won does not matter for decisive vs tie
         available = sum(1 for label in labels[name] if label is not None)
         targets[name] = probe_target(selected, [labels[name][i] for i in chosen.tolist()],

@@ -1,0 +1,96 @@
+"""Pairwise battles (Chatbot Arena and its releases): two agents per episode, model_a and model_b, and a
+verdict (`winner`). Configs mini, preview and full; the only family whose full config can be selected
+(--language, --limit, --stratify)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+
+from builder.families.base import EpisodeFamily, FamilyPlan
+from builder.layout import COORDINATOR_DIRS
+from builder.provenance import arena_provenance
+from builder.selection import select_full, select_mini
+from builder.sources import iter_source_rows
+from builder.sources.arena import arena_row_to_episode
+from builder.sources.loaders import source_name
+
+
+class PairwiseFamily(EpisodeFamily):
+    name = "pairwise"
+    full_config, mini_config, preview_config = "full", "mini", "preview"
+    coordinator_dir = COORDINATOR_DIRS["pairwise"]
+    report_section = None  # the top level of stats.json
+    outcome_key = "outcomes"
+    sided = True
+    figure_prefix = ""
+    outcome_colours = {"model_a": "#1f77b4", "model_b": "#ff7f0e", "tie": "#2ca02c", "tie (bothbad)": "#d62728"}
+
+    def plan(self, config) -> FamilyPlan:
+        return FamilyPlan(self, rows=lambda: pairwise_rows(config), provenance=[arena_provenance(
+            source, license=config.license, judge_kind=config.judge_kind, citation=citation_of(config))
+            for source in config.source_list])
+
+    def select(self, keys, config):
+        chosen = select_full(keys, languages=config.languages, limit=config.limit, stratify=config.stratify,
+                             seed=config.seed)
+        return chosen, select_mini(chosen)
+
+    def probe_targets(self, episodes):
+        winners = [e["winner"] for e in episodes]
+        return {"side": [w if w in ("model_a", "model_b") else None for w in winners],
+                "decisive": [_decisive(w) if w is not None else None for w in winners]}
+
+    def tally_outcome(self, tally, episode):
+        from builder.output.tally import NOT_KNOWN
+
+        winner = episode["winner"]
+        metadata = episode["metadata"]
+        tally.counters["winner"][winner] += 1
+        tally.counters["languages"][metadata["language"] or "unknown"] += 1
+        tally.counters["model_pairs"][" vs ".join(sorted(a["model"] for a in episode["agents"]))] += 1
+        tally.counters["flags"]["moderation_flagged"] += bool(metadata["moderation_flagged"])
+        tally.counters["flags"]["toxic_chat_flagged"] += bool(metadata["toxic_chat_flagged"])
+        tally.by_key["outcome"]["not_both_bad"].append(NOT_KNOWN if winner is None else winner != "tie (bothbad)")
+        tally.by_key["outcome"]["decisive"].append(NOT_KNOWN if winner is None else winner in ("model_a", "model_b"))
+        return sys.intern(str(winner)) if winner is not None else "None"
+
+    def outcome_report(self, tally):
+        from builder.output.report import outcome_statistics
+
+        return outcome_statistics(tally)
+
+
+def _decisive(winner: str) -> str:
+    return "decisive" if winner in ("model_a", "model_b") else "tie"
+
+
+def pairwise_rows(config) -> Iterable[tuple]:
+    """Every pairwise source's rows in turn. With several sources each episode id is prefixed by its source's
+    name (`name/id`), so that ids stay unique across sources."""
+    several = len(config.source_list) > 1
+    for source in config.source_list:
+        name = source_name(source)
+        normalise = partial(arena_row_to_episode, source=name, max_text_chars=config.max_text_chars)
+        if several:
+            normalise = partial(_prefixed, normalise, f"{name}/")
+        for location, row in iter_source_rows(source, config.source_split):
+            yield location, row, normalise
+
+
+def _prefixed(normalise: Callable, prefix: str, row) -> dict:
+    episode = normalise(row)
+    episode["episode_id"] = prefix + episode["episode_id"]
+    return episode
+
+
+def citation_of(config) -> str | None:
+    """--citation as given, or the contents of the file it names with a leading @."""
+    if config.citation and config.citation.startswith("@"):
+        return Path(config.citation[1:]).read_text(encoding="utf-8").strip()
+    return config.citation
+
+
+
