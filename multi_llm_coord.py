@@ -34,7 +34,9 @@ except ImportError:  # pragma: no cover - depends on the installed datasets vers
 
 SCHEMA_VERSION = "2.1.0"  # 2: input_tokens_basis, turns.responses.latent, null prompts for rounds without one;
 # 2.1: turns.responses.read_from (who read what, where the log records it), outcome.decision_success and
-# outcome.correct_by, the relay and recorded topologies
+# outcome.correct_by, the relay and recorded topologies; agent-team episodes: agents.system_prompt,
+# turns.responses.kind and .addressee, annotations (the source's own), the repetition / tool_error / off_task
+# events, the agents-mini and agents-full configs
 
 # The human verdict of a Chatbot Arena battle. Sources that spell "both bad" differently are normalised to
 # these four names by the builder before they reach the dataset.
@@ -51,13 +53,19 @@ EVENT_DEFINITIONS: dict[str, str] = {
     "empty_answer": "at least one answer is empty or whitespace only",
     "length_imbalance": "the longest answer has at least 3x the output tokens of the shortest",
     "topic_shift": "the prompt is unrelated to the previous turn's prompt (cosine < 0.30)",
+    # Agent-team turns (one speaker each); appended, so the ids above keep their meaning.
+    "repetition": "an agent says again what it said before (cosine >= 0.95 to one of its own earlier messages)",
+    "tool_error": "a tool result reports an error (a non-zero exit code, a traceback or an error line)",
+    "off_task": "a message is unrelated to the episode's task (cosine to its first prompt < 0.10)",
 }
 EVENTS = list(EVENT_DEFINITIONS)
 
 PAIRWISE_CONFIGS = ("mini", "preview", "full")
 DEBATE_CONFIGS = ("debate-mini", "debate-full")  # N-agent episodes (debates, votes), fitted on their own basis
-CONFIG_NAMES = PAIRWISE_CONFIGS + DEBATE_CONFIGS
-REQUIRED_CONFIGS = PAIRWISE_CONFIGS  # a build from arena data alone has no debate configs
+AGENT_TEAM_CONFIGS = ("agents-mini", "agents-full")  # agent-team histories (one speaker a turn), their own basis
+CONFIG_NAMES = PAIRWISE_CONFIGS + DEBATE_CONFIGS + AGENT_TEAM_CONFIGS
+REQUIRED_CONFIGS = PAIRWISE_CONFIGS  # a build from arena data alone has no debate or agent-team configs
+RESPONSE_KINDS = ("message", "thought", "tool_call", "tool_result")
 
 # Who reads whom, and how much of the past each request carries (token accounting follows both).
 TOPOLOGIES = ("pairwise_chat", "full_mesh", "sparse", "centralized", "independent", "relay", "recorded")
@@ -99,6 +107,8 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
         "is_correct": Value("bool"),
         "judge_score": Value("float64"),
         "read_from": List({"turn_index": Value("int32"), "agent_id": Value("string")}),
+        "kind": Value("string"),
+        "addressee": Value("string"),
         "latent": List(Value("float32"), length=rank),
     }
     turn = {
@@ -121,7 +131,8 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
             "memory": Value("string"),
             "input_tokens_basis": Value("string"),
             "task": Value("string"),
-            "agents": List({"agent_id": Value("string"), "model": Value("string"), "persona": Value("string")}),
+            "agents": List({"agent_id": Value("string"), "model": Value("string"), "persona": Value("string"),
+                            "system_prompt": Value("string")}),
             "turns": List(turn),
             "winner": ClassLabel(names=WINNER_NAMES),
             "outcome": {
@@ -155,6 +166,7 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
                         "input_tokens": Value("int64"),
                         "output_tokens": Value("int64"),
                         "output_chars": Value("int64"),
+                        "system_prompt_tokens": Value("int64"),
                     }
                 ),
             },
@@ -177,6 +189,13 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
                     "prompt_version": Value("string"),
                 },
                 "missing_reason": Value("string"),
+            },
+            "annotations": {
+                "mistake_agent": Value("string"),
+                "mistake_step": Value("int32"),
+                "mistake_turn_index": Value("int32"),
+                "mistake_reason": Value("string"),
+                "annotator": Value("string"),
             },
             "is_truncated": Value("bool"),
         }
@@ -215,6 +234,8 @@ FIELD_DOCS: dict[str, str] = {
     "agent name in debates (Agent-Scaling's `Agent1`..., MALLM's agent ids, which are UUIDs) and `agent_<i>` in answer sets.",
     "agents.model": "The model behind the agent, as named by the source (MALLM: personas[].model).",
     "agents.persona": "The agent's persona or role (MALLM: the persona's name); empty for arena battles, which have none.",
+    "agents.system_prompt": "The agent's system prompt where the log records it (Who&When's Algorithm-Generated runs); "
+    "null otherwise. Where present it is counted in the agent's input_tokens.",
     "turns": "The turns (arena: user turns; debates: rounds) in order; each holds the prompt and every agent's response.",
     "turns.turn_index": "0-based position of the turn or round in the episode.",
     "turns.prompt": "The user message of the turn (identical for every agent). In a debate the question is the "
@@ -267,6 +288,11 @@ FIELD_DOCS: dict[str, str] = {
     "outcome": "Outcome of an N-agent episode (debates, votes); null fields for arena battles, whose outcome is `winner`.",
     "outcome.ground_truth": "The reference answer, where the task has one.",
     "outcome.final_answer": "The group's final answer (the debate's answer, or the decision of a voting round).",
+    "turns.responses.kind": "What the response is: message (to the team, or to `addressee`), thought (an agent's own "
+    "reasoning sent to no one: Magentic-One's orchestrator '(thought)' and '(termination condition)' entries), tool_call, "
+    "or tool_result (a tool's or code executor's output: AG2's Computer_terminal, Magentic-One's ComputerTerminal).",
+    "turns.responses.addressee": "The agent the message is addressed to where the log names one (Magentic-One's "
+    "'Orchestrator (-> WebSurfer)'); null otherwise.",
     "turns.responses.read_from.turn_index": "The turn of the response that was read.",
     "turns.responses.read_from.agent_id": "The agent that wrote the response that was read.",
     "outcome.final_correct": "Whether the final answer is correct, as `correct_by` says it was decided; null where no "
@@ -303,6 +329,8 @@ FIELD_DOCS: dict[str, str] = {
     "token_totals.per_agent.input_tokens": "Sum of the agent's `input_tokens` over all turns.",
     "token_totals.per_agent.output_tokens": "Sum of the agent's `output_tokens` over all turns.",
     "token_totals.per_agent.output_chars": "Sum of the agent's `output_chars` over all turns.",
+    "token_totals.per_agent.system_prompt_tokens": "tiktoken tokens of the agent's logged system prompt (0 where none "
+    "is logged), which each of its `input_tokens` includes.",
     "communication_efficiency": "Communication-efficiency metrics; null where a denominator is zero.",
     "communication_efficiency.avg_tokens_per_turn": "total_tokens / number of turns.",
     "communication_efficiency.input_output_ratio": "agent_input_tokens / output_tokens: tokens the agents were sent per "
@@ -320,16 +348,26 @@ FIELD_DOCS: dict[str, str] = {
     "from the outcome, so it can be compared with it). Offline: on-topic answers (cosine to the prompt) add up to 5, "
     "converging answers up to 3, refusals and empty answers subtract; see the card's label section.",
     "labels.agreement_level": "low / medium / high agreement of the answers: offline, mean pairwise cosine of the answer "
-    "embeddings >= 0.80 high, >= 0.60 medium, else low.",
+    "embeddings >= 0.80 high, >= 0.60 medium, else low (agent teams, one speaker a turn: each message against the "
+    "previous message of another agent, the one it answers).",
     "labels.efficiency_rating": "0-10: how economically tokens were spent (offline: balance of the output budgets, "
     "re-sent history, share of output tokens not spent on refusals or empty answers); no outcome is read.",
     "labels.rationale": "Why, in words built from the numbers (offline) or written by the judge.",
-    "labels.labeler": "Who labelled: name and version (offline_rules / offline_rules_v2, or llm_judge), and for a judge its model and prompt version.",
+    "labels.labeler": "Who labelled: name and version (offline_rules / offline_rules_v3, or llm_judge), and for a judge its model and prompt version.",
     "labels.labeler.name": "Labeler name.",
     "labels.labeler.version": "Labeler recipe version.",
     "labels.labeler.model": "The judge model (null for the offline labeler).",
     "labels.labeler.prompt_version": "The judge prompt version (null for the offline labeler).",
     "labels.missing_reason": "Null when labelled; otherwise why the judge gave no valid label (the label fields are then null).",
+    "annotations": "The source's own annotations of the episode, apart from this dataset's labels: for Who&When, a "
+    "human's attribution of the run's failure to one agent and one step. Null fields where the source has none.",
+    "annotations.mistake_agent": "The agent the annotator holds responsible for the failure (Who&When's mistake_agent).",
+    "annotations.mistake_step": "The step of that mistake as the source numbers it: a 0-based index into the source's "
+    "history (Who&When's mistake_step, stored there as a string).",
+    "annotations.mistake_turn_index": "The turn of this episode that holds that step (a user's message is a prompt, "
+    "not a turn, so the numbers can differ); null where the step is a user's message.",
+    "annotations.mistake_reason": "The annotator's reason, as written.",
+    "annotations.annotator": "Who annotated: human (Who&When's annotations are human), or null.",
     "is_truncated": "True in the `preview` config, whose texts are cut to "
     f"{PREVIEW_MAX_CHARS} characters followed by '{TRUNCATION_MARKER.strip()}'; token counts refer to the full texts.",
 }
@@ -363,6 +401,10 @@ CONFIG_DESCRIPTIONS = {
     "debate-mini": "3 complete N-agent episodes chosen deterministically (several topologies and sources).",
     "debate-full": "Every accepted N-agent episode: multi-agent debates (Agent-Scaling, MALLM) and many-model answer "
     "sets (one voting round). Latents use a basis fitted on these episodes alone.",
+    "agents-mini": "3 complete agent-team episodes chosen deterministically (different layouts first).",
+    "agents-full": "Every accepted agent-team episode: histories of agents that speak in turn, address each other and "
+    "run tools (Who&When's AG2 and Magentic-One runs, AG2 group-chat transcripts), one speaker a turn, with the "
+    "source's human failure annotations. Latents use a basis fitted on these episodes alone.",
 }
 
 

@@ -14,13 +14,13 @@ import sys
 import typing
 from pathlib import Path
 
-from builder.config import SAMPLE_SOURCE, BuildConfig
+from builder.config import SAMPLE_SOURCE, BuildConfig, flag_name
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     hints = typing.get_type_hints(BuildConfig)
     for field in BuildConfig.cli_fields():
-        flag = "--" + field.name.replace("_", "-")
+        flag = flag_name(field.name)
         hint, default, help_text = hints[field.name], field.default, field.metadata["help"]
         if hint is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
@@ -30,8 +30,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument("--source", dest="source", action="append", default=None,
                                 help=f"{help_text} Repeatable: episodes of several sources are built together, their ids "
                                      "prefixed by the source's name so that they stay unique. (default: sample)")
-        elif field.name == "debate_sources":
-            parser.add_argument("--debate-source", dest="debate_sources", action="append", default=None, help=help_text)
+        elif field.name in ("debate_sources", "team_sources"):
+            parser.add_argument(flag, dest=field.name, action="append", default=None, help=help_text)
         elif field.name == "questions":
             parser.add_argument("--questions", dest="questions", action="append", default=[], help=help_text)
         elif field.name == "output_dir":
@@ -77,7 +77,7 @@ def _is_local_source(source: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     if args.command == "build" and all(_is_local_source(s) for s in args.source or [SAMPLE_SOURCE]) and all(
-            _is_local_source(s) or s == "none" for s in (args.debate_sources or ())):
+            _is_local_source(s) or s == "none" for s in [*(args.debate_sources or ()), *(args.team_sources or ())]):
         # A local build needs nothing from the Hub; offline mode avoids ~30 s of retries without network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
@@ -106,7 +106,8 @@ def _build(args) -> int:
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(BuildConfig)}
     values["languages"] = tuple(values["languages"])
     values["questions"] = tuple(values["questions"])
-    values["debate_sources"] = tuple(values["debate_sources"]) if values["debate_sources"] is not None else None
+    for name in ("debate_sources", "team_sources"):
+        values[name] = tuple(values[name]) if values[name] is not None else None
     sources = values["source"] or [SAMPLE_SOURCE]
     values["source"] = sources[0] if len(sources) == 1 else tuple(sources)
     try:
@@ -180,8 +181,10 @@ def summary_table(report: dict, run: dict | None = None) -> str:
     for name, info in ordered:
         lines.append(f"{name:<{width}}{info['episodes']:>10}{info['turns']:>8}{info['total_tokens']:>12}"
                      f"{info['parquet_bytes']:>15}")
-    families = [("pairwise", report)] + ([("debate", report["debate"])] if report.get("debate") else [])
-    for family, section in families:
+    from builder.families import FAMILIES
+
+    families = [(f.name, report if f.report_section is None else report.get(f.report_section)) for f in FAMILIES]
+    for family, section in ((name, section) for name, section in families if section):
         rejections = section["rejections"]
         lines.append(f"{family}: rows read {section['rows_read']}, accepted {section['episodes_accepted']}, "
                      f"rejected {rejections['total']}")
@@ -200,6 +203,12 @@ def summary_table(report: dict, run: dict | None = None) -> str:
         lines.append(line)
         for sentence in section["latent_probe"].get("reading", []):
             lines.append(f"  probe: {sentence}")
+        attribution = (section.get("n_agent") or {}).get("human_attribution") or {}
+        for split, result in attribution.get("splits", {}).items():
+            shown = {m: result["methods"][m] for m in ("offline_events", "random", "last_step")}
+            lines.append(f"  human failure attribution, {split} ({result['role']}, {result['episodes']} runs): "
+                         + "; ".join(f"{m} agent {r['agent_accuracy']} {r['agent_accuracy_ci95']}, step "
+                                     f"{r['step_accuracy']} {r['step_accuracy_ci95']}" for m, r in shown.items()))
         for warning in section.get("warnings", []):
             lines.append(f"  warning: {warning}")
     if run:

@@ -28,7 +28,8 @@ def option(default, help: str, **extra):
 
 
 def flag_name(name: str) -> str:
-    return "--" + {"languages": "language", "debate_sources": "debate-source"}.get(name, name).replace("_", "-")
+    return "--" + {"languages": "language", "debate_sources": "debate-source",
+                   "team_sources": "team-source"}.get(name, name).replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,12 @@ class BuildConfig:
         "N-agent sources for the debate-* configs (repeatable): Agent-Scaling history files, MALLM record files, "
         "many-model answer sets, folders of them, or `sample`; `none` for no debate configs. Default: the embedded "
         "debate sample when --source is the embedded sample, otherwise none.",
+    )
+    team_sources: tuple[str, ...] | None = option(
+        None,
+        "Agent-team sources for the agents-* configs (repeatable): Who&When run files (its Algorithm-Generated and "
+        "Hand-Crafted folders), AG2 / AutoGen group-chat transcripts, folders of them, or `sample`; `none` for no "
+        "agent-team configs. Default: the embedded agent-team sample when --source is the embedded sample, otherwise none.",
     )
     questions: tuple[str, ...] = option((), "TASK=PATH: questions file (JSONL by index) for Agent-Scaling task TASK (repeatable).")
     questions_order: str = option(
@@ -122,6 +129,13 @@ class BuildConfig:
         if self.debate_sources is None:
             return (SAMPLE_SOURCE,) if self.source_list == (SAMPLE_SOURCE,) else ()
         return tuple(source for source in self.debate_sources if source != "none")
+
+    @property
+    def team_source_list(self) -> tuple[str, ...]:
+        """The build's agent-team sources, defaulting like the N-agent ones (debate_source_list)."""
+        if self.team_sources is None:
+            return (SAMPLE_SOURCE,) if self.source_list == (SAMPLE_SOURCE,) else ()
+        return tuple(source for source in self.team_sources if source != "none")
 
     def __post_init__(self):
         for spec in fields(self):

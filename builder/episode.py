@@ -12,19 +12,26 @@ INT64_MAX = 2**63 - 1
 
 
 def response(agent_id: str, content: str, extracted_answer: str | None = None, is_correct: bool | None = None,
-             judge_score: float | None = None, read_from: list[dict] | None = None) -> dict:
+             judge_score: float | None = None, read_from: list[dict] | None = None, kind: str = "message",
+             addressee: str | None = None) -> dict:
     """One agent's response at one turn; `read_from` lists the responses ({turn_index, agent_id}) the log
-    records this agent was given (None where the log does not say)."""
+    records this agent was given (None where the log does not say); `kind` is one of RESPONSE_KINDS."""
     return {"agent_id": agent_id, "content": content, "extracted_answer": extracted_answer,
-            "is_correct": is_correct, "judge_score": judge_score, "read_from": read_from}
+            "is_correct": is_correct, "judge_score": judge_score, "read_from": read_from, "kind": kind,
+            "addressee": addressee}
 
 
 def turn(index: int, prompt: str, responses: list[dict], consensus: float | None = None) -> dict:
     return {"turn_index": index, "prompt": prompt, "responses": responses, "consensus": consensus}
 
 
-def agent(agent_id: str, model: str, persona: str = "") -> dict:
-    return {"agent_id": agent_id, "model": model, "persona": persona}
+def agent(agent_id: str, model: str, persona: str = "", system_prompt: str | None = None) -> dict:
+    return {"agent_id": agent_id, "model": model, "persona": persona, "system_prompt": system_prompt}
+
+
+def empty_annotations() -> dict:
+    return {"mistake_agent": None, "mistake_step": None, "mistake_turn_index": None, "mistake_reason": None,
+            "annotator": None}
 
 
 def empty_outcome() -> dict:
@@ -39,13 +46,14 @@ def empty_metadata(question_id: str) -> dict:
 
 def episode(*, episode_id: str, source: str, topology: str, task: str, agents: list[dict], turns: list[dict],
             winner: str | None, outcome: dict, metadata: dict, memory: str = "full_history",
-            input_tokens_basis: str = "content_only") -> dict:
+            input_tokens_basis: str = "content_only", annotations: dict | None = None) -> dict:
     """The episode, or a Rejection when its agents cannot be told apart (every per-agent list is keyed by id)."""
     ids = [a["agent_id"] for a in agents]
     if len(set(ids)) != len(ids):
         raise Rejection("duplicate_agent", f"agent ids {ids}")
     return {"episode_id": episode_id, "source": source, "topology": topology, "memory": memory,
-            "input_tokens_basis": input_tokens_basis, "task": task, "agents": agents, "turns": turns, "winner": winner, "outcome": outcome, "metadata": metadata,
+            "input_tokens_basis": input_tokens_basis, "task": task, "agents": agents, "turns": turns, "winner": winner,
+            "outcome": outcome, "metadata": metadata, "annotations": annotations or empty_annotations(),
             "is_truncated": False}
 
 

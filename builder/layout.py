@@ -10,7 +10,7 @@ imports the pipeline to learn a file name.
         multi_llm_coord.py             the dataset's typed definition
         data/<config>/train-*.parquet  the configs
         figures/*.png                  the card's figures
-        coordinator/, coordinator-debate/   the fitted coordinators (safetensors + JSON)
+        coordinator/, coordinator-debate/, coordinator-agents/   the fitted coordinators (safetensors + JSON)
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ MANIFEST_FILE = "manifest.json"
 LOADING_SCRIPT = "multi_llm_coord.py"
 DATA_DIR = "data"
 FIGURES_DIR = "figures"
-COORDINATOR_DIRS = {"pairwise": "coordinator", "debate": "coordinator-debate"}
+COORDINATOR_DIRS = {"pairwise": "coordinator", "debate": "coordinator-debate", "agents": "coordinator-agents"}
 COORDINATOR_TENSORS = "coordinator.safetensors"
 COORDINATOR_INFO = "coordinator.json"
 

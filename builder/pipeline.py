@@ -373,6 +373,7 @@ def _options(config: BuildConfig) -> dict:
     options["languages"] = list(config.languages)
     options["questions"] = list(config.questions)
     options["debate_sources"] = list(config.debate_source_list)
+    options["team_sources"] = list(config.team_source_list)
     for transient in ("progress", "cache_dir", "embedding_cache", "device", "judge_api_key_env", "judge_concurrency",
                       "judge_timeout", "min_labelled", "engine", "ray_address"):  # do not change the output
         options.pop(transient)

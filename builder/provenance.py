@@ -70,6 +70,13 @@ class Provenance:
 MALLM_CITATION = ("@misc{mallm,\n  title = {MALLM: Multi-Agent Large Language Models Framework},\n"
                   "  author = {Multi-Agent-LLMs},\n  howpublished = {\\url{https://github.com/Multi-Agent-LLMs/mallm}}\n}")
 
+WHO_AND_WHEN_CITATION = (
+    "@inproceedings{zhang2025which,\n  title = {Which Agent Causes Task Failures and When? On Automated Failure "
+    "Attribution of LLM Multi-Agent Systems},\n  author = {Shaokun Zhang and Ming Yin and Jieyu Zhang and Jiale Liu "
+    "and Zhiguang Han and Jingyang Zhang and Beibin Li and Chi Wang and Huazheng Wang and Yiran Chen and Qingyun Wu},\n"
+    "  booktitle = {Forty-second International Conference on Machine Learning},\n  year = {2025},\n"
+    "  url = {https://openreview.net/forum?id=GazlTYxZss}\n}")
+
 KNOWN: dict[str, Provenance] = {
     "sample": Provenance(
         name="the embedded arena sample of multi-llm-coord", license="mit", judge_kind="synthetic",
@@ -109,6 +116,11 @@ KNOWN: dict[str, Provenance] = {
         judge_kind="reference_answer", citation=MALLM_CITATION,
         prompts="the MMLU-Pro authors (benchmark questions); the answers are meta-llama/Llama-3.1-70B-Instruct's",
         licence_note="Apache-2.0 (the repository's licence); model outputs also subject to the model's terms"),
+    "who-and-when": Provenance(
+        name="Who&When (github ag2ai/Agents_Failure_Attribution)", license="mit", judge_kind="reference_answer",
+        citation=WHO_AND_WHEN_CITATION, hub_id="Kevin355/Who_and_When",
+        prompts="GAIA and AssistantBench tasks; the messages are an AG2 CaptainAgent team's and Magentic-One's",
+        licence_note="MIT; failure annotations by the dataset's human annotators"),
     "debate-sample": Provenance(
         name="the embedded debate sample of multi-llm-coord", license="mit", judge_kind="synthetic",
         prompts="the authors of this project (GSM8K-style questions; example data)",
@@ -165,6 +177,14 @@ def debate_provenance(file_name: str, kind: str) -> Provenance:
     if kind in KNOWN:
         return KNOWN[kind]
     return _checked(Provenance(name=file_name, license=None, judge_kind=None, declared_by="nobody"))
+
+
+def team_provenance(path: Path, layout: str | None) -> Provenance:
+    """An agent-team file's provenance: Who&When's where the file sits in one of its two layouts' folders (the
+    embedded slice included), otherwise nothing claimed."""
+    if layout is not None:
+        return KNOWN["who-and-when"]
+    return _checked(Provenance(name=path.name, license=None, judge_kind=None, declared_by="nobody"))
 
 
 def _checked(provenance: Provenance) -> Provenance:

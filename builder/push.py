@@ -22,12 +22,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.layout import CARD_FILE, LOADING_SCRIPT, MANIFEST_FILE, REPORT_FILE
+from builder.layout import CARD_FILE, COORDINATOR_DIRS, DATA_DIR, FIGURES_DIR, LOADING_SCRIPT, MANIFEST_FILE, REPORT_FILE
 from builder.redact import redact
 from builder.validate import validate_folder
 
-# Remote paths the builder owns: files under these that the new release lacks are deleted.
-MANAGED_PREFIXES = ("data/", "figures/", "coordinator/")
+# Remote paths the builder owns, from the layout (every family's coordinator folder among them): files under these
+# that the new release lacks are deleted, so a release without some family leaves none of its files behind.
+MANAGED_PREFIXES = tuple(f"{folder}/" for folder in (DATA_DIR, FIGURES_DIR, *COORDINATOR_DIRS.values()))
 
 
 class PushError(Exception):

@@ -4,7 +4,7 @@ invariants.
 - Files: every file the manifest lists is present and unchanged (size and sha256), none is a symbolic link,
   and nothing else is in the folder; the figures the card links to and each family's coordinator files exist.
 - Configs: the declared features, the card's counts, the report's counts, and `mini` / `preview` holding the
-  same episodes, taken from `full` (`debate-mini` from `debate-full`).
+  same episodes, taken from `full` (each family's mini config from its full config).
 - Episodes: token totals add up, per-agent lists align, latents and labels are in range.
 
 Returns a list of human-readable problems; an empty list means the folder is valid.
@@ -24,6 +24,7 @@ from multi_llm_coord import (
     MEMORIES,
     PREVIEW_MAX_CHARS,
     REQUIRED_CONFIGS,
+    RESPONSE_KINDS,
     TOPOLOGIES,
     TRUNCATION_MARKER,
     WINNER_NAMES,
@@ -87,9 +88,11 @@ def validate_folder(output_dir: Path) -> list[str]:
 
 
 def subset_problems(configs: dict[str, list[dict]]) -> list[str]:
-    """mini and debate-mini hold episodes of their full config, unchanged; preview holds mini's episodes."""
+    """Each family's mini config holds episodes of its full config, unchanged; preview holds mini's episodes."""
+    from builder.families import FAMILIES
+
     problems = []
-    for small, large in (("mini", "full"), ("debate-mini", "debate-full")):
+    for small, large in ((family.mini_config, family.full_config) for family in FAMILIES):
         if small not in configs or large not in configs:
             continue
         by_id = {e["episode_id"]: e for e in configs[large]}
@@ -123,7 +126,9 @@ def _coordinator_problems(output_dir: Path, report: dict | None) -> list[str]:
     if not report:
         return []
     problems = []
-    sections = [report] + ([report["debate"]] if report.get("debate") else [])
+    from builder.families import FAMILIES
+
+    sections = [report] + [report[f.report_section] for f in FAMILIES if f.report_section and report.get(f.report_section)]
     for section in sections:
         folder = section.get("coordinator")
         if not folder:
@@ -228,18 +233,21 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
     turns, expected = episode["turns"], None
     if episode["input_tokens_basis"] not in INPUT_TOKEN_BASES:
         problems.append(f"unknown input_tokens_basis {episode['input_tokens_basis']!r}")
+    ordered = [follows_agents([r["agent_id"] for r in t["responses"]], agent_ids) for t in turns]
     # Template-counted requests hold template text besides the contents; only content-only counts follow the formula.
-    if episode["input_tokens_basis"] in CONTENT_BASES and all([r["agent_id"] for r in t["responses"]] == agent_ids
-                                                               for t in turns):
-        expected = content_inputs(episode, "tokens")
+    if episode["input_tokens_basis"] in CONTENT_BASES and all(ordered) and episode["token_totals"]:
+        system = {a["agent_id"]: a["system_prompt_tokens"] or 0 for a in episode["token_totals"]["per_agent"]}
+        expected = content_inputs(episode, "tokens", system)
     output = dict.fromkeys(agent_ids, 0)
     read = dict.fromkeys(agent_ids, 0)
     for position, turn in enumerate(episode["turns"]):
         if turn["turn_index"] != position:
             problems.append(f"turn {position} has turn_index {turn['turn_index']}")
-        if [r["agent_id"] for r in turn["responses"]] != agent_ids:
-            problems.append(f"turn {position}: responses do not follow the agents' order")
+        if not ordered[position]:
+            problems.append(f"turn {position}: responses do not follow the agents' order (each agent at most once)")
             continue
+        if any(r["kind"] not in RESPONSE_KINDS for r in turn["responses"]):
+            problems.append(f"turn {position}: a response kind is not one of {', '.join(RESPONSE_KINDS)}")
         texts = [turn["prompt"] or ""] + [r["content"] for r in turn["responses"]]
         if truncated and any(len(t) > PREVIEW_MAX_CHARS + len(TRUNCATION_MARKER) for t in texts):
             problems.append(f"turn {position}: preview text longer than {PREVIEW_MAX_CHARS} characters")
@@ -279,6 +287,14 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
         if not _finite(value) or (value is not None and value < 0):
             problems.append(f"communication_efficiency.{name} is {value}")
     return problems
+
+
+def follows_agents(speakers: list[str], agent_ids: list[str]) -> bool:
+    """A turn's responses: at least one, each agent at most once, in the agents' order (all of them in a debate
+    round or a battle, one speaker in an agent team's turn)."""
+    position = {a: i for i, a in enumerate(agent_ids)}
+    indices = [position.get(s, -1) for s in speakers]
+    return bool(indices) and -1 not in indices and indices == sorted(set(indices))
 
 
 def latent_problems(episode: dict, agents: int) -> list[str]:

@@ -18,8 +18,8 @@ def write_figures(tally, family, folder: Path) -> dict[str, str]:
 
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
-    for name, draw in (("token_distribution", _tokens), ("latent_states", _latents),
-                       ("effective_diversity", _diversity)):
+    drawings = {"token_distribution": _tokens, "latent_states": _latents, "effective_diversity": _diversity}
+    for name, draw in ((name, drawings[name]) for name in family.figures):
         figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=100)
         draw(axes, tally)
         figure.tight_layout()

@@ -63,8 +63,10 @@ ANNOTATION_CREATORS = {"human": "crowdsourced", "llm": "machine-generated", "ref
 def provenance_of(report: dict) -> list[dict]:
     """Every source of the build (pairwise, then N-agent), with the judge kind the card states for it: the
     declared one, else the one the pairwise data shows (counted from `metadata.judge`)."""
+    from builder.families import FAMILIES
+
     found = []
-    sections = [report] + ([report["debate"]] if report.get("debate") else [])
+    sections = [report] + [report[f.report_section] for f in FAMILIES if f.report_section and report.get(f.report_section)]
     for section in sections:
         counted = {k: n for k, n in section.get("judge_kinds_in_data", {}).items() if k != "not recorded"}
         for entry in section["provenance"]:
@@ -119,7 +121,9 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
         # nothing claimed for an unknown file; "original" for what this project wrote
         source_datasets=(hub_sources + (["original"] if any(written) else [])) or None,
         task_categories=["text-generation", "text-classification"],
-        tags=["multi-agent", "llm-coordination", "token-usage"] + (["chatbot-arena"] if hub_sources else []),
+        tags=["multi-agent", "llm-coordination", "token-usage"]
+        + (["chatbot-arena"] if any("arena" in s["hub_id"] for s in sources if s["hub_id"]) else [])
+        + (["failure-attribution"] if (report.get("agents") or {}).get("n_agent", {}).get("human_attribution") else []),
         size_categories=[size_category(report["configs"]["full"]["episodes"])],
         **({"extra_gated_prompt": " ".join(dict.fromkeys(gates)),
             "extra_gated_fields": {"I agree to the terms of the source dataset": "checkbox"}} if gates else {}),
@@ -163,6 +167,7 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
         token_stage=stages["token_logs"],
         latent_stage=stages["latents"],
         debate=report.get("debate"),
+        agents=report.get("agents"),
         debate_latent=next((s for s in (report.get("debate") or {}).get("stages", []) if s["stage"] == "latents"),
                            None),
         figures=figures,

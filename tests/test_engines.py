@@ -9,6 +9,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from multi_llm_coord import CONFIG_NAMES
+
 from builder.config import BuildConfig, ConfigError
 from builder.pipeline import build
 from conftest import quiet_config
@@ -39,7 +41,7 @@ def test_ray_engine_gives_the_same_episodes_as_the_local_engine(tmp_path, local_
     common = dict(cache_dir=cache, rank=3, debate_sources=("sample",))
     local = build(quiet_config(output_dir=tmp_path / "local", **common))
     on_ray = build(quiet_config(output_dir=tmp_path / "ray", engine="ray", **common))
-    for config in ("mini", "preview", "full", "debate-mini", "debate-full"):
+    for config in CONFIG_NAMES:  # every family, the agent teams (one speaker a turn) too
         expected, found = rows_of(tmp_path / "local", config), rows_of(tmp_path / "ray", config)
         assert len(expected) > 0 and found == expected, config
     # The reports differ only in the output folder and in what the cache gave (the local build filled it).
@@ -48,7 +50,7 @@ def test_ray_engine_gives_the_same_episodes_as_the_local_engine(tmp_path, local_
 
 def without_cache_counts(report: dict) -> str:
     report["options"].pop("output_dir")
-    for section in (report, report["debate"]):
+    for section in (report, report["debate"], report["agents"]):
         for stage in section["stages"]:
             stage.pop("embedding_stats", None)
     text = json.dumps(report, sort_keys=True)

@@ -31,7 +31,8 @@ def test_builder_class_reads_a_built_folder(sample_build, tmp_path):
         dataset = builder.as_dataset(split="train")
         assert dataset.features == episode_features()
         assert len(dataset) == report["configs"][name]["episodes"]
-    assert [c.name for c in MultiLlmCoord.BUILDER_CONFIGS] == ["mini", "preview", "full", "debate-mini", "debate-full"]
+    assert [c.name for c in MultiLlmCoord.BUILDER_CONFIGS] == ["mini", "preview", "full", "debate-mini", "debate-full",
+                                                               "agents-mini", "agents-full"]
     assert all(c.description for c in MultiLlmCoord.BUILDER_CONFIGS)
 
 

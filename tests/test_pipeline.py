@@ -36,7 +36,7 @@ def test_sample_build_has_the_three_configs_and_is_valid(sample_build):
     assert len(outcomes["languages"]) >= 3 and len(outcomes["models"]) >= 6
     assert outcomes["moderation_flagged"] >= 2 and outcomes["turns_per_episode"]["max"] >= 3
     assert [(stage["stage"], stage["version"]) for stage in report["stages"]] == [
-        ("token_logs", 4), ("latents", 2), ("labels", 2)]
+        ("token_logs", 4), ("latents", 2), ("labels", 3)]
     assert report["stages"][0] == {
         "stage": "token_logs", "version": 4, "library": "tiktoken", "library_version": report["stages"][0]["library_version"],
         "encoding": "cl100k_base",
@@ -83,7 +83,7 @@ def test_same_input_and_options_give_identical_parquet_bytes(sample_build, tmp_p
     second = tmp_path / "again"
     build(quiet_config(output_dir=second))
     assert parquet_bytes(first) == parquet_bytes(second)
-    assert len(parquet_bytes(first)) == 5  # mini, preview, full, debate-mini, debate-full
+    assert len(parquet_bytes(first)) == 7  # mini, preview, full, debate-mini, debate-full, agents-mini, agents-full
     # Every other file too, but those that name the output folder (the card's snippets, stats.json's options)
     # or time the run.
     files = [json.loads((folder / "manifest.json").read_text())["files"] for folder in (first, second)]

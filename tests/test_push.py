@@ -201,5 +201,6 @@ def test_cli_push_then_load_dataset_from_the_local_hub(sample_build, tmp_path):
     result = json.loads(loaded.stdout.strip().splitlines()[-1])
     assert result["mini"] == {"rows": 3, "features_match": True, "winner_is_classlabel": "ClassLabel"}
     assert result["full"]["rows"] == report["configs"]["full"]["episodes"] and result["full"]["features_match"]
-    assert sorted(result["card_configs"]) == ["debate-full", "debate-mini", "full", "mini", "preview"]
+    assert sorted(result["card_configs"]) == ["agents-full", "agents-mini", "debate-full", "debate-mini", "full", "mini",
+                                              "preview"]
     assert result["builder_class_rows"] == 3  # the typed builder class reads the Hub repo too

@@ -3,11 +3,12 @@ family is). The first family is always planned; its section is the top level of 
 
 from __future__ import annotations
 
+from builder.families.agents import AgentTeamFamily
 from builder.families.base import EpisodeFamily, FamilyPlan
 from builder.families.debate import DebateFamily
 from builder.families.pairwise import PairwiseFamily
 
-FAMILIES: list[EpisodeFamily] = [PairwiseFamily(), DebateFamily()]
+FAMILIES: list[EpisodeFamily] = [PairwiseFamily(), DebateFamily(), AgentTeamFamily()]
 
 
 def plan_families(config) -> list[FamilyPlan]:

@@ -40,6 +40,7 @@ class EpisodeFamily:
     sided           its two agents are sides whose order means something (model_a / model_b): the probe adds
                     the ordered per-response latents and an ordered model identity
     figure_prefix   prefixed to its figures' file names
+    figures         the figures it draws (dataset_card/figures.py)
     outcome_colours the outcome groups of the latent figure, with their colours
     """
 
@@ -52,6 +53,7 @@ class EpisodeFamily:
     outcome_key = "n_agent"
     sided = False
     figure_prefix: str
+    figures = ("token_distribution", "latent_states", "effective_diversity")
     outcome_colours = {"correct": "#2ca02c", "wrong": "#d62728", OUTCOME_NOT_KNOWN: "#7f7f7f"}
 
     def plan(self, config) -> FamilyPlan | None:

@@ -45,6 +45,7 @@ class FamilyTally:
         self.validity_groups: array = array("q")  # per episode: its prompt or question, as a number
         self._group_numbers: dict[str, int] = {}
         self.label_sums: dict[str, Counter] = defaultdict(Counter)  # outcome group -> sums of the label scores
+        self.records: dict[str, list] = {}      # small per-episode records a family keeps (agent teams: attribution)
 
     def add_all(self, episodes) -> "FamilyTally":
         for episode in episodes:

@@ -93,3 +93,15 @@ def resampled_auc(scores: np.ndarray, positive: np.ndarray, groups: np.ndarray, 
 def auc_interval(scores: np.ndarray, positive: np.ndarray, groups: np.ndarray, seed: int) -> list[float]:
     """95% interval of the AUC under RESAMPLES group resamples; resamples holding one class are skipped."""
     return percentile_interval(resampled_auc(scores, positive, groups, seed))
+
+
+def mean_interval(values: np.ndarray, groups: np.ndarray, seed: int, resamples: int = RESAMPLES) -> list[float]:
+    """95% interval of the mean of per-episode `values` (0/1 hits, or an expected accuracy such as 1/k) under
+    RESAMPLES group resamples."""
+    index, count = group_index(groups)
+    if not count:
+        return [float("nan")] * 2
+    sums = np.bincount(index, weights=np.asarray(values, dtype=np.float64), minlength=count)
+    sizes = np.bincount(index, minlength=count).astype(np.float64)
+    means = [(weights @ sums) / (weights @ sizes) for weights in multiplicity_blocks(count, seed, resamples)]
+    return percentile_interval(np.concatenate(means))

@@ -18,7 +18,10 @@ Definitions (rendered in the dataset card; names are the dataset's columns):
   Where the log records what each agent was given (`input_tokens_basis` recorded_reads: MALLM's memory_ids,
   kept as `turns.responses.read_from`), no topology is assumed: input_i(t) = prompt(0) + the outputs of the
   responses in read_from (every MALLM request carries the task and the question).
-  Content only: chat-format overhead (role markers, ~3-4 tokens a message) is not counted.
+  Content only: chat-format overhead (role markers, ~3-4 tokens a message) is not counted. An agent's system
+  prompt, where the log records it (`agents.system_prompt`), is part of every request it is sent and is added.
+  Agent teams speak one agent a turn: the formulas take an agent that does not speak at a turn as writing
+  nothing; under full_mesh and full_history the speaker at t is sent the whole transcript before t.
 Episode totals and communication efficiency (null where a denominator is zero):
 - prompt_tokens = sum_t prompt(t); output_tokens = sum_{i,t} output_i(t);
   total_tokens = prompt_tokens + output_tokens; agent_input_tokens = sum_{i,t} input_i(t)
@@ -84,28 +87,42 @@ def inputs_from_reads(episode: dict, unit: str) -> list[list[int]]:
     """recorded_reads: the question (the first turn's prompt, which every request carries) plus the responses
     the log records each agent was given (`read_from`), in `unit` (tokens or chars)."""
     turns = episode["turns"]
-    position = {a["agent_id"]: i for i, a in enumerate(episode["agents"])}
+    written = {(t["turn_index"], r["agent_id"]): r[f"output_{unit}"] for t in turns for r in t["responses"]}
     question = turns[0][f"prompt_{unit}"]
-    return [[question + sum(turns[read["turn_index"]]["responses"][position[read["agent_id"]]][f"output_{unit}"]
-                            for read in response["read_from"] or ())
+    return [[question + sum(written[(read["turn_index"], read["agent_id"])] for read in response["read_from"] or ())
              for response in turn["responses"]] for turn in turns]
 
 
-def content_inputs(episode: dict, unit: str) -> list[list[int]]:
-    """What each agent read at each turn, counted content only: from the recorded reads where the log has them
-    (basis recorded_reads), else from the topology and memory (the formulas in the module docstring)."""
-    if episode.get("input_tokens_basis") == BASIS_RECORDED:
-        return inputs_from_reads(episode, unit)
+def content_inputs(episode: dict, unit: str, system: dict[str, int] | None = None) -> list[list[int]]:
+    """What each responding agent read at each turn ([turn][response]), counted content only: from the recorded
+    reads where the log has them (basis recorded_reads), else from the topology and memory (the formulas in the
+    module docstring), plus the agent's system prompt (`system`: {agent id: size}) where one is logged. A turn
+    may hold fewer responses than there are agents (agent teams: one speaker a turn): an agent that does not
+    speak writes nothing that turn, but under full_history it still receives what the others wrote."""
+    system = system or {}
     turns = episode["turns"]
-    return inputs_per_turn(episode["topology"], episode.get("memory", "full_history"),
-                           [t[f"prompt_{unit}"] for t in turns],
-                           [[r[f"output_{unit}"] for r in t["responses"]] for t in turns])
+    if episode.get("input_tokens_basis") == BASIS_RECORDED:
+        reads = inputs_from_reads(episode, unit)
+        return [[value + system.get(r["agent_id"], 0) for r, value in zip(t["responses"], row)]
+                for t, row in zip(turns, reads)]
+    position = {a["agent_id"]: i for i, a in enumerate(episode["agents"])}
+    outputs = []
+    for turn in turns:
+        row = [0] * len(position)
+        for response in turn["responses"]:
+            row[position[response["agent_id"]]] = response[f"output_{unit}"]
+        outputs.append(row)
+    reads = inputs_per_turn(episode["topology"], episode.get("memory", "full_history"),
+                            [t[f"prompt_{unit}"] for t in turns], outputs)
+    return [[reads[t][position[r["agent_id"]]] + system.get(r["agent_id"], 0) for r in turn["responses"]]
+            for t, turn in enumerate(turns)]
 
 
 class TokenLogStage(EpisodeStage):
     name = "token_logs"
     version = 4  # 3: Agent-Scaling requests rebuilt from its templates; input_output_ratio from input tokens;
-    # 4: recorded reads (MALLM memory_ids), Agent-Scaling's system message for API agents
+    # 4: recorded reads (MALLM memory_ids), Agent-Scaling's system message for API agents, logged system prompts,
+    # turns with some of the agents
 
     def __init__(self, encoding_name: str = "cl100k_base"):
         self.encoding_name = encoding_name
@@ -140,14 +157,20 @@ class TokenLogStage(EpisodeStage):
                     response["input_tokens"] = sum(self.count(m["content"]) for m in messages)
                     response["input_chars"] = sum(len(m["content"]) for m in messages)
         else:
-            for unit in ("tokens", "chars"):
-                for turn, row in zip(turns, content_inputs(episode, unit)):
+            for unit, size in (("tokens", self.count), ("chars", len)):
+                system = {a["agent_id"]: size(a["system_prompt"]) for a in episode["agents"] if a.get("system_prompt")}
+                for turn, row in zip(turns, content_inputs(episode, unit, system)):
                     for response, value in zip(turn["responses"], row):
                         response[f"input_{unit}"] = value
 
-        read_totals = {a: sum(t["responses"][i]["input_tokens"] for t in turns) for i, a in enumerate(agent_ids)}
-        written_totals = {a: sum(t["responses"][i]["output_tokens"] for t in turns) for i, a in enumerate(agent_ids)}
-        written_chars = {a: sum(t["responses"][i]["output_chars"] for t in turns) for i, a in enumerate(agent_ids)}
+        read_totals, written_totals, written_chars = (dict.fromkeys(agent_ids, 0) for _ in range(3))
+        for turn in turns:  # by agent id: a turn may hold only some of the agents (one speaker a turn)
+            for response in turn["responses"]:
+                read_totals[response["agent_id"]] += response["input_tokens"]
+                written_totals[response["agent_id"]] += response["output_tokens"]
+                written_chars[response["agent_id"]] += response["output_chars"]
+        system_tokens = {a["agent_id"]: self.count(a["system_prompt"]) if a.get("system_prompt") else 0
+                         for a in episode["agents"]}
         prompt_total = sum(t["prompt_tokens"] for t in turns)
 
         output_total = sum(written_totals.values())
@@ -160,7 +183,7 @@ class TokenLogStage(EpisodeStage):
             "agent_input_tokens": agent_input_total,
             "per_agent": [
                 {"agent_id": agent, "input_tokens": read_totals[agent], "output_tokens": written_totals[agent],
-                 "output_chars": written_chars[agent]}
+                 "output_chars": written_chars[agent], "system_prompt_tokens": system_tokens[agent]}
                 for agent in agent_ids
             ],
         }

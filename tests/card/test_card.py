@@ -69,9 +69,11 @@ def test_figures_are_real_pngs_shown_in_the_card(sample_build):
     folder, _ = sample_build
     _, text = card_yaml(folder)
     shown = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", text)
-    per_family = ["effective_diversity.png", "latent_states.png", "token_distribution.png"]
-    # each family with episodes has its own three figures: the debate configs too
-    assert sorted(shown) == sorted(f"figures/{prefix}{name}" for prefix in ("", "debate_") for name in per_family)
+    from builder.families import FAMILIES
+
+    # each family with episodes shows its own figures (agent teams have no N* figure: one speaker a turn)
+    assert sorted(shown) == sorted(f"figures/{f.figure_prefix}{name}.png" for f in FAMILIES for name in f.figures)
+    assert len(shown) == 8
     assert sorted(p.name for p in (folder / "figures").iterdir()) == sorted(Path(p).name for p in shown)
     for path in shown:
         data = (folder / path).read_bytes()

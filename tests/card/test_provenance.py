@@ -28,7 +28,8 @@ def llm_judged_rows(count=6):
 
 def test_the_embedded_sample_says_it_was_written_for_this_project(sample_build):
     data, text = card(sample_build[0])
-    assert data["license"] == ["apache-2.0", "mit"] and data["source_datasets"] == ["original"]
+    assert data["license"] == ["apache-2.0", "mit"]
+    assert data["source_datasets"] == ["extended|Kevin355/Who_and_When", "original"]  # the real Who&When slice
     assert "extra_gated_prompt" not in data
     assert "illustrative verdicts written with the example data" in text
     assert "Chatbot Arena users" not in text and "CC-BY" not in text

@@ -22,6 +22,7 @@ from builder.sources import iter_source_rows
 from builder.sources.agent_scaling import agent_scaling_row_to_episode, parse_file_name
 from builder.sources.answer_sets import answer_set_row_to_episode
 from builder.sources.arena import arena_row_to_episode
+from builder.sources.agent_teams import team_row_to_episode
 from builder.sources.mallm import mallm_row_to_episode
 from conftest import FixedCounter, make_row, quiet_config, write_jsonl
 from multi_llm_coord import episode_features
@@ -247,6 +248,18 @@ def mutated(draw, base):
     return row
 
 
+TEAM_ROW = {"question": "How many?", "question_ID": "q-1", "level": "1", "ground_truth": "8", "is_correct": False,
+            "system_prompt": {"Expert": "You analyse."},
+            "history": [{"content": "Plan: count.", "role": "assistant", "name": "Expert"},
+                        {"content": "exitcode: 1 (execution failed)", "role": "user", "name": "Computer_terminal"},
+                        {"content": "TERMINATE", "role": "user", "name": "Checker"}],
+            "mistake_agent": "Expert", "mistake_step": "0", "mistake_reason": "Wrong column."}
+MAGENTIC_ROW = {"question": "Where?", "question_ID": "q-2", "ground_truth": "Here", "is_corrected": False,
+                "history": [{"content": "Where?", "role": "human"},
+                            {"content": "Plan.", "role": "Orchestrator (thought)"},
+                            {"content": "Search it.", "role": "Orchestrator (-> WebSurfer)"},
+                            {"content": "Clicked.", "role": "WebSurfer"}],
+                "mistake_agent": "WebSurfer", "mistake_step": "3", "mistake_reason": "Clicked the wrong link."}
 ROW_55K = {"id": "55001", "model_a": "m-a", "model_b": "m-b", "prompt": json.dumps(["Hi?"]),
            "response_a": json.dumps(["Hello."]), "response_b": json.dumps(["Hey."]),
            "winner_model_a": "1", "winner_model_b": "0", "winner_tie": "0"}
@@ -263,6 +276,8 @@ FORMATS = {
     "agent_scaling": (as_row(), as_normalise),
     "mallm": (mallm_row(), lambda r: mallm_row_to_episode(r, "m.jsonl", 10_000)),
     "answer_set": (answer_set_row(), lambda r: answer_set_row_to_episode(r, "a.jsonl", 10_000)),
+    "who_and_when": (TEAM_ROW, lambda r: team_row_to_episode(r, "w.json", 10_000)),
+    "magentic_one": (MAGENTIC_ROW, lambda r: team_row_to_episode(r, "m.json", 10_000)),
 }
 TOKENS = FixedCounter()
 

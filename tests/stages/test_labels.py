@@ -59,7 +59,7 @@ def test_offline_labels_follow_the_documented_formulas():
     assert labels["efficiency_rating"] == 8
     assert labels["rationale"] == "answers partly agree (cos 0.60); on topic (prompt cos 0.80); output tokens 30 vs 10."
     assert events == [["length_imbalance"]]
-    assert labels["labeler"]["version"] == "offline_rules_v2" and labels["missing_reason"] is None
+    assert labels["labeler"]["version"] == "offline_rules_v3" and labels["missing_reason"] is None
 
 
 def test_refusals_and_empty_answers_lower_the_scores_and_events_name_them():

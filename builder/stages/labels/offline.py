@@ -10,7 +10,9 @@ prompt, and an episode with no prompt text has no relevance term), output tokens
 list, English and a few common openers in de/fr/es/zh), empty answers, and the prompt's similarity to
 the previous prompt. Inputs per episode: the token totals.
 
-    agreement      = mean over turns of the mean pairwise cosine of the answers
+    agreement      = mean over turns of the mean pairwise cosine of the answers; a turn with one speaker (an
+                     agent team) compares its message with the previous message of another agent, the one it
+                     answers (no value for the first speaker)
     agreement_level: high if agreement >= 0.80, medium if >= 0.60, else low
     relevance      = mean over turns and agents of cos(e(prompt), e(answer))
     coordination_success = clip(round(2 + 5 * clip((relevance - 0.1) / 0.5, 0, 1)
@@ -22,7 +24,13 @@ the previous prompt. Inputs per episode: the token totals.
         balance = 1 - (max_i out_i - min_i out_i) / output_tokens  (1 = equal output budgets)
         resend  = 1 / history_resend_ratio  (1 for one turn; lower as re-sent history grows)
         useful  = share of output tokens in answers that are neither refusals nor empty
-The same formulas serve 2 and N agents.
+The same formulas serve 2 and N agents, and agent teams that speak one at a time.
+
+Events of turns with one speaker (agent-team transcripts), from the text alone: repetition (the speaker's
+message has cosine >= 0.95 to one of its own earlier messages: agents caught in a loop), off_task (a message or
+thought with cosine < 0.10 to the episode's first prompt, the task), tool_error (a tool result that reports an
+error: a non-zero exit code, a traceback, or a line starting with an error name); converge, diverge and
+length_imbalance compare several answers and need several.
 """
 
 from __future__ import annotations
@@ -33,10 +41,12 @@ from itertools import combinations
 import numpy as np
 
 NAME = "offline_rules"
-VERSION = "offline_rules_v2"  # v2: reads no outcome (v1 started from the winner)
+VERSION = "offline_rules_v3"  # v2: reads no outcome (v1 started from the winner); v3: one-speaker turns, repetition, tool_error, off_task
 
 HIGH_AGREEMENT, MEDIUM_AGREEMENT = 0.80, 0.60
 CONVERGE, DIVERGE, TOPIC_SHIFT, IMBALANCE = 0.80, 0.50, 0.30, 3.0
+REPETITION, OFF_TASK = 0.95, 0.10
+TOOL_ERROR = re.compile(r"exitcode: [1-9]|Traceback \(most recent call last\)|^\w*(Error|Exception):", re.MULTILINE)
 RELEVANT_FROM, RELEVANT_SPAN = 0.1, 0.5
 
 REFUSAL = re.compile(
@@ -88,9 +98,15 @@ class OfflineLabeler:
         signals, previous_prompt = [], None
         question = next((t["prompt"] for t in episode["turns"] if t["prompt"]), None)
         question_vector = self.table.of([question])[0] if question else None
+        said: dict[str, list[np.ndarray]] = {}  # each agent's earlier messages (one-speaker turns)
+        last = None  # (agent, vector) of the previous one-speaker turn
         for turn in episode["turns"]:
             answers = [r["content"] for r in turn["responses"]]
             answer_vectors = self.table.of(answers)
+            alone = len(answers) == 1
+            speaker = turn["responses"][0]["agent_id"]
+            replied = alone and last is not None and last[0] != speaker
+            earlier = said.get(speaker, []) if alone else []
             # A round without a new user message (null) is neither embedded nor compared with the previous
             # prompt; its answers are compared with the episode's question for relevance.
             prompt_vector = self.table.of([turn["prompt"]])[0] if turn["prompt"] else None
@@ -99,7 +115,14 @@ class OfflineLabeler:
             empties = [not a.strip() for a in answers]
             tokens = [r["output_tokens"] for r in turn["responses"]]
             signals.append({
-                "agreement": mean_pairwise_cosine(answer_vectors),
+                "several": not alone,
+                "agreement": (mean_pairwise_cosine(answer_vectors) if not alone
+                              else float(np.dot(answer_vectors[0], last[1])) if replied else None),
+                "repetition": bool(earlier) and max(float(np.dot(answer_vectors[0], v)) for v in earlier) >= REPETITION,
+                "off_task": (alone and question_vector is not None and turn["responses"][0].get("kind") != "tool_result"
+                             and turn["prompt"] is None and float(np.dot(answer_vectors[0], question_vector)) < OFF_TASK),
+                "tool_error": any(r.get("kind") == "tool_result" and bool(TOOL_ERROR.search(r["content"]))
+                                  for r in turn["responses"]),
                 "relevance": None if reference is None else float(np.mean(answer_vectors @ reference)),
                 "refusals": sum(refusals),
                 "agents": len(answers),
@@ -111,14 +134,17 @@ class OfflineLabeler:
             })
             if prompt_vector is not None:
                 previous_prompt = prompt_vector
+            if alone:
+                said.setdefault(speaker, []).append(answer_vectors[0])
+                last = (speaker, answer_vectors[0])
         return signals
 
     @staticmethod
     def events(signal: dict) -> list[str]:
         events = []
-        if signal["agreement"] >= CONVERGE:
+        if signal["several"] and signal["agreement"] >= CONVERGE:
             events.append("converge")
-        elif signal["agreement"] < DIVERGE:
+        elif signal["several"] and signal["agreement"] < DIVERGE:
             events.append("diverge")
         if signal["refusals"] == signal["agents"]:
             events.append("all_refuse")
@@ -126,16 +152,18 @@ class OfflineLabeler:
             events.append("refusal")
         if signal["empty"]:
             events.append("empty_answer")
-        if signal["imbalance"]:
+        if signal["several"] and signal["imbalance"]:
             events.append("length_imbalance")
         if signal["prompt_similarity"] is not None and signal["prompt_similarity"] < TOPIC_SHIFT:
             events.append("topic_shift")
+        events += [name for name in ("repetition", "tool_error", "off_task") if signal[name]]
         return events
 
     def label(self, episode: dict) -> tuple[dict, list[list[str]]]:
         signals = self.turn_signals(episode)
         turns = len(signals)
-        agreement = float(np.mean([s["agreement"] for s in signals]))
+        measured = [s["agreement"] for s in signals if s["agreement"] is not None]
+        agreement = float(np.mean(measured)) if measured else 1.0  # one agent's answers agree with themselves
         related = [s["relevance"] for s in signals if s["relevance"] is not None]
         relevance = float(np.mean(related)) if related else None
         refusing = sum(1 for s in signals if 0 < s["refusals"] < s["agents"]) / turns

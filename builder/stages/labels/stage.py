@@ -30,7 +30,7 @@ class OfflineLabelStage(EpisodeStage):
     """Computes and writes `labels` and `turns[].coordination_events` with the offline rules."""
 
     name = "labels"
-    version = 2  # 2: labels read no outcome
+    version = 3  # 2: labels read no outcome; 3: one-speaker turns (agent teams) and their events
 
     def __init__(self, table):
         self.labeler = OfflineLabeler(table)

@@ -1,0 +1,258 @@
+"""Agent-team histories: agents with roles that speak in turn, hand off and run tools, as episodes.
+
+Read as the files hold them (checked on all 184 runs of Who&When, ag2ai/Agents_Failure_Attribution, MIT):
+- Who&When, Algorithm-Generated (126 runs of an AG2 CaptainAgent team): {history: [{content, role, name}],
+  question, question_ID, level, ground_truth, is_correct, system_prompt: {agent: text}, mistake_agent,
+  mistake_step, mistake_reason}. The speaker is `name`; `role` is only AG2's user/assistant bookkeeping.
+- Who&When, Hand-Crafted (58 runs of Magentic-One): {history: [{content, role}], ..., is_corrected}. The speaker
+  is in `role`: "human" (the user's request), "Orchestrator (thought)" (its own reasoning, sent to no agent),
+  "Orchestrator (-> WebSurfer)" (an instruction addressed to WebSurfer), "Orchestrator (termination
+  condition)", or an agent's plain name ("WebSurfer").
+- a plain AutoGen / AG2 group-chat transcript, `groupchat.messages`: [{name, role, content}], either as a
+  bare JSON array in a .json file (one run) or as {"messages": [...], "task"?: text, "id"?: text} rows.
+
+Each message of the history is one turn with one response, its speaker's, in speaking order, so the source's
+step numbers stay meaningful: a user's message (Magentic-One's "human", a transcript's nameless "user") is not
+an agent's turn but the prompt of the turn that follows it; `turn_of_step` maps a history index to a turn.
+The team's code executors (AG2's `Computer_terminal`, Magentic-One's `ComputerTerminal`: every one of their
+313 messages in Who&When is the result of running code the previous speaker wrote, or the note that there was
+none) speak tool results (`kind` tool_result); Magentic-One's "(thought)" and "(termination condition)" entries
+are the orchestrator's thoughts (`kind` thought); everything else is a message, with its addressee where the
+log names one. Agents are the speakers in order of first appearance, with their system prompts where logged.
+
+In both systems every message is broadcast to every agent (AG2's GroupChat manager and Magentic-One's
+orchestrator publish each message to all participants), and each agent's request carries its whole history:
+topology full_mesh, memory full_history, so each turn's input is the speaker's system prompt plus the
+transcript so far (builder/stages/token_logs.py). Who&When records no model names and no token counts.
+
+Who&When's human annotation, the decisive mistake (`mistake_agent`, `mistake_step`: a 0-based index into
+`history`, stored as a string, `mistake_reason`), goes into `annotations`, apart from the builder's own labels;
+every Who&When run is a failure (`is_correct` / `is_corrected` false), kept as `outcome.final_correct`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from builder.config import SAMPLE_SOURCE
+from builder.episode import (
+    agent,
+    check_bool,
+    check_id,
+    check_text,
+    empty_annotations,
+    empty_metadata,
+    episode,
+    response,
+    turn,
+)
+from builder.rejections import Rejection, RowLocation
+from builder.sources.loaders import LOCAL_SUFFIXES, SourceError, iter_file, local_files, sample_dir
+
+EXECUTORS = frozenset({"Computer_terminal", "ComputerTerminal"})  # the teams' code executors (see above)
+USERS = frozenset({"human", "user"})  # the speaker names of a user's message (Magentic-One, plain transcripts)
+MAGENTIC_ROLE = re.compile(r"^(?P<agent>[^()]+?)\s*\((?P<note>[^()]*)\)$")
+ADDRESSED = re.compile(r"^->\s*(?P<addressee>.+)$")
+MAX_STEP = 1_000_000
+LAYOUT_TASKS = {"algorithm_generated": "who_and_when:algorithm_generated",
+                "hand_crafted": "who_and_when:hand_crafted", "transcript": "agent_team"}
+
+
+def is_who_and_when(row) -> bool:
+    return isinstance(row, dict) and isinstance(row.get("history"), list) and "question" in row
+
+
+def is_transcript(row) -> bool:
+    return isinstance(row, dict) and isinstance(row.get("messages"), list)
+
+
+def is_message_list(document) -> bool:
+    """A bare group-chat transcript: a non-empty list of {content, role or name} objects."""
+    return (isinstance(document, list) and bool(document)
+            and all(isinstance(m, dict) and "content" in m and ("name" in m or "role" in m) for m in document))
+
+
+def speaker_of(message: dict, position: int, max_text_chars: int) -> tuple[str, str, str | None]:
+    """(speaker, kind, addressee) of one history entry; speaker "user" for a user's message."""
+    where = f"history[{position}]"
+    name, role = message.get("name"), message.get("role")
+    for field, value in (("name", name), ("role", role)):
+        if value is not None and not isinstance(value, str):
+            raise Rejection("invalid_type", f"{where}.{field} is {type(value).__name__}")
+    label = check_text(name if name else role or "", max_text_chars, f"{where} speaker").strip()
+    if not label:
+        raise Rejection("missing_field", f"{where} names no speaker (name or role)")
+    if name is None and label in USERS or (name is None and role == "user"):
+        return "user", "message", None
+    kind, addressee = "message", None
+    match = MAGENTIC_ROLE.match(label)
+    if match:  # Magentic-One: "Orchestrator (thought)", "Orchestrator (-> WebSurfer)"
+        label, note = match.group("agent").strip(), match.group("note").strip()
+        addressed = ADDRESSED.match(note)
+        if addressed:
+            addressee = addressed.group("addressee").strip()
+        else:
+            kind = "thought"  # (thought), (termination condition): the orchestrator's own reasoning
+    if label in EXECUTORS:
+        kind = "tool_result"
+    return label, kind, addressee
+
+
+def team_row_to_episode(row, source: str, max_text_chars: int, layout: str | None = None) -> dict:
+    """A Who&When run or a group-chat transcript as an episode; `layout` (algorithm_generated / hand_crafted)
+    comes from the file's folder where it says, else from the messages."""
+    if not isinstance(row, dict):
+        raise Rejection("malformed_row", f"expected an object, got {type(row).__name__}")
+    history = row.get("history") if "history" in row else row.get("messages")
+    if not isinstance(history, list) or not history:
+        raise Rejection("empty_conversation", "history is empty")
+    speakers = []
+    for position, message in enumerate(history):
+        if not isinstance(message, dict):
+            raise Rejection("invalid_type", f"history[{position}] is {type(message).__name__}, expected an object")
+        content = check_text(message.get("content"), max_text_chars, f"history[{position}].content")
+        speakers.append((*speaker_of(message, position, max_text_chars), content))
+    if layout is None:
+        layout = ("transcript" if "history" not in row else
+                  "algorithm_generated" if any("name" in m for m in history) else "hand_crafted")
+    system_prompts = _system_prompts(row.get("system_prompt"), max_text_chars)
+    question = _optional_text(row, "question", max_text_chars) or _optional_text(row, "task", max_text_chars)
+
+    turns, turn_of_step, pending_prompt = [], {}, []
+    if layout == "algorithm_generated" and question is not None:
+        pending_prompt.append(question)  # the team's task; AG2's first message restates it with the plan
+    agent_ids: list[str] = []
+    for step, (name, kind, addressee, content) in enumerate(speakers):
+        if name == "user":
+            pending_prompt.append(content)
+            continue
+        if name not in agent_ids:
+            agent_ids.append(name)
+        turn_of_step[step] = len(turns)
+        prompt = "\n\n".join(pending_prompt) if pending_prompt else None
+        pending_prompt = []
+        turns.append(turn(len(turns), prompt, [response(name, content, kind=kind, addressee=addressee)]))
+    if pending_prompt and turns:
+        raise Rejection("invalid_value", "the history ends with a user message that no agent answered")
+    if len(agent_ids) < 2:
+        raise Rejection("too_few_agents", f"{len(agent_ids)} agent(s) speak")
+    correct = check_bool(_flag(row.get("is_correct", row.get("is_corrected"))), "is_correct")
+    question_id = row.get("question_ID", row.get("id"))
+    return episode(
+        episode_id=f"team:{layout}:{check_id(question_id, 'question_ID') if question_id is not None else source}",
+        source=source,
+        topology="full_mesh",
+        task=LAYOUT_TASKS[layout],
+        agents=[agent(a, "unknown", system_prompt=system_prompts.get(a)) for a in agent_ids],
+        turns=turns,
+        winner=None,
+        outcome={"ground_truth": _optional_text(row, "ground_truth", max_text_chars), "final_answer": None,
+                 "final_correct": correct, "correct_by": None if correct is None else "source",
+                 "decision_success": None, "final_consensus": None, "best_judge_score": None},
+        metadata=empty_metadata(None if question_id is None else check_id(question_id, "question_ID")),
+        memory="full_history",
+        annotations=_annotations(row, history, speakers, turn_of_step, max_text_chars),
+    )
+
+
+def _annotations(row: dict, history: list, speakers: list, turn_of_step: dict, max_text_chars: int) -> dict:
+    """The source's human annotation of the decisive mistake, as the file states it, and the turn it points at."""
+    annotations = empty_annotations()
+    if all(row.get(k) is None for k in ("mistake_agent", "mistake_step", "mistake_reason")):
+        return annotations
+    step = row.get("mistake_step")
+    if isinstance(step, str) and step.strip().isascii() and step.strip().isdigit():
+        step = int(step.strip())
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+        raise Rejection("invalid_type", f"mistake_step is {type(step).__name__} {str(step)[:20]!r}, expected an index")
+    if step is not None and not 0 <= step < min(len(history), MAX_STEP):
+        raise Rejection("invalid_value", f"mistake_step {step} is outside the history's {len(history)} messages")
+    annotations.update(
+        mistake_agent=_optional_text(row, "mistake_agent", max_text_chars),
+        mistake_step=step,
+        mistake_turn_index=turn_of_step.get(step),
+        mistake_reason=_optional_text(row, "mistake_reason", max_text_chars),
+        annotator="human",
+    )
+    return annotations
+
+
+def _system_prompts(value, max_text_chars: int) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Rejection("invalid_type", f"system_prompt is {type(value).__name__}, expected an object of agents")
+    return {str(k): check_text(v, max_text_chars, f"system_prompt[{k!r}]") for k, v in value.items()}
+
+
+def _optional_text(row: dict, field: str, max_text_chars: int) -> str | None:
+    value = row.get(field)
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    return check_text(value, max_text_chars, field)
+
+
+def _flag(value):
+    """Who&When writes the flag as a JSON boolean; some copies write "False" / "True"."""
+    return {"True": True, "False": False}.get(value, value) if isinstance(value, str) else value
+
+
+# --- the sources: files and folders, recognised before the build ----------------------------------------------
+
+FOLDER_LAYOUTS = {"Algorithm-Generated": "algorithm_generated", "Hand-Crafted": "hand_crafted"}
+
+
+@dataclass
+class TeamFile:
+    path: Path
+    layout: str | None  # from a Who&When folder name, else decided per row
+
+    def rows(self) -> Iterator[tuple[RowLocation, object]]:
+        if self.path.name.endswith((".json", ".json.gz")):
+            document = _whole_document(self.path)
+            if is_message_list(document):  # a bare group-chat transcript: the file is one run
+                yield RowLocation(self.path.name, 1), {"messages": document}
+                return
+        yield from iter_file(self.path)
+
+
+def plan_team_sources(sources: tuple[str, ...]) -> list[TeamFile]:
+    """The files of every --team-source (a file, a folder, or `sample`), each with its Who&When layout where its
+    folder says; a missing path or a folder without readable files is an error before any work."""
+    planned = []
+    for source in sources:
+        path = sample_dir() / "teams" if source == SAMPLE_SOURCE else Path(source)
+        if not path.exists():
+            raise SourceError(f"--team-source {source}: no such file or folder")
+        found = local_files(path)
+        if not found:
+            raise SourceError(f"--team-source {source}: holds no {', '.join(LOCAL_SUFFIXES)} files")
+        for file in found:
+            layout = next((FOLDER_LAYOUTS[part] for part in reversed(file.parts) if part in FOLDER_LAYOUTS), None)
+            planned.append(TeamFile(file, layout))
+    return planned
+
+
+def iter_team_rows(files: list[TeamFile], max_text_chars: int) -> Iterator[tuple[RowLocation, object, Callable]]:
+    for team_file in files:
+        normalise = partial(team_row_to_episode, source=team_file.path.name, max_text_chars=max_text_chars,
+                            layout=team_file.layout)
+        for location, row in team_file.rows():
+            yield location, row, normalise
+
+
+def _whole_document(path: Path):
+    import gzip
+    import json
+
+    try:
+        with (gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")) as handle:
+            return json.loads(handle.read().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None  # iter_file reports what is wrong with it, as a counted rejection
