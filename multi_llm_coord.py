@@ -109,6 +109,8 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
         "read_from": List({"turn_index": Value("int32"), "agent_id": Value("string")}),
         "kind": Value("string"),
         "addressee": Value("string"),
+        "provider_input_tokens": Value("int32"),
+        "provider_output_tokens": Value("int32"),
         "latent": List(Value("float32"), length=rank),
     }
     turn = {
@@ -160,6 +162,8 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
                 "output_tokens": Value("int64"),
                 "total_tokens": Value("int64"),
                 "agent_input_tokens": Value("int64"),
+                "provider_input_tokens": Value("int64"),
+                "provider_output_tokens": Value("int64"),
                 "per_agent": List(
                     {
                         "agent_id": Value("string"),
@@ -227,8 +231,13 @@ FIELD_DOCS: dict[str, str] = {
     "(the question text is unknown and counted as empty); recorded_reads: the question plus the answers the log "
     "records the agent was given (MALLM's memory_ids, kept in `turns.responses.read_from`), content only; "
     "content_only: the sum of the message contents the agent reads under the topology and memory (arena chats, answer "
-    "sets, MALLM exports without memory_ids), without chat-format or template tokens.",
-    "task": "The task or benchmark of the episode (e.g. gsm8k for a debate log); `chat` for arena battles.",
+    "sets, MALLM exports without memory_ids), without chat-format or template tokens; recorded_messages: the contents "
+    "of the messages an agent trace's LLM span records as sent (system prompt, history and tool results included), "
+    "counted whole; provider_usage: a trace whose spans record no message content, so input_tokens is the "
+    "provider's reported usage (and output_tokens too where the text is not recorded).",
+    "task": "The task or benchmark of the episode (e.g. gsm8k for a debate log); `chat` for arena battles; for agent "
+    "teams the source's layout (who_and_when:algorithm_generated, who_and_when:hand_crafted, agent_team) or "
+    "agent_trace:<the trace's service.name>.",
     "agents": "The agents of the episode, in a fixed order that every per-agent list follows.",
     "agents.agent_id": "Agent id: `model_a` / `model_b` for arena battles (matching the winner label); the source's "
     "agent name in debates (Agent-Scaling's `Agent1`..., MALLM's agent ids, which are UUIDs) and `agent_<i>` in answer sets.",
@@ -293,6 +302,11 @@ FIELD_DOCS: dict[str, str] = {
     "or tool_result (a tool's or code executor's output: AG2's Computer_terminal, Magentic-One's ComputerTerminal).",
     "turns.responses.addressee": "The agent the message is addressed to where the log names one (Magentic-One's "
     "'Orchestrator (-> WebSurfer)'); null otherwise.",
+    "turns.responses.provider_input_tokens": "The input tokens the model's provider reported for this call (agent "
+    "traces: gen_ai.usage.input_tokens / llm.token_count.prompt of the LLM span; never a parent span's totals); null "
+    "where the log has no usage. It counts with the model's own tokenizer and chat format, unlike input_tokens.",
+    "turns.responses.provider_output_tokens": "The output tokens the provider reported for this call; null where the "
+    "log has no usage.",
     "turns.responses.read_from.turn_index": "The turn of the response that was read.",
     "turns.responses.read_from.agent_id": "The agent that wrote the response that was read.",
     "outcome.final_correct": "Whether the final answer is correct, as `correct_by` says it was decided; null where no "
@@ -324,6 +338,8 @@ FIELD_DOCS: dict[str, str] = {
     "token_totals.total_tokens": "prompt_tokens + output_tokens: every text of the episode counted once.",
     "token_totals.agent_input_tokens": "Sum of every agent's `input_tokens` over all turns: what the agents read, "
     "history re-sending included (the billed input of an API).",
+    "token_totals.provider_input_tokens": "Sum of the responses' provider_input_tokens; null where no call reports usage.",
+    "token_totals.provider_output_tokens": "Sum of the responses' provider_output_tokens; null where no call reports usage.",
     "token_totals.per_agent": "Per-agent totals, in the order of `agents`.",
     "token_totals.per_agent.agent_id": "The agent.",
     "token_totals.per_agent.input_tokens": "Sum of the agent's `input_tokens` over all turns.",

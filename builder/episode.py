@@ -18,7 +18,7 @@ def response(agent_id: str, content: str, extracted_answer: str | None = None, i
     records this agent was given (None where the log does not say); `kind` is one of RESPONSE_KINDS."""
     return {"agent_id": agent_id, "content": content, "extracted_answer": extracted_answer,
             "is_correct": is_correct, "judge_score": judge_score, "read_from": read_from, "kind": kind,
-            "addressee": addressee}
+            "addressee": addressee, "provider_input_tokens": None, "provider_output_tokens": None}
 
 
 def turn(index: int, prompt: str, responses: list[dict], consensus: float | None = None) -> dict:

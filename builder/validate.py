@@ -35,10 +35,12 @@ from builder.layout import CARD_FILE, COORDINATOR_INFO, COORDINATOR_TENSORS, LOA
 from builder.output.folder import manifest_differences, read_manifest
 from builder.sources.agent_scaling import TEMPLATE_BASES
 from builder.sources.mallm import BASIS_RECORDED
+from builder.sources.otlp import BASIS_PROVIDER_USAGE, BASIS_RECORDED_MESSAGES
 from builder.stages.token_logs import content_inputs
 
 CONTENT_BASES = ("content_only", BASIS_RECORDED)  # counted from the contents alone, so the counts can be re-derived
-INPUT_TOKEN_BASES = (*CONTENT_BASES, *TEMPLATE_BASES)
+# Counted from texts the dataset does not keep (rebuilt requests, recorded trace messages) or from provider usage.
+INPUT_TOKEN_BASES = (*CONTENT_BASES, *TEMPLATE_BASES, BASIS_RECORDED_MESSAGES, BASIS_PROVIDER_USAGE)
 
 
 def validate_folder(output_dir: Path) -> list[str]:

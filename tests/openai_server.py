@@ -92,3 +92,64 @@ class FakeJudgeServer(LoopbackServer):
                 })
 
         return Handler
+
+
+class ScriptedChatServer(LoopbackServer):
+    """An OpenAI-compatible chat-completions model that answers from a script, for running real agent frameworks
+    in the tests: each request takes the next reply of `script` (a text, or {"tool_calls": [(name, arguments)]}),
+    and the server records every request it received and every response it sent (`exchanges`), so a test can
+    compare a trace with what really went over the wire. Its usage is deterministic: prompt tokens are the words
+    of the request's message contents, completion tokens the words of the reply (plus its tool calls)."""
+
+    def __init__(self, script: list):
+        self.script = list(script)
+        self.exchanges: list[tuple[dict, dict]] = []
+        super().__init__(self._handler())
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/v1"
+
+    @staticmethod
+    def words(messages: list[dict]) -> int:
+        count = 0
+        for message in messages:
+            content = message.get("content")
+            parts = content if isinstance(content, list) else [{"text": content or ""}]
+            count += sum(len(str(part.get("text") or "").split()) for part in parts if isinstance(part, dict))
+            for call in message.get("tool_calls") or []:
+                count += len(call["function"]["arguments"].split())
+        return count
+
+    def reply(self, request: dict) -> dict:
+        with self.lock:
+            step = self.script.pop(0) if self.script else "Done."
+            index = len(self.exchanges)
+        if isinstance(step, dict):
+            calls = [{"id": f"call_{index}_{n}", "type": "function",
+                      "function": {"name": name, "arguments": json.dumps(arguments)}}
+                     for n, (name, arguments) in enumerate(step["tool_calls"])]
+            message = {"role": "assistant", "content": None, "tool_calls": calls}
+            finish = "tool_calls"
+        else:
+            message, finish = {"role": "assistant", "content": step}, "stop"
+        prompt, completion = self.words(request["messages"]), self.words([message])
+        return {"id": f"chatcmpl-{index}", "object": "chat.completion", "created": 0, "model": request["model"],
+                "choices": [{"index": 0, "finish_reason": finish, "message": message}],
+                "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                          "total_tokens": prompt + completion}}
+
+    def _handler(self):
+        server = self
+
+        class Handler(JsonHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if not self.path.endswith("/chat/completions"):
+                    return self.send_json(404, {"error": {"message": f"no route {self.path}"}})
+                response = server.reply(request)
+                with server.lock:
+                    server.exchanges.append((request, response))
+                self.send_json(200, response)
+
+        return Handler

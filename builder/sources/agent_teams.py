@@ -10,6 +10,7 @@ Read as the files hold them (checked on all 184 runs of Who&When, ag2ai/Agents_F
   condition)", or an agent's plain name ("WebSurfer").
 - a plain AutoGen / AG2 group-chat transcript, `groupchat.messages`: [{name, role, content}], either as a
   bare JSON array in a .json file (one run) or as {"messages": [...], "task"?: text, "id"?: text} rows.
+- OpenTelemetry traces of any agent framework (OTLP/JSON): builder/sources/otlp.py.
 
 Each message of the history is one turn with one response, its speaker's, in speaking order, so the source's
 step numbers stay meaningful: a user's message (Magentic-One's "human", a transcript's nameless "user") is not
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from itertools import chain
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -52,6 +54,7 @@ from builder.episode import (
 )
 from builder.rejections import Rejection, RowLocation
 from builder.sources.loaders import LOCAL_SUFFIXES, SourceError, iter_file, local_files, sample_dir
+from builder.sources.otlp import conversation_to_episode, conversations, is_otlp_request, read_spans
 
 EXECUTORS = frozenset({"Computer_terminal", "ComputerTerminal"})  # the teams' code executors (see above)
 USERS = frozenset({"human", "user"})  # the speaker names of a user's message (Magentic-One, plain transcripts)
@@ -240,10 +243,25 @@ def plan_team_sources(sources: tuple[str, ...]) -> list[TeamFile]:
 
 
 def iter_team_rows(files: list[TeamFile], max_text_chars: int) -> Iterator[tuple[RowLocation, object, Callable]]:
+    """(location, row, normalise) of every run. A file of OpenTelemetry trace requests (builder.sources.otlp) is
+    read whole first: its spans are grouped into conversations, each one row at the line of its first span."""
     for team_file in files:
+        rows = team_file.rows()
+        first = next(rows, None)
+        if first is None:
+            continue
+        rows = chain([first], rows)
+        if is_otlp_request(first[1]):
+            spans, rejected = read_spans(rows)
+            for location, rejection in rejected:
+                yield location, rejection, None
+            normalise = partial(conversation_to_episode, source=team_file.path.name, max_text_chars=max_text_chars)
+            for conversation in conversations(spans):
+                yield conversation.spans[0].location, conversation, normalise
+            continue
         normalise = partial(team_row_to_episode, source=team_file.path.name, max_text_chars=max_text_chars,
                             layout=team_file.layout)
-        for location, row in team_file.rows():
+        for location, row in rows:
             yield location, row, normalise
 
 

@@ -42,6 +42,7 @@ from functools import cached_property
 
 from builder.sources.agent_scaling import TEMPLATE_BASES, agent_scaling_requests
 from builder.sources.mallm import BASIS_RECORDED
+from builder.sources.otlp import BASIS_PROVIDER_USAGE, BASIS_RECORDED_MESSAGES
 from builder.stages.base import EpisodeStage
 from builder.stages.tokenizer import get_encoding
 
@@ -134,6 +135,19 @@ class TokenLogStage(EpisodeStage):
     def count(self, text: str) -> int:
         return len(self.encoding.encode_ordinary(text))
 
+    def count_recorded(self, response: dict, basis: str) -> None:
+        """An agent trace's call: what its span records as sent, counted whole (recorded_messages), or, where no
+        content is recorded, the provider's usage (provider_usage); a tool's result was sent nothing."""
+        sent = response.pop("sent", None) or []
+        if basis == BASIS_PROVIDER_USAGE:
+            response["input_tokens"], response["input_chars"] = response.get("provider_input_tokens") or 0, 0
+            if not response["content"] and response.get("provider_output_tokens") is not None:
+                response["output_tokens"] = response["provider_output_tokens"]
+            return
+        texts = [text for m in sent for text in (m["content"], *m["calls"]) if text]
+        response["input_tokens"] = sum(self.count(text) for text in texts)
+        response["input_chars"] = sum(len(text) for text in texts)
+
     def describe(self) -> dict:
         import tiktoken
 
@@ -151,7 +165,12 @@ class TokenLogStage(EpisodeStage):
             for response in turn["responses"]:
                 response["output_tokens"] = self.count(response["content"])
                 response["output_chars"] = len(response["content"])
-        if episode.get("input_tokens_basis") in TEMPLATE_BASES:
+        basis = episode.get("input_tokens_basis")
+        if basis in (BASIS_RECORDED_MESSAGES, BASIS_PROVIDER_USAGE):
+            for turn in turns:
+                for response in turn["responses"]:
+                    self.count_recorded(response, basis)
+        elif basis in TEMPLATE_BASES:
             for turn, requests in zip(turns, agent_scaling_requests(episode)):
                 for response, messages in zip(turn["responses"], requests):
                     response["input_tokens"] = sum(self.count(m["content"]) for m in messages)
@@ -174,9 +193,15 @@ class TokenLogStage(EpisodeStage):
         prompt_total = sum(t["prompt_tokens"] for t in turns)
 
         output_total = sum(written_totals.values())
+        provider = {}  # what the provider reported, beside tiktoken's counts: null where no call reports usage
+        for side in ("input", "output"):
+            reported = [r[f"provider_{side}_tokens"] for t in turns for r in t["responses"]
+                        if r.get(f"provider_{side}_tokens") is not None]
+            provider[f"provider_{side}_tokens"] = sum(reported) if reported else None
         total = prompt_total + output_total
         agent_input_total = sum(read_totals.values())
         episode["token_totals"] = {
+            **provider,
             "prompt_tokens": prompt_total,
             "output_tokens": output_total,
             "total_tokens": total,

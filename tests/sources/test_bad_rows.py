@@ -17,12 +17,13 @@ from hypothesis import strategies as st
 
 from builder.cli import main
 from builder.pipeline import build
-from builder.rejections import REJECT_REASONS, Rejection
+from builder.rejections import REJECT_REASONS, Rejection, RowLocation
 from builder.sources import iter_source_rows
 from builder.sources.agent_scaling import agent_scaling_row_to_episode, parse_file_name
 from builder.sources.answer_sets import answer_set_row_to_episode
 from builder.sources.arena import arena_row_to_episode
 from builder.sources.agent_teams import team_row_to_episode
+from builder.sources.otlp import conversation_to_episode, conversations, read_spans
 from builder.sources.mallm import mallm_row_to_episode
 from conftest import FixedCounter, make_row, quiet_config, write_jsonl
 from multi_llm_coord import episode_features
@@ -260,6 +261,39 @@ MAGENTIC_ROW = {"question": "Where?", "question_ID": "q-2", "ground_truth": "Her
                             {"content": "Search it.", "role": "Orchestrator (-> WebSurfer)"},
                             {"content": "Clicked.", "role": "WebSurfer"}],
                 "mistake_agent": "WebSurfer", "mistake_step": "3", "mistake_reason": "Clicked the wrong link."}
+def otlp_attribute(key: str, value) -> dict:
+    kind = "intValue" if isinstance(value, int) else "stringValue"
+    return {"key": key, "value": {kind: str(value) if kind == "intValue" else value}}
+
+
+def otlp_span(span_id: str, parent: str, name: str, **attributes) -> dict:
+    return {"traceId": "ab" * 16, "spanId": span_id * 8, "parentSpanId": parent * 8 if parent else "", "name": name,
+            "kind": 3, "startTimeUnixNano": str(1_000 + int(span_id, 16)), "endTimeUnixNano": "9000",
+            "attributes": [otlp_attribute(k.replace("__", "."), v) for k, v in attributes.items()]}
+
+
+# An ExportTraceServiceRequest in the shape AG2's GenAI spans take (tests/sources/test_otlp.py has real ones).
+OTLP_ROW = {"resourceSpans": [{"resource": {"attributes": [otlp_attribute("service.name", "svc")]}, "scopeSpans": [{
+    "scope": {"name": "ag2"}, "spans": [
+        otlp_span("01", "", "conversation User", gen_ai__operation__name="conversation", gen_ai__conversation__id="c1"),
+        otlp_span("02", "01", "chat m", gen_ai__operation__name="chat", gen_ai__agent__name="Planner",
+                  gen_ai__input__messages=json.dumps([{"role": "user", "parts": [{"type": "text", "content": "Q?"}]}]),
+                  gen_ai__output__messages=json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "A"}]}]),
+                  gen_ai__usage__input_tokens=3, gen_ai__usage__output_tokens=1),
+        otlp_span("03", "01", "chat m", gen_ai__operation__name="chat", gen_ai__agent__name="Checker",
+                  gen_ai__usage__input_tokens=5, gen_ai__usage__output_tokens=2)]}]}]}
+
+
+def otlp_normalise(row):
+    """The first conversation of one request as an episode, or the request's rejection."""
+    spans, rejected = read_spans([(RowLocation("t.jsonl", 1), row)])
+    if rejected:
+        raise rejected[0][1]
+    if not spans:
+        raise Rejection("empty_conversation", "no spans")
+    return conversation_to_episode(conversations(spans)[0], "t.jsonl", 10_000)
+
+
 ROW_55K = {"id": "55001", "model_a": "m-a", "model_b": "m-b", "prompt": json.dumps(["Hi?"]),
            "response_a": json.dumps(["Hello."]), "response_b": json.dumps(["Hey."]),
            "winner_model_a": "1", "winner_model_b": "0", "winner_tie": "0"}
@@ -278,6 +312,7 @@ FORMATS = {
     "answer_set": (answer_set_row(), lambda r: answer_set_row_to_episode(r, "a.jsonl", 10_000)),
     "who_and_when": (TEAM_ROW, lambda r: team_row_to_episode(r, "w.json", 10_000)),
     "magentic_one": (MAGENTIC_ROW, lambda r: team_row_to_episode(r, "m.json", 10_000)),
+    "otlp": (OTLP_ROW, otlp_normalise),
 }
 TOKENS = FixedCounter()
 
