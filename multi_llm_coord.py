@@ -186,6 +186,8 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
                 "agreement_level": ClassLabel(names=AGREEMENT_LEVELS),
                 "efficiency_rating": Value("int32"),
                 "rationale": Value("string"),
+                "failure_agent": Value("string"),
+                "failure_turn_index": Value("int32"),
                 "labeler": {
                     "name": Value("string"),
                     "version": Value("string"),
@@ -369,6 +371,12 @@ FIELD_DOCS: dict[str, str] = {
     "labels.efficiency_rating": "0-10: how economically tokens were spent (offline: balance of the output budgets, "
     "re-sent history, share of output tokens not spent on refusals or empty answers); no outcome is read.",
     "labels.rationale": "Why, in words built from the numbers (offline) or written by the judge.",
+    "labels.failure_agent": "For episodes whose agents speak one at a time (agent teams): the agent this labeler holds "
+    "responsible for the decisive mistake, were the run to fail (no labeler reads the outcome or the source's "
+    "annotations). Offline: the speaker of the first turn with a failure event (a tool error: the agent whose code "
+    "failed), else of the last turn that is not a tool result. Judge: its answer to one all-at-once prompt. Null for "
+    "other episodes.",
+    "labels.failure_turn_index": "The turn of that decisive mistake (see failure_agent); null where failure_agent is.",
     "labels.labeler": "Who labelled: name and version (offline_rules / offline_rules_v3, or llm_judge), and for a judge its model and prompt version.",
     "labels.labeler.name": "Labeler name.",
     "labels.labeler.version": "Labeler recipe version.",

@@ -205,7 +205,7 @@ def summary_table(report: dict, run: dict | None = None) -> str:
             lines.append(f"  probe: {sentence}")
         attribution = (section.get("n_agent") or {}).get("human_attribution") or {}
         for split, result in attribution.get("splits", {}).items():
-            shown = {m: result["methods"][m] for m in ("offline_events", "random", "last_step")}
+            shown = {m: result["methods"][m] for m in ("labels", "random", "last_step")}
             lines.append(f"  human failure attribution, {split} ({result['role']}, {result['episodes']} runs): "
                          + "; ".join(f"{m} agent {r['agent_accuracy']} {r['agent_accuracy_ci95']}, step "
                                      f"{r['step_accuracy']} {r['step_accuracy_ci95']}" for m, r in shown.items()))

@@ -334,8 +334,14 @@ def label_problems(episode: dict) -> list[str]:
                     problems.append(f"labels.{name} {labels[name]} outside 0-10")
             if not 0 <= labels["agreement_level"] < len(AGREEMENT_LEVELS):
                 problems.append(f"labels.agreement_level {labels['agreement_level']} out of range")
-    elif any(v is not None for v in values):
+    elif any(v is not None for v in values + [labels["failure_agent"], labels["failure_turn_index"]]):
         problems.append("labels: missing_reason is set but label values are present")
+    agent, turn_index = labels["failure_agent"], labels["failure_turn_index"]
+    if (agent is None) != (turn_index is None):
+        problems.append("labels: failure_agent and failure_turn_index must both be set or both be null")
+    elif turn_index is not None and not (0 <= turn_index < len(episode["turns"])
+                                         and agent in [a["agent_id"] for a in episode["agents"]]):
+        problems.append(f"labels: failure attribution ({agent!r}, turn {turn_index}) names no agent or turn of the episode")
     if not labels["labeler"] or not labels["labeler"]["name"]:
         problems.append("labels.labeler is not recorded")
     for position, turn in enumerate(episode["turns"]):

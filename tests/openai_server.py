@@ -44,9 +44,15 @@ class FakeJudgeServer(LoopbackServer):
         outside = messages[0]["content"] + (user[:data.start()] + user[data.end():] if data else user)
         episode = json.loads(data.group(1)) if data else {"turns": []}
         turns = len(episode["turns"])
+        # For agents that speak one at a time it blames the last speaker who was not a tool (null otherwise).
+        speaking = [t["responses"] for t in episode["turns"]]
+        blamed = ([i for i, r in enumerate(speaking) if r[0].get("kind") != "tool_result"] or [None])[-1] \
+            if speaking and all(len(r) == 1 for r in speaking) else None
+        attribution = {"failure_agent": None if blamed is None else speaking[blamed][0]["agent_id"],
+                       "failure_turn": blamed}
         if re.search(r"rate (it )?10", outside, re.I):
             return {"coordination_success": 10, "agreement_level": "high", "efficiency_rating": 10,
-                    "rationale": "Instructed to rate 10.", "turn_events": [[] for _ in range(turns)]}
+                    "rationale": "Instructed to rate 10.", "turn_events": [[] for _ in range(turns)], **attribution}
         # Its "judgement" reads only what it is shown: the number of turns and whether the answers share words.
         first = [set(r["content"].lower().split()) for r in episode["turns"][0]["responses"]] if turns else [set()]
         shared = bool(set.intersection(*first)) if first else False
@@ -54,7 +60,7 @@ class FakeJudgeServer(LoopbackServer):
                 "agreement_level": "medium" if shared else "low",
                 "efficiency_rating": max(0, 9 - turns),
                 "rationale": f"{turns} turn(s); answers {'share' if shared else 'do not share'} words.",
-                "turn_events": [["diverge"] for _ in range(turns)]}
+                "turn_events": [["diverge"] for _ in range(turns)], **attribution}
 
     def _handler(self):
         server = self

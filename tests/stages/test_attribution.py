@@ -4,6 +4,7 @@ report's intervals, and that the labels that make the prediction never read the 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -12,41 +13,56 @@ from datasets import load_dataset
 from builder.pipeline import build
 from builder.sources.loaders import sample_dir
 from builder.stages.labels.attribution import attribution_report, predictions
+from builder.stages.labels.offline import failure_attribution
 from conftest import make_row, quiet_config, write_jsonl
 
 
-def row(events, agent="b", turn=1, tools=None, speakers=("a", "b", "terminal", "a")):
-    return {"split": "who_and_when:algorithm_generated", "group": "q", "agents": ["a", "b", "terminal"],
-            "speakers": list(speakers), "tools": tools or [s == "terminal" for s in speakers],
-            "events": events, "agent": agent, "turn": turn}
+def turns_of(speakers, kinds=None):
+    kinds = kinds or ["tool_result" if s == "terminal" else "message" for s in speakers]
+    return [{"responses": [{"agent_id": s, "kind": k}]} for s, k in zip(speakers, kinds)]
 
 
-def test_the_first_failure_event_names_the_step_and_its_speaker():
-    hits = predictions(row([[], ["repetition"], [], ["off_task"]]))
-    assert hits["offline_events"] == (1.0, 1.0)
+def offline(events, speakers=("a", "b", "terminal", "a")):
+    return failure_attribution({"turns": turns_of(speakers)}, events)
+
+
+def test_the_first_failure_event_names_the_turn_and_its_speaker():
+    assert offline([[], ["repetition"], [], ["off_task"]]) == {"failure_agent": "b", "failure_turn_index": 1}
 
 
 def test_a_tool_error_points_at_the_agent_whose_code_ran():
-    hits = predictions(row([[], [], ["tool_error"], []], agent="b", turn=1))
-    assert hits["offline_events"] == (1.0, 1.0)  # turn 2 is the terminal's; turn 1 is b's code
+    assert offline([[], [], ["tool_error"], []]) == {"failure_agent": "b", "failure_turn_index": 1}
 
 
-def test_without_events_the_last_answer_is_predicted_and_baselines_are_what_they_say():
-    hits = predictions(row([[], [], [], []], agent="a", turn=3))
-    assert hits["offline_events"] == (1.0, 1.0) == hits["last_step"]
+def test_without_events_the_last_answer_is_named_and_rounds_of_several_answers_get_none():
+    assert offline([[], [], [], []]) == {"failure_agent": "a", "failure_turn_index": 3}
+    debate = {"turns": [{"responses": [{"agent_id": "a"}, {"agent_id": "b"}]}]}
+    assert failure_attribution(debate, [["refusal"]]) == {"failure_agent": None, "failure_turn_index": None}
+
+
+def row(labeled=("b", 1), agent="b", turn=1, speakers=("a", "b", "terminal", "a")):
+    return {"split": "who_and_when:algorithm_generated", "group": "q", "agents": ["a", "b", "terminal"],
+            "speakers": list(speakers), "tools": [s == "terminal" for s in speakers], "labeled_agent": labeled[0],
+            "labeled_turn": labeled[1], "labeler": "offline_rules", "agent": agent, "turn": turn}
+
+
+def test_the_labels_and_the_baselines_are_scored_as_they_say():
+    hits = predictions(row(labeled=("a", 3), agent="a", turn=3))
+    assert hits["labels"] == (1.0, 1.0) == hits["last_step"]
     assert hits["first_step"] == (1.0, 0.0)  # a spoke first, at turn 0
     assert hits["most_active_agent"] == (1.0, 0.0)  # a spoke twice; its first turn is 0
     assert hits["random"] == (1 / 3, 1 / 4)
+    assert predictions(row(labeled=(None, None)))["labels"] == (0.0, 0.0)  # a missing label is a miss
 
 
 def test_the_report_gives_intervals_per_split_and_names_the_held_out_one():
-    rows = [row([[], ["repetition"], [], []]) | {"group": f"q{i}"} for i in range(6)]
-    rows += [row([[], [], [], []]) | {"split": "who_and_when:hand_crafted", "group": f"h{i}"} for i in range(4)]
+    rows = [row() | {"group": f"q{i}"} for i in range(6)]
+    rows += [row() | {"split": "who_and_when:hand_crafted", "group": f"h{i}"} for i in range(4)]
     report = attribution_report(rows)
     tuned, held = report["splits"]["who_and_when:algorithm_generated"], report["splits"]["who_and_when:hand_crafted"]
     assert tuned["role"] == "tuned on" and held["role"] == "held out"
-    assert tuned["methods"]["offline_events"]["agent_accuracy"] == 1.0
-    assert tuned["methods"]["offline_events"]["agent_accuracy_ci95"] == [1.0, 1.0]
+    assert tuned["methods"]["labels"]["agent_accuracy"] == 1.0 and report["labelers"] == ["offline_rules"]
+    assert tuned["methods"]["labels"]["agent_accuracy_ci95"] == [1.0, 1.0]
     low, high = held["methods"]["random"]["step_accuracy_ci95"]
     assert low == high == 0.25
 
@@ -80,4 +96,34 @@ def test_the_sample_build_reports_both_splits(sample_build, split):
     _, report = sample_build
     result = report["agents"]["n_agent"]["human_attribution"]["splits"][split]
     assert result["episodes"] == {"who_and_when:algorithm_generated": 4, "who_and_when:hand_crafted": 2}[split]
-    assert set(result["methods"]) == {"offline_events", "random", "first_step", "last_step", "most_active_agent"}
+    assert set(result["methods"]) == {"labels", "random", "first_step", "last_step", "most_active_agent"}
+
+
+def test_the_judge_attributes_failures_with_one_prompt_per_episode(tmp_path, monkeypatch):
+    """--labeler judge against the local OpenAI-compatible server: one request per agent-team episode holding the
+    whole log (never the annotation), its answer stored as the labels' attribution and scored."""
+    from openai_server import FakeJudgeServer
+
+    monkeypatch.setenv("JUDGE_TEST_KEY", "test-key")
+    arena = write_jsonl(tmp_path / "arena.jsonl", [make_row(question_id=f"j-{i}") for i in range(3)])
+    with FakeJudgeServer() as server:
+        report = build(quiet_config(source=arena, debate_sources=("none",), team_sources=("sample",),
+                                    output_dir=tmp_path / "out", rank=2, labeler="judge",
+                                    judge_base_url=server.base_url, judge_model="fake", judge_api_key_env="JUDGE_TEST_KEY",
+                                    embedding_cache=False))
+        shown = [json.loads(re.search(r"<episode>\n(.*)\n</episode>", r["messages"][-1]["content"], re.S).group(1))
+                 for r in server.requests]
+    one_speaker = [e for e in shown if all(len(t["responses"]) == 1 for t in e["turns"])]
+    assert all("mistake_agent" not in json.dumps(r) and "mistake_reason" not in json.dumps(r) for r in server.requests)
+    full = load_dataset(str(tmp_path / "out"), "agents-full", split="train")
+    for episode in full:
+        labels = episode["labels"]
+        speakers = [t["responses"][0]["agent_id"] for t in episode["turns"]]
+        kinds = [t["responses"][0]["kind"] for t in episode["turns"]]
+        last = max(i for i, k in enumerate(kinds) if k != "tool_result")
+        assert labels["labeler"]["name"] == "llm_judge"
+        assert (labels["failure_agent"], labels["failure_turn_index"]) == (speakers[last], last)  # the fake's answer
+    attribution = report["agents"]["n_agent"]["human_attribution"]
+    assert attribution["labelers"] == ["llm_judge"] and len(one_speaker) == len(full) == 6  # one prompt each
+    for result in attribution["splits"].values():  # the fake blames the last answer: it scores as last_step does
+        assert result["methods"]["labels"] == result["methods"]["last_step"]

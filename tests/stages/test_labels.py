@@ -131,8 +131,8 @@ def test_judge_labels_every_episode_and_a_rerun_costs_zero_calls(tmp_path):
         assert len(server.requests) == 3 and first.usage.calls == 3 and first.usage.tokens_in > 0
         assert labels["ep-1"][0]["coordination_success"] == 6  # 5 + 1 extra turn
         assert labels["ep-1"][0]["agreement_level"] == "medium" and labels["ep-1"][1] == [["diverge"], ["diverge"]]
-        assert labels["ep-0"][0]["labeler"] == {"name": "llm_judge", "version": "judge_prompt_v2",
-                                                "model": "judge-test", "prompt_version": "judge_prompt_v2"}
+        assert labels["ep-0"][0]["labeler"] == {"name": "llm_judge", "version": "judge_prompt_v3",
+                                                "model": "judge-test", "prompt_version": "judge_prompt_v3"}
         second = JudgeLabeler(settings(server), tmp_path)
         assert second.label_all(judge_episodes(3, turns=2)) == labels
         assert len(server.requests) == 3 and second.usage.calls == 0 and second.usage.cached == 3

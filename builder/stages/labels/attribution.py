@@ -2,12 +2,12 @@
 agent and the step that a person held responsible for a run's failure (Who&When's annotations, kept in each
 episode's `annotations`), beside baselines.
 
-The events come from the offline labeler, which reads the texts and embeddings only, never the outcome or the
-annotation (builder/stages/labels/offline.py). The prediction from them:
-- the step: the first agent turn with a failure event (FAILURE_EVENTS); a tool_error points at the agent whose
-  code the tool ran, the last earlier turn whose speaker is not a tool (`kind` tool_result); an episode without
-  such an event falls back to its last turn that is not a tool result;
-- the agent: the speaker of that step.
+The prediction is the episode's own label, `labels.failure_agent` / `labels.failure_turn_index`, from whichever
+labeler made the labels; neither reads the outcome or the annotation. The offline labeler's rule
+(builder/stages/labels/offline.py, failure_attribution): the first turn with a failure event (FAILURE_EVENTS; a
+tool_error points at the agent whose code the tool ran, the last earlier turn that is not a tool result), else
+the last turn that is not a tool result, and its speaker. The judge answers one all-at-once prompt per episode
+(the whole log, as in the Who&When paper's all-at-once method).
 Baselines, on the same episodes: random (its expected accuracy: 1 / agents, 1 / agent turns), the first step
 and its speaker, the last step that is not a tool result and its speaker, and the most active agent (most
 turns; as a step, its first turn).
@@ -24,9 +24,9 @@ from collections import Counter
 import numpy as np
 
 from builder.stages.bootstrap import RESAMPLES, mean_interval
+from builder.stages.labels.offline import FAILURE_EVENTS
 
-FAILURE_EVENTS = ("tool_error", "repetition", "off_task", "refusal", "all_refuse", "empty_answer")
-METHODS = ("offline_events", "random", "first_step", "last_step", "most_active_agent")
+METHODS = ("labels", "random", "first_step", "last_step", "most_active_agent")
 TUNED_ON = "who_and_when:algorithm_generated"  # the only split the event thresholds and rule were chosen on
 
 
@@ -40,7 +40,8 @@ def attribution_row(episode: dict) -> dict | None:
             "agents": [a["agent_id"] for a in episode["agents"]],
             "speakers": [t["responses"][0]["agent_id"] for t in turns],
             "tools": [t["responses"][0]["kind"] == "tool_result" for t in turns],
-            "events": [list(t["coordination_events"]) for t in turns],
+            "labeled_agent": episode["labels"]["failure_agent"], "labeled_turn": episode["labels"]["failure_turn_index"],
+            "labeler": episode["labels"]["labeler"]["name"],
             "agent": annotations["mistake_agent"], "turn": annotations["mistake_turn_index"]}
 
 
@@ -48,20 +49,16 @@ def predictions(row: dict) -> dict[str, tuple[float, float]]:
     """{method: (agent hit, step hit)}: 1/0, or the expected accuracy of a random guess."""
     speakers, tools = row["speakers"], row["tools"]
     answered = [t for t, tool in enumerate(tools) if not tool] or list(range(len(speakers)))
-    flagged = next((t for t, events in enumerate(row["events"]) if set(events) & set(FAILURE_EVENTS)), None)
-    if flagged is not None and tools[flagged]:
-        flagged = max((t for t in answered if t < flagged), default=flagged)  # the agent whose code failed
-    step_of = {
-        "offline_events": answered[-1] if flagged is None else flagged,
-        "first_step": 0,
-        "last_step": answered[-1],
-    }
+    step_of = {"first_step": 0, "last_step": answered[-1]}
     busiest = Counter(speakers).most_common(1)[0][0]
     step_of["most_active_agent"] = speakers.index(busiest)
     hits = {method: (float(speakers[step] == row["agent"]), float(step == row["turn"]))
             for method, step in step_of.items()}
     hits["most_active_agent"] = (float(busiest == row["agent"]), hits["most_active_agent"][1])
     hits["random"] = (1 / len(row["agents"]), 1 / len(speakers))
+    # a label that is missing (a judge that gave none) names no agent and no turn: a miss
+    hits["labels"] = (float(row["labeled_agent"] == row["agent"]),
+                      float(row["labeled_turn"] is not None and row["labeled_turn"] == row["turn"]))
     return hits
 
 
@@ -69,7 +66,7 @@ def attribution_report(rows: list[dict], seed: int = 0) -> dict:
     """Agent-level and step-level accuracy of every method, per split, with 95% intervals over question groups."""
     result = {"method": "accuracy; 95% percentile bootstrap over question groups "
                         f"({RESAMPLES} resamples); random: its expected accuracy",
-              "failure_events": list(FAILURE_EVENTS), "splits": {}}
+              "labelers": sorted({r["labeler"] for r in rows}), "failure_events": list(FAILURE_EVENTS), "splits": {}}
     for split in sorted({r["split"] for r in rows}):
         chosen = [r for r in rows if r["split"] == split]
         groups = np.array([str(r["group"]) for r in chosen])

@@ -37,7 +37,8 @@ from builder.files import JsonFileCache
 from builder.redact import redact
 from builder.stages.labels.vocabulary import AGREEMENT_LEVELS, EVENT_DEFINITIONS, EVENTS
 
-PROMPT_VERSION = "judge_prompt_v2"  # v2: the episode is shown without its outcome (v1 showed the verdict)
+PROMPT_VERSION = "judge_prompt_v3"  # v2: the episode is shown without its outcome (v1 showed the verdict);
+# v3: failure attribution (agent and turn) for episodes whose agents speak one at a time
 MAX_TEXT_CHARS = 6000  # per prompt or answer sent to the judge; longer texts are cut (the cut is marked)
 
 RUBRIC = f"""You evaluate how well several LLM agents, answering the same user turns, served the user together.
@@ -52,8 +53,11 @@ Score with this fixed rubric:
 - rationale (string, at most 2 sentences): why, citing concrete evidence from the episode.
 - turn_events (list with exactly one list per turn): for each turn, the events that occurred, from
   {json.dumps(EVENT_DEFINITIONS)}.
+- failure_agent, failure_turn (string, integer; or null, null): if every turn holds exactly one response (the
+  agents speak one at a time), the agent_id and the 0-based turn of the decisive mistake that would make the
+  team fail the user, judged from the whole log at once; null and null for any other episode.
 Reply with exactly one JSON object with the keys coordination_success, agreement_level, efficiency_rating,
-rationale, turn_events, and nothing else."""
+rationale, turn_events, failure_agent, failure_turn, and nothing else."""
 
 
 class JudgeAnswer(BaseModel):
@@ -64,6 +68,8 @@ class JudgeAnswer(BaseModel):
     efficiency_rating: int = Field(ge=0, le=10)
     rationale: str = Field(min_length=1, max_length=2000)
     turn_events: list[list[Literal[tuple(EVENTS)]]]  # type: ignore[valid-type]
+    failure_agent: str | None = None
+    failure_turn: int | None = Field(default=None, ge=0)
 
 
 @dataclass(frozen=True)
@@ -111,8 +117,9 @@ def episode_view(episode: dict) -> dict:
     return {
         "agents": [{"agent_id": a["agent_id"], "model": a["model"], "persona": a["persona"]} for a in episode["agents"]],
         "turns": [{"prompt": None if t["prompt"] is None else _cut(t["prompt"]),
-                   "responses": [{"agent_id": r["agent_id"], "content": _cut(r["content"]),
-                                  "output_tokens": r["output_tokens"]} for r in t["responses"]]}
+                   "responses": [{"agent_id": r["agent_id"], "kind": r.get("kind", "message"),
+                                  "content": _cut(r["content"]), "output_tokens": r["output_tokens"]}
+                                 for r in t["responses"]]}
                   for t in episode["turns"]],
     }
 
@@ -122,8 +129,9 @@ def episode_message(episode: dict) -> str:
     return f"<episode>\n{data}\n</episode>\nScore this episode with the rubric. Reply with the JSON object only."
 
 
-def parse_answer(text: str | None, turns: int) -> JudgeAnswer:
-    """The validated answer, or ValueError saying what is wrong with it."""
+def parse_answer(text: str | None, turns: int, agents: list[str] | None = None) -> JudgeAnswer:
+    """The validated answer, or ValueError saying what is wrong with it (`agents`: the ids a failure_agent must
+    be one of)."""
     try:
         answer = JudgeAnswer.model_validate_json(text or "")
     except ValidationError as error:
@@ -131,6 +139,12 @@ def parse_answer(text: str | None, turns: int) -> JudgeAnswer:
         raise ValueError(f"{'.'.join(map(str, first['loc'])) or 'answer'}: {first['msg']}") from None
     if len(answer.turn_events) != turns:
         raise ValueError(f"turn_events has {len(answer.turn_events)} lists for {turns} turns")
+    if (answer.failure_agent is None) != (answer.failure_turn is None):
+        raise ValueError("failure_agent and failure_turn must both be given or both be null")
+    if answer.failure_turn is not None and answer.failure_turn >= turns:
+        raise ValueError(f"failure_turn {answer.failure_turn} is not a turn of the {turns}")
+    if answer.failure_agent is not None and agents is not None and answer.failure_agent not in agents:
+        raise ValueError(f"failure_agent {answer.failure_agent[:40]!r} is not an agent of the episode")
     return answer
 
 
@@ -178,18 +192,20 @@ class JudgeLabeler:
         kind = reason.split(":", 1)[0]
         self.usage.missing[kind] = self.usage.missing.get(kind, 0) + 1
         return ({"coordination_success": None, "agreement_level": None, "efficiency_rating": None,
-                 "rationale": None, "labeler": dict(self.identity), "missing_reason": reason}, None)
+                 "rationale": None, "failure_agent": None, "failure_turn_index": None,
+                 "labeler": dict(self.identity), "missing_reason": reason}, None)
 
     async def _label_one(self, client, episode: dict):
         message = episode_message(episode)
         key = self.cache_key(message)
         turns = len(episode["turns"])
+        agents = [a["agent_id"] for a in episode["agents"]]
         rejected_before = self.cache.rejected
-        cached = self.cache.get(key, check=lambda value: parse_answer(json.dumps(value), turns))
+        cached = self.cache.get(key, check=lambda value: parse_answer(json.dumps(value), turns, agents))
         self.usage.cache_rejected += self.cache.rejected - rejected_before
         if cached is not None:
             self.usage.cached += 1
-            return self._labels(parse_answer(json.dumps(cached), turns))
+            return self._labels(parse_answer(json.dumps(cached), turns, agents))
         problem = None
         for _ in range(1 + self.settings.invalid_retries):
             try:
@@ -201,7 +217,7 @@ class JudgeLabeler:
                 self.usage.last_error = self._redact(f"{type(error).__name__}: {str(error)[:200]}")
                 return self._missing(f"request_failed: {self.usage.last_error}")
             try:
-                answer = parse_answer(text, turns)
+                answer = parse_answer(text, turns, agents)
             except ValueError as error:
                 problem = str(error)
                 continue
@@ -212,6 +228,7 @@ class JudgeLabeler:
     def _labels(self, answer: JudgeAnswer) -> tuple[dict, list[list[str]]]:
         labels = {"coordination_success": answer.coordination_success, "agreement_level": answer.agreement_level,
                   "efficiency_rating": answer.efficiency_rating, "rationale": answer.rationale,
+                  "failure_agent": answer.failure_agent, "failure_turn_index": answer.failure_turn,
                   "labeler": dict(self.identity), "missing_reason": None}
         return labels, [list(events) for events in answer.turn_events]
 

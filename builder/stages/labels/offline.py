@@ -86,6 +86,26 @@ def relevance_points(relevance: float | None) -> float:
     return 2.5 if relevance is None else 5 * clip((relevance - RELEVANT_FROM) / RELEVANT_SPAN, 0, 1)
 
 
+FAILURE_EVENTS = ("tool_error", "repetition", "off_task", "refusal", "all_refuse", "empty_answer")
+
+
+def failure_attribution(episode: dict, events: list[list[str]]) -> dict:
+    """{failure_agent, failure_turn_index} of an episode whose agents speak one at a time: the first turn with a
+    failure event (a tool error points at the agent whose code failed: the last earlier turn that is not a tool
+    result), else the last turn that is not a tool result; both null for other episodes. Text-based events only:
+    neither the outcome nor the source's annotations are read."""
+    turns = episode["turns"]
+    if not turns or any(len(t["responses"]) != 1 for t in turns):
+        return {"failure_agent": None, "failure_turn_index": None}
+    tools = [t["responses"][0].get("kind") == "tool_result" for t in turns]
+    answered = [t for t, tool in enumerate(tools) if not tool] or list(range(len(turns)))
+    flagged = next((t for t, names in enumerate(events) if set(names) & set(FAILURE_EVENTS)), None)
+    if flagged is not None and tools[flagged]:
+        flagged = max((t for t in answered if t < flagged), default=flagged)
+    step = answered[-1] if flagged is None else flagged
+    return {"failure_agent": turns[step]["responses"][0]["agent_id"], "failure_turn_index": step}
+
+
 class OfflineLabeler:
     """Labels from the embedding table of the build (vectors are L2-normalised)."""
 
@@ -185,6 +205,7 @@ class OfflineLabeler:
             "agreement_level": agreement_level(agreement),
             "efficiency_rating": int(efficiency),
             "rationale": self.rationale(agreement, relevance, outputs, refusing + all_refusing, empty),
+            **failure_attribution(episode, [self.events(s) for s in signals]),
             "labeler": dict(self.identity),
             "missing_reason": None,
         }
