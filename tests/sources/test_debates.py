@@ -13,8 +13,6 @@ from builder.pipeline import build
 from builder.sources.agent_scaling import agent_scaling_row_to_episode, parse_file_name
 from builder.sources.answer_sets import answer_set_row_to_episode
 from builder.sources.debates import iter_debate_rows, plan_debate_sources, sample_questions
-from builder.sources.loaders import sample_dir
-from builder.sources.mallm import mallm_row_to_episode
 from builder.rejections import Rejection
 from builder.validate import validate_folder
 from conftest import quiet_config
