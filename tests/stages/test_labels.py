@@ -383,3 +383,22 @@ def test_shuffling_debate_correctness_leaves_every_label_unchanged(tmp_path):
                         for e in dataset})
     assert {k: v[:2] for k, v in columns[0].items()} == {k: v[:2] for k, v in columns[1].items()}
     assert [v[2] for v in columns[0].values()] != [v[2] for v in columns[1].values()]  # the outcomes did change
+
+
+@pytest.mark.parametrize("headers, wait", [
+    ({"retry-after": "3"}, 3.0),
+    ({"retry-after": "1.5"}, 1.5),
+    ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),  # milliseconds win, as in the OpenAI client
+    ({"retry-after": "Tue, 01 Dec 2026 06:00:10 GMT"}, 10.0),  # an HTTP date, 10 s after `now`
+    ({"retry-after": "Tue, 01 Dec 2026 05:59:00 GMT"}, 0.0),  # a date in the past: no wait
+    ({"retry-after": "soon"}, None),
+    ({"retry-after-ms": "-5"}, None),
+    ({}, None),
+])
+def test_the_judge_reads_every_retry_after_form(headers, wait):
+    import email.utils
+
+    from builder.stages.labels.judge import server_wait
+
+    now = email.utils.parsedate_to_datetime("Tue, 01 Dec 2026 06:00:00 GMT").timestamp()
+    assert server_wait(headers, now=now) == wait

@@ -129,6 +129,32 @@ def episode_message(episode: dict) -> str:
     return f"<episode>\n{data}\n</episode>\nScore this episode with the rubric. Reply with the JSON object only."
 
 
+def server_wait(headers, now: float | None = None) -> float | None:
+    """The seconds a server asks the client to wait, read as the OpenAI client reads them: `retry-after-ms`
+    (milliseconds), else `Retry-After` as seconds or as an HTTP date; None where neither says a usable time."""
+    import email.utils
+    import time
+
+    milliseconds = headers.get("retry-after-ms")
+    try:
+        if milliseconds is not None and float(milliseconds) >= 0:
+            return float(milliseconds) / 1000
+    except ValueError:
+        pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return max(seconds, 0.0) if seconds == seconds and seconds != float("inf") else None
+
+
 def parse_answer(text: str | None, turns: int, agents: list[str] | None = None) -> JudgeAnswer:
     """The validated answer, or ValueError saying what is wrong with it (`agents`: the ids a failure_agent must
     be one of)."""
@@ -262,8 +288,8 @@ class JudgeLabeler:
 
     def _backoff(self, attempt: int, error: Exception) -> float:
         response = getattr(error, "response", None)
-        retry_after = response.headers.get("retry-after") if response is not None else None
-        if retry_after and retry_after.replace(".", "", 1).isdigit():
-            return min(float(retry_after), self.settings.backoff_max_s)
+        wait = server_wait(response.headers) if response is not None else None
+        if wait is not None:
+            return min(wait, self.settings.backoff_max_s)
         delay = self.settings.backoff_base_s * 2 ** attempt
         return min(delay * (0.5 + random.random() / 2), self.settings.backoff_max_s)  # jitter spreads retries
