@@ -99,8 +99,10 @@ class ParquetParts:
     next file starts once the current one holds `limit` as counted by `measure(table)`."""
 
     def __init__(self, path_of: Callable[[int], Path], schema, *, compression: str, limit: int,
-                 measure: Callable = len):
+                 measure: Callable = len, options: dict | None = None):
+        """`options`: further ParquetWriter options (the dataset's shards: page index, content-defined chunks)."""
         self.path_of, self.schema, self.compression = path_of, schema, compression
+        self.options = options or {}
         self.limit, self.measure = limit, measure
         self.files: list[Path] = []
         self._writer = None
@@ -113,7 +115,7 @@ class ParquetParts:
             path = Path(self.path_of(len(self.files)))
             path.parent.mkdir(parents=True, exist_ok=True)
             self.files.append(path)
-            self._writer = pq.ParquetWriter(path, self.schema, compression=self.compression)
+            self._writer = pq.ParquetWriter(path, self.schema, compression=self.compression, **self.options)
         self._writer.write_table(table)
         self._held += self.measure(table)
         if self._held >= self.limit:

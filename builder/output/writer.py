@@ -42,7 +42,8 @@ class ConfigWriter:
         self.datasets = datasets
         # Shards are written as .part files and named -of-N once N is known (close()).
         self.shards = ParquetParts(lambda index: self.root / f"{shard_path(config_name, index, 1)}.part", self.schema,
-                                   compression="snappy", limit=max_shard_bytes, measure=lambda table: table.nbytes)
+                                   compression="snappy", limit=max_shard_bytes, measure=lambda table: table.nbytes,
+                                   options=shard_options())
         self.num_bytes = 0
         self.num_examples = 0
         self.pending: list = []  # Arrow tables of the episodes not yet written (a few KB an episode, not a dict's ~46 KB)
@@ -98,6 +99,18 @@ def write_config(episodes: list[dict], config_name: str, root: Path, rank: int, 
     writer = ConfigWriter(config_name, root, rank, max_shard_bytes)
     writer.add(episodes)
     return writer.close()
+
+
+def shard_options() -> dict:
+    """What `datasets` itself writes into Parquet, where the installed pyarrow supports it: a page index (the Hub's
+    viewer and readers skip pages by it) and content-defined chunking (pyarrow >= 21: unchanged rows give unchanged
+    pages across releases, so the Hub's storage deduplicates them). Both are deterministic."""
+    import inspect
+
+    import pyarrow.parquet as pq
+
+    supported = inspect.signature(pq.ParquetWriter.__init__).parameters
+    return {name: True for name in ("write_page_index", "use_content_defined_chunking") if name in supported}
 
 
 def _with_event_ids(episode: dict, features) -> dict:

@@ -33,3 +33,15 @@ def test_shards_are_cut_by_bytes_and_load_with_the_declared_features(tmp_path):
     loaded = datasets.load_dataset("parquet", data_files=[str(s) for s in shards], split="train")
     assert loaded.features == features  # the declared features, from the schema metadata
     assert loaded.to_list() == rows
+
+
+def test_shards_carry_a_page_index_and_content_defined_chunks(sample_build):
+    import pyarrow.parquet as pq
+
+    from builder.output.writer import shard_options
+
+    assert shard_options() == {"write_page_index": True, "use_content_defined_chunking": True}  # pyarrow >= 21 here
+    folder, _ = sample_build
+    for path in sorted((folder / "data").rglob("*.parquet")):
+        column = pq.ParquetFile(path).metadata.row_group(0).column(0)
+        assert column.has_offset_index and column.has_column_index, path
