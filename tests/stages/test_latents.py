@@ -470,3 +470,16 @@ def test_swapping_the_sides_keeps_the_symmetric_state_and_negates_the_ordered_la
             assert [r["latent"] for r in turn_swapped["responses"]] == own[::-1]
             difference = np.subtract(own[0], own[1])
             assert np.array_equal(np.subtract(*[r["latent"] for r in turn_swapped["responses"]]), -difference)
+
+
+def test_the_default_cache_follows_xdg_cache_home(monkeypatch, tmp_path):
+    from builder.stages.latents.embeddings import default_cache_dir
+
+    monkeypatch.delenv("MULTI_LLM_COORD_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "multi-llm-coord"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # the spec says to ignore a relative one
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "multi-llm-coord"
+    monkeypatch.setenv("MULTI_LLM_COORD_CACHE_DIR", str(tmp_path / "ours"))
+    assert default_cache_dir() == tmp_path / "ours"

@@ -33,8 +33,12 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 def default_cache_dir() -> Path:
+    """$MULTI_LLM_COORD_CACHE_DIR, else multi-llm-coord under $XDG_CACHE_HOME, else under ~/.cache (the XDG default)."""
     root = os.environ.get("MULTI_LLM_COORD_CACHE_DIR")
-    return Path(root) if root else Path.home() / ".cache" / "multi-llm-coord"
+    if root:
+        return Path(root)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache") / "multi-llm-coord"
 
 
 def text_key(text: str) -> bytes:
