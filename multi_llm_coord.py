@@ -354,7 +354,7 @@ FIELD_DOCS: dict[str, str] = {
     "communication_efficiency.input_output_ratio": "agent_input_tokens / output_tokens: tokens the agents were sent per "
     "token they wrote (re-sent history, peers' answers and templates included).",
     "communication_efficiency.coordination_overhead": "Answer-length imbalance: (max over agents of output tokens - min "
-    "over agents) / total_tokens. For two agents |out_a - out_b| / total_tokens, the seed report's definition; for N "
+    "over agents) / total_tokens. For two agents |out_a - out_b| / total_tokens; for N "
     "agents the spread of the agents' output budgets relative to the episode's size. It does not measure messages "
     "spent on coordinating.",
     "communication_efficiency.history_resend_ratio": "agent_input_tokens / (number of agents x prompt_tokens): 1.0 for "
@@ -396,8 +396,8 @@ FIELD_DOCS: dict[str, str] = {
     f"{PREVIEW_MAX_CHARS} characters followed by '{TRUNCATION_MARKER.strip()}'; token counts refer to the full texts.",
 }
 
-# How the seed report's token fields map onto ours (rendered in the dataset card).
-SEED_REPORT_MAPPING: list[tuple[str, str]] = [
+# Flat per-battle token fields (one row per turn, sides a and b) and the columns that hold them (rendered in the card).
+FLAT_TOKEN_FIELDS: list[tuple[str, str]] = [
     ("turn_number", "turns.turn_index + 1"),
     ("timestamp_offset", "not available: the arena logs carry one timestamp per conversation (metadata.tstamp)"),
     ("input_tokens", "turns.prompt_tokens (the new user prompt); what each agent really read is turns.responses.input_tokens"),
@@ -412,7 +412,7 @@ SEED_REPORT_MAPPING: list[tuple[str, str]] = [
     ("total_tokens", "token_totals.total_tokens"),
     ("avg_tokens_per_turn", "communication_efficiency.avg_tokens_per_turn"),
     ("input_output_ratio", "communication_efficiency.input_output_ratio (computed from what the agents were sent, "
-                           "agent_input_tokens / output_tokens; the seed report's prompt-based ratio is "
+                           "agent_input_tokens / output_tokens; a prompt-based ratio is "
                            "token_totals.prompt_tokens / token_totals.output_tokens)"),
     ("coordination_overhead", "communication_efficiency.coordination_overhead (|out_a - out_b| / total_tokens)"),
 ]

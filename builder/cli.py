@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
 import typing
 from pathlib import Path
@@ -44,7 +45,12 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
+    import builder
+    from multi_llm_coord import SCHEMA_VERSION
+
     parser = argparse.ArgumentParser(prog="multi-llm-coord", description="Build and check the multi-llm-coord dataset.")
+    parser.add_argument("--version", action="version",
+                        version=f"multi-llm-coord {builder.__version__} (dataset schema {SCHEMA_VERSION})")
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="Build the dataset folder (Parquet configs, card, report).")
     _add_config_flags(build)
@@ -74,8 +80,24 @@ def _is_local_source(source: str) -> bool:
     return source == SAMPLE_SOURCE or Path(source).exists()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (what `timeout`, systemd, Kubernetes and batch schedulers send, or a closed terminal):
+    raised in the main thread like Ctrl-C, so that every `with` on the way out cleans up as it does for SIGINT."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum, frame):
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):  # SIGHUP does not exist on Windows
+            signal.signal(getattr(signal, name), _terminate)
     if args.command == "build" and all(_is_local_source(s) for s in args.source or [SAMPLE_SOURCE]) and all(
             _is_local_source(s) or s == "none" for s in [*(args.debate_sources or ()), *(args.team_sources or ())]):
         # A local build needs nothing from the Hub; offline mode avoids ~30 s of retries without network.
@@ -90,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build-and-push":
             return _build(args) or _push(args)
         return _stats(args.output_dir, as_json=args.json)
+    except Terminated as stop:
+        print(f"terminated by {signal.Signals(stop.signum).name}; the output folder was left as it was", file=sys.stderr)
+        return 128 + stop.signum
     except KeyboardInterrupt:
         print("interrupted; the output folder was left as it was", file=sys.stderr)
         return 130
@@ -133,8 +158,16 @@ def read_run_log(output_dir: Path) -> dict | None:
 
 
 def _push(args) -> int:
-    from builder.push import PushError, push
+    from builder.push import PushError, check_repo_id, push
 
+    try:  # usage and input errors (exit 2) before anything is sent; a refused or failed push is exit 1
+        check_repo_id(args.repo_id)
+    except PushError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not args.output_dir.is_dir():
+        print(f"error: {args.output_dir}: no such folder", file=sys.stderr)
+        return 2
     try:
         push(args.output_dir, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
              dry_run=args.dry_run)
@@ -147,6 +180,9 @@ def _push(args) -> int:
 def _validate(output_dir: Path) -> int:
     from builder.validate import validate_folder
 
+    if not output_dir.is_dir():  # an input error (exit 2), not an invalid build (exit 1)
+        print(f"error: {output_dir}: no such folder", file=sys.stderr)
+        return 2
     problems = validate_folder(output_dir)
     if problems:
         for problem in problems:

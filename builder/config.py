@@ -81,10 +81,12 @@ class BuildConfig:
                                       choices=("float32", "float16"))
     cache_dir: Path | None = option(
         None, "Cache folder for embeddings (default $MULTI_LLM_COORD_CACHE_DIR or ~/.cache/multi-llm-coord).")
-    embedding_cache: bool = option(True, "Reuse and extend the on-disk embedding cache.")
+    embedding_cache: bool = option(
+        True, "Reuse and extend the on-disk caches: embeddings, judge answers and probe scores. --no-embedding-cache "
+              "turns all three off, so a re-run with --labeler judge spends its API calls again.")
     projection: str = option("pca", "Low-rank projection of the turn observations: pca, svd, nmf or vae.",
                              choices=PROJECTION_METHODS)
-    rank: int = option(16, "Dimensions of the latent state (the seed report proposes 8-16).", low=1, high=512)
+    rank: int = option(16, "Dimensions of the latent state (8-16 keeps it low-dimensional).", low=1, high=512)
     coordinator_decay: float = option(0.5, "Decay of the recurrent coordinator: h_t = decay*h_(t-1) + (1-decay)*z_t.",
                                       low=0.0, high=1.0, high_open=True)
     probe_folds: int = option(5, "Folds of the stratified cross-validation in the latent probe.", low=2, high=100)

@@ -43,7 +43,7 @@ def select_full(keys: list[EpisodeKey], *, languages=(), limit=None, stratify=Fa
     """Keys sorted by id, filtered by language, then cut to `limit` (the smallest ids).
 
     With `stratify`, the cut draws round-robin over (model pair, winner) strata in a seeded order, so a
-    small selection still spans many model pairs and all verdicts (the seed report's "200 examples
+    small selection still spans many model pairs and all verdicts ("200 examples
     across 42 model pairs" is `--limit 200 --stratify`).
     """
     selected = sorted(keys, key=lambda key: key.episode_id)

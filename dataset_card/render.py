@@ -7,7 +7,7 @@ from importlib import resources
 from huggingface_hub import DatasetCard, DatasetCardData
 
 import multi_llm_coord
-from multi_llm_coord import CONFIG_DESCRIPTIONS, DEFAULT_CONFIG, FIELD_DOCS, SEED_REPORT_MAPPING
+from multi_llm_coord import CONFIG_DESCRIPTIONS, DEFAULT_CONFIG, FIELD_DOCS, FLAT_TOKEN_FIELDS
 
 # Arena language names -> ISO 639-1 codes for the card's `language:` list (the Hub expects codes).
 LANGUAGE_CODES = {
@@ -158,7 +158,7 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
         config_descriptions=CONFIG_DESCRIPTIONS,
         example_row=example_row(report, example),
         fields=field_rows(multi_llm_coord.episode_features()),
-        seed_mapping=SEED_REPORT_MAPPING,
+        flat_token_fields=FLAT_TOKEN_FIELDS,
         token_rows=[(name, stats[name]) for name in ("prompt_tokens", "output_tokens", "total_tokens",
                                                       "agent_input_tokens")]
         + [(f"output tokens of agent {position}", values)

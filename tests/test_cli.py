@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import make_row, write_jsonl
 
 BARS = ("reading", "embedding", "encoding", "writing")
@@ -50,3 +52,22 @@ def test_progress_shows_only_our_named_bars_without_versions(tmp_path):
         assert f"{bar}:" in err, bar
     assert "Batches" not in err and "Loading weights" not in err and "_v1" not in err and "_v3" not in err
     assert "pairwise: probing what the coordinator state keeps" in err
+
+
+def test_version_names_the_builder_and_the_schema():
+    import builder
+    from multi_llm_coord import SCHEMA_VERSION
+
+    result = subprocess.run([sys.executable, "-m", "builder", "--version"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"multi-llm-coord {builder.__version__} (dataset schema {SCHEMA_VERSION})"
+
+
+@pytest.mark.parametrize("argv", [["validate", "no-such-folder"], ["stats", "no-such-folder"],
+                                  ["push", "no-such-folder", "--repo-id", "org/name"],
+                                  ["push", ".", "--repo-id", "not a repo id"]])
+def test_usage_and_input_errors_exit_2_with_one_line(argv, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "builder", *argv], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: ")

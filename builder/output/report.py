@@ -20,12 +20,17 @@ def describe_numbers(values) -> dict:
         return {"count": 0, "min": None, "median": None, "mean": None, "max": None, "std": None}
     return {
         "count": len(values),
-        "min": round(min(values), 6),
-        "median": round(statistics.median(values), 6),
+        "min": _whole(round(min(values), 6)),
+        "median": _whole(round(statistics.median(values), 6)),
         "mean": round(statistics.fmean(values), 6),
-        "max": round(max(values), 6),
+        "max": _whole(round(max(values), 6)),
         "std": round(statistics.pstdev(values), 6),
     }
+
+
+def _whole(value: float) -> int | float:
+    """A count stays a count: tallies keep numbers as floats, so 15.0 tokens is written as 15."""
+    return int(value) if float(value).is_integer() else value
 
 
 def token_statistics(tally) -> dict:

@@ -28,8 +28,7 @@ Episode totals and communication efficiency (null where a denominator is zero):
 - avg_tokens_per_turn = total_tokens / turns
 - input_output_ratio = agent_input_tokens / output_tokens: tokens the agents were sent per token they wrote
 - coordination_overhead = (max_i out_i - min_i out_i) / total_tokens, out_i the agent's total output: the
-  imbalance of the agents' answer lengths (the seed report's definition; its worked example:
-  |out_b - out_a| / total_tokens = 202 / 725 = 0.279)
+  imbalance of the agents' answer lengths (for two agents |out_b - out_a| / total_tokens, e.g. 202 / 725 = 0.279)
 - history_resend_ratio = agent_input_tokens / (agents x prompt_tokens): 1 for a single-turn episode counted
   content only (each agent is sent just the prompt); above 1 it measures re-sent history, peers' answers and
   template text

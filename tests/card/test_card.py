@@ -63,6 +63,8 @@ def test_the_card_documents_every_column_and_shows_real_numbers(sample_build):
     assert "| `total_input_tokens` | token_totals.prompt_tokens |" in text
     assert "coordinator_state" in text and "majority_class" in text
     assert "{{" not in text and "TODO" not in text
+    assert "seed report" not in text.lower()  # a document no reader has
+    assert "std (population)" in text and not re.search(r"\| min \d+\.0 \||Agents per episode: \d+\.0", text)
 
 
 def test_figures_are_real_pngs_shown_in_the_card(sample_build):

@@ -267,3 +267,27 @@ def test_the_staging_folder_is_removed_when_the_build_fails(tmp_path):
             raise RuntimeError("boom")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock"]
     assert not os.path.exists(out)
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_stop_a_build_like_ctrl_c(tmp_path, source, signum, code):
+    """A real signal to a running build: one line, exit 128 + the signal, the previous build intact, nothing of
+    ours left in TMPDIR and nothing beside the output (a second kill -9 aside)."""
+    out = tmp_path / "out"
+    assert cli_build(source, out) == 0
+    before = snapshot(out)
+    process = subprocess.Popen([sys.executable, "-m", "builder", "build", "--source", source, "-o", str(out),
+                                "--no-progress", "--rank", "3", "--no-embedding-cache"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               env=own_temporary_folder(tmp_path))
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "tmp").glob("multi-llm-coord-work-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the build has begun its work once its work folder exists
+    assert process.poll() is None, "the build ended before it could be signalled"
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr
+    assert stderr.strip().splitlines()[-1].startswith(f"terminated by {signal.Signals(signum).name}")
+    assert snapshot(out) == before
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "battles.jsonl", "out", "tmp"]

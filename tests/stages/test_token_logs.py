@@ -61,8 +61,8 @@ def test_input_tokens_resend_the_agents_own_history():
     assert efficiency["history_resend_ratio"] == pytest.approx(35 / (2 * 6))
 
 
-def test_coordination_overhead_matches_the_seed_reports_worked_example():
-    # The seed report: |out_b - out_a| / total_tokens = 202 / 725 (here: prompt 101, answers 211 and 413).
+def test_coordination_overhead_matches_a_worked_two_agent_example():
+    # |out_b - out_a| / total_tokens = 202 / 725 (here: prompt 101, answers 211 and 413).
     stage = FixedCounter()
     result = stage.process(episode([(" ".join(["p"] * 101), (" ".join(["a"] * 211), " ".join(["b"] * 413)))]))
     assert result["token_totals"]["total_tokens"] == 725
