@@ -167,18 +167,24 @@ def _decode_json(raw: bytes) -> dict | Rejection:
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
-    """(1-based physical line, row); blank lines are layout, not rows, but they count as lines."""
+    """(1-based physical line, row); blank lines are layout, not rows, but they count as lines. A UTF-8 byte-order
+    mark at the start of the file (as some Windows tools write) is not part of the first row."""
     with _open_bytes(path) as handle:
         for line, raw in enumerate(handle, start=1):
+            if line == 1:
+                raw = raw.removeprefix(UTF8_BOM)
             if raw.strip():
                 yield line, _decode_json(raw)
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def _iter_json_array(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
     """(1-based item, row) of a JSON array (or {"data": [...]}); a file holding one object is one row (mallm-demo
     and Who&When keep one record per file)."""
     with _open_bytes(path) as handle:
-        document = _decode_json(handle.read())
+        document = _decode_json(handle.read().removeprefix(UTF8_BOM))
     if isinstance(document, Rejection):
         raise _BrokenFile(f"the file is not one JSON document ({document})")
     if isinstance(document, dict):
@@ -196,8 +202,8 @@ def _iter_csv(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
     import io
 
     csv.field_size_limit(2**31 - 1)  # arena answers exceed the default 128 KiB field limit
-    with _open_bytes(path) as handle:
-        text = io.TextIOWrapper(handle, encoding="utf-8", errors="strict", newline="")
+    with _open_bytes(path) as handle:  # utf-8-sig: a byte-order mark is not part of the first header
+        text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="strict", newline="")
         reader = csv.DictReader(text)
         try:
             if reader.fieldnames is None:  # reads the header, so that line numbers count it

@@ -215,3 +215,26 @@ def test_gated_hub_dataset_gives_one_actionable_line(tmp_path):
     assert "gated" in lines[0] and "hf auth login" in lines[0]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_row(tmp_path):
+    """Some Windows tools start a file with a BOM: the first JSONL row and the first CSV header are read whole."""
+    import csv as csv_module
+
+    from builder.sources.loaders import iter_file
+
+    jsonl = tmp_path / "rows.jsonl"
+    jsonl.write_bytes(b"\xef\xbb\xbf" + json.dumps(make_row(question_id="bom-1")).encode() + b"\n")
+    (_, row), = iter_file(jsonl)
+    assert row["question_id"] == "bom-1"
+    table = tmp_path / "rows.csv"
+    with open(table, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv_module.DictWriter(handle, fieldnames=["id", "model_a"])
+        writer.writeheader()
+        writer.writerow({"id": "55001", "model_a": "m"})
+    (_, csv_row), = iter_file(table)
+    assert list(csv_row) == ["id", "model_a"] and csv_row["id"] == "55001"
+    array = tmp_path / "rows.json"
+    array.write_bytes(b"\xef\xbb\xbf" + json.dumps([make_row(question_id="bom-2")]).encode())
+    (_, first), = iter_file(array)
+    assert first["question_id"] == "bom-2"
