@@ -93,7 +93,22 @@ def _terminate(signum, frame):
     raise Terminated(signum)
 
 
+SIGPIPE_EXIT = 141  # 128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command line; a reader that closes our output early (`stats --json | head -1`) ends it quietly with
+    the status of a process that SIGPIPE ended, never a traceback. A build's folder is committed before its
+    summary is printed, so a closed stdout after that costs nothing."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # Point stdout at /dev/null, so that the interpreter's last flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return SIGPIPE_EXIT
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):  # SIGHUP does not exist on Windows

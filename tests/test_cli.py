@@ -71,3 +71,20 @@ def test_usage_and_input_errors_exit_2_with_one_line(argv, tmp_path):
                             cwd=tmp_path)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: ")
+
+
+def test_a_missing_source_is_one_line_before_any_progress_bar(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "builder", "build", "--source", "missing.jsonl", "-o",
+                             str(tmp_path / "out")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == "error: missing.jsonl: no such file or folder\n"  # no "reading" bar before it
+
+
+def test_a_closed_pipe_ends_quietly_like_other_unix_tools(sample_build):
+    """`stats --json | head -1` once head has gone: no traceback, the exit status of a process SIGPIPE ended."""
+    process = subprocess.Popen([sys.executable, "-m", "builder", "stats", str(sample_build[0]), "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before the first line is written
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr

@@ -15,7 +15,7 @@ from builder.provenance import arena_provenance
 from builder.selection import select_full, select_mini
 from builder.sources import iter_source_rows
 from builder.sources.arena import arena_row_to_episode
-from builder.sources.loaders import source_name
+from builder.sources.loaders import SourceError, looks_like_local_path, source_name
 
 
 class PairwiseFamily(EpisodeFamily):
@@ -29,6 +29,9 @@ class PairwiseFamily(EpisodeFamily):
     outcome_colours = {"model_a": "#1f77b4", "model_b": "#ff7f0e", "tie": "#2ca02c", "tie (bothbad)": "#d62728"}
 
     def plan(self, config) -> FamilyPlan:
+        for source in config.source_list:  # a missing file is one line now, before any work or progress bar
+            if looks_like_local_path(source) and not Path(source).exists():
+                raise SourceError(f"{source}: no such file or folder")
         return FamilyPlan(self, rows=lambda: pairwise_rows(config), provenance=[arena_provenance(
             source, license=config.license, judge_kind=config.judge_kind, citation=citation_of(config))
             for source in config.source_list])
