@@ -134,6 +134,27 @@ def test_push_commits_once_verifies_and_removes_stale_shards(sample_build, onlin
         assert hub.files("org/coord")["notes.txt"] == b"kept"  # files the builder does not own stay
 
 
+def test_a_release_without_a_family_leaves_none_of_its_files_on_the_hub(sample_build, online, tmp_path):
+    """A release built from arena data alone, pushed over one that had debates and agent teams: their configs,
+    coordinators and figures are deleted (the builder owns every family's folders, taken from the layout)."""
+    from builder.pipeline import build
+    from conftest import make_row, quiet_config, write_jsonl
+
+    arena_only = tmp_path / "arena-only"
+    source = write_jsonl(tmp_path / "arena.jsonl", [make_row(question_id=f"s-{i}") for i in range(3)])
+    build(quiet_config(source=source, output_dir=arena_only, rank=2))
+    with HubServer() as hub:
+        push(sample_build[0], "org/coord", token=TOKEN, endpoint=hub.endpoint, echo=lambda line: None)
+        before = set(hub.files("org/coord"))
+        assert {"coordinator-debate/coordinator.safetensors", "coordinator-agents/coordinator.json"} <= before
+        second = push(arena_only, "org/coord", token=TOKEN, endpoint=hub.endpoint, echo=lambda line: None)
+        after = set(hub.files("org/coord"))
+    gone = {path for path in before if path.startswith(("coordinator-debate/", "coordinator-agents/",
+                                                         "data/debate-", "data/agents-", "figures/debate_",
+                                                         "figures/agents_"))}
+    assert gone and gone <= set(second["deleted"]) and not gone & after
+
+
 def test_a_failing_commit_leaves_no_partial_commit_and_says_so(sample_build, online):
     with HubServer() as hub:
         hub.fail_commits = 1
