@@ -160,16 +160,48 @@ def arena_provenance(source: str, *, license: str | None = None, citation: str |
         return replace(base, **declared, declared_by="options") if declared else base
     path = Path(source)
     if path.exists() and sidecar(path).is_file():
-        values = json.loads(sidecar(path).read_text(encoding="utf-8"))
-        unknown = set(values) - {"license", "citation", "judge_kind", "name", "prompts", "licence_note", "hub_id", "gate"}
-        if unknown:
-            raise ValueError(f"{sidecar(path)}: unknown keys {sorted(unknown)}")
-        values = {**values, **declared}
+        values = {**read_sidecar(sidecar(path)), **declared}
         base = Provenance(name=values.pop("name", path.name), license=None, judge_kind=None)
         return _checked(replace(base, **values, declared_by="sidecar"))
     base = Provenance(name=path.name if path.exists() else source, license=None, judge_kind=None,
                       declared_by="options" if declared else "nobody")
     return _checked(replace(base, **declared))
+
+
+SIDECAR_KEYS = ("license", "citation", "judge_kind", "name", "prompts", "licence_note", "hub_id", "gate")
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """A small UTF-8 text file the user points at (a sidecar, a citation), or one SourceError line naming it."""
+    from builder.sources.loaders import SourceError
+
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise SourceError(f"{what} {path}: cannot be read ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        raise SourceError(f"{what} {path}: not UTF-8 text (byte {error.start}; save it as UTF-8)") from None
+
+
+def read_sidecar(path: Path) -> dict[str, str]:
+    """A provenance.json sidecar: one JSON object whose keys are among SIDECAR_KEYS and whose values are strings
+    (or null). Anything else is one SourceError line naming the file and the key."""
+    from builder.sources.loaders import SourceError
+
+    try:
+        values = json.loads(read_text_file(path, "provenance sidecar"))
+    except ValueError as error:
+        raise SourceError(f"provenance sidecar {path}: not JSON ({error})") from None
+    if not isinstance(values, dict):
+        raise SourceError(f"provenance sidecar {path}: expected a JSON object of {', '.join(SIDECAR_KEYS)}, "
+                          f"got {type(values).__name__}")
+    unknown = sorted(set(values) - set(SIDECAR_KEYS))
+    if unknown:
+        raise SourceError(f"provenance sidecar {path}: unknown keys {unknown} (known: {', '.join(SIDECAR_KEYS)})")
+    for key, value in values.items():
+        if value is not None and not isinstance(value, str):
+            raise SourceError(f"provenance sidecar {path}: {key!r} is {type(value).__name__}, expected a string")
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def debate_provenance(file_name: str, kind: str) -> Provenance:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from builder.families.base import EpisodeFamily, FamilyPlan
 from builder.layout import COORDINATOR_DIRS
-from builder.provenance import arena_provenance
+from builder.provenance import arena_provenance, read_text_file
 from builder.selection import select_full, select_mini
 from builder.sources import iter_source_rows
 from builder.sources.arena import arena_row_to_episode
@@ -92,7 +92,7 @@ def _prefixed(normalise: Callable, prefix: str, row) -> dict:
 def citation_of(config) -> str | None:
     """--citation as given, or the contents of the file it names with a leading @."""
     if config.citation and config.citation.startswith("@"):
-        return Path(config.citation[1:]).read_text(encoding="utf-8").strip()
+        return read_text_file(Path(config.citation[1:]), "--citation file").strip()
     return config.citation
 
 

@@ -103,3 +103,32 @@ def test_the_140k_release_is_not_given_a_borrowed_licence():
     provenance = arena_provenance("lmarena-ai/arena-human-preference-140k")
     assert provenance.license is None
     assert arena_provenance("lmarena-ai/arena-human-preference-55k").license == "apache-2.0"
+
+
+@pytest.mark.parametrize("content, says", [
+    (b"42", "expected a JSON object"),
+    (b'["mit"]', "expected a JSON object"),
+    (b'"mit"', "expected a JSON object"),
+    (b"null", "expected a JSON object"),
+    (b'{"gate": [1]}', "'gate' is list, expected a string"),
+    (b'{"license": 3}', "'license' is int, expected a string"),
+    (b'{"licence": "mit"}', "unknown keys ['licence']"),
+    (b"{not json", "not JSON"),
+    ('{"license": "mit"}'.encode("utf-16"), "not UTF-8 text"),
+])
+def test_a_bad_sidecar_is_one_line_naming_the_file_and_the_key(tmp_path, capsys, content, says):
+    source = write_jsonl(tmp_path / "pairs.jsonl", llm_judged_rows(3))
+    (tmp_path / "pairs.jsonl.provenance.json").write_bytes(content)
+    assert main(["build", "--source", source, "-o", str(tmp_path / "out"), "--no-progress", "--rank", "2"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "pairs.jsonl.provenance.json" in line and says in line
+
+
+def test_a_citation_file_that_is_not_utf8_or_missing_is_one_line(tmp_path, capsys):
+    source = write_jsonl(tmp_path / "pairs.jsonl", llm_judged_rows(3))
+    (tmp_path / "refs.bib").write_bytes("@misc{x}".encode("utf-16"))
+    for name, says in (("refs.bib", "not UTF-8 text"), ("no.bib", "no such file")):  # the option check finds a missing one
+        assert main(["build", "--source", source, "--citation", "@" + str(tmp_path / name), "-o", str(tmp_path / "out"),
+                     "--no-progress", "--rank", "2"]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert name in line and says in line
