@@ -99,6 +99,11 @@ def check_text(text, max_text_chars: int, where: str = "text") -> str:
     return text
 
 
+def optional_text(value, max_text_chars: int, where: str) -> str | None:
+    """check_text for a field that may be absent: None stays None."""
+    return None if value is None else check_text(value, max_text_chars, where)
+
+
 def check_id(value, where: str) -> str:
     """A source id as a non-empty string: a string with visible characters or a non-negative 64-bit integer."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):

@@ -49,11 +49,20 @@ from builder.episode import (
     empty_annotations,
     empty_metadata,
     episode,
+    optional_text,
     response,
     turn,
 )
 from builder.rejections import Rejection, RowLocation
-from builder.sources.loaders import LOCAL_SUFFIXES, SourceError, iter_file, local_files, sample_dir
+from builder.sources.loaders import (
+    LOCAL_SUFFIXES,
+    STREAM_ERRORS,
+    SourceError,
+    iter_file,
+    local_files,
+    read_json_document,
+    sample_dir,
+)
 from builder.sources.otlp import conversation_to_episode, conversations, is_otlp_request, read_spans
 
 EXECUTORS = frozenset({"Computer_terminal", "ComputerTerminal"})  # the teams' code executors (see above)
@@ -193,12 +202,11 @@ def _system_prompts(value, max_text_chars: int) -> dict[str, str]:
 
 
 def _optional_text(row: dict, field: str, max_text_chars: int) -> str | None:
+    """A text field of a Who&When row; a number (a numeric ground truth) is read as its text."""
     value = row.get(field)
-    if value is None:
-        return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
-    return check_text(value, max_text_chars, field)
+    return optional_text(value, max_text_chars, field)
 
 
 def _flag(value):
@@ -218,7 +226,10 @@ class TeamFile:
 
     def rows(self) -> Iterator[tuple[RowLocation, object]]:
         if self.path.name.endswith((".json", ".json.gz")):
-            document = _whole_document(self.path)
+            try:
+                document = read_json_document(self.path)
+            except STREAM_ERRORS:
+                document = None  # iter_file reports the broken file as a counted rejection
             if is_message_list(document):  # a bare group-chat transcript: the file is one run
                 yield RowLocation(self.path.name, 1), {"messages": document}
                 return
@@ -263,14 +274,3 @@ def iter_team_rows(files: list[TeamFile], max_text_chars: int) -> Iterator[tuple
                             layout=team_file.layout)
         for location, row in rows:
             yield location, row, normalise
-
-
-def _whole_document(path: Path):
-    import gzip
-    import json
-
-    try:
-        with (gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")) as handle:
-            return json.loads(handle.read().decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None  # iter_file reports what is wrong with it, as a counted rejection

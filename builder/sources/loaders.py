@@ -180,11 +180,17 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
+def read_json_document(path: Path):
+    """A whole .json(.gz) file decoded as one JSON value, or the Rejection that says why it is not one (with the
+    same checks as every row: UTF-8, a byte-order mark dropped, bounded nesting)."""
+    with _open_bytes(path) as handle:
+        return _decode_json(handle.read().removeprefix(UTF8_BOM))
+
+
 def _iter_json_array(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
     """(1-based item, row) of a JSON array (or {"data": [...]}); a file holding one object is one row (mallm-demo
     and Who&When keep one record per file)."""
-    with _open_bytes(path) as handle:
-        document = _decode_json(handle.read().removeprefix(UTF8_BOM))
+    document = read_json_document(path)
     if isinstance(document, Rejection):
         raise _BrokenFile(f"the file is not one JSON document ({document})")
     if isinstance(document, dict):

@@ -50,6 +50,7 @@ from builder.episode import (
     empty_metadata,
     episode,
     majority_share,
+    optional_text,
     response,
     topology_from_reads,
     turn,
@@ -100,7 +101,7 @@ def mallm_row_to_episode(row, source: str, max_text_chars: int) -> dict:
         by_id[message["id"]] = message
     messages.sort(key=lambda m: (m["turn"], m["id"]))
     models, persona_names, agent_order = _personas(row.get("personas"), max_text_chars)
-    fallback_model = _text_or_none((metadata or {}).get("model"), max_text_chars, "metadata.model") or "unknown"
+    fallback_model = optional_text((metadata or {}).get("model"), max_text_chars, "metadata.model") or "unknown"
     agent_ids = list(dict.fromkeys([a for a in agent_order if any(m["agent"] == a for m in messages)]
                                    + [m["agent"] for m in messages]))
     if len(agent_ids) < 2:
@@ -131,7 +132,7 @@ def mallm_row_to_episode(row, source: str, max_text_chars: int) -> dict:
         consensus = sum(agreements) / len(agreements) if agreements else majority_share(solutions)
         turns.append(turn(turn_of[number], prompt if number == numbers[0] else None, responses, consensus))
     references = _references(row.get("references"), max_text_chars)
-    final_answer = _text_or_none(row.get("finalAnswer"), max_text_chars, "finalAnswer")
+    final_answer = optional_text(row.get("finalAnswer"), max_text_chars, "finalAnswer")
     correct, correct_by = None, None
     if references and final_answer is not None and all(OPTION_REFERENCE.match(r) for r in references):
         correct, correct_by = multichoice_correct(final_answer, references), CORRECT_BY_MULTICHOICE
@@ -167,10 +168,10 @@ def _message(entry, position: int, max_text_chars: int) -> dict:
         "id": _integer(entry.get("message_id", position), f"{where}.message_id", MAX_MESSAGE_ID),
         "turn": _integer(entry["turn"], f"{where}.turn", MAX_TURN),
         "agent": check_id(str(agent_id), f"{where}.agent_id"),
-        "persona": _text_or_none(entry.get("persona"), max_text_chars, f"{where}.persona"),
+        "persona": optional_text(entry.get("persona"), max_text_chars, f"{where}.persona"),
         "text": check_text(entry["message"], max_text_chars, f"{where}.message"),
         "agreement": _flag(entry.get("agreement"), f"{where}.agreement"),
-        "solution": _text_or_none(entry.get("solution"), max_text_chars, f"{where}.solution"),
+        "solution": optional_text(entry.get("solution"), max_text_chars, f"{where}.solution"),
         "memory_ids": _id_list(entry.get("memory_ids"), f"{where}.memory_ids"),
     }
 
@@ -235,10 +236,10 @@ def _personas(value, max_text_chars: int) -> tuple[dict[str, str], dict[str, str
             raise Rejection("invalid_type", f"personas[{position}] needs an agentId")
         agent_id = check_id(persona["agentId"], f"personas[{position}].agentId")
         order.append(agent_id)
-        model = _text_or_none(persona.get("model"), max_text_chars, f"personas[{position}].model")
+        model = optional_text(persona.get("model"), max_text_chars, f"personas[{position}].model")
         if model:
             models[agent_id] = model
-        names[agent_id] = _text_or_none(persona.get("persona"), max_text_chars, f"personas[{position}].persona") or ""
+        names[agent_id] = optional_text(persona.get("persona"), max_text_chars, f"personas[{position}].persona") or ""
     return models, names, order
 
 
@@ -271,10 +272,6 @@ def _task(dataset) -> str:
     for suffix in (".gz", ".jsonl", ".json"):
         stem = stem.removesuffix(suffix)
     return stem or "unknown"
-
-
-def _text_or_none(value, max_text_chars: int, where: str) -> str | None:
-    return None if value is None else check_text(value, max_text_chars, where)
 
 
 def _texts(value, where: str) -> list:

@@ -35,7 +35,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from builder.episode import agent, check_text, empty_metadata, episode, response, turn
+from builder.episode import agent, check_text, empty_metadata, episode, optional_text, response, turn
 from builder.rejections import Rejection, RowLocation
 
 BASIS_RECORDED_MESSAGES = "recorded_messages"
@@ -76,14 +76,6 @@ class Span:
 def _string(value) -> str | None:
     return value if isinstance(value, str) else None
 
-
-def _text(value, where: str, max_text_chars: int = 100_000) -> str | None:
-    """A string attribute checked like every text (UTF-8, length), None where absent; another type is a rejection."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise Rejection("invalid_type", f"{where} is {type(value).__name__}, expected a string")
-    return check_text(value, max_text_chars, where)
 
 
 @dataclass
@@ -291,7 +283,7 @@ def conversation_to_episode(conversation: Conversation, source: str, max_text_ch
         episode_id=f"trace:{conversation.key.split(':', 1)[1]}",
         source=source,
         topology="recorded" if recorded else "full_mesh",
-        task=f"agent_trace:{_text(first.resource.get('service.name'), 'service.name', max_text_chars) or 'unknown_service'}",
+        task=f"agent_trace:{optional_text(first.resource.get('service.name'), max_text_chars, 'service.name') or 'unknown_service'}",
         agents=[agent(a, models.get(a, "unknown")) for a in agent_ids],
         turns=turns,
         winner=None,
@@ -310,7 +302,7 @@ def _agent_of(span: Span, by_id: dict[str, Span], max_text_chars: int) -> str:
         name = node.attributes.get("gen_ai.agent.name") or node.attributes.get("agent.name")
         if name is None and node.kind == "agent":
             name = node.attributes.get("graph.node.id")
-        name = _text(name, f"{node.name} agent name", max_text_chars)
+        name = optional_text(name, max_text_chars, f"{node.name} agent name")
         if name and name.strip():
             return name
     return "unnamed agent"
@@ -332,7 +324,7 @@ def _output(attributes: dict, max_text_chars: int) -> tuple[str, list[str]]:
         for message in messages if isinstance(messages, list) else []:
             for part in _list(message.get("parts"), "output parts") if isinstance(message, dict) else []:
                 if isinstance(part, dict) and part.get("type") == "text":
-                    texts.append(_text(part.get("content"), "output text", max_text_chars) or "")
+                    texts.append(optional_text(part.get("content"), max_text_chars, "output text") or "")
                 elif isinstance(part, dict) and part.get("type") == "tool_call":
                     calls.append(f"{part.get('name')}({_arguments(part.get('arguments'))})")
         return "\n".join(texts), calls
@@ -352,7 +344,7 @@ def _genai_messages(value, max_text_chars: int):
             if not isinstance(part, dict):
                 continue
             if part.get("type") == "text":
-                texts.append(_text(part.get("content"), "input text", max_text_chars) or "")
+                texts.append(optional_text(part.get("content"), max_text_chars, "input text") or "")
             elif part.get("type") == "tool_call":
                 calls.append(f"{part.get('name')}({_arguments(part.get('arguments'))})")
             elif part.get("type") == "tool_call_response":
@@ -374,7 +366,7 @@ def _openinference_messages(attributes: dict, prefix: str, max_text_chars: int):
         message = messages[int(parts[0])]
         rest = ".".join(parts[1:])
         if rest == "message.role":
-            message["role"] = _text(value, key, 100)
+            message["role"] = optional_text(value, 100, key)
         elif rest == "message.content":
             message["content"] = check_text(value if isinstance(value, str) else str(value), max_text_chars, key)
         elif rest.startswith("message.tool_calls.") and rest.endswith(("function.name", "function.arguments")):
@@ -417,7 +409,7 @@ def _usage(attributes: dict) -> tuple[int | None, int | None]:
 
 def _model(attributes: dict, max_text_chars: int) -> str | None:
     value = attributes.get("gen_ai.response.model") or attributes.get("gen_ai.request.model") or attributes.get("llm.model_name")
-    return _text(value, "model name", max_text_chars) if isinstance(value, str) and value else None
+    return optional_text(value, max_text_chars, "model name") if isinstance(value, str) and value else None
 
 
 def _handoff_target(span: Span, max_text_chars: int) -> str | None:
