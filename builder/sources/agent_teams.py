@@ -98,7 +98,7 @@ def speaker_of(message: dict, position: int, max_text_chars: int) -> tuple[str, 
     label = check_text(name if name else role or "", max_text_chars, f"{where} speaker").strip()
     if not label:
         raise Rejection("missing_field", f"{where} names no speaker (name or role)")
-    if name is None and label in USERS or (name is None and role == "user"):
+    if name is None and label in USERS:  # without a name the speaker is the role: "human" or "user" is the user
         return "user", "message", None
     kind, addressee = "message", None
     match = MAGENTIC_ROLE.match(label)
