@@ -20,6 +20,48 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def default_cache_dir() -> Path:
+    """$MULTI_LLM_COORD_CACHE_DIR, else multi-llm-coord under $XDG_CACHE_HOME, else under ~/.cache (the XDG default)."""
+    root = os.environ.get("MULTI_LLM_COORD_CACHE_DIR")
+    if root:
+        return Path(root)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache") / "multi-llm-coord"
+
+
+def unwritable_reason(folder: Path) -> str | None:
+    """Why files cannot be written in `folder` (creating it if needed), or None when they can: proven by writing
+    and removing a small file, since permissions alone miss read-only mounts and full disks."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".write-check-", dir=folder)
+        try:
+            os.write(handle, b"x" * 4096)
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+            os.unlink(probe)
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
+def lock_path(output: Path) -> Path:
+    """Where a build into `output` takes its lock: a file under the cache folder named by a hash of the output's
+    resolved path, so that a build litters nothing beside its output (a repository's `git status` stays clean) and
+    two spellings of one folder share a lock. Where the cache folder cannot be written, a folder of this user's
+    under the temporary folder serves."""
+    import hashlib
+
+    key = hashlib.sha256(os.fsencode(Path(output).resolve())).hexdigest()[:32]
+    folder = default_cache_dir() / "locks"
+    if unwritable_reason(folder) is not None:
+        folder = Path(tempfile.gettempdir()) / f"multi-llm-coord-locks-{os.getuid() if hasattr(os, 'getuid') else 0}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+    return folder / f"{key}.lock"
+
+
 def file_sha256(path: Path) -> str:
     import hashlib
 

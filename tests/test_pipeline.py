@@ -136,8 +136,8 @@ def test_failed_build_leaves_the_previous_output_untouched(sample_build, tmp_pat
     with pytest.raises(RuntimeError, match="disk full"):
         build(quiet_config(output_dir=output_dir, limit=5, rank=4))
     assert parquet_bytes(output_dir) == before
-    # no partial folder left behind (the lock file beside the output is kept on purpose)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".dataset.lock", "dataset"]
+    # no partial folder and no lock file left beside the output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
 
 
 def test_output_folder_named_like_the_script_is_refused(tmp_path):

@@ -13,8 +13,9 @@ place. It replaces only what a previous build wrote:
   two renames is completed by the next build (it restores the old build if the path is empty).
 - Leftovers of killed builds beside the output (`.NAME.partial-*`, `.NAME.old-*`) are removed by the next
   build into the same path, but only folders that carry the staging marker or a manifest of this builder.
-- `.NAME.lock` (an empty file beside the output, kept) is held with `flock` for the whole build: a second
-  build into the same folder is refused instead of racing the first.
+- A lock file, held with `flock` for the whole build, makes a second build into the same folder wait its turn
+  (it is refused) instead of racing the first. It lives under the cache folder, named by a hash of the output's
+  resolved path (builder.files.lock_path), so that nothing is left beside the output.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from builder.files import file_sha256
+from builder.files import file_sha256, lock_path
 from builder.layout import MANIFEST_FILE, MANIFEST_KIND, REPORT_FILE
 
 STAGING_MARKER = ".multi-llm-coord-staging"
@@ -164,14 +165,15 @@ class OutputFolder:
         self.final = Path(os.path.abspath(os.path.expanduser(path)))
         self.staging: Path | None = None
         self._lock = None
+        self.lock_file: Path | None = None
 
     def __enter__(self) -> "OutputFolder":
         self._refuse_unsafe_path()
         parent = self.final.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            lock_path = parent / f".{self.final.name}.lock"
-            self._lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            self.lock_file = lock_path(self.final)
+            self._lock = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:
             raise OutputRefused(f"{self.final}: cannot write beside it ({error.strerror or error})") from None
         try:
@@ -180,7 +182,7 @@ class OutputFolder:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._release()
-            raise OutputRefused(f"{self.final}: another build is writing to it (lock {lock_path.name} is held); "
+            raise OutputRefused(f"{self.final}: another build is writing to it (lock {self.lock_file} is held); "
                                 "wait for it or choose another --output-dir") from None
         except ImportError:  # pragma: no cover - no fcntl (Windows): no cross-process lock
             pass

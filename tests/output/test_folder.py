@@ -16,6 +16,7 @@ import pytest
 
 from builder import pipeline
 from builder.cli import main
+from builder.files import lock_path
 from builder.output.folder import STAGING_MARKER, OutputFolder, OutputRefused, foreign_files
 from builder.validate import validate_folder
 from conftest import make_row, quiet_config, write_jsonl
@@ -99,7 +100,8 @@ def test_an_unwritable_place_is_found_before_any_work(tmp_path, source, capsys, 
 
 def test_a_locked_output_is_refused_before_any_work(tmp_path, source, capsys, no_work):
     out = tmp_path / "out"
-    with open(tmp_path / ".out.lock", "w") as lock:
+    # another spelling of the same folder: the lock is keyed by the resolved path
+    with open(lock_path(tmp_path / "sub" / ".." / "out"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another build holds it
         assert cli_build(source, out) == 2
     assert "another build is writing to it" in one_error_line(capsys)
@@ -154,7 +156,7 @@ def test_rebuild_replaces_a_previous_build_and_an_empty_folder(tmp_path, source)
     assert cli_build(source, out, "--limit", "3") == 0
     assert json.loads((out / "stats.json").read_text())["configs"]["full"]["episodes"] == 3
     assert validate_folder(out) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "battles.jsonl", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["battles.jsonl", "out"]
 
 
 def test_a_file_dropped_into_a_build_or_an_edited_file_blocks_the_rebuild(tmp_path, source, capsys):
@@ -205,6 +207,7 @@ def rename_then_die(src, dst):
         os._exit(9)                             # killed right after moving the previous build aside
 folder.os.rename = rename_then_die
 from builder.cli import main
+from builder.files import lock_path
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -224,7 +227,7 @@ def test_a_crash_between_the_two_renames_is_completed_by_the_next_build(tmp_path
     assert OutputFolder(out).recover() == [f"restored out from {retired.name}", f"removed {finished.name}"]
     assert snapshot(out) == before
     assert cli_build(source, out, "--limit", "2") == 0  # and the next build goes through, leaving nothing beside
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "battles.jsonl", "out", "tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["battles.jsonl", "out", "tmp"]
 
 
 def own_temporary_folder(tmp_path: Path) -> dict:
@@ -251,7 +254,7 @@ def test_kill_9_during_builds_leaves_the_previous_build_or_the_new_one(tmp_path,
         before = after
     assert cli_build(source, out) == 0
     assert validate_folder(out) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "battles.jsonl", "out", "tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["battles.jsonl", "out", "tmp"]
 
 
 def test_output_named_like_the_loading_script_is_still_refused(tmp_path, source, capsys):
@@ -265,7 +268,7 @@ def test_the_staging_folder_is_removed_when_the_build_fails(tmp_path):
         with OutputFolder(out) as output:
             (output.staging / "data").mkdir()
             raise RuntimeError("boom")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing beside the output, not even a lock
     assert not os.path.exists(out)
 
 
@@ -290,4 +293,4 @@ def test_sigterm_and_sighup_stop_a_build_like_ctrl_c(tmp_path, source, signum, c
     assert stderr.strip().splitlines()[-1].startswith(f"terminated by {signal.Signals(signum).name}")
     assert snapshot(out) == before
     assert list((tmp_path / "tmp").iterdir()) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "battles.jsonl", "out", "tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["battles.jsonl", "out", "tmp"]

@@ -26,19 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from builder.files import file_sha256, write_atomic
+from builder.files import default_cache_dir, file_sha256, write_atomic  # noqa: F401 - default_cache_dir: callers find it here
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-
-
-def default_cache_dir() -> Path:
-    """$MULTI_LLM_COORD_CACHE_DIR, else multi-llm-coord under $XDG_CACHE_HOME, else under ~/.cache (the XDG default)."""
-    root = os.environ.get("MULTI_LLM_COORD_CACHE_DIR")
-    if root:
-        return Path(root)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache") / "multi-llm-coord"
 
 
 def text_key(text: str) -> bytes:
