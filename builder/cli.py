@@ -49,6 +49,8 @@ def make_parser() -> argparse.ArgumentParser:
     from multi_llm_coord import SCHEMA_VERSION
 
     parser = argparse.ArgumentParser(prog="multi-llm-coord", description="Build and check the multi-llm-coord dataset.")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"Show the traceback of an error instead of one line (also {DEBUG_VARIABLE}=1).")
     parser.add_argument("--version", action="version",
                         version=f"multi-llm-coord {builder.__version__} (dataset schema {SCHEMA_VERSION})")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -94,18 +96,97 @@ def _terminate(signum, frame):
 
 
 SIGPIPE_EXIT = 141  # 128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away
+USAGE_EXIT = 2      # a usage or input error: an option, a source, an output folder, a report that cannot be used
+FAILED_EXIT = 1     # a run that failed: nothing accepted, a judge that labelled too little, a full disk, a push refused
+DEBUG_VARIABLE = "MULTI_LLM_COORD_DEBUG"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The command line; a reader that closes our output early (`stats --json | head -1`) ends it quietly with
-    the status of a process that SIGPIPE ended, never a traceback. A build's folder is committed before its
-    summary is printed, so a closed stdout after that costs nothing."""
+    """The command line, and the one place that turns an error into one line on stderr and an exit code
+    (`exit_status`): no error prints a traceback unless asked (`--debug`, or MULTI_LLM_COORD_DEBUG=1). A reader
+    that closes our output early (`stats --json | head -1`) ends it quietly with the status of a process that
+    SIGPIPE ended. A build's folder is committed before its summary is printed, so a closed stdout costs nothing."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
     try:
         return _main(argv)
     except BrokenPipeError:
         # Point stdout at /dev/null, so that the interpreter's last flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return SIGPIPE_EXIT
+    except Terminated as stop:
+        print(f"terminated by {signal.Signals(stop.signum).name}; the output folder was left as it was", file=sys.stderr)
+        return 128 + stop.signum
+    except KeyboardInterrupt:
+        print("interrupted; the output folder was left as it was", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - every error ends here, as one line
+        if debug:
+            raise
+        code, line = exit_status(error, _places(argv))
+        from builder.redact import redact
+
+        print(f"error: {redact(line)}", file=sys.stderr)
+        return code
+
+
+def exit_status(error: Exception, places: dict[str, Path]) -> tuple[int, str]:
+    """(exit code, one line) for an error: USAGE_EXIT for what the user gave (options, sources, output folder,
+    reports), FAILED_EXIT for a run that failed, with the place named for an operating-system error."""
+    from builder.config import ConfigError
+    from builder.output.folder import OutputRefused
+    from builder.output.report import ReportError
+    from builder.push import PushError
+    from builder.sources import SourceError
+
+    if isinstance(error, (ConfigError, OutputRefused, SourceError, ReportError)):
+        return USAGE_EXIT, str(error)
+    if isinstance(error, OSError):
+        return FAILED_EXIT, describe_os_error(error, places)
+    if isinstance(error, (PushError, ValueError)) or type(error).__name__ == "BuildError":
+        return FAILED_EXIT, str(error)
+    return FAILED_EXIT, (f"unexpected {type(error).__name__}: {error} (run again with --debug, or "
+                         f"{DEBUG_VARIABLE}=1, to see where)")
+
+
+def _places(argv: list[str]) -> dict[str, Path]:
+    """The folders a command writes to, for naming the full or unwritable one when the error does not."""
+    import tempfile
+
+    from builder.files import default_cache_dir
+
+    places = {"the temporary folder (TMPDIR)": Path(tempfile.gettempdir()), "the cache folder": default_cache_dir()}
+    for flag, name in (("--output-dir", "the output folder's parent"), ("-o", "the output folder's parent"),
+                       ("--cache-dir", "the cache folder")):
+        if flag in argv[:-1]:
+            given = Path(argv[argv.index(flag) + 1]).expanduser().absolute()
+            places[name] = given if flag == "--cache-dir" else given.parent
+    return places
+
+
+def describe_os_error(error: OSError, places: dict[str, Path]) -> str:
+    """An operating-system error as one line naming the place: the file it names, or, for a full disk reported
+    without one (Arrow's writers, for instance), the place among `places` with the least free space."""
+    import errno
+    import shutil
+
+    reason = error.strerror or str(error)
+    where = error.filename
+    if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        if where is None:
+            free = {}
+            for name, path in places.items():
+                existing = next((p for p in (path, *path.parents) if p.exists()), None)
+                if existing is not None:
+                    free[name] = (shutil.disk_usage(existing).free, existing)
+            if free:
+                name = min(free, key=lambda n: free[n][0])
+                where = f"{free[name][1]} ({name}, {free[name][0] // 1024} KiB free)"
+        return (f"no space left on device writing {where or 'a file'}; free some space or point the build elsewhere "
+                "(TMPDIR for its work folder, --output-dir, --cache-dir)")
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"cannot write {where or 'a file'}: {reason}"
+    return f"{reason}: {where}" if where else reason
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -117,31 +198,19 @@ def _main(argv: list[str] | None = None) -> int:
             _is_local_source(s) or s == "none" for s in [*(args.debate_sources or ()), *(args.team_sources or ())]):
         # A local build needs nothing from the Hub; offline mode avoids ~30 s of retries without network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        if args.command == "build":
-            return _build(args)
-        if args.command == "validate":
-            return _validate(args.output_dir)
-        if args.command == "push":
-            return _push(args)
-        if args.command == "build-and-push":
-            return _build(args) or _push(args)
-        return _stats(args.output_dir, as_json=args.json)
-    except Terminated as stop:
-        print(f"terminated by {signal.Signals(stop.signum).name}; the output folder was left as it was", file=sys.stderr)
-        return 128 + stop.signum
-    except KeyboardInterrupt:
-        print("interrupted; the output folder was left as it was", file=sys.stderr)
-        return 130
+    if args.command == "build":
+        return _build(args)
+    if args.command == "validate":
+        return _validate(args.output_dir)
+    if args.command == "push":
+        return _push(args)
+    if args.command == "build-and-push":
+        return _build(args) or _push(args)
+    return _stats(args.output_dir, as_json=args.json)
 
 
 def _build(args) -> int:
-    from builder.config import ConfigError
-    from builder.output.folder import OutputRefused
-    from builder.pipeline import BuildError, build
-    from builder.push import PushError, check_repo_id
-    from builder.redact import redact
-    from builder.sources import SourceError
+    from builder.pipeline import build
 
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(BuildConfig)}
     values["languages"] = tuple(values["languages"])
@@ -150,45 +219,49 @@ def _build(args) -> int:
         values[name] = tuple(values[name]) if values[name] is not None else None
     sources = values["source"] or [SAMPLE_SOURCE]
     values["source"] = sources[0] if len(sources) == 1 else tuple(sources)
-    try:
-        config = BuildConfig(**values)
-        if args.command == "build-and-push":
-            check_repo_id(args.repo_id)  # before the build, not after it
-        report = build(config)
-    except (ConfigError, OutputRefused, PushError, SourceError, BuildError, ValueError) as error:
-        print(f"error: {redact(str(error))}", file=sys.stderr)
-        return 2 if isinstance(error, (ConfigError, OutputRefused, SourceError)) else 1
+    config = BuildConfig(**values)
+    if args.command == "build-and-push" and _bad_repo_id(args.repo_id):  # before the build, not after it
+        return USAGE_EXIT
+    report = build(config)
     print(summary_table(report, read_run_log(config.output_dir)))
     print(f"wrote {config.output_dir}")
     return 0
 
 
-def read_run_log(output_dir: Path) -> dict | None:
-    from builder.layout import RUN_FILE
+def _bad_repo_id(repo_id: str) -> bool:
+    from builder.push import PushError, check_repo_id
 
     try:
-        return json.loads((Path(output_dir) / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        check_repo_id(repo_id)
+    except PushError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return True
+    return False
+
+
+def read_run_log(output_dir: Path) -> dict | None:
+    """build-run.json (seconds per step, cache hits), or None where it is absent or of another shape: it only
+    adds lines to the summary."""
+    from builder.layout import RUN_FILE
+    from builder.output.report import RUN_LOG_SHAPE, shape_problems
+
+    try:
+        run = json.loads((Path(output_dir) / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None
+    return run if not shape_problems(run, RUN_LOG_SHAPE) else None
 
 
 def _push(args) -> int:
-    from builder.push import PushError, check_repo_id, push
+    from builder.push import push
 
-    try:  # usage and input errors (exit 2) before anything is sent; a refused or failed push is exit 1
-        check_repo_id(args.repo_id)
-    except PushError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    if _bad_repo_id(args.repo_id):  # usage and input errors (exit 2) before anything is sent
+        return USAGE_EXIT
     if not args.output_dir.is_dir():
         print(f"error: {args.output_dir}: no such folder", file=sys.stderr)
-        return 2
-    try:
-        push(args.output_dir, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
-             dry_run=args.dry_run)
-    except PushError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return USAGE_EXIT
+    push(args.output_dir, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
+         dry_run=args.dry_run)  # a refused or failed push (PushError) is FAILED_EXIT, in main
     return 0
 
 
@@ -210,13 +283,12 @@ def _validate(output_dir: Path) -> int:
 
 def _stats(output_dir: Path, as_json: bool) -> int:
     from builder.layout import REPORT_FILE
+    from builder.output.report import read_report
 
-    path = Path(output_dir) / REPORT_FILE
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        print(f"error: cannot read {path}: {error}", file=sys.stderr)
-        return 2
+    if not Path(output_dir).is_dir():
+        print(f"error: {output_dir}: no such folder", file=sys.stderr)
+        return USAGE_EXIT
+    report = read_report(Path(output_dir) / REPORT_FILE)  # a missing or corrupt report: ReportError, exit 2
     print(json.dumps(report, indent=2, sort_keys=True) if as_json else summary_table(report, read_run_log(output_dir)))
     return 0
 
@@ -260,6 +332,8 @@ def summary_table(report: dict, run: dict | None = None) -> str:
             lines.append(f"  human failure attribution, {split} ({result['role']}, {result['episodes']} runs): "
                          + "; ".join(f"{m} agent {r['agent_accuracy']} {r['agent_accuracy_ci95']}, step "
                                      f"{r['step_accuracy']} {r['step_accuracy_ci95']}" for m, r in shown.items()))
+        for note in section.get("notes", []):
+            lines.append(f"  note: {note}")
         for warning in section.get("warnings", []):
             lines.append(f"  warning: {warning}")
     if run:

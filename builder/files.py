@@ -33,6 +33,9 @@ def unwritable_reason(folder: Path) -> str | None:
     """Why files cannot be written in `folder` (creating it if needed), or None when they can: proven by writing
     and removing a small file, since permissions alone miss read-only mounts and full disks."""
     folder = Path(folder)
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        return f"{blocker} is a file, not a folder"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle, probe = tempfile.mkstemp(prefix=".write-check-", dir=folder)
@@ -45,6 +48,19 @@ def unwritable_reason(folder: Path) -> str | None:
     except OSError as error:
         return error.strerror or str(error)
     return None
+
+
+def cache_write(write: Callable[[], object], folder: Path) -> bool:
+    """Run a cache's `write`; False, with one warning, when the disk is full or the folder became unwritable:
+    a cache that cannot be written costs a recomputation, never the build."""
+    from builder.progress import warn
+
+    try:
+        write()
+    except OSError as error:
+        warn(f"the cache folder {folder} cannot be written ({error.strerror or error}); going on without caching")
+        return False
+    return True
 
 
 def lock_path(output: Path) -> Path:
@@ -124,7 +140,9 @@ class JsonFileCache:
 
     def put(self, key: str, value) -> None:
         if self.folder:
-            write_atomic(self.folder / f"{key}.json", json.dumps({"key": key, "value": value}, sort_keys=True).encode())
+            data = json.dumps({"key": key, "value": value}, sort_keys=True).encode()
+            if not cache_write(lambda: write_atomic(self.folder / f"{key}.json", data), self.folder):
+                self.folder = None  # full or read-only since the build began: no cache from here on
 
     def _reject(self, path: Path):
         self.rejected += 1

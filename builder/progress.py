@@ -24,6 +24,16 @@ def status(line: str, enabled: bool) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
+_WARNED: set[str] = set()
+
+
+def warn(line: str) -> None:
+    """A warning on stderr, shown even with --no-progress (it says the build did less than asked), once."""
+    if line not in _WARNED:
+        _WARNED.add(line)
+        print(f"warning: {line}", file=sys.stderr, flush=True)
+
+
 def quiet_third_party() -> None:
     """Switch off the progress bars and info logs of the libraries the build drives: only ours are shown."""
     import datasets

@@ -30,9 +30,8 @@ import tempfile
 from pathlib import Path
 
 from builder.files import file_sha256, lock_path
-from builder.layout import MANIFEST_FILE, MANIFEST_KIND, REPORT_FILE
+from builder.layout import MANIFEST_FILE, MANIFEST_KIND, REPORT_FILE, STAGING_MARKER
 
-STAGING_MARKER = ".multi-llm-coord-staging"
 MANIFEST_VERSION = 1
 
 # A folder written by builds before manifests existed: exactly these files, and a report naming the builder.

@@ -13,6 +13,78 @@ import numpy as np
 from builder.output.tally import EFFICIENCY_NAMES, TOTAL_NAMES
 
 
+class ReportError(Exception):
+    """A report file that is not a report of this builder (corrupt, or of another shape); one line."""
+
+
+NUMBER = (int, float)
+# What `stats` and `validate` read of a report, and of what type: a file of another shape is refused by name.
+CONFIG_SHAPE = {"episodes": int, "turns": int, "total_tokens": int, "parquet_bytes": int}
+SECTION_SHAPE = {
+    "rows_read": int, "episodes_accepted": int, "coordinator": str, "warnings": list, "latent_probe": dict,
+    "rejections": {"total": int, "by_reason": dict, "examples": dict},
+    "tokens": {"total_tokens": {"min": (*NUMBER, type(None)), "median": (*NUMBER, type(None)),
+                                "max": (*NUMBER, type(None))}},
+    "labels": {"labeler": {"name": str}, "labelled": int, "missing": int},
+}
+RUN_LOG_SHAPE = {"elapsed_seconds": dict, "total_seconds": NUMBER, "caches": dict}
+
+
+def shape_problems(value, shape, where: str = "") -> list[str]:
+    """Where `value` departs from `shape` (a type, a tuple of types, or {key: shape} for an object)."""
+    if not isinstance(shape, dict):
+        if isinstance(value, bool) and bool not in (shape if isinstance(shape, tuple) else (shape,)):
+            return [f"{where or 'the file'} is a boolean"]
+        return [] if isinstance(value, shape) else [f"{where or 'the file'} is {type(value).__name__}"]
+    if not isinstance(value, dict):
+        return [f"{where or 'the file'} is {type(value).__name__}, expected an object"]
+    problems = []
+    for key, inner in shape.items():
+        path = f"{where}.{key}" if where else key
+        problems += [f"{path} is missing"] if key not in value else shape_problems(value[key], inner, path)
+    return problems
+
+
+def report_problems(report) -> list[str]:
+    """Why `report` is not a build report this builder can read (empty: it is)."""
+    from builder.families import FAMILIES
+
+    problems = shape_problems(report, {"builder_version": str, "schema_version": str, "options": {"rank": int,
+                                       "encoding": str}, "configs": dict})
+    if problems:
+        return problems
+    for name, summary in report["configs"].items():
+        problems += shape_problems(summary, CONFIG_SHAPE, f"configs.{name}")
+    for family in FAMILIES:
+        if family.report_section is None:
+            problems += shape_problems(report, SECTION_SHAPE)
+        elif report.get(family.report_section) is not None:
+            problems += shape_problems(report[family.report_section], SECTION_SHAPE, family.report_section)
+    return problems
+
+
+def read_report(path) -> dict:
+    """A build's stats.json, checked for the shape `stats` and `validate` read; ReportError names the file."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        report = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such file (is this a build folder?)") from None
+    except OSError as error:
+        raise ReportError(f"{path}: cannot be read ({error.strerror or error})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ReportError(f"{path}: not a JSON report ({str(error)[:200]}); rebuild the folder") from None
+    problems = report_problems(report)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ReportError(f"{path}: not a report of this builder, corrupt or of another shape: {problems[0]}{more}; "
+                          "rebuild the folder")
+    return report
+
+
 def describe_numbers(values) -> dict:
     """min / median / mean / max / std (population) of a sequence of numbers; all null when it is empty."""
     values = list(values)
@@ -111,6 +183,8 @@ def family_report(*, family, tally, rows_read: int, rejects, stages: list[dict],
         "notes": notes,
         "provenance": [p.to_report() for p in provenance],
         "judge_kinds_in_data": dict(sorted(tally.counters["judge_kinds"].items())),
+        "judge_kinds_by_source": {source: dict(sorted(counts.items()))
+                                  for source, counts in sorted(tally.judge_kinds_by_source.items())},
         "warnings": [w for p in provenance for w in p.warnings],
     }
     section[family.outcome_key] = family.outcome_report(tally)

@@ -244,7 +244,7 @@ def plan_team_sources(sources: tuple[str, ...]) -> list[TeamFile]:
         path = sample_dir() / "teams" if source == SAMPLE_SOURCE else Path(source)
         if not path.exists():
             raise SourceError(f"--team-source {source}: no such file or folder")
-        found = local_files(path)
+        found = local_files(path, "--team-source")
         if not found:
             raise SourceError(f"--team-source {source}: holds no {', '.join(LOCAL_SUFFIXES)} files")
         for file in found:

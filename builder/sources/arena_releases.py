@@ -12,9 +12,8 @@ builder.sources.arena normalises (so every check and rejection reason applies to
 
 from __future__ import annotations
 
-import json
-
 from builder.rejections import Rejection
+from builder.sources.loaders import embedded_json
 
 ONE_HOT = {"winner_model_a": "model_a", "winner_model_b": "model_b", "winner_tie": "tie"}
 
@@ -37,12 +36,14 @@ def from_55k(row: dict) -> dict:
         value = row.get(column)
         if value is None:
             raise Rejection("missing_field", column)
-        try:
-            turns[column] = json.loads(value) if isinstance(value, str) else value
-        except ValueError:
-            raise Rejection("invalid_type", f"{column} is not a JSON-encoded list of turns") from None
-        except RecursionError:
-            raise Rejection("too_deeply_nested", f"{column} nests deeper than the JSON parser goes") from None
+        if isinstance(value, str):
+            try:
+                value = embedded_json(value, column)
+            except Rejection as rejection:
+                if rejection.reason != "invalid_value":
+                    raise
+                raise Rejection("invalid_type", f"{column} is not a JSON-encoded list of turns") from None
+        turns[column] = value
         if not isinstance(turns[column], list):
             raise Rejection("invalid_type", f"{column} is {type(turns[column]).__name__}, expected a list of turns")
     flags = {}

@@ -81,7 +81,7 @@ def resolve_sources(sources: tuple[str, ...]) -> list[Path | HubSource]:
             continue
         if not path.exists():
             raise SourceError(f"--debate-source {source}: no such file or folder")
-        found = local_files(path)
+        found = local_files(path, "--debate-source")
         if not found:
             raise SourceError(f"--debate-source {source}: holds no readable debate files")
         files.extend(found)

@@ -11,14 +11,19 @@ the whole file instead of a counted rejection.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
+import os
+import stat
 import zlib
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 from builder.config import SAMPLE_SOURCE
+from builder.layout import STAGING_MARKER
+from builder.progress import warn
 from builder.rejections import Rejection, RowLocation
 
 LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet", ".csv", ".csv.gz")
@@ -36,14 +41,86 @@ def sample_dir() -> Path:
 
 
 def sample_path() -> Path:
-    return sample_dir() / "arena_sample.jsonl"
+    """The embedded arena slice: real prompts and answers with GPT-4 scores (its folder's README says what it is)."""
+    return sample_dir() / "arena-hard-auto" / "battles.jsonl"
 
 
-def local_files(path: Path) -> list[Path]:
-    """A file, or the readable files of a folder in name order."""
+def local_files(path: Path, flag: str = "--source") -> list[Path]:
+    """A file, or the readable files of a folder in name order, each checked (`check_local_path`). Never a
+    folder this builder wrote (a build's Parquet would be read back as battles): such subfolders are skipped with
+    a warning. A subfolder that cannot be listed is a SourceError naming it, not a silent gap."""
+    check_local_path(path, flag)
     if path.is_file():
         return [path]
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(LOCAL_SUFFIXES))
+    found = []
+    for root, dirs, files in os.walk(path, onerror=_unreadable_folder):
+        base = Path(root)
+        for name in sorted(dirs):
+            if (base / name / STAGING_MARKER).is_file():
+                dirs.remove(name)  # a build in progress (perhaps this one, writing beside its source)
+            elif _written_by_us(base / name):
+                warn(f"{base / name}: skipped, a folder this builder wrote (not a source)")
+                dirs.remove(name)
+        found += [base / name for name in files if name.endswith(LOCAL_SUFFIXES)]
+    files = sorted(p for p in found if p.is_file())
+    for file in files:
+        check_text_encoding(file)
+    return files
+
+
+def _unreadable_folder(error: OSError) -> None:
+    raise SourceError(f"{error.filename}: cannot list this folder of the source ({error.strerror or error})")
+
+
+def _written_by_us(folder: Path) -> bool:
+    from builder.output.folder import read_manifest
+
+    return (folder / STAGING_MARKER).is_file() or read_manifest(folder) is not None
+
+
+FILE_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+              (stat.S_ISBLK, "a block device"))
+
+
+def check_local_path(path: Path, flag: str = "--source") -> None:
+    """A local source is a regular file or a folder, and not a build of this builder; anything else is one
+    SourceError line saying what it is (a FIFO is not read: a build reads its sources more than once)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise SourceError(f"{flag} {path}: no such file or folder") from None
+    except OSError as error:
+        raise SourceError(f"{flag} {path}: cannot be read ({error.strerror or error})") from None
+    kind = next((name for test, name in FILE_KINDS if test(mode)), None)
+    if kind is not None:
+        raise SourceError(f"{flag} {path}: {kind}, not a file or folder; a build reads its sources more than once, "
+                          "so write the rows to a file first")
+    if stat.S_ISDIR(mode) and _written_by_us(path):
+        raise SourceError(f"{flag} {path}: a folder this builder wrote (its manifest says so), not a source")
+    if stat.S_ISREG(mode):
+        check_text_encoding(path)
+
+
+# Byte-order marks of the encodings a text source must not be in (UTF-8's own BOM is accepted and skipped).
+FOREIGN_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
+                (codecs.BOM_UTF16_BE, "UTF-16"))
+
+
+def check_text_encoding(path: Path) -> None:
+    """A JSON, JSONL or CSV file in UTF-16 or UTF-32 (a Windows editor's "Unicode") is refused before any work,
+    naming the file: read as UTF-8 every row of it would be rejected, and only after the other families' builds."""
+    if path.name.endswith((".parquet",)):
+        return
+    try:
+        with _open_bytes(path) as stream:
+            head = stream.read(512)
+    except (*STREAM_ERRORS, OSError):
+        return  # a broken or unreadable file is a counted rejection where it is read
+    encoding = next((name for bom, name in FOREIGN_BOMS if head.startswith(bom)), None)
+    if encoding is None and len(head) >= 4 and head.count(0) * 4 >= len(head):
+        encoding = "UTF-16 or UTF-32 (no byte-order mark)"  # text whose every other byte is zero
+    if encoding is not None:
+        raise SourceError(f"{path}: {encoding} text, not UTF-8; save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)")
 
 
 def source_name(source: str) -> str:
@@ -59,6 +136,8 @@ def iter_source_rows(source: str, split: str = "train") -> Iterator[tuple[RowLoc
         yield from iter_file(sample_path())
         return
     path = Path(source)
+    if path.exists():
+        check_local_path(path)  # a FIFO, a build folder, UTF-16 text: one line naming it
     if path.is_file():
         yield from iter_file(path)
     elif path.is_dir():
@@ -73,14 +152,19 @@ def iter_source_rows(source: str, split: str = "train") -> Iterator[tuple[RowLoc
 def split_files(folder: Path, split: str) -> list[Path]:
     """The files of `split` in a local folder, by the Hub's file-naming conventions (`datasets`' own
     `get_data_patterns`: train.jsonl, data/test-00000.parquet, ...); a folder without split names is all train."""
-    from datasets.data_files import DataFilesList, EmptyDatasetError, get_data_patterns
+    from datasets.data_files import DataFilesList, _get_data_files_patterns, resolve_pattern
 
     files = local_files(folder)
     if not files:
         raise SourceError(f"{folder}: folder holds no {', '.join(LOCAL_SUFFIXES)} files")
-    try:
-        patterns = {str(name): value for name, value in get_data_patterns(str(folder)).items()}
-    except EmptyDatasetError:
+    readable = {f.resolve() for f in files}  # without the folders this builder wrote, whose names look like splits
+
+    def resolve(pattern: str) -> list[str]:
+        return [f for f in resolve_pattern(pattern, str(folder)) if Path(f).resolve() in readable]
+
+    try:  # datasets' own rule (get_data_patterns), applied to the files that are sources
+        patterns = {str(name): value for name, value in _get_data_files_patterns(resolve).items()}
+    except FileNotFoundError:
         patterns = {"train": ["**"]}
     if split not in patterns:
         raise SourceError(f"{folder}: no files for split {split!r} (splits by file name: {', '.join(sorted(patterns))}); "
@@ -131,24 +215,66 @@ class _BrokenFile(Exception):
 
 def nesting_depth(value) -> int:
     """How deeply lists and objects nest in `value` (a scalar is 0), without recursion."""
-    deepest, stack = 0, [(value, 1)]
+    return _walk(value)[0]
+
+
+def _walk(value) -> tuple[int, str | None]:
+    """(nesting depth, the first string or key holding a lone surrogate, shown escaped), in one pass without
+    recursion; the walk stops early once the depth passes MAX_NESTING."""
+    deepest, bad, stack = 0, None, [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
+        if isinstance(item, str):
+            if bad is None and not item.isascii() and _has_surrogate(item):
+                bad = ascii(item[:40])
+            continue
+        if isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
             continue
         deepest = max(deepest, depth)
         if depth > MAX_NESTING:
             break
         stack.extend((child, depth + 1) for child in children)
-    return deepest
+    return deepest, bad
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def check_nesting(row):
-    """The row itself, or a Rejection when it nests deeper than MAX_NESTING."""
-    if nesting_depth(row) > MAX_NESTING:
+    """The row itself, or a Rejection: nesting deeper than MAX_NESTING, or a lone surrogate in any string or key
+    (JSON's "\\ud800" escape decodes to one; no UTF-8 file, Parquet column or Arrow string can hold it), so that
+    every field of every format is covered here, not each reader's fields one by one."""
+    depth, surrogate = _walk(row)
+    if depth > MAX_NESTING:
         return Rejection("too_deeply_nested", f"lists and objects nest more than {MAX_NESTING} levels")
+    if surrogate is not None:
+        return Rejection("invalid_utf8", f"lone surrogate in the text {surrogate}")
     return row
+
+
+def embedded_json(text: str, where: str):
+    """A JSON document held in a string field (the 55k release's turn lists, OpenTelemetry's message attributes),
+    decoded with the same checks as a row (check_nesting: depth, lone surrogates); a Rejection otherwise."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise Rejection("too_deeply_nested", f"{where} nests deeper than the JSON parser goes") from None
+    except ValueError:
+        raise Rejection("invalid_value", f"{where} is not JSON") from None
+    checked = check_nesting(value)
+    if isinstance(checked, Rejection):
+        raise Rejection(checked.reason, f"{where}: {checked.detail}")
+    return checked
 
 
 def _decode_json(raw: bytes) -> dict | Rejection:

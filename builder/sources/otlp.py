@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 from builder.episode import agent, check_text, empty_metadata, episode, optional_text, response, turn
 from builder.rejections import Rejection, RowLocation
+from builder.sources.loaders import embedded_json
 
 BASIS_RECORDED_MESSAGES = "recorded_messages"
 BASIS_PROVIDER_USAGE = "provider_usage"
@@ -389,10 +390,7 @@ def _arguments(value) -> str:
 def json_attribute(value, name: str):
     if not isinstance(value, str):
         return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        raise Rejection("invalid_value", f"{name} is not JSON") from None
+    return embedded_json(value, name)
 
 
 def _usage(attributes: dict) -> tuple[int | None, int | None]:

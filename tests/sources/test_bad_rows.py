@@ -25,6 +25,7 @@ from builder.sources.arena import arena_row_to_episode
 from builder.sources.agent_teams import team_row_to_episode
 from builder.sources.otlp import conversation_to_episode, conversations, read_spans
 from builder.sources.mallm import mallm_row_to_episode
+from builder.sources.loaders import check_nesting
 from conftest import FixedCounter, make_row, quiet_config, write_jsonl
 from multi_llm_coord import episode_features
 
@@ -212,11 +213,15 @@ def test_folder_rejection_examples_name_the_file_and_its_line(tmp_path):
 
 # --- property-based: malformed rows in every source format ------------------------------------------------
 
+# Text as json.loads can return it: any code point, lone surrogates included ("\ud800" in a JSON file decodes to
+# one), which hypothesis leaves out of st.text by default. A surrogate in any string field must be a rejection.
+ANY_TEXT = st.text(st.characters(codec=None) | st.characters(categories=["Cs"]), max_size=8)
 JSON_SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(10**40), max_value=10**40)
-                | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8)
-                | st.sampled_from(["", "false", "true", "³", "model_a", "tie (bothbad)", "user", "assistant"]))
+                | st.floats(allow_nan=True, allow_infinity=True) | ANY_TEXT
+                | st.sampled_from(["", "false", "true", "³", "model_a", "tie (bothbad)", "user", "assistant",
+                                   "\ud800", "a\udfff"]))
 JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=12)
+                           | st.dictionaries(ANY_TEXT, inner, max_size=3), max_leaves=12)
 
 
 def paths_of(value, prefix=()):
@@ -344,7 +349,7 @@ def test_malformed_rows_are_episodes_or_known_rejections(source_format, data):
     base, normalise = FORMATS[source_format]
     row = data.draw(mutated(base))
     try:
-        episode = normalise(row)
+        episode = normalise(raise_rejection(check_nesting(row)))  # the loader's row check, then the reader
     except Rejection as rejection:
         assert rejection.reason in REJECT_REASONS
         return
@@ -354,6 +359,68 @@ def test_malformed_rows_are_episodes_or_known_rejections(source_format, data):
     assert [t["prompt"] for t in back["turns"]] == [t["prompt"] for t in episode["turns"]]
     assert back["metadata"]["tstamp"] == episode["metadata"]["tstamp"]
     assert all(isinstance(v, float) and math.isfinite(v) for v in [back["metadata"]["tstamp"]] if v is not None)
+
+
+def raise_rejection(row):
+    if isinstance(row, Rejection):
+        raise row
+    return row
+
+
+def string_paths(value, prefix=()):
+    """(path, is_key) of every string value and every object key in a nested row."""
+    if isinstance(value, str):
+        yield prefix, False
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield prefix + (key,), True
+            yield from string_paths(child, prefix + (key,))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from string_paths(child, prefix + (index,))
+
+
+def with_surrogate(row, path, is_key):
+    row = copy.deepcopy(row)
+    parent = row
+    for step in path[:-1]:
+        parent = parent[step]
+    if is_key:
+        parent[path[-1] + "\ud800"] = parent.pop(path[-1])
+    else:
+        parent[path[-1]] = parent[path[-1]][:3] + "\udfff" + parent[path[-1]][3:]
+    return row
+
+
+@pytest.mark.parametrize("source_format", sorted(FORMATS))
+def test_a_lone_surrogate_in_any_string_or_key_of_any_format_is_a_counted_rejection(tmp_path, source_format):
+    """Every string field of every format, one at a time, as a JSON file holds it ("\\udfff" escapes): the row is
+    rejected as invalid_utf8 at its file and line, never a build aborted at the Parquet writer."""
+    base, _ = FORMATS[source_format]
+    paths = list(string_paths(base))
+    assert len(paths) >= 8
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(with_surrogate(base, p, k)) for p, k in paths) + "\n", encoding="ascii")
+    read = list(iter_source_rows(str(path)))
+    assert [location.line for location, _ in read] == list(range(1, len(paths) + 1))
+    assert all(isinstance(row, Rejection) and row.reason == "invalid_utf8" for _, row in read)
+
+
+@pytest.mark.parametrize("source_format, edit", [
+    ("arena_55k", lambda row: row.update(response_a=json.dumps(["Hel\udfffo."]))),
+    ("arena_55k", lambda row: row.update(prompt=json.dumps([{"\ud800": "Hi?"}]))),
+    ("otlp", lambda row: row["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["attributes"][2]["value"].update(
+        stringValue=json.dumps([{"role": "user", "parts": [{"type": "text", "content": "Q\ud800"}]}]))),
+])
+def test_a_lone_surrogate_inside_a_json_encoded_field_is_a_rejection(source_format, edit):
+    """Fields that hold JSON in a string (the 55k release's turns, OpenTelemetry's message attributes) decode
+    to text the loader never saw: they get the same check."""
+    base, normalise = FORMATS[source_format]
+    row = copy.deepcopy(base)
+    edit(row)
+    assert check_nesting(row) is row  # the escape is plain ASCII in the outer row
+    with pytest.raises(Rejection, match="invalid_utf8"):
+        normalise(row)
 
 
 @settings(max_examples=100, deadline=None)

@@ -19,14 +19,13 @@ import dataclasses
 import hashlib
 import io
 import json
-import os
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from builder.files import default_cache_dir, file_sha256, write_atomic  # noqa: F401 - default_cache_dir: callers find it here
+from builder.files import cache_write, default_cache_dir, file_sha256, write_atomic  # noqa: F401 - default_cache_dir: callers find it here
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -207,7 +206,8 @@ class EmbeddingCache:
         np.savez(buffer, keys=key_array, vectors=vectors, identity=stamp)
         data = buffer.getvalue()
         # readers never see a half-written file under its final name
-        return write_atomic(self.folder / f"vectors-{hashlib.sha256(data).hexdigest()}.npz", data)
+        path = self.folder / f"vectors-{hashlib.sha256(data).hexdigest()}.npz"
+        return path if cache_write(lambda: write_atomic(path, data), self.folder) else None
 
 
 class EmbeddingTable:
