@@ -321,8 +321,10 @@ FIELD_DOCS: dict[str, str] = {
     "whether the answer is right); null for other sources.",
     "outcome.final_consensus": "turns.consensus of the last round.",
     "outcome.best_judge_score": "The highest judge score among the agents' answers (answer sets); null otherwise.",
-    "winner": "Human verdict of an arena battle: model_a, model_b, tie, or tie (bothbad) (both answers bad). `both_bad` "
-    "in other arena releases is mapped to `tie (bothbad)`. Null for N-agent episodes (see `outcome`).",
+    "winner": "Verdict of an arena battle: model_a, model_b, tie, or tie (bothbad) (both answers bad), as the source's "
+    "judge gave it: a person's vote in the human-voted releases, an LLM judge's in others (`metadata.judge` names it; "
+    "the card counts which, per source). `both_bad` in other arena releases is mapped to `tie (bothbad)`. Null for "
+    "N-agent episodes (see `outcome`).",
     "metadata": "Source metadata of the battle; null where the source does not carry the field.",
     "metadata.question_id": "The source's question id, as a string (MT-Bench's integer ids are converted).",
     "metadata.judge": "The source's judge id: an anonymised person, or the name of an LLM judge (the card counts which).",

@@ -86,7 +86,10 @@ class BuildConfig:
               "turns all three off, so a re-run with --labeler judge spends its API calls again.")
     projection: str = option("pca", "Low-rank projection of the turn observations: pca, svd, nmf or vae.",
                              choices=PROJECTION_METHODS)
-    rank: int = option(16, "Dimensions of the latent state (8-16 keeps it low-dimensional).", low=1, high=512)
+    rank: int | None = option(
+        None, "Dimensions of the latent state (8-16 keeps it low-dimensional). Default: 16, or the number of turns of "
+              "the build's smallest family where that is fewer (the basis needs one turn per dimension; the summary "
+              "says so).", low=1, high=512)
     coordinator_decay: float = option(0.5, "Decay of the recurrent coordinator: h_t = decay*h_(t-1) + (1-decay)*z_t.",
                                       low=0.0, high=1.0, high_open=True)
     probe_folds: int = option(5, "Folds of the stratified cross-validation in the latent probe.", low=2, high=100)

@@ -7,6 +7,7 @@ imports the pipeline to learn a file name.
         stats.json                     the build report (deterministic: no timings)
         build-run.json                 the run: seconds per step, cache hits
         manifest.json                  every file the build wrote, with size and sha256 (the build's marker)
+        LICENSE.md                     each source's licence, terms and citation
         multi_llm_coord.py             the dataset's typed definition
         data/<config>/train-*.parquet  the configs
         figures/*.png                  the card's figures
@@ -19,6 +20,7 @@ CARD_FILE = "README.md"
 REPORT_FILE = "stats.json"
 RUN_FILE = "build-run.json"  # seconds per step and cache hits of the run that wrote the folder (not the data's)
 MANIFEST_FILE = "manifest.json"
+LICENCES_FILE = "LICENSE.md"  # each source's licence and citation (the card's license_link where it says `other`)
 LOADING_SCRIPT = "multi_llm_coord.py"
 DATA_DIR = "data"
 FIGURES_DIR = "figures"
@@ -32,3 +34,6 @@ MANIFEST_KIND = "multi-llm-coord build manifest"
 
 def shard_path(config_name: str, index: int, count: int) -> str:
     return f"{DATA_DIR}/{config_name}/train-{index:05d}-of-{count:05d}.parquet"
+
+
+STAGING_MARKER = ".multi-llm-coord-staging"  # marks a build's staging folder (builder.output.folder)

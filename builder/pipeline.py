@@ -25,9 +25,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -35,18 +37,19 @@ from pathlib import Path
 import numpy as np
 
 import multi_llm_coord
-from multi_llm_coord import SCHEMA_VERSION
+from multi_llm_coord import DEFAULT_RANK, SCHEMA_VERSION
 
 import builder
 from builder.config import BuildConfig
 from builder.engines import make_engine
 from builder.families import EpisodeFamily, FamilyPlan, plan_families
-from builder.layout import CARD_FILE, FIGURES_DIR, LOADING_SCRIPT, REPORT_FILE, RUN_FILE, shard_path
+from builder.files import unwritable_reason
+from builder.layout import CARD_FILE, FIGURES_DIR, LICENCES_FILE, LOADING_SCRIPT, REPORT_FILE, RUN_FILE, shard_path
 from builder.output.folder import OutputFolder
 from builder.output.report import build_report, config_summary, family_report, full_summary
 from builder.output.tally import FamilyTally
 from builder.output.writer import ConfigWriter, write_config
-from builder.progress import StepTimer, progress, quiet_third_party, status
+from builder.progress import StepTimer, progress, quiet_third_party, status, warn
 from builder.rejections import RejectLog, Rejection, RowLocation
 from builder.selection import EpisodeKey, make_preview
 from builder.spill import Spill
@@ -70,8 +73,17 @@ class BuildError(Exception):
 
 
 def load_path_of(config: BuildConfig) -> str:
-    """What the card's snippets load from before a push: the output folder as given."""
-    return str(Path(config.output_dir))
+    """What the card's snippets load from before a push: the output folder's name (from the folder that holds it),
+    never the path above it: a card names no local path. `push` replaces it with the repo id."""
+    return Path(config.output_dir).name
+
+
+def public_name(value: str) -> str:
+    """How the report and the card name a source: a local file or folder by its name alone (the maintainer's
+    paths stay private), a Hub id, `sample` or `none` as given."""
+    from builder.sources.loaders import source_name
+
+    return source_name(value) if value not in ("none",) else value
 
 
 def _first_row(path: Path) -> dict | None:
@@ -166,16 +178,26 @@ class FamilyBuild:
     label_run: LabelRun
 
 
-def build_family(config: BuildConfig, plan: FamilyPlan, timer: StepTimer, engine, staging: Path,
-                 work: Path) -> FamilyBuild:
-    """One family in four streaming passes over its spilled episodes: read (normalise, token logs, spill),
-    embed (each distinct text once), fit (the basis, on a capped sample of turns), write (latents, labels,
-    judge, Parquet shards, tally, probe features). Selection works on keys between the first two."""
+@dataclass
+class FamilyRead:
+    """What a family's reading pass and selection leave for the rest of its build."""
+
+    plan: FamilyPlan
+    spill: Spill
+    read: ReadPass
+    rejects: RejectLog
+    selected_ids: set[str]
+    mini_ids: set[str]
+    positions: list[int]  # the selected episodes' places among the accepted ones: the sources' order
+    turns: list[int]      # turns of each selected episode
+
+
+def read_family(config: BuildConfig, plan: FamilyPlan, timer: StepTimer, work: Path) -> FamilyRead:
+    """The reading pass (rows -> episodes spilled to disk, or counted rejections) and the family's selection."""
     family = plan.family
     rejects = RejectLog()
-    step = partial(_step, timer, family.name)
     spill = Spill(work / f"{family.name}-episodes", batch_size=SPILL_BATCH, file_records=SPILL_FILE_RECORDS)
-    with step("reading"):
+    with _step(timer, family.name, "reading"):
         read = read_episodes(plan.rows(), family, spill, strict=config.strict, rejects=rejects,
                              show_progress=config.progress)
     chosen, mini_keys = family.select(read.keys, config)
@@ -183,13 +205,39 @@ def build_family(config: BuildConfig, plan: FamilyPlan, timer: StepTimer, engine
         raise BuildError(f"no {family.name} episode to write: {read.rows_read} rows read, {rejects.total} rejected "
                          f"{dict(rejects.counts) or ''}, {len(read.keys)} accepted before selection")
     selected_ids = {key.episode_id for key in chosen}
-    mini_ids = {key.episode_id for key in mini_keys}
-    del chosen, mini_keys  # the ids are what the later passes need
-    positions = [i for i, key in enumerate(read.keys) if key.episode_id in selected_ids]  # the sources' order
-    turns = [read.keys[i].turns for i in positions]
-    if config.rank > sum(turns):  # known before anything is embedded
-        raise BuildError(f"--rank {config.rank} needs at least {config.rank} turns to fit the basis on; the "
-                         f"{family.name} episodes have {sum(turns)} (pass a smaller --rank)")
+    positions = [i for i, key in enumerate(read.keys) if key.episode_id in selected_ids]
+    return FamilyRead(plan, spill, read, rejects, selected_ids, {key.episode_id for key in mini_keys}, positions,
+                      [read.keys[i].turns for i in positions])
+
+
+def choose_rank(config: BuildConfig, reads: list[FamilyRead]) -> tuple[BuildConfig, str | None]:
+    """The config with its rank settled, and a note where it was lowered. The basis needs at least one turn per
+    dimension and one rank serves every config of the build, so without --rank it is DEFAULT_RANK, or the number
+    of turns of the family with the fewest where that is less (a small file still builds, and says so); an explicit
+    --rank that the data cannot fit is an error, known before anything is embedded."""
+    fewest = min(reads, key=lambda r: sum(r.turns))
+    turns = sum(fewest.turns)
+    if config.rank is not None:
+        if config.rank > turns:
+            raise BuildError(f"--rank {config.rank} needs at least {config.rank} turns to fit the basis on; the "
+                             f"{fewest.plan.family.name} episodes have {turns} (pass a smaller --rank)")
+        return config, None
+    if turns >= DEFAULT_RANK:
+        return dataclasses.replace(config, rank=DEFAULT_RANK), None
+    return dataclasses.replace(config, rank=turns), (
+        f"rank {turns} instead of {DEFAULT_RANK}: the {fewest.plan.family.name} episodes have {turns} turns, and the "
+        "basis needs one per dimension (pass --rank to choose)")
+
+
+def build_family(config: BuildConfig, read_result: FamilyRead, timer: StepTimer, engine, staging: Path,
+                 work: Path) -> FamilyBuild:
+    """One family in the three streaming passes after reading: embed (each distinct text once), fit (the basis,
+    on a capped sample of turns), write (latents, labels, judge, Parquet shards, tally, probe features)."""
+    plan, spill, read, rejects = read_result.plan, read_result.spill, read_result.read, read_result.rejects
+    family = plan.family
+    step = partial(_step, timer, family.name)
+    selected_ids, mini_ids = read_result.selected_ids, read_result.mini_ids
+    positions, turns = read_result.positions, read_result.turns
 
     with step("embedding"):
         table_builder = TableBuilder(engine.embedder, _cache_dir(config), work / f"{family.name}-vectors",
@@ -213,7 +261,8 @@ def build_family(config: BuildConfig, plan: FamilyPlan, timer: StepTimer, engine
     probe_positions = sorted(set().union(*(p.tolist() for p in probe.values()))) if probe else []
     probe_wanted = {read.keys[positions[i]].episode_id for i in probe_positions}
     rows_read = read.rows_read
-    del read  # the keys are no longer needed
+    del read
+    read_result.read = None  # the keys are no longer needed
     features = ProbeFeatures(coordinator, table, family.sided, work / f"{family.name}-probe")
     tally = FamilyTally(family)
     writer = ConfigWriter(family.full_config, staging, config.rank, config.max_shard_bytes)
@@ -283,15 +332,54 @@ def fit_observations(batches: Iterable[list[dict]], table, chosen: np.ndarray) -
 def build(config: BuildConfig) -> dict:
     """Run the whole build and return the report (also written as stats.json in the output folder)."""
     check_output_dir(config.output_dir)
+    check_work_folder()
+    config = with_usable_cache(config)
     quiet_third_party()
     planned = plan_families(config)
     with OutputFolder(config.output_dir) as output, \
-            tempfile.TemporaryDirectory(prefix="multi-llm-coord-work-") as work:
+            tempfile.TemporaryDirectory(prefix="multi-llm-coord-work-") as work, \
+            environment(TORCHINDUCTOR_CACHE_DIR=str(Path(work) / "torchinductor")):
         timer = StepTimer()
         report = build_into(config, planned, output.staging, timer, Path(work))
         (output.staging / RUN_FILE).write_text(json.dumps(run_log(timer), indent=2) + "\n", encoding="utf-8")
         output.commit()
     return report
+
+
+def check_work_folder() -> None:
+    """The work folder (spills, vectors) goes under the system's temporary folder: one that cannot be written
+    is one line now, not a traceback after reading."""
+    place = Path(tempfile.gettempdir())
+    reason = unwritable_reason(place)
+    if reason is not None:
+        raise BuildError(f"the temporary folder {place} cannot be written ({reason}); set TMPDIR to a folder with "
+                         "space for the build's work files")
+
+
+def with_usable_cache(config: BuildConfig) -> BuildConfig:
+    """The config as given, or without caches (and a warning) where the cache folder cannot be written: a
+    read-only, full or non-folder cache costs a re-embedding, never the build. The caches change no output."""
+    folder = _cache_dir(config)
+    reason = unwritable_reason(folder) if folder is not None else None
+    if reason is None:
+        return config
+    warn(f"the cache folder {folder} cannot be written ({reason}); building without a cache (every text is "
+         "embedded and every judge call made again); choose another with --cache-dir")
+    return dataclasses.replace(config, embedding_cache=False)
+
+
+@contextmanager
+def environment(**values: str):
+    """Set environment variables that are not set yet, for the duration of the block. TORCHINDUCTOR_CACHE_DIR:
+    torch creates its compiler cache folder when sentence-transformers is imported, by default in TMPDIR
+    (torchinductor_USER), where it would outlive the build; in the work folder it goes with it."""
+    added = [name for name in values if name not in os.environ]
+    os.environ.update({name: values[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def run_log(timer: StepTimer) -> dict:
@@ -313,7 +401,13 @@ def build_into(config: BuildConfig, planned: list[FamilyPlan], staging: Path, ti
                         progress=config.progress, precision=config.embedding_precision)
     engine = make_engine(config.engine, embedder, config.ray_address)
     try:
-        built = [build_family(config, plan, timer, engine, staging, work) for plan in planned]
+        reads = [read_family(config, plan, timer, work) for plan in planned]
+        config, note = choose_rank(config, reads)
+        if note:
+            warn(note)
+            for result in reads:
+                result.plan.notes.append(note)
+        built = [build_family(config, result, timer, engine, staging, work) for result in reads]
     finally:
         engine.close()
     with timer.step("writing"):
@@ -344,6 +438,7 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
                           options=_options(config), configs=summaries, families=sections)
     (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     from dataset_card import render_card
+    from dataset_card.render import render_licences
     from dataset_card.figures import write_figures
 
     infos = {name: info for result in built for name, info in result.infos.items()}
@@ -352,6 +447,7 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
         figures |= write_figures(result.tally, result.plan.family, staging / FIGURES_DIR)
     example = _first_row(staging / shard_path("mini", 0, 1))  # as load_dataset returns it: class labels are ints
     render_card(report, infos, load_path=load_path_of(config), figures=figures, example=example).save(staging / CARD_FILE)
+    (staging / LICENCES_FILE).write_text(render_licences(report), encoding="utf-8")
     shutil.copyfile(multi_llm_coord.__file__, staging / LOADING_SCRIPT)
     return report
 
@@ -368,12 +464,15 @@ def _cache_dir(config: BuildConfig) -> Path | None:
 
 def _options(config: BuildConfig) -> dict:
     options = dataclasses.asdict(config)
-    options["output_dir"] = str(config.output_dir)
-    options["cache_dir"] = str(config.cache_dir) if config.cache_dir else None
+    options["output_dir"] = load_path_of(config)
+    options["cache_dir"] = None
+    options["source"] = [public_name(s) for s in config.source_list] if len(config.source_list) > 1 \
+        else public_name(config.source_list[0])
     options["languages"] = list(config.languages)
-    options["questions"] = list(config.questions)
-    options["debate_sources"] = list(config.debate_source_list)
-    options["team_sources"] = list(config.team_source_list)
+    options["questions"] = [f"{task}={public_name(path)}" for task, path in
+                            (item.split("=", 1) for item in config.questions)]
+    options["debate_sources"] = [public_name(s) for s in config.debate_source_list]
+    options["team_sources"] = [public_name(s) for s in config.team_source_list]
     for transient in ("progress", "cache_dir", "embedding_cache", "device", "judge_api_key_env", "judge_concurrency",
                       "judge_timeout", "min_labelled", "engine", "ray_address"):  # do not change the output
         options.pop(transient)

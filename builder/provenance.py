@@ -42,6 +42,17 @@ CHATBOT_ARENA_CITATION = """@misc{chiang2024chatbot,
   eprint        = {2403.04132},
   archivePrefix = {arXiv}
 }"""
+# What arena-hard-auto's README (at the commit the sample comes from) asks users of its data to cite.
+LMSYS_CHAT_CITATION = """@misc{zheng2023lmsyschat1m,
+  title         = {LMSYS-Chat-1M: A Large-Scale Real-World LLM Conversation Dataset},
+  author        = {Lianmin Zheng and Wei-Lin Chiang and Ying Sheng and Tianle Li and Siyuan Zhuang and Zhanghao Wu and
+                   Yonghao Zhuang and Zhuohan Li and Zi Lin and Eric. P Xing and Joseph E. Gonzalez and Ion Stoica and
+                   Hao Zhang},
+  year          = {2023},
+  eprint        = {2309.11998},
+  archivePrefix = {arXiv},
+  primaryClass  = {cs.CL}
+}"""
 LMSYS_GATE = (
     "This dataset is derived from Chatbot Arena conversations (lmsys/chatbot_arena_conversations). User prompts "
     "are licensed CC-BY-4.0; model outputs are subject to the terms of use of each model. By accessing it you agree "
@@ -61,6 +72,7 @@ class Provenance:
     prompts: str = "authors the builder does not know"  # who wrote the prompts (the card's personal-information section)
     licence_note: str = ""          # what the licence covers, in words
     declared_by: str = "registry"   # registry | options | sidecar | nobody
+    source_id: str | None = None    # the episodes' `source` value (pairwise), to count their judge ids per source
     warnings: list[str] = field(default_factory=list)
 
     def to_report(self) -> dict:
@@ -79,9 +91,11 @@ WHO_AND_WHEN_CITATION = (
 
 KNOWN: dict[str, Provenance] = {
     "sample": Provenance(
-        name="the embedded arena sample of multi-llm-coord", license="mit", judge_kind="synthetic",
-        prompts="the authors of this project (example data: no real user wrote them)",
-        licence_note="written for this project and released under the project's MIT licence"),
+        name="arena-bench-v1 from lmarena/arena-hard-auto (github, commit 4a705dd): real Chatbot Arena prompts, "
+             "model answers and GPT-4 scores", license="apache-2.0", judge_kind="llm", citation=LMSYS_CHAT_CITATION,
+        prompts="Chatbot Arena users (real prompts chosen by the Arena-Hard authors; they can contain personal or "
+                "offensive content)",
+        licence_note="Apache-2.0 (the repository's licence); model answers also subject to each model's terms of use"),
     "lmsys/chatbot_arena_conversations": Provenance(
         name="lmsys/chatbot_arena_conversations", license="cc-by-4.0", judge_kind="human",
         citation=LMSYS_ARENA_CITATION, hub_id="lmsys/chatbot_arena_conversations", gate=LMSYS_GATE,
@@ -154,6 +168,13 @@ def arena_provenance(source: str, *, license: str | None = None, citation: str |
                      judge_kind: str | None = None) -> Provenance:
     """The provenance of the pairwise source: the registry's for a known Hub id or the sample, the options'
     or the sidecar's for a local file, otherwise nothing claimed (license other, with a warning)."""
+    from builder.sources.loaders import source_name
+
+    return replace(_arena_provenance(source, license=license, citation=citation, judge_kind=judge_kind),
+                   source_id=source_name(source))
+
+
+def _arena_provenance(source: str, *, license: str | None, citation: str | None, judge_kind: str | None) -> Provenance:
     declared = {k: v for k, v in (("license", license), ("citation", citation), ("judge_kind", judge_kind)) if v}
     if source in KNOWN:
         base = KNOWN[source]

@@ -31,7 +31,8 @@ from multi_llm_coord import (
     episode_features,
 )
 
-from builder.layout import CARD_FILE, COORDINATOR_INFO, COORDINATOR_TENSORS, LOADING_SCRIPT, MANIFEST_FILE, REPORT_FILE
+from builder.layout import (CARD_FILE, COORDINATOR_INFO, COORDINATOR_TENSORS, LICENCES_FILE, LOADING_SCRIPT,
+                            MANIFEST_FILE, REPORT_FILE)
 from builder.output.folder import manifest_differences, read_manifest
 from builder.sources.agent_scaling import TEMPLATE_BASES
 from builder.sources.mallm import BASIS_RECORDED
@@ -48,7 +49,7 @@ def validate_folder(output_dir: Path) -> list[str]:
     if not output_dir.is_dir():
         return [f"{output_dir} is not a folder"]
     problems: list[str] = []
-    for required in (CARD_FILE, REPORT_FILE, LOADING_SCRIPT, MANIFEST_FILE):
+    for required in (CARD_FILE, REPORT_FILE, LOADING_SCRIPT, MANIFEST_FILE, LICENCES_FILE):
         if not (output_dir / required).is_file():
             problems.append(f"{required} is missing")
     manifest = read_manifest(output_dir)
@@ -60,7 +61,7 @@ def validate_folder(output_dir: Path) -> list[str]:
     report = _read_report(output_dir, problems)
     problems.extend(_card_links(output_dir))
     problems.extend(_coordinator_problems(output_dir, report))
-    rank = (report or {}).get("options", {}).get("rank", DEFAULT_RANK)
+    rank = _rank_of(output_dir, report)
     present = [name for name in CONFIG_NAMES if name in REQUIRED_CONFIGS or name in declared
                or (output_dir / "data" / name).exists()]
     loaded: dict[str, list[dict]] = {}
@@ -167,6 +168,11 @@ def _card_configs(output_dir: Path, problems: list[str]) -> dict[str, int]:
         for entry in configs[name].get("data_files") or []:
             if not list(output_dir.glob(entry["path"])):
                 problems.append(f"config {name}: data_files path {entry['path']!r} matches no file")
+    if data.get("license") == "other" and not (data.get("license_name") and data.get("license_link")):
+        problems.append("README.md says `license: other` without license_name and license_link")
+    link = data.get("license_link")
+    if link and "://" not in link and not (output_dir / link).is_file():
+        problems.append(f"README.md's license_link {link} is not in the folder")
     if sum(1 for c in configs.values() if c.get("default")) != 1:
         problems.append("README.md must mark exactly one config as default")
     infos = data.get("dataset_info") or []
@@ -180,11 +186,31 @@ def _card_configs(output_dir: Path, problems: list[str]) -> dict[str, int]:
 
 
 def _read_report(output_dir: Path, problems: list[str]) -> dict | None:
+    from builder.output.report import ReportError, read_report
+
+    if not (output_dir / REPORT_FILE).is_file():
+        return None  # already said: "stats.json is missing"
     try:
-        return json.loads((output_dir / REPORT_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        problems.append(f"{REPORT_FILE} unreadable: {error}")
+        return read_report(output_dir / REPORT_FILE)
+    except ReportError as error:
+        problems.append(str(error).replace(f"{output_dir / REPORT_FILE}: ", f"{REPORT_FILE}: ", 1))
         return None
+
+
+def _rank_of(output_dir: Path, report: dict | None) -> int:
+    """The build's latent length: the report's, else (a corrupt report) what the Parquet files declare, so that a
+    bad report is one finding rather than every config's features seeming to differ from the schema."""
+    if report:
+        return report["options"]["rank"]
+    import pyarrow.parquet as pq
+
+    for path in sorted(output_dir.glob("data/*/train-*.parquet")):
+        try:
+            turns = pq.read_schema(path).field("turns").type.value_type
+            return turns.field("latent_h").type.list_size
+        except Exception:  # noqa: BLE001 - an unreadable file is reported where it is read
+            continue
+    return DEFAULT_RANK
 
 
 def _read_config(name: str, files: list[Path], problems: list[str], rank: int) -> list[dict] | None:

@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
 import multi_llm_coord
+from builder.layout import LICENCES_FILE
 from multi_llm_coord import CONFIG_DESCRIPTIONS, DEFAULT_CONFIG, FIELD_DOCS, FLAT_TOKEN_FIELDS
 
-# Arena language names -> ISO 639-1 codes for the card's `language:` list (the Hub expects codes).
-LANGUAGE_CODES = {
-    "english": "en", "german": "de", "french": "fr", "spanish": "es", "portuguese": "pt", "italian": "it",
-    "chinese": "zh", "japanese": "ja", "korean": "ko", "russian": "ru", "polish": "pl", "dutch": "nl",
-    "arabic": "ar", "turkish": "tr", "vietnamese": "vi", "indonesian": "id", "ukrainian": "uk", "hindi": "hi",
-    "swedish": "sv", "czech": "cs", "persian": "fa", "hungarian": "hu", "greek": "el", "finnish": "fi",
-}
+@lru_cache(maxsize=1)
+def language_codes() -> dict[str, str]:
+    """Language name (lower case) -> the code the Hub's `language:` list takes, from the table `datasets` ships
+    (utils/resources/languages.json, the Hub's own list: ISO 639-1/2/3, 8,000 entries). Each of an entry's names
+    counts ("Spanish; Castilian"), also without its qualifier ("Modern Greek (1453-)" -> modern greek, greek);
+    where names collide the shortest code wins (ISO 639-1 before 639-3)."""
+    import json
+
+    import datasets
+
+    table = json.loads((Path(datasets.__file__).parent / "utils" / "resources" / "languages.json").read_text("utf-8"))
+    codes: dict[str, str] = {code: code for code in table}  # a code stands for itself ("en" is also a name)
+    for code, names in sorted(table.items(), key=lambda item: (len(item[0]), item[0])):
+        for name in names.split(";"):
+            plain = re.sub(r"\s*\(.*?\)", "", name).strip().lower()
+            for spelling in {name.strip().lower(), plain, plain.removeprefix("modern ")}:
+                codes.setdefault(spelling, code)
+    return codes
+
+
+def language_code(name: str) -> str | None:
+    """The Hub code of a source's language name (`English`, `Hebrew`, or already a code such as `en`), or None."""
+    return language_codes().get(name.strip().lower())
 
 
 def size_category(count: int) -> str:
@@ -60,19 +80,65 @@ ANNOTATION_CREATORS = {"human": "crowdsourced", "llm": "machine-generated", "ref
                        "synthetic": "expert-generated"}
 
 
+# Judge kinds that a judge id shows (a model's name, or a person's id); the others only a source can declare.
+COUNTABLE_KINDS = ("human", "llm")
+
+
 def provenance_of(report: dict) -> list[dict]:
-    """Every source of the build (pairwise, then N-agent), with the judge kind the card states for it: the
-    declared one, else the one the pairwise data shows (counted from `metadata.judge`)."""
+    """Every source of the build (pairwise, then N-agent) with `decided_by`: [(judge kind, episodes or None)],
+    what the card says decided its outcomes. Where the source's episodes carry judge ids and nothing else was
+    declared for it (or what was declared is itself a person or a model), the counts of its own judge ids decide
+    (7 people and 1 model: human 7, llm 1); otherwise the declared kind, uncounted. `judge_kind` is the most
+    common of them."""
     from builder.families import FAMILIES
 
     found = []
     sections = [report] + [report[f.report_section] for f in FAMILIES if f.report_section and report.get(f.report_section)]
     for section in sections:
-        counted = {k: n for k, n in section.get("judge_kinds_in_data", {}).items() if k != "not recorded"}
+        by_source = section.get("judge_kinds_by_source", {})
         for entry in section["provenance"]:
-            kind = entry["judge_kind"] or (max(counted, key=counted.get) if counted else None)
-            found.append({**entry, "judge_kind": kind})
+            counted = {k: n for k, n in by_source.get(entry.get("source_id"), {}).items() if k != "not recorded"}
+            declared = entry["judge_kind"]
+            if counted and declared in (None, *COUNTABLE_KINDS):
+                decided_by = sorted(counted.items(), key=lambda item: (-item[1], item[0]))
+            else:
+                decided_by = [(declared, None)] if declared else []
+            found.append({**entry, "decided_by": decided_by, "judge_kind": decided_by[0][0] if decided_by else None})
     return found
+
+
+def decided_by_text(decided_by: list, words: dict[str, str] | None = None) -> str:
+    """`llm (48 episodes)`, `human 7, llm 1 episodes`, `reference_answer`; with `words`, each kind in words."""
+    if not decided_by:
+        return "not known"
+    name = (lambda kind: words[kind]) if words else (lambda kind: kind)
+    if decided_by[0][1] is None:
+        return name(decided_by[0][0])
+    if len(decided_by) == 1:
+        return f"{name(decided_by[0][0])} ({decided_by[0][1]} episodes, by their judge ids)"
+    return "; ".join(f"{count} episodes: {name(kind)}" for kind, count in decided_by) + " (by their judge ids)"
+
+
+LICENCE_NAME = "per-source-licences"  # the card's `license_name` where the YAML says `other`
+
+
+def render_licences(report: dict) -> str:
+    """LICENSE.md: each source's licence, what it covers and how to cite it, from the same provenance records as
+    the card (which links it as `license_link` where its `license` is `other`)."""
+    lines = ["# Licences of this dataset's sources", "",
+             "Each part of this dataset keeps the licence of the source it was built from. A licence the builder does "
+             "not know is said so; check that source's terms before you use its part.", ""]
+    for source in provenance_of(report):
+        lines.append(f"## {source['name']}")
+        lines.append("")
+        lines.append(f"- Licence: {source['license'] or 'not known to the builder'}"
+                     + (f" ({source['licence_note']})" if source["licence_note"] else ""))
+        if source["gate"]:
+            lines.append(f"- Terms: {source['gate']}")
+        if source["citation"]:
+            lines += ["- Citation:", "", "```bibtex", source["citation"], "```"]
+        lines.append("")
+    return "\n".join(lines)
 
 
 def example_row(report: dict, episode: dict | None) -> str | None:
@@ -104,15 +170,17 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
     from builder.stages.labels import offline
 
     sources = provenance_of(report)
-    languages = sorted({LANGUAGE_CODES[name.lower()] for name in report["outcomes"]["languages"]
-                        if name.lower() in LANGUAGE_CODES})
+    languages = sorted({code for code in map(language_code, report["outcomes"]["languages"]) if code})
     gates = [s["gate"] for s in sources if s["gate"]]
     hub_sources = [f"extended|{s['hub_id']}" for s in sources if s["hub_id"]]
     written = [s["license"] == "mit" and s["judge_kind"] == "synthetic" for s in sources]  # by this project
-    judge_kinds = sorted({s["judge_kind"] for s in sources if s["judge_kind"]})
+    judge_kinds = sorted({kind for s in sources for kind, _ in s["decided_by"]})
     card_data = DatasetCardData(
         pretty_name=f"Multi-LLM coordination episodes ({sources[0]['name']})",
         license=card_licence([_as_provenance(s) for s in sources]),
+        # the dataset card spec asks for both where the licence is `other`
+        **({"license_name": LICENCE_NAME, "license_link": LICENCES_FILE}
+           if card_licence([_as_provenance(s) for s in sources]) == "other" else {}),
         language=languages or None,
         multilinguality=("multilingual" if len(languages) > 1 else "monolingual") if languages else None,
         language_creators=sorted({"machine-generated"} | ({"expert-generated"} if any(written) else set())
@@ -151,8 +219,10 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
         else ", ".join(report["options"]["source"]),
         sources=sources,
         judge_text=JUDGE_KIND_TEXT,
+        decided_by_text=decided_by_text,
         gated=bool(gates),
         licence_id=card_data.license,
+        licences_file=LICENCES_FILE,
         encoding=report["options"]["encoding"],
         load_path=load_path,
         config_descriptions=CONFIG_DESCRIPTIONS,

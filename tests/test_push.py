@@ -96,8 +96,9 @@ def test_parquet_goes_through_lfs_the_card_is_the_local_one_and_the_gate_is_appl
         assert parquet and all(hub.lfs_objects[hashlib.sha256(remote[p]).hexdigest()] == remote[p] for p in parquet)
         assert sum(entry.startswith("PUT /lfs/upload/") for entry in hub.log) == len({remote[p] for p in parquet})
         local_card = (folder / "README.md").read_text()
-        assert remote["README.md"].decode() == local_card.replace(f'load_dataset("{folder}"', 'load_dataset("org/arena"')
-        assert f'load_dataset("{folder}"' in local_card
+        # the local card loads the folder by its name (no path above it); the pushed one by the repo id
+        assert remote["README.md"].decode() == local_card.replace('load_dataset("release"', 'load_dataset("org/arena"')
+        assert 'load_dataset("release"' in local_card and str(tmp_path) not in local_card
         assert result["gated"] is True and hub.repos["org/arena"].gated == "auto"
 
 

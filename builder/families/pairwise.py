@@ -9,13 +9,14 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
+from builder.config import SAMPLE_SOURCE
 from builder.families.base import EpisodeFamily, FamilyPlan
 from builder.layout import COORDINATOR_DIRS
 from builder.provenance import arena_provenance, read_text_file
 from builder.selection import select_full, select_mini
 from builder.sources import iter_source_rows
 from builder.sources.arena import arena_row_to_episode
-from builder.sources.loaders import SourceError, looks_like_local_path, source_name
+from builder.sources.loaders import SourceError, check_local_path, looks_like_local_path, source_name
 
 
 class PairwiseFamily(EpisodeFamily):
@@ -32,6 +33,8 @@ class PairwiseFamily(EpisodeFamily):
         for source in config.source_list:  # a missing file is one line now, before any work or progress bar
             if looks_like_local_path(source) and not Path(source).exists():
                 raise SourceError(f"{source}: no such file or folder")
+            if source != SAMPLE_SOURCE and Path(source).exists():
+                check_local_path(Path(source))  # a FIFO, a build folder, UTF-16 text
         return FamilyPlan(self, rows=lambda: pairwise_rows(config), provenance=[arena_provenance(
             source, license=config.license, judge_kind=config.judge_kind, citation=citation_of(config))
             for source in config.source_list])

@@ -39,6 +39,7 @@ class FamilyTally:
         self.numbers: dict[str, array] = defaultdict(_numbers)     # per-episode values, by name
         self.by_key: dict[str, dict[str, array]] = defaultdict(lambda: defaultdict(_numbers))  # per-key values
         self.counters: dict[str, Counter] = defaultdict(Counter)
+        self.judge_kinds_by_source: dict[str, Counter] = defaultdict(Counter)  # what each source's judge ids show
         self.agent_ids: list[str] = []          # the first episode's agents: the token figure's legend
         self.final_states = array("f")          # h_T of every episode, one after another (float32), for the latent figure
         self.outcome_groups: list[str] = []     # per episode: the winner, or correct / wrong / unknown
@@ -73,7 +74,9 @@ class FamilyTally:
         for turn in episode["turns"]:
             self.by_key["diversity_by_turn"][str(turn["turn_index"])].append(round(turn["effective_diversity"], 6))
         self.counters["models"].update(a["model"] for a in episode["agents"])
-        self.counters["judge_kinds"][judge_kind_of(episode["metadata"]["judge"]) or "not recorded"] += 1
+        judge_kind = judge_kind_of(episode["metadata"]["judge"]) or "not recorded"
+        self.counters["judge_kinds"][judge_kind] += 1
+        self.judge_kinds_by_source[episode["source"]][judge_kind] += 1
         self.outcome_groups.append(sys.intern(self.family.tally_outcome(self, episode)))
         self._add_labels(episode)
         group = group_of(episode)

@@ -26,13 +26,49 @@ def llm_judged_rows(count=6):
                      winner=["model_a", "model_b", "tie", "tie (bothbad)"][i % 4]) for i in range(count)]
 
 
-def test_the_embedded_sample_says_it_was_written_for_this_project(sample_build):
+def test_the_embedded_sample_is_real_gpt4_scored_data_and_the_card_says_so(sample_build):
     data, text = card(sample_build[0])
     assert data["license"] == ["apache-2.0", "mit"]
-    assert data["source_datasets"] == ["extended|Kevin355/Who_and_When", "original"]  # the real Who&When slice
+    # the real Who&When slice; "original": the Agent-Scaling debates written for this project
+    assert data["source_datasets"] == ["extended|Kevin355/Who_and_When", "original"]
     assert "extra_gated_prompt" not in data
-    assert "illustrative verdicts written with the example data" in text
-    assert "Chatbot Arena users" not in text and "CC-BY" not in text
+    assert "arena-bench-v1 from lmarena/arena-hard-auto" in text and "real Chatbot Arena prompts" in text
+    assert "| llm (48 episodes, by their judge ids) |" in text  # counted, not copied from the registry
+    assert "Verdicts:\n   an LLM judge's scores" in text and "come from human votes" not in text
+    assert "machine-generated" in data["annotations_creators"] and "crowdsourced" not in data["annotations_creators"]
+    assert "illustrative verdicts written with the example data" in text  # the written debate sample says so
+    assert "CC-BY" not in text
+
+
+def test_every_judge_sentence_comes_from_the_same_counts_per_source(tmp_path):
+    """A file whose judge ids are 7 people and 1 model: the card says so in the table, the processing steps, the
+    limitations and the YAML, not "human" alone."""
+    rows = [make_row(question_id=f"m-{i}", judge=f"voter_{i}") for i in range(7)]
+    rows.append(make_row(question_id="m-7", judge="gpt-4-single-answer-score"))
+    source = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    report = build(quiet_config(source=source, output_dir=tmp_path / "out"))
+    data, text = card(tmp_path / "out")
+    assert report["judge_kinds_by_source"] == {"mixed.jsonl": {"human": 7, "llm": 1}}
+    assert "| 7 episodes: human; 1 episodes: llm (by their judge ids) |" in text
+    assert ("- Outcomes of mixed.jsonl come from 7 episodes: human votes (one person's preference per battle: noisy, "
+            "and shaped by the voters' taste for length and style); 1 episodes: an LLM judge's scores") in text
+    assert data["annotations_creators"] == ["crowdsourced", "machine-generated"]
+    assert data["license"] == "other" and data["license_name"] == "per-source-licences"
+    assert data["license_link"] == "LICENSE.md" and (tmp_path / "out" / "LICENSE.md").is_file()
+
+
+def test_no_local_path_reaches_the_card_or_the_report(tmp_path):
+    private = tmp_path / "home" / "maintainer" / "exports"
+    private.mkdir(parents=True)
+    source = write_jsonl(private / "battles.jsonl", llm_judged_rows(20))
+    out = tmp_path / "release"
+    build(quiet_config(source=source, output_dir=out, rank=2))
+    for name in ("README.md", "stats.json", "LICENSE.md"):
+        written = (out / name).read_text(encoding="utf-8")
+        assert str(tmp_path) not in written and "maintainer" not in written, name
+    report = json.loads((out / "stats.json").read_text())
+    assert report["options"]["source"] == "battles.jsonl" and report["options"]["output_dir"] == "release"
+    assert 'load_dataset("release", "full"' in (out / "README.md").read_text(encoding="utf-8")
 
 
 def test_an_unknown_local_file_claims_no_licence_and_its_judge_comes_from_the_data(tmp_path):
@@ -57,7 +93,7 @@ def test_a_sidecar_declares_licence_citation_and_judge(tmp_path):
     build(quiet_config(source=source, output_dir=tmp_path / "out", rank=2))
     data, text = card(tmp_path / "out")
     assert data["license"] == "apache-2.0" and "@misc{arenahard" in text
-    assert "| arena-hard-auto answers | apache-2.0 | llm | Chatbot Arena users |" in text
+    assert "| arena-hard-auto answers | apache-2.0 | llm (6 episodes, by their judge ids) | Chatbot Arena users |" in text
     assert "Warning" not in text
 
 

@@ -178,6 +178,7 @@ def test_a_build_from_before_manifests_is_recognised_and_replaced(tmp_path, sour
     assert cli_build(source, out) == 0
     (out / "manifest.json").unlink()  # what builds wrote before manifests (and run logs) existed
     (out / "build-run.json").unlink()
+    (out / "LICENSE.md").unlink()
     assert foreign_files(out) == []
     assert cli_build(source, out) == 0 and (out / "manifest.json").is_file()
 
