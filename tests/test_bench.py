@@ -37,6 +37,11 @@ def test_build_benchmark_smoke(tmp_path):
     assert figures["scaled_builds_warm_cache"]["10x"]["episodes"] == 120
     assert all(scale["peak_rss_mib"] > 50 for scale in figures["scaled_builds_warm_cache"].values())
     assert figures["warm_ms_per_episode"] is not None and figures["peak_rss_largest_over_smallest"] > 0
+    # against a plain sentence-transformers script on the same texts: same vectors, both timed as whole processes
+    assert figures["plain_script_s"] > 0 and figures["build_over_plain_script"] > 0
+    assert figures["vectors_min_cosine_to_plain"] >= 0.99999 and figures["embedding_batch_size"] == 32
+    assert all(scale["validate_peak_rss_mib"] > 50 for scale in figures["scaled_builds_warm_cache"].values())
+    assert figures["validate_peak_largest_over_smallest"] > 0
     if with_ray:
         assert figures["engine_ray"]["same_rows_as_local"] is True and figures["engine_ray"]["cold_s"] > 0
     else:

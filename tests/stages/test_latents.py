@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import List, Value, load_dataset
 
+from builder.config import BuildConfig
 from builder.pipeline import build
 from builder.stages.latents.coordinator import Coordinator, project_episodes
 from builder.stages.latents.diversity import effective_diversity
@@ -204,18 +205,38 @@ def test_the_basis_is_fitted_on_every_turn_up_to_the_cap_then_on_a_seeded_sample
     assert f"{MAX_FIT_TURNS:,} turns" in FIELD_DOCS["turns.latent_z"]  # the uploaded docs name the real cap
 
 
-def test_half_precision_stays_within_the_stated_tolerance_and_is_cached_apart():
+@pytest.mark.parametrize("precision", ["float16", "bfloat16"])
+def test_half_precision_stays_within_the_stated_tolerance_and_is_cached_apart(precision):
     """--embedding-precision float16 (meant for GPUs; measured here on the CPU, which runs the same model in
-    float16): every vector keeps a cosine similarity of at least 0.999 with the float32 one."""
+    float16) and bfloat16 (CPUs with AVX512-BF16, and GPUs): every vector keeps a cosine similarity of at least
+    0.999 with the float32 one, on real arena answers as on short texts."""
+    from builder.sources.loaders import sample_path
+
+    answers = [json.loads(line)["conversation_a"][1]["content"] for line in sample_path().read_text().splitlines()[:6]]
     texts = ["What is the capital of France?", "Paris is the capital and largest city of France. " * 8,
-             "def add(a, b):\n    return a + b", "Je ne sais pas.", "量子力学是描述微观粒子的物理学理论。"]
+             "def add(a, b):\n    return a + b", "Je ne sais pas.", "量子力学是描述微观粒子的物理学理论。", *answers]
     full = Embedder(progress=False, device="cpu")
-    half = Embedder(progress=False, device="cpu", precision="float16")
+    half = Embedder(progress=False, device="cpu", precision=precision)
     a, b = full.encode(texts), half.encode(texts)
     assert b.dtype == np.float32 and b.shape == a.shape
     cosines = (a * b).sum(axis=1) / np.linalg.norm(b, axis=1)
     assert cosines.min() >= 0.999, cosines
     assert half.identity.key != full.identity.key and "precision" not in full.identity.describe()
+
+
+def test_bfloat16_is_refused_in_one_line_on_a_cpu_that_would_emulate_it(monkeypatch):
+    from builder.config import ConfigError
+    from builder.stages.latents import embeddings
+
+    monkeypatch.setattr(embeddings, "cpu_runs_bfloat16", lambda: False)
+    with pytest.raises(ConfigError, match="bfloat16 needs a CPU with AVX512-BF16 or AMX"):
+        BuildConfig(embedding_precision="bfloat16", device="cpu")
+    BuildConfig(embedding_precision="bfloat16", device="cuda")  # a GPU runs it
+
+
+def test_the_batch_size_is_the_measured_one_for_the_device_and_precision():
+    assert Embedder(device="cpu").batch_size == 32 and Embedder(device="cpu", precision="bfloat16").batch_size == 16
+    assert Embedder(device="cuda").batch_size == 64 and Embedder(device="cpu", batch_size=5).batch_size == 5
 
 
 def test_corrupt_or_partial_cache_files_are_recomputed_not_trusted(tmp_path):

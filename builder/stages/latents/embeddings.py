@@ -80,27 +80,67 @@ def longest_first(texts: list[str]) -> list[int]:
     return sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))
 
 
+# Texts per batch by device and precision, measured (not guessed) on these machines' 2 CPU cores with AVX512-BF16:
+# 200 real arena answers (median 342 words), longest first, medians of 3 (seconds): float32 at 4 / 16 / 32 / 64:
+# 17.3 / 8.5 / 7.0 / 7.2; bfloat16: 2.5 / 2.0 / 2.0 / 2.4. GPUs keep 64 (not measurable here: no GPU).
+DEFAULT_BATCH_SIZES = {("cpu", "float32"): 32, ("cpu", "bfloat16"): 16}
+GPU_BATCH_SIZE = 64
+# Half precisions and the torch dtype each runs the model in; the vectors are returned as float32 either way.
+HALF_PRECISIONS = {"float16": "float16", "bfloat16": "bfloat16"}
+
+
+def default_batch_size(device: str | None, precision: str) -> int:
+    """The measured batch size for where the model runs (`device` None: CUDA when available, else the CPU)."""
+    return DEFAULT_BATCH_SIZES.get((resolved_device(device), precision), GPU_BATCH_SIZE)
+
+
+def resolved_device(device: str | None) -> str:
+    """`cpu`, or the accelerator's kind (`cuda`, `mps`), as sentence-transformers would choose it."""
+    if device:
+        return device.split(":")[0]
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def cpu_runs_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX): elsewhere bfloat16 is emulated and slower."""
+    import torch
+
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported())  # what torch's own CPU kernels dispatch on
+    except AttributeError:  # pragma: no cover - an older torch: read the flags the kernel reports
+        try:
+            flags = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+        return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 class Embedder:
     """Encodes texts to L2-normalised float32 vectors. The model loads on first use only.
 
-    `precision="float16"` runs the model in half precision (meant for GPUs; the vectors are still returned as
-    float32 and cached under their own identity, never mixed with full-precision ones)."""
+    `precision` "float16" (GPUs) or "bfloat16" (GPUs, and CPUs with AVX512-BF16: about 3.5x faster on these
+    machines, cosine >= 0.9998 to float32 on real answers) runs the model in half precision; the vectors are still
+    returned as float32 and cached under their own identity, never mixed with full-precision ones. `batch_size`
+    None takes the measured default for the device and precision (DEFAULT_BATCH_SIZES)."""
 
-    def __init__(self, model_name: str = DEFAULT_EMBEDDING_MODEL, batch_size: int = 64, device: str | None = None,
-                 progress: bool = True, precision: str = "float32"):
+    def __init__(self, model_name: str = DEFAULT_EMBEDDING_MODEL, batch_size: int | None = None,
+                 device: str | None = None, progress: bool = True, precision: str = "float32"):
         self.model_name = model_name
-        self.batch_size = batch_size
         self.device = device
-        self.progress = progress
         self.precision = precision
+        self.batch_size = batch_size or default_batch_size(device, precision)
+        self.progress = progress
 
     @cached_property
     def model(self):
+        import torch
         from sentence_transformers import SentenceTransformer
 
         model_dir = _local_model_dir(self.model_name)
         model = SentenceTransformer(str(model_dir) if model_dir else self.model_name, device=self.device)
-        return model.half() if self.precision == "float16" else model
+        return model.to(getattr(torch, HALF_PRECISIONS[self.precision])) if self.precision in HALF_PRECISIONS else model
 
     @cached_property
     def identity(self) -> ModelIdentity:
