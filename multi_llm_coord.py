@@ -468,11 +468,18 @@ class MultiLlmCoord(datasets.ArrowBasedBuilder):
         base_path = self.config.data_dir or self.base_path
         if not base_path:
             raise ValueError("MultiLlmCoord needs data_dir: a built folder or hf://datasets/ORG/NAME")
-        pattern = f"data/{self.config.name}/train-*.parquet"
-        files = datasets.data_files.DataFilesList.from_patterns([pattern], base_path=base_path)
-        return [
-            datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs={"files": dl_manager.download(list(files))})
-        ]
+        # Every config has `train`; the *-full configs also `validation` and `test` (split by prompt group).
+        generators = []
+        for split in ("train", "validation", "test"):
+            try:
+                files = datasets.data_files.DataFilesList.from_patterns([f"data/{self.config.name}/{split}-*.parquet"],
+                                                                        base_path=base_path)
+            except FileNotFoundError:
+                continue
+            if not files:
+                continue
+            generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"files": dl_manager.download(list(files))}))
+        return generators
 
     def _generate_tables(self, files):
         schema = self.info.features.arrow_schema

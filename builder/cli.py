@@ -61,6 +61,14 @@ def make_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="Print a built folder's report.")
     stats.add_argument("output_dir", type=Path)
     stats.add_argument("--json", action="store_true", help="Print the whole report as JSON.")
+    evaluate = commands.add_parser(
+        "evaluate", help="Score your own per-episode vectors on a built folder's test split, beside the baselines "
+                         "and the stored states (the protocol of the card's test-split table).")
+    evaluate.add_argument("output_dir", type=Path, help="a built folder (with train / validation / test splits)")
+    evaluate.add_argument("--vectors", type=Path, help="Parquet (episode_id, vector) or .npz (episode_id, vectors) "
+                                                        "covering every episode of the config; omit to score ours only")
+    evaluate.add_argument("--config", default="full", help="a *-full config: full, debate-full or agents-full")
+    evaluate.add_argument("--json", action="store_true", help="Print the scores as JSON.")
     push = commands.add_parser("push", help="Validate a built folder and publish it to the Hub in one commit.")
     push.add_argument("output_dir", type=Path)
     _add_push_flags(push)
@@ -204,6 +212,8 @@ def _main(argv: list[str] | None = None) -> int:
         return _validate(args.output_dir)
     if args.command == "push":
         return _push(args)
+    if args.command == "evaluate":
+        return _evaluate(args)
     if args.command == "build-and-push":
         return _build(args) or _push(args)
     return _stats(args.output_dir, as_json=args.json)
@@ -262,6 +272,34 @@ def _push(args) -> int:
         return USAGE_EXIT
     push(args.output_dir, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
          dry_run=args.dry_run)  # a refused or failed push (PushError) is FAILED_EXIT, in main
+    return 0
+
+
+def _evaluate(args) -> int:
+    from builder.evaluation import EvaluationError, read_split_episodes, read_vectors, score_on_test, table_lines
+    from builder.families import FAMILIES
+
+    family = next((f for f in FAMILIES if f.full_config == args.config), None)
+    if family is None:
+        print(f"error: --config must be one of {', '.join(f.full_config for f in FAMILIES)}, got {args.config!r}",
+              file=sys.stderr)
+        return USAGE_EXIT
+    if not (args.output_dir / "data" / args.config).is_dir():
+        print(f"error: {args.output_dir}: no config {args.config} (is it a build folder?)", file=sys.stderr)
+        return USAGE_EXIT
+    try:
+        splits = read_split_episodes(args.output_dir, args.config, family)
+        wanted = [row["episode_id"] for rows in splits.values() for row in rows]
+        vectors = read_vectors(args.vectors, wanted) if args.vectors else None
+        from builder.layout import REPORT_FILE
+        from builder.output.report import read_report
+
+        seed = read_report(args.output_dir / REPORT_FILE)["options"]["seed"]  # the card's intervals used it
+        results = score_on_test(args.output_dir, family, vectors, seed=seed, splits=splits)
+    except EvaluationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_EXIT
+    print(json.dumps(results, indent=2, sort_keys=True) if args.json else "\n".join(table_lines(results)))
     return 0
 
 

@@ -89,6 +89,9 @@ class BuildConfig:
               "turns all three off, so a re-run with --labeler judge spends its API calls again.")
     projection: str = option("pca", "Low-rank projection of the turn observations: pca, svd, nmf or vae.",
                              choices=PROJECTION_METHODS)
+    split_fractions: str = option(
+        "0.8,0.1,0.1", "Train, validation and test fractions of every *-full config, assigned by a stable hash of each "
+                       "episode's prompt group (no prompt in two splits; added rows never move an episode).")
     rank: int | None = option(
         None, "Dimensions of the latent state (8-16 keeps it low-dimensional). Default: 16, or the number of turns of "
               "the build's smallest family where that is fewer (the basis needs one turn per dimension; the summary "
@@ -177,6 +180,12 @@ class BuildConfig:
             if not separator or not task or not path:
                 raise ConfigError(f"--questions takes TASK=PATH, got {item!r}")
         _check_encoding(self.encoding)
+        from builder.splits import parse_fractions
+
+        try:
+            parse_fractions(self.split_fractions)
+        except ValueError as error:
+            raise ConfigError(f"--split-fractions {error}") from None
         if self.license is not None and not LICENCE_ID.fullmatch(self.license):
             raise ConfigError(f"--license takes a Hub licence id such as apache-2.0 or cc-by-4.0, got {self.license!r}")
         if self.citation and self.citation.startswith("@") and not Path(self.citation[1:]).is_file():

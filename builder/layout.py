@@ -9,7 +9,7 @@ imports the pipeline to learn a file name.
         manifest.json                  every file the build wrote, with size and sha256 (the build's marker)
         LICENSE.md                     each source's licence, terms and citation
         multi_llm_coord.py             the dataset's typed definition
-        data/<config>/train-*.parquet  the configs
+        data/<config>/<split>-*.parquet  the configs (train; the *-full ones also validation and test)
         figures/*.png                  the card's figures
         coordinator/, coordinator-debate/, coordinator-agents/   the fitted coordinators (safetensors + JSON)
 """
@@ -32,8 +32,11 @@ COORDINATOR_INFO = "coordinator.json"
 MANIFEST_KIND = "multi-llm-coord build manifest"
 
 
-def shard_path(config_name: str, index: int, count: int) -> str:
-    return f"{DATA_DIR}/{config_name}/train-{index:05d}-of-{count:05d}.parquet"
+SPLITS = ("train", "validation", "test")  # the *-full configs have all three; the small configs train alone
+
+
+def shard_path(config_name: str, index: int, count: int, split: str = "train") -> str:
+    return f"{DATA_DIR}/{config_name}/{split}-{index:05d}-of-{count:05d}.parquet"
 
 
 STAGING_MARKER = ".multi-llm-coord-staging"  # marks a build's staging folder (builder.output.folder)

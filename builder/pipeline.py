@@ -48,10 +48,11 @@ from builder.layout import CARD_FILE, FIGURES_DIR, LICENCES_FILE, LOADING_SCRIPT
 from builder.output.folder import OutputFolder
 from builder.output.report import build_report, config_summary, family_report, full_summary
 from builder.output.tally import FamilyTally
-from builder.output.writer import ConfigWriter, write_config
+from builder.output.writer import SplitConfigWriter, write_config
 from builder.progress import StepTimer, progress, quiet_third_party, status, warn
 from builder.rejections import RejectLog, Rejection, RowLocation
 from builder.selection import EpisodeKey, make_preview
+from builder.splits import parse_fractions
 from builder.spill import Spill
 from builder.stages.base import EpisodeStage
 from builder.stages.labels.judge import JudgeSettings
@@ -176,6 +177,7 @@ class FamilyBuild:
     coordinator: Coordinator
     probe: dict
     label_run: LabelRun
+    splits: dict                          # each split of the full config: episodes, outcome balance
 
 
 @dataclass
@@ -265,7 +267,8 @@ def build_family(config: BuildConfig, read_result: FamilyRead, timer: StepTimer,
     read_result.read = None  # the keys are no longer needed
     features = ProbeFeatures(coordinator, table, family.sided, work / f"{family.name}-probe")
     tally = FamilyTally(family)
-    writer = ConfigWriter(family.full_config, staging, config.rank, config.max_shard_bytes)
+    writer = SplitConfigWriter(family.full_config, staging, config.rank, config.max_shard_bytes,
+                               parse_fractions(config.split_fractions), group_of, family.split_outcome)
     judge = JudgeStep(judge_settings(config), _cache_dir(config), len(positions), config.progress) \
         if config.labeler == "judge" else None
     mini: list[dict] = []
@@ -307,7 +310,7 @@ def build_family(config: BuildConfig, read_result: FamilyRead, timer: StepTimer,
                                  **({"judge": {k: label_run.judge_usage[k] for k in ("calls", "cached", "cache_rejected")}}
                                     if label_run.judge_usage else {})}
     return FamilyBuild(plan, small, infos, tally, rows_read, rejects, stages, coordinator,
-                       probe_result, label_run)
+                       probe_result, label_run, writer.report())
 
 
 def fit_observations(batches: Iterable[list[dict]], table, chosen: np.ndarray) -> np.ndarray:
@@ -433,7 +436,8 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
         label_run=result.label_run,
         notes=result.plan.notes,
         provenance=result.plan.provenance,
-    )) for result in built]
+    ) | {"splits": result.splits, "test_split": test_split_scores(staging, result.plan.family, config.seed)})
+        for result in built]
     report = build_report(builder_version=builder.__version__, schema_version=SCHEMA_VERSION,
                           options=_options(config), configs=summaries, families=sections)
     (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -450,6 +454,17 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
     (staging / LICENCES_FILE).write_text(render_licences(report), encoding="utf-8")
     shutil.copyfile(multi_llm_coord.__file__, staging / LOADING_SCRIPT)
     return report
+
+
+def test_split_scores(staging: Path, family: EpisodeFamily, seed: int) -> dict:
+    """The benchmark protocol on the family's just-written full config (builder.evaluation): what
+    `multi-llm-coord evaluate` reproduces from the published files."""
+    from builder.evaluation import EvaluationError, score_on_test
+
+    try:
+        return score_on_test(staging, family, seed=seed)
+    except EvaluationError as error:
+        return {"skipped": str(error).split(": ", 1)[-1]}
 
 
 def judge_settings(config: BuildConfig) -> JudgeSettings:

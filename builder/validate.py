@@ -34,6 +34,7 @@ from multi_llm_coord import (
 from builder.layout import (CARD_FILE, COORDINATOR_INFO, COORDINATOR_TENSORS, LICENCES_FILE, LOADING_SCRIPT,
                             MANIFEST_FILE, REPORT_FILE)
 from builder.families import FAMILIES
+from builder.stages.latents.probe import group_of
 from builder.output.folder import manifest_differences, read_manifest
 from builder.sources.agent_scaling import TEMPLATE_BASES
 from builder.sources.mallm import BASIS_RECORDED
@@ -71,8 +72,8 @@ def validate_folder(output_dir: Path) -> list[str]:
     small = {name: None for family in FAMILIES for name in (family.mini_config, family.preview_config) if name}
     held: dict[str, dict[str, dict]] = {}
     for name in sorted(present, key=lambda n: n not in small):
-        files = sorted((output_dir / "data" / name).glob("train-*.parquet"))
-        if not files:
+        files = sorted((output_dir / "data" / name).glob("*-*-of-*.parquet"))
+        if not any(f.name.startswith("train-") for f in files):
             problems.append(f"config {name}: no data/{name}/train-*.parquet files")
             continue
         if not _schemas_match(name, files, problems, rank):
@@ -80,11 +81,16 @@ def validate_folder(output_dir: Path) -> list[str]:
         copies = {small_name: held[small_name] for small_name, full_name in MINI_OF_FULL.items()
                   if full_name == name and small_name in held}
         seen: set[str] = set()
-        count = 0
+        counts: dict[str, int] = {}
+        split_of_group: dict[str, str] = {}
         try:
-            for batch in _batches(files):
+            for split, batch in _batches(files):
                 for episode in batch:
-                    count += 1
+                    counts[split] = counts.get(split, 0) + 1
+                    group = group_of(episode)
+                    if split_of_group.setdefault(group, split) != split:
+                        problems.append(f"config {name}, episode {episode['episode_id']!r}: its prompt group is in "
+                                        f"{split_of_group[group]} and {split}")
                     where = f"config {name}, episode {episode['episode_id']!r}"
                     if episode["episode_id"] in seen:
                         problems.append(f"{where}: duplicate episode_id")
@@ -103,8 +109,11 @@ def validate_folder(output_dir: Path) -> list[str]:
         for small_name, episodes in copies.items():
             problems.extend(f"config {small_name}: episode {episode_id!r} is not in {name}"
                             for episode_id in episodes if episode_id not in seen)
-        if name in declared and declared[name] != count:
-            problems.append(f"config {name}: card declares {declared[name]} examples, files hold {count}")
+        count = sum(counts.values())
+        for split in sorted(set(declared.get(name, {})) | set(counts)):
+            if name in declared and declared[name].get(split) != counts.get(split, 0):
+                problems.append(f"config {name}: card declares {declared[name].get(split)} {split} examples, files "
+                                f"hold {counts.get(split, 0)}")
         if report and report["configs"].get(name, {}).get("episodes") not in (None, count):
             problems.append(f"config {name}: {REPORT_FILE} says {report['configs'][name]['episodes']} episodes, "
                             f"files hold {count}")
@@ -122,9 +131,10 @@ def _batches(files: list[Path]):
     import pyarrow.parquet as pq
 
     for path in files:
+        split = path.name.split("-", 1)[0]
         with pq.ParquetFile(path) as parquet:
             for batch in parquet.iter_batches(batch_size=VALIDATE_BATCH):
-                yield batch.to_pylist()
+                yield split, batch.to_pylist()
 
 
 def _schemas_match(name: str, files: list[Path], problems: list[str], rank: int) -> bool:
@@ -182,8 +192,8 @@ def _coordinator_problems(output_dir: Path, report: dict | None) -> list[str]:
     return problems
 
 
-def _card_configs(output_dir: Path, problems: list[str]) -> dict[str, int]:
-    """{config name: declared num_examples} from the README's YAML; problems for anything inconsistent."""
+def _card_configs(output_dir: Path, problems: list[str]) -> dict[str, dict[str, int]]:
+    """{config name: {split: declared num_examples}} from the README's YAML; problems for anything inconsistent."""
     from huggingface_hub import DatasetCard
 
     try:
@@ -210,11 +220,10 @@ def _card_configs(output_dir: Path, problems: list[str]) -> dict[str, int]:
         problems.append("README.md must mark exactly one config as default")
     infos = data.get("dataset_info") or []
     infos = [infos] if isinstance(infos, dict) else infos
-    declared = {}
+    declared: dict[str, dict[str, int]] = {}
     for info in infos:
         for split in info.get("splits") or []:
-            if split.get("name") == "train":
-                declared[info.get("config_name")] = split.get("num_examples")
+            declared.setdefault(info.get("config_name"), {})[split.get("name")] = split.get("num_examples")
     return declared
 
 
@@ -237,7 +246,7 @@ def _rank_of(output_dir: Path, report: dict | None) -> int:
         return report["options"]["rank"]
     import pyarrow.parquet as pq
 
-    for path in sorted(output_dir.glob("data/*/train-*.parquet")):
+    for path in sorted(output_dir.glob("data/*/*.parquet")):
         try:
             turns = pq.read_schema(path).field("turns").type.value_type
             return turns.field("latent_h").type.list_size

@@ -198,7 +198,7 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
         configs=[
             {
                 "config_name": name,
-                "data_files": [{"split": "train", "path": f"data/{name}/train-*.parquet"}],
+                "data_files": [{"split": split, "path": f"data/{name}/{split}-*.parquet"} for split in infos[name].splits],
                 **({"default": True} if name == DEFAULT_CONFIG else {}),
             }
             for name in infos
@@ -219,6 +219,9 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
         else ", ".join(report["options"]["source"]),
         sources=sources,
         judge_text=JUDGE_KIND_TEXT,
+        benchmark=[(family.name, {"config": family.full_config, "splits": section["splits"],
+                                  "test_split": section["test_split"]})
+                   for family, section in _family_sections(report) if "splits" in section],
         decided_by_text=decided_by_text,
         gated=bool(gates),
         licence_id=card_data.license,
@@ -244,6 +247,13 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
         max_agents=report["outcomes"]["agents_per_episode"]["max"],
         offline_recipe=offline.__doc__.strip(),
     )
+
+
+def _family_sections(report: dict) -> list[tuple]:
+    from builder.families import FAMILIES
+
+    return [(f, report if f.report_section is None else report.get(f.report_section)) for f in FAMILIES
+            if (report if f.report_section is None else report.get(f.report_section))]
 
 
 def _as_provenance(entry: dict):

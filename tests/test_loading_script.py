@@ -28,9 +28,10 @@ def test_builder_class_reads_a_built_folder(sample_build, tmp_path):
         builder = MultiLlmCoord(config_name=name, data_dir=str(output_dir), cache_dir=str(tmp_path / "cache"))
         assert builder.config.rank == report["options"]["rank"]
         builder.download_and_prepare()
-        dataset = builder.as_dataset(split="train")
-        assert dataset.features == episode_features()
-        assert len(dataset) == report["configs"][name]["episodes"]
+        splits = builder.as_dataset()  # full configs: train, validation and test; the small ones train only
+        assert list(splits) == (["train", "validation", "test"] if name == "full" else ["train"])  # the sample's
+        assert all(dataset.features == episode_features() for dataset in splits.values())
+        assert sum(map(len, splits.values())) == report["configs"][name]["episodes"]
     assert [c.name for c in MultiLlmCoord.BUILDER_CONFIGS] == ["mini", "preview", "full", "debate-mini", "debate-full",
                                                                "agents-mini", "agents-full"]
     assert all(c.description for c in MultiLlmCoord.BUILDER_CONFIGS)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import huggingface_hub
 import pytest
+from datasets import load_dataset
 
 from builder.push import PushError, push
 from hub_server import HubServer
@@ -201,6 +202,11 @@ for name in ("mini", "full"):
     ds = load_dataset("org/coord", name, split="train")
     out[name] = {"rows": len(ds), "features_match": ds.features == multi_llm_coord.episode_features(int(sys.argv[1])),
                  "winner_is_classlabel": type(ds.features["winner"]).__name__}
+out["full_splits"] = {split: len(ds) for split, ds in load_dataset("org/coord", "full").items()}
+out["full_test_ids"] = sorted(load_dataset("org/coord", "full", split="test")["episode_id"])
+builder = multi_llm_coord.MultiLlmCoord(config_name="full", data_dir="hf://datasets/org/coord", cache_dir="fcache")
+builder.download_and_prepare()
+out["builder_class_test_ids"] = sorted(builder.as_dataset(split="test")["episode_id"])
 out["card_configs"] = [c["config_name"] for c in DatasetCard.load("org/coord", repo_type="dataset").data.configs]
 builder = multi_llm_coord.MultiLlmCoord(config_name="debate-mini", data_dir="hf://datasets/org/coord", cache_dir="bcache")
 builder.download_and_prepare()
@@ -222,7 +228,11 @@ def test_cli_push_then_load_dataset_from_the_local_hub(sample_build, tmp_path):
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     result = json.loads(loaded.stdout.strip().splitlines()[-1])
     assert result["mini"] == {"rows": 3, "features_match": True, "winner_is_classlabel": "ClassLabel"}
-    assert result["full"]["rows"] == report["configs"]["full"]["episodes"] and result["full"]["features_match"]
+    assert result["full"]["rows"] == report["splits"]["train"]["episodes"] and result["full"]["features_match"]
+    # the benchmark's splits load from the Hub as from the folder, by load_dataset and by the builder class
+    assert result["full_splits"] == {split: info["episodes"] for split, info in report["splits"].items()}
+    local_test = sorted(load_dataset(str(folder), "full", split="test")["episode_id"])
+    assert result["full_test_ids"] == result["builder_class_test_ids"] == local_test
     assert sorted(result["card_configs"]) == ["agents-full", "agents-mini", "debate-full", "debate-mini", "full", "mini",
                                               "preview"]
     assert result["builder_class_rows"] == 3  # the typed builder class reads the Hub repo too

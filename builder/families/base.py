@@ -70,6 +70,10 @@ class EpisodeFamily:
         return {"final_correct": [None if c is None else ("correct" if c else "wrong") for c in correct],
                 "consensus": [None if c is None else ("unanimous" if c >= 1.0 else "split") for c in consensus]}
 
+    def split_outcome(self, episode: dict) -> str:
+        """The outcome whose balance the report gives per split."""
+        return {True: "correct", False: "wrong", None: OUTCOME_NOT_KNOWN}[episode["outcome"]["final_correct"]]
+
     def tally_outcome(self, tally, episode: dict) -> str:
         """Adds what the family's report reads of `episode` to `tally`; returns its outcome group (the label
         tables and the latent figure group by it)."""

@@ -49,6 +49,9 @@ class PairwiseFamily(EpisodeFamily):
         return {"side": [w if w in ("model_a", "model_b") else None for w in winners],
                 "decisive": [_decisive(w) if w is not None else None for w in winners]}
 
+    def split_outcome(self, episode):
+        return episode["winner"] or "not known"
+
     def tally_outcome(self, tally, episode):
         from builder.output.tally import NOT_KNOWN
 

@@ -32,16 +32,17 @@ class ConfigWriter:
     """One config's shards; `add()` batches of episodes in their final order, then `close()` for its DatasetInfo."""
 
     def __init__(self, config_name: str, root: Path, rank: int, max_shard_bytes: int,
-                 row_group_episodes: int = ROW_GROUP_EPISODES):
+                 row_group_episodes: int = ROW_GROUP_EPISODES, split: str = "train"):
         import datasets
 
+        self.split = split
         self.row_group_episodes = row_group_episodes
         self.features = episode_features(rank)
         self.schema = self.features.arrow_schema
         self.config_name, self.root = config_name, Path(root)
         self.datasets = datasets
         # Shards are written as .part files and named -of-N once N is known (close()).
-        self.shards = ParquetParts(lambda index: self.root / f"{shard_path(config_name, index, 1)}.part", self.schema,
+        self.shards = ParquetParts(lambda index: self.root / f"{shard_path(config_name, index, 1, split)}.part", self.schema,
                                    compression="snappy", limit=max_shard_bytes, measure=lambda table: table.nbytes,
                                    options=shard_options())
         self.num_bytes = 0
@@ -79,19 +80,65 @@ class ConfigWriter:
         self.shards.close()
         download_size = 0
         for index, part in enumerate(self.shards.files):
-            final = self.root / shard_path(self.config_name, index, len(self.shards.files))
+            final = self.root / shard_path(self.config_name, index, len(self.shards.files), self.split)
             part.rename(final)
             download_size += final.stat().st_size
         datasets = self.datasets
         return datasets.DatasetInfo(
             features=self.features,
-            splits=datasets.SplitDict(
-                {"train": datasets.SplitInfo(name="train", num_bytes=self.num_bytes, num_examples=self.num_examples)}
-            ),
+            splits=datasets.SplitDict({self.split: datasets.SplitInfo(name=self.split, num_bytes=self.num_bytes,
+                                                                       num_examples=self.num_examples)}),
             download_size=download_size,
             dataset_size=self.num_bytes,
             config_name=self.config_name,
         )
+
+
+class SplitConfigWriter:
+    """A full config written as train / validation / test (builder.splits): each episode goes to its prompt group's
+    split, each split to its own shards (`<split>-XXXXX-of-YYYYY.parquet`); `balance` counts each split's outcomes
+    for the report. A split that no episode fell in (a tiny build) is neither written nor declared: `datasets`
+    cannot load an empty split."""
+
+    def __init__(self, config_name: str, root: Path, rank: int, max_shard_bytes: int,
+                 fractions: tuple[float, float, float], group_of, outcome_of):
+        from builder.layout import SPLITS
+
+        self.writers = {split: ConfigWriter(config_name, root, rank, max_shard_bytes, split=split) for split in SPLITS}
+        self.fractions, self.group_of, self.outcome_of = fractions, group_of, outcome_of
+        self.balance: dict[str, dict[str, int]] = {split: {} for split in SPLITS}
+
+    def add(self, episodes: list[dict]) -> None:
+        from builder.splits import split_of
+
+        routed: dict[str, list[dict]] = {split: [] for split in self.writers}
+        for episode in episodes:
+            split = split_of(self.group_of(episode), self.fractions)
+            routed[split].append(episode)
+            outcome = str(self.outcome_of(episode))
+            self.balance[split][outcome] = self.balance[split].get(outcome, 0) + 1
+        for split, chosen in routed.items():
+            self.writers[split].add(chosen)
+
+    def close(self):
+        """Every split's shards named; one DatasetInfo declaring the three splits."""
+        import datasets
+
+        used = [writer for writer in self.writers.values() if writer.pending_rows or writer.num_examples]
+        infos = [writer.close() for writer in used or list(self.writers.values())[:1]]
+        first = infos[0]
+        return datasets.DatasetInfo(
+            features=first.features,
+            splits=datasets.SplitDict({name: info.splits[name] for info in infos for name in info.splits}),
+            download_size=sum(info.download_size for info in infos),
+            dataset_size=sum(info.dataset_size for info in infos),
+            config_name=first.config_name,
+        )
+
+    def report(self) -> dict:
+        """Each split's episodes and outcome counts (`stats.json`: splits)."""
+        return {split: {"episodes": sum(counts.values()), "outcomes": dict(sorted(counts.items()))}
+                for split, counts in self.balance.items() if counts}
 
 
 def write_config(episodes: list[dict], config_name: str, root: Path, rank: int, max_shard_bytes: int = 500_000_000):

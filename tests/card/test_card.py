@@ -51,9 +51,11 @@ def test_every_data_files_path_matches_real_files_and_split_sizes_agree(sample_b
         for entry in config["data_files"]:
             matched = list(folder.glob(entry["path"]))
             assert matched, entry["path"]
-        split = infos[config["config_name"]]["splits"][0]
-        assert split["num_examples"] == report["configs"][config["config_name"]]["episodes"]
-        assert split["num_bytes"] > 0  # without num_bytes every load logs a warning
+        splits = infos[config["config_name"]]["splits"]
+        assert [s["name"] for s in splits] == [e["split"] for e in config["data_files"]]
+        assert sum(s["num_examples"] for s in splits) == report["configs"][config["config_name"]]["episodes"]
+        # without num_bytes every load logs a warning
+        assert all(s["num_bytes"] > 0 for s in splits if s["num_examples"])
 
 
 def test_declared_features_equal_the_parquet_files(sample_build):

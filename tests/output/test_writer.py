@@ -43,5 +43,7 @@ def test_shards_carry_a_page_index_and_content_defined_chunks(sample_build):
     assert shard_options() == {"write_page_index": True, "use_content_defined_chunking": True}  # pyarrow >= 21 here
     folder, _ = sample_build
     for path in sorted((folder / "data").rglob("*.parquet")):
+        if pq.ParquetFile(path).metadata.num_rows == 0:
+            continue  # an empty split (the sample's debate validation split): no pages to index
         column = pq.ParquetFile(path).metadata.row_group(0).column(0)
         assert column.has_offset_index and column.has_column_index, path

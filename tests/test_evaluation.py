@@ -1,0 +1,156 @@
+"""The benchmark protocol: train / validation / test splits of the full configs by prompt group, stable under
+added rows, loadable every way `datasets` loads; the test-split table in the report and card; and `evaluate`,
+which reproduces the card's row for the stored state and refuses bad vectors in one line."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from datasets import load_dataset
+
+from builder.cli import main
+from builder.pipeline import build
+from builder.splits import split_of
+from builder.stages.latents.probe import group_of
+from conftest import make_row, quiet_config, write_jsonl
+
+WINNERS = ["model_a", "model_b", "tie", "tie (bothbad)"]
+
+
+def battles(count: int, start: int = 0) -> list[dict]:
+    """`count` one-turn battles on distinct prompts; model_a's long answers win more often (a signal to find)."""
+    draw = random.Random(start)
+    rows = []
+    for i in range(start, start + count):
+        winner = draw.choices(WINNERS, weights=[4, 3, 1, 1])[0]
+        long_a = winner == "model_a" or draw.random() < 0.2
+        rows.append(make_row(
+            question_id=f"e-{i}", winner=winner, turn=1, model_a=draw.choice(["m1", "m2", "m3"]), model_b="m4",
+            conversation_a=[{"role": "user", "content": f"Question {i}: how do rivers form?"},
+                            {"role": "assistant", "content": "Rivers form when rain gathers. " * (12 if long_a else 2)}],
+            conversation_b=[{"role": "user", "content": f"Question {i}: how do rivers form?"},
+                            {"role": "assistant", "content": f"Water flows downhill ({i % 7})."}]))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def split_build(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("splits")
+    source = write_jsonl(folder / "battles.jsonl", battles(160))
+    report = build(quiet_config(source=source, output_dir=folder / "out", rank=4))
+    return folder / "out", report
+
+
+def ids_by_split(folder, config="full") -> dict[str, set[str]]:
+    return {split: set(load_dataset(str(folder), config, split=split)["episode_id"])
+            for split in ("train", "validation", "test")}
+
+
+def test_full_configs_have_three_splits_by_prompt_group_and_small_ones_one(split_build):
+    folder, report = split_build
+    splits = ids_by_split(folder)
+    assert sum(map(len, splits.values())) == 160 and all(splits.values())
+    assert {s: report["splits"][s]["episodes"] for s in splits} == {s: len(ids) for s, ids in splits.items()}
+    assert sum(report["splits"]["test"]["outcomes"].values()) == len(splits["test"])
+    full = load_dataset(str(folder), "full")
+    assert sorted(full) == ["test", "train", "validation"]
+    groups = {split: {group_of(e) for e in full[split]} for split in full}
+    assert not (groups["train"] & groups["test"]) and not (groups["validation"] & groups["test"])
+    assert list(load_dataset(str(folder), "mini")) == ["train"]
+    streamed = load_dataset(str(folder), "full", split="test", streaming=True)
+    assert {e["episode_id"] for e in streamed} == splits["test"]
+    card = (folder / "README.md").read_text()
+    assert "data/full/test-*.parquet" in card and "## Benchmark: train / validation / test" in card
+
+
+def test_adding_rows_never_moves_an_episode_between_splits(split_build, tmp_path):
+    folder, _ = split_build
+    before = ids_by_split(folder)
+    source = write_jsonl(tmp_path / "more.jsonl", battles(160) + battles(40, start=160))
+    build(quiet_config(source=source, output_dir=tmp_path / "out", rank=4))
+    after = ids_by_split(tmp_path / "out")
+    for split, ids in before.items():
+        assert ids <= after[split], split
+    # the assignment is a function of the prompt group and the fractions alone
+    assert split_of("some prompt group", (0.8, 0.1, 0.1)) == split_of("some prompt group", (0.8, 0.1, 0.1))
+
+
+def test_the_builder_class_yields_the_same_splits(split_build):
+    import multi_llm_coord
+
+    folder, report = split_build
+    builder = multi_llm_coord.MultiLlmCoord(config_name="full", data_dir=str(folder), rank=report["options"]["rank"])
+    builder.download_and_prepare()
+    for split, ids in ids_by_split(folder).items():
+        assert set(builder.as_dataset(split=split)["episode_id"]) == ids
+
+
+def test_the_report_scores_the_stored_state_and_baselines_on_the_test_split(split_build):
+    _, report = split_build
+    decisive = report["test_split"]["decisive"]
+    assert decisive["test_episodes"] == report["splits"]["test"]["episodes"]
+    assert {"majority_class", "coordinator_state", "length", "model_identity",
+            "length_and_model_identity"} <= set(decisive["results"])
+    for score in decisive["results"].values():
+        low, high = score["accuracy_ci95"]
+        assert 0 <= low <= score["accuracy"] <= high <= 1
+
+
+def stored_states(folder, config="full") -> tuple[list[str], np.ndarray]:
+    ids, states = [], []
+    for path in sorted((folder / "data" / config).glob("*.parquet")):
+        for row in pq.read_table(path, columns=["episode_id", "turns"]).to_pylist():
+            ids.append(row["episode_id"])
+            states.append(row["turns"][-1]["latent_h"])
+    return ids, np.array(states)
+
+
+def test_evaluate_on_the_stored_state_reproduces_the_cards_row(split_build, tmp_path, capsys):
+    folder, report = split_build
+    ids, states = stored_states(folder)
+    vectors = tmp_path / "mine.parquet"
+    pq.write_table(pa.table({"episode_id": ids, "vector": states.tolist()}), vectors)
+    assert main(["evaluate", str(folder), "--vectors", str(vectors), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    for target, result in report["test_split"].items():
+        if "results" in result:
+            assert scored[target]["results"]["your_vectors"] == result["results"]["coordinator_state"]
+            assert scored[target]["results"]["length"] == result["results"]["length"]
+    np.savez(tmp_path / "mine.npz", episode_id=np.array(ids), vectors=states)
+    assert main(["evaluate", str(folder), "--vectors", str(tmp_path / "mine.npz")]) == 0
+    printed = capsys.readouterr().out
+    assert "decisive: test accuracy" in printed and "your_vectors" in printed
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda ids, states: (ids[1:], states[1:]), "have no vector"),
+    (lambda ids, states: (ids, np.where(np.arange(states.size).reshape(states.shape) == 5, np.nan, states)),
+     "holds NaN"),
+    (lambda ids, states: (ids, [list(s) + [0.0] * (i % 2) for i, s in enumerate(states)]), "one length"),
+])
+def test_evaluate_refuses_bad_vectors_in_one_line(split_build, tmp_path, capsys, damage, message):
+    folder, _ = split_build
+    ids, states = damage(*stored_states(folder))
+    vectors = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"episode_id": ids, "vector": [list(map(float, s)) for s in states]}), vectors)
+    assert main(["evaluate", str(folder), "--vectors", str(vectors)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_evaluate_refuses_a_folder_without_splits(split_build, tmp_path, capsys):
+    import shutil
+
+    folder, _ = split_build
+    copy = tmp_path / "old"
+    shutil.copytree(folder, copy)
+    for path in (copy / "data" / "full").glob("*.parquet"):
+        if not path.name.startswith("train-"):
+            path.unlink()
+    assert main(["evaluate", str(copy)]) == 2
+    assert "has no test split" in capsys.readouterr().err
