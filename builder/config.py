@@ -79,8 +79,8 @@ class BuildConfig:
               "bfloat16; GPU: 64).", low=1, high=65_536)
     device: str | None = option(None, "Torch device for embeddings (cpu, cuda, ...); default: what sentence-transformers picks.")
     embedding_precision: str = option(
-        "float32", "float16 (GPUs, --device cuda) or bfloat16 (GPUs, and CPUs with AVX512-BF16 or AMX: 3.5x faster "
-                   "on 2 cores, cosine >= 0.999 to float32) runs the embedding model in half precision; its vectors "
+        "float32", "float16 (GPUs, --device cuda) or bfloat16 (GPUs, and CPUs with AVX512-BF16 or AMX: 2.5-3.5x faster "
+                   "on 2 cores, cosine >= 0.995 to float32) runs the embedding model in half precision; its vectors "
                    "are cached apart from float32 ones.", choices=("float32", "float16", "bfloat16"))
     cache_dir: Path | None = option(
         None, "Cache folder for embeddings (default $MULTI_LLM_COORD_CACHE_DIR or ~/.cache/multi-llm-coord).")

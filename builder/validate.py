@@ -132,8 +132,9 @@ def _batches(files: list[Path]):
 
     for path in files:
         split = path.name.split("-", 1)[0]
-        with pq.ParquetFile(path) as parquet:
-            for batch in parquet.iter_batches(batch_size=VALIDATE_BATCH):
+        # one thread, no read-ahead: Arrow's threaded, pre-buffered reading holds several columns' pages at once
+        with pq.ParquetFile(path, pre_buffer=False) as parquet:
+            for batch in parquet.iter_batches(batch_size=VALIDATE_BATCH, use_threads=False):
                 yield split, batch.to_pylist()
 
 

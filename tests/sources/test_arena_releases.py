@@ -152,7 +152,7 @@ def test_several_sources_build_together_with_ids_kept_unique(tmp_path, capsys):
     assert report["rows_read"] == 9 and report["episodes_accepted"] == 9 and report["rejections"]["total"] == 0
     from datasets import load_dataset
 
-    ids = load_dataset(str(out), "full", split="train")["episode_id"]
+    ids = load_dataset(str(out), "full", split="all")["episode_id"]
     assert "one.jsonl/same-0" in ids and "two.jsonl/same-0" in ids and "55k.csv/30192" in ids
     assert [p["name"] for p in report["provenance"]] == ["one.jsonl", "55k.csv", "two.jsonl"]
     assert main(["build", "--source", first, "--source", first, "-o", str(out), "--no-progress"]) == 2

@@ -183,7 +183,7 @@ def test_debate_configs_load_validate_and_have_their_own_basis(sample_build):
     output_dir, report = sample_build
     assert validate_folder(output_dir) == []
     mini = load_dataset(str(output_dir), "debate-mini", split="train")
-    full = load_dataset(str(output_dir), "debate-full", split="train")
+    full = load_dataset(str(output_dir), "debate-full", split="all")
     assert mini.features == episode_features(report["options"]["rank"]) == full.features
     assert len(mini) == 3 and len({e["topology"] for e in mini}) == 3
     assert len(full) == report["configs"]["debate-full"]["episodes"] == report["debate"]["episodes_accepted"]
@@ -223,7 +223,7 @@ def test_n_star_per_round_and_rejections_in_a_debate_build(tmp_path):
                                 questions=(f"gsm8k={tmp_path / 'q.jsonl'}",)))
     debate = report["debate"]
     assert debate["rejections"]["by_reason"] == {"missing_rounds": 1, "unknown_topology": 1}
-    full = load_dataset(str(tmp_path / "out"), "debate-full", split="train")
+    full = load_dataset(str(tmp_path / "out"), "debate-full", split="all")
     for episode in full:
         assert episode["turns"][0]["effective_diversity"] > 1.01
         assert episode["turns"][1]["effective_diversity"] == pytest.approx(1.0)

@@ -141,7 +141,7 @@ def test_traces_build_and_validate_as_agent_team_configs(ag2, openai_agents, tmp
     arena = write_jsonl(tmp_path / "arena.jsonl", [make_row(question_id=f"o-{i}") for i in range(3)])
     report = build(quiet_config(source=arena, team_sources=(str(folder),), output_dir=tmp_path / "out", rank=2))
     assert validate_folder(tmp_path / "out") == []
-    full = load_dataset(str(tmp_path / "out"), "agents-full", split="train")
+    full = load_dataset(str(tmp_path / "out"), "agents-full", split="all")
     assert len(full) == 2 and report["agents"]["rejections"]["total"] == 0
     usage = report["agents"]["n_agent"]["provider_usage"]
     assert usage["calls_with_usage"] == 6 and usage["provider_input_tokens"] > 0

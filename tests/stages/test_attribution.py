@@ -84,7 +84,7 @@ def test_labels_and_events_do_not_read_the_human_annotation(tmp_path):
     for folder in (original, moved):
         out = tmp_path / f"out-{folder.name}"
         report = build(quiet_config(source=arena, team_sources=(str(folder),), output_dir=out, rank=2))
-        full = load_dataset(str(out), "agents-full", split="train")
+        full = load_dataset(str(out), "agents-full", split="all")
         seen.append(({e["episode_id"]: (e["labels"], [t["coordination_events"] for t in e["turns"]]) for e in full},
                      report["agents"]["n_agent"]["human_attribution"]))
     assert seen[0][0] == seen[1][0]
@@ -115,7 +115,7 @@ def test_the_judge_attributes_failures_with_one_prompt_per_episode(tmp_path, mon
                  for r in server.requests]
     one_speaker = [e for e in shown if all(len(t["responses"]) == 1 for t in e["turns"])]
     assert all("mistake_agent" not in json.dumps(r) and "mistake_reason" not in json.dumps(r) for r in server.requests)
-    full = load_dataset(str(tmp_path / "out"), "agents-full", split="train")
+    full = load_dataset(str(tmp_path / "out"), "agents-full", split="all")
     for episode in full:
         labels = episode["labels"]
         speakers = [t["responses"][0]["agent_id"] for t in episode["turns"]]

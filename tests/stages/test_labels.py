@@ -316,7 +316,7 @@ def test_min_labelled_fails_a_judge_run_below_it(tmp_path):
 
 def test_labels_load_with_declared_class_labels(sample_build):
     output_dir, report = sample_build
-    dataset = load_dataset(str(output_dir), "full", split="train")
+    dataset = load_dataset(str(output_dir), "full", split="all")
     assert isinstance(dataset.features["labels"]["agreement_level"], ClassLabel)
     assert isinstance(dataset.features["turns"].feature["coordination_events"].feature, ClassLabel)
     successes = [e["labels"]["coordination_success"] for e in dataset]
@@ -327,7 +327,7 @@ def test_labels_load_with_declared_class_labels(sample_build):
 
 
 def label_columns(folder) -> dict:
-    dataset = load_dataset(str(folder), "full", split="train")
+    dataset = load_dataset(str(folder), "full", split="all")
     return {e["episode_id"]: (e["labels"], [t["coordination_events"] for t in e["turns"]]) for e in dataset}
 
 
@@ -378,7 +378,7 @@ def test_shuffling_debate_correctness_leaves_every_label_unchanged(tmp_path):
         out = tmp_path / f"out-{folder.name}"
         build(quiet_config(source=write_jsonl(tmp_path / "arena.jsonl", [make_row(question_id=f"d-{i}") for i in range(3)]),
                            debate_sources=(str(folder),), output_dir=out, rank=2))
-        dataset = load_dataset(str(out), "debate-full", split="train")
+        dataset = load_dataset(str(out), "debate-full", split="all")
         columns.append({e["episode_id"]: (e["labels"], [t["coordination_events"] for t in e["turns"]], e["outcome"])
                         for e in dataset})
     assert {k: v[:2] for k, v in columns[0].items()} == {k: v[:2] for k, v in columns[1].items()}

@@ -208,8 +208,9 @@ def test_the_basis_is_fitted_on_every_turn_up_to_the_cap_then_on_a_seeded_sample
 @pytest.mark.parametrize("precision", ["float16", "bfloat16"])
 def test_half_precision_stays_within_the_stated_tolerance_and_is_cached_apart(precision):
     """--embedding-precision float16 (meant for GPUs; measured here on the CPU, which runs the same model in
-    float16) and bfloat16 (CPUs with AVX512-BF16, and GPUs): every vector keeps a cosine similarity of at least
-    0.999 with the float32 one, on real arena answers as on short texts."""
+    float16) and bfloat16 (CPUs with AVX512-BF16, and GPUs): every vector keeps a cosine similarity with the
+    float32 one of at least the stated tolerance (0.999 in float16, 0.995 in bfloat16), on real arena answers as on
+    short texts."""
     from builder.sources.loaders import sample_path
 
     answers = [json.loads(line)["conversation_a"][1]["content"] for line in sample_path().read_text().splitlines()[:6]]
@@ -220,7 +221,7 @@ def test_half_precision_stays_within_the_stated_tolerance_and_is_cached_apart(pr
     a, b = full.encode(texts), half.encode(texts)
     assert b.dtype == np.float32 and b.shape == a.shape
     cosines = (a * b).sum(axis=1) / np.linalg.norm(b, axis=1)
-    assert cosines.min() >= 0.999, cosines
+    assert cosines.min() >= {"float16": 0.999, "bfloat16": 0.995}[precision], cosines
     assert half.identity.key != full.identity.key and "precision" not in full.identity.describe()
 
 
@@ -394,7 +395,7 @@ def test_probe_says_why_it_skips_small_or_single_class_sets():
 def test_built_latents_load_with_declared_types_and_reproject(sample_build):
     output_dir, report = sample_build
     rank = report["options"]["rank"]
-    dataset = load_dataset(str(output_dir), "full", split="train")
+    dataset = load_dataset(str(output_dir), "full", split="all")
     turn_features = dataset.features["turns"].feature
     assert turn_features["latent_z"] == List(Value("float32"), length=rank)
     assert turn_features["latent_h"] == List(Value("float32"), length=rank)
@@ -420,7 +421,7 @@ def test_built_latents_load_with_declared_types_and_reproject(sample_build):
 
 def test_mini_and_preview_latents_live_in_the_full_basis(sample_build):
     output_dir, _ = sample_build
-    full = {e["episode_id"]: e for e in load_dataset(str(output_dir), "full", split="train")}
+    full = {e["episode_id"]: e for e in load_dataset(str(output_dir), "full", split="all")}
     for name in ("mini", "preview"):
         for episode in load_dataset(str(output_dir), name, split="train"):
             assert [t["latent_h"] for t in episode["turns"]] == [t["latent_h"] for t in full[episode["episode_id"]]["turns"]]
@@ -481,8 +482,8 @@ def test_swapping_the_sides_keeps_the_symmetric_state_and_negates_the_ordered_la
     build(quiet_config(source=write_jsonl(tmp_path / "a.jsonl", rows), output_dir=tmp_path / "a", rank=3))
     build(quiet_config(source=write_jsonl(tmp_path / "b.jsonl", [swapped(r) for r in rows]), output_dir=tmp_path / "b",
                        rank=3))
-    first = {e["episode_id"]: e for e in load_dataset(str(tmp_path / "a"), "full", split="train")}
-    second = {e["episode_id"]: e for e in load_dataset(str(tmp_path / "b"), "full", split="train")}
+    first = {e["episode_id"]: e for e in load_dataset(str(tmp_path / "a"), "full", split="all")}
+    second = {e["episode_id"]: e for e in load_dataset(str(tmp_path / "b"), "full", split="all")}
     for episode_id, episode in first.items():
         other = second[episode_id]
         for turn, turn_swapped in zip(episode["turns"], other["turns"]):

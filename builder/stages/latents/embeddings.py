@@ -121,7 +121,7 @@ class Embedder:
     """Encodes texts to L2-normalised float32 vectors. The model loads on first use only.
 
     `precision` "float16" (GPUs) or "bfloat16" (GPUs, and CPUs with AVX512-BF16: about 3.5x faster on these
-    machines, cosine >= 0.9998 to float32 on real answers) runs the model in half precision; the vectors are still
+    machines; cosine >= 0.995 to float32, lowest measured 0.9964 on 757 real arena texts) runs the model in half precision; the vectors are still
     returned as float32 and cached under their own identity, never mixed with full-precision ones. `batch_size`
     None takes the measured default for the device and precision (DEFAULT_BATCH_SIZES)."""
 
