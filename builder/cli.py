@@ -364,6 +364,10 @@ def summary_table(report: dict, run: dict | None = None) -> str:
         lines.append(line)
         for sentence in section["latent_probe"].get("reading", []):
             lines.append(f"  probe: {sentence}")
+        from builder.evaluation import test_reading
+
+        for sentence in test_reading(section.get("test_split") or {}):
+            lines.append(f"  test split: {sentence}")
         attribution = (section.get("n_agent") or {}).get("human_attribution") or {}
         for split, result in attribution.get("splits", {}).items():
             shown = {m: result["methods"][m] for m in ("labels", "random", "last_step")}

@@ -162,6 +162,27 @@ def read_vectors(path: Path, wanted: list[str]) -> dict[str, np.ndarray]:
     return {episode_id: by_id[episode_id] for episode_id in wanted}
 
 
+def test_reading(results: dict) -> list[str]:
+    """What the test-split scores say, one sentence a target, computed from the intervals (never a fixed claim)."""
+    sentences = []
+    for target, result in results.items():
+        if "results" not in result:
+            continue
+        scores = result["results"]
+        majority = scores["majority_class"]["accuracy"]
+        state = scores["coordinator_state"]
+        low, high = state["accuracy_ci95"]
+        verdict = (f"the stored coordinator state scores {state['accuracy']} [{low}, {high}], "
+                   + ("above" if low > majority else "not above") + f" the majority class ({majority})")
+        baselines = {name: scores[name]["accuracy"] for name in
+                     ("length", "model_identity", "length_and_model_identity") if name in scores}
+        best = max(baselines, key=baselines.get)
+        beaten = scores[best]["accuracy_ci95"][0] > high
+        sentences.append(f"{target}: {verdict}; best baseline {best} {baselines[best]} {scores[best]['accuracy_ci95']}"
+                         + (", above the state's interval" if beaten else "") + ".")
+    return sentences
+
+
 def table_lines(results: dict) -> list[str]:
     """The card's table, for the terminal: one line a feature set, per target."""
     lines = []
@@ -173,4 +194,4 @@ def table_lines(results: dict) -> list[str]:
                      f"on {result['train_episodes']} train + validation episodes, {result['test_episodes']} test")
         for name, score in result["results"].items():
             lines.append(f"  {name:<28}{score['accuracy']:>7}  {score['accuracy_ci95']}  {score['macro_f1']:>7}")
-    return lines
+    return lines + [f"reading: {sentence}" for sentence in test_reading(results)]

@@ -166,6 +166,7 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
                 example: dict | None = None) -> DatasetCard:
     from datasets.info import DatasetInfosDict
 
+    from builder.evaluation import test_reading
     from builder.provenance import JUDGE_KIND_TEXT, card_licence
     from builder.stages.labels import offline
 
@@ -220,7 +221,8 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
         sources=sources,
         judge_text=JUDGE_KIND_TEXT,
         benchmark=[(family.name, {"config": family.full_config, "splits": section["splits"],
-                                  "test_split": section["test_split"]})
+                                  "test_split": section["test_split"],
+                                  "reading": test_reading(section["test_split"])})
                    for family, section in _family_sections(report) if "splits" in section],
         decided_by_text=decided_by_text,
         gated=bool(gates),

@@ -99,6 +99,13 @@ def test_the_report_scores_the_stored_state_and_baselines_on_the_test_split(spli
     for score in decisive["results"].values():
         low, high = score["accuracy_ci95"]
         assert 0 <= low <= score["accuracy"] <= high <= 1
+    # the card says what the scores show, computed from them
+    from builder.evaluation import test_reading
+
+    card = (split_build[0] / "README.md").read_text()
+    state = decisive["results"]["coordinator_state"]
+    sentence = next(s for s in test_reading(report["test_split"]) if s.startswith("decisive: "))
+    assert f"- {sentence}" in card and f"scores {state['accuracy']} " in sentence
 
 
 def stored_states(folder, config="full") -> tuple[list[str], np.ndarray]:
