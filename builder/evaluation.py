@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from builder.layout import DATA_DIR
-from builder.stages.bootstrap import accuracy_and_f1_intervals
-from builder.stages.latents.probe import fit_model, group_of, model_identity, ordered_latents
+from builder.stages.latents.probe import (fit_model, group_of, length_features, model_identity, ordered_latents,
+                                          prediction_scores)
 
 MIN_TEST_EPISODES = 10  # fewer test episodes with a label: the target is not scored (said so)
 READ_BATCH = 512
@@ -54,17 +54,13 @@ def read_split_episodes(folder: Path, config: str, family) -> dict[str, list[dic
                         "targets": {name: values[0] for name, values in targets.items()},
                         "state": np.asarray(episode["turns"][-1]["latent_h"], np.float64),
                         "ordered": ordered_latents(episode) if family.sided else None,
-                        "outputs": np.log1p([a["output_tokens"] for a in episode["token_totals"]["per_agent"]]),
+                        "length": length_features([episode], family.sided)[0],
                         "models": [a["model"] for a in episode["agents"]]})
     return found
 
 
 def baseline_features(rows: list[dict], sided: bool) -> dict[str, np.ndarray]:
-    outputs = [row["outputs"] for row in rows]
-    if sided:
-        length = np.array([[o[0] - o[1], abs(o[0] - o[1]), o[0] + o[1]] for o in outputs])
-    else:
-        length = np.array([[o.mean(), o.std(), o.max() - o.min()] for o in outputs])
+    length = np.stack([row["length"] for row in rows])
     identity = model_identity([row["models"] for row in rows], sided)
     features = {"coordinator_state": np.stack([row["state"] for row in rows]), "length": length,
                 "model_identity": identity, "length_and_model_identity": np.hstack([length, identity])}
@@ -107,12 +103,7 @@ def score_on_test(folder: Path, family, vectors: dict[str, np.ndarray] | None = 
             kind = "majority" if name == "majority_class" else kinds.get(name, "linear")
             model = fit_model(kind, np.array(x[fit], dtype=np.float64), y_fit)
             predicted = model.predict(np.array(x[test], dtype=np.float64)).astype(str)
-            accuracy_ci, f1_ci = accuracy_and_f1_intervals(y_test, predicted, groups, seed)
-            from sklearn.metrics import f1_score
-
-            scores[name] = {"accuracy": round(float((predicted == y_test).mean()), 4), "accuracy_ci95": accuracy_ci,
-                            "macro_f1": round(float(f1_score(y_test, predicted, average="macro", zero_division=0)), 4),
-                            "macro_f1_ci95": f1_ci}
+            scores[name] = prediction_scores(y_test, predicted, groups, seed)
         results[target] = {"train_episodes": int(len(fit)), "test_episodes": int(len(test)),
                            "test_groups": int(len(set(groups))), "results": scores}
     return results

@@ -90,11 +90,8 @@ def provenance_of(report: dict) -> list[dict]:
     declared for it (or what was declared is itself a person or a model), the counts of its own judge ids decide
     (7 people and 1 model: human 7, llm 1); otherwise the declared kind, uncounted. `judge_kind` is the most
     common of them."""
-    from builder.families import FAMILIES
-
     found = []
-    sections = [report] + [report[f.report_section] for f in FAMILIES if f.report_section and report.get(f.report_section)]
-    for section in sections:
+    for _, section in _family_sections(report):
         by_source = section.get("judge_kinds_by_source", {})
         for entry in section["provenance"]:
             counted = {k: n for k, n in by_source.get(entry.get("source_id"), {}).items() if k != "not recorded"}
@@ -176,12 +173,12 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
     hub_sources = [f"extended|{s['hub_id']}" for s in sources if s["hub_id"]]
     written = [s["license"] == "mit" and s["judge_kind"] == "synthetic" for s in sources]  # by this project
     judge_kinds = sorted({kind for s in sources for kind, _ in s["decided_by"]})
+    licence = card_licence([_as_provenance(s) for s in sources])
     card_data = DatasetCardData(
         pretty_name=f"Multi-LLM coordination episodes ({sources[0]['name']})",
-        license=card_licence([_as_provenance(s) for s in sources]),
+        license=licence,
         # the dataset card spec asks for both where the licence is `other`
-        **({"license_name": LICENCE_NAME, "license_link": LICENCES_FILE}
-           if card_licence([_as_provenance(s) for s in sources]) == "other" else {}),
+        **({"license_name": LICENCE_NAME, "license_link": LICENCES_FILE} if licence == "other" else {}),
         language=languages or None,
         multilinguality=("multilingual" if len(languages) > 1 else "monolingual") if languages else None,
         language_creators=sorted({"machine-generated"} | ({"expert-generated"} if any(written) else set())
@@ -254,8 +251,8 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
 def _family_sections(report: dict) -> list[tuple]:
     from builder.families import FAMILIES
 
-    return [(f, report if f.report_section is None else report.get(f.report_section)) for f in FAMILIES
-            if (report if f.report_section is None else report.get(f.report_section))]
+    sections = ((f, report if f.report_section is None else report.get(f.report_section)) for f in FAMILIES)
+    return [(family, section) for family, section in sections if section]
 
 
 def _as_provenance(entry: dict):

@@ -128,7 +128,6 @@ def cross_validated_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: 
     """Grouped k-fold scores of one feature set, on x[rows] (all of x by default). `x` may be float32: each
     fold's rows are converted to float64 on their own copy (the same numbers as copying the rows and converting
     the whole matrix first, without holding either)."""
-    from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedGroupKFold
 
     rows = np.arange(len(y)) if rows is None else rows
@@ -139,12 +138,19 @@ def cross_validated_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: 
         model = fit_model(kind, float64_rows(x, rows[train]), y[train])
         predictions[test] = model.predict(float64_rows(x, rows[test]))
         fold_accuracy.append(float((predictions[test] == y[test]).mean()))
-    correct = (predictions == y).astype(np.float64)
-    accuracy_ci, f1_ci = accuracy_and_f1_intervals(y, predictions, groups, seed)
-    return {"accuracy": round(float(correct.mean()), 4), "accuracy_ci95": accuracy_ci,
-            "macro_f1": round(float(f1_score(y, predictions, average="macro", zero_division=0)), 4), "macro_f1_ci95": f1_ci,
+    return {**prediction_scores(y, predictions, groups, seed),
             "fold_accuracy_mean": round(float(np.mean(fold_accuracy)), 4),
             "fold_accuracy_std": round(float(np.std(fold_accuracy)), 4)}
+
+
+def prediction_scores(y: np.ndarray, predictions: np.ndarray, groups: np.ndarray, seed: int) -> dict:
+    """Accuracy and macro-F1 of `predictions`, each with its 95% interval over resampled groups."""
+    from sklearn.metrics import f1_score
+
+    accuracy_ci, f1_ci = accuracy_and_f1_intervals(y, predictions, groups, seed)
+    return {"accuracy": round(float((predictions == y).astype(np.float64).mean()), 4), "accuracy_ci95": accuracy_ci,
+            "macro_f1": round(float(f1_score(y, predictions, average="macro", zero_division=0)), 4),
+            "macro_f1_ci95": f1_ci}
 
 
 def cap_by_groups(groups: np.ndarray, limit: int, seed: int) -> np.ndarray:
@@ -245,11 +251,7 @@ class ProbeFeatures:
         prompts = [next((t["prompt"] for t in e["turns"] if t["prompt"]), None) for e in episodes]
         zero = np.zeros(self.table.dimension, np.float32)
         features["prompt_only"] = np.stack([self.table.of([p])[0] if p is not None else zero for p in prompts])
-        outputs = [np.log1p([a["output_tokens"] for a in e["token_totals"]["per_agent"]]) for e in episodes]
-        if self.sided:
-            features["length"] = np.array([[o[0] - o[1], abs(o[0] - o[1]), o[0] + o[1]] for o in outputs])
-        else:
-            features["length"] = np.array([[o.mean(), o.std(), o.max() - o.min()] for o in outputs])
+        features["length"] = length_features(episodes, self.sided)
         for name, rows in features.items():
             if name not in self.rows:
                 self.rows[name] = RowFile(self.folder / f"{name}.rows", rows.shape[1], rows.dtype)
@@ -266,6 +268,14 @@ class ProbeFeatures:
     def close(self) -> None:
         for rows in self.rows.values():
             rows.close()
+
+
+def length_features(episodes: list[dict], sided: bool) -> np.ndarray:
+    """Log output tokens of the agents: pairs, the difference, its size and the sum; N agents, mean, std, range."""
+    outputs = [np.log1p([a["output_tokens"] for a in e["token_totals"]["per_agent"]]) for e in episodes]
+    if sided:
+        return np.array([[o[0] - o[1], abs(o[0] - o[1]), o[0] + o[1]] for o in outputs])
+    return np.array([[o.mean(), o.std(), o.max() - o.min()] for o in outputs])
 
 
 def model_identity(models: list[list[str]], sided: bool) -> np.ndarray:
