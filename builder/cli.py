@@ -114,10 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     (`exit_status`): no error prints a traceback unless asked (`--debug`, or MULTI_LLM_COORD_DEBUG=1). A reader
     that closes our output early (`stats --json | head -1`) ends it quietly with the status of a process that
     SIGPIPE ended. A build's folder is committed before its summary is printed, so a closed stdout costs nothing."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in argv or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+    args = make_parser().parse_args(argv)  # a usage error is argparse's own message and exit 2
+    debug = args.debug or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
     try:
-        return _main(argv)
+        return _main(args)
     except BrokenPipeError:
         # Point stdout at /dev/null, so that the interpreter's last flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - every error ends here, as one line
         if debug:
             raise
-        code, line = exit_status(error, _places(argv))
+        code, line = exit_status(error, _places(args))
         from builder.redact import redact
 
         print(f"error: {redact(line)}", file=sys.stderr)
@@ -157,18 +157,18 @@ def exit_status(error: Exception, places: dict[str, Path]) -> tuple[int, str]:
                          f"{DEBUG_VARIABLE}=1, to see where)")
 
 
-def _places(argv: list[str]) -> dict[str, Path]:
-    """The folders a command writes to, for naming the full or unwritable one when the error does not."""
+def _places(args) -> dict[str, Path]:
+    """The folders a command writes to, for naming the full or unwritable one when the error does not: the
+    temporary folder, the cache folder (--cache-dir or the default) and, for a build, the output's parent."""
     import tempfile
 
     from builder.files import default_cache_dir
 
-    places = {"the temporary folder (TMPDIR)": Path(tempfile.gettempdir()), "the cache folder": default_cache_dir()}
-    for flag, name in (("--output-dir", "the output folder's parent"), ("-o", "the output folder's parent"),
-                       ("--cache-dir", "the cache folder")):
-        if flag in argv[:-1]:
-            given = Path(argv[argv.index(flag) + 1]).expanduser().absolute()
-            places[name] = given if flag == "--cache-dir" else given.parent
+    cache = getattr(args, "cache_dir", None)
+    places = {"the temporary folder (TMPDIR)": Path(tempfile.gettempdir()),
+              "the cache folder": Path(cache).expanduser().absolute() if cache else default_cache_dir()}
+    if args.command in ("build", "build-and-push"):
+        places["the output folder's parent"] = Path(args.output_dir).expanduser().absolute().parent
     return places
 
 
@@ -197,8 +197,7 @@ def describe_os_error(error: OSError, places: dict[str, Path]) -> str:
     return f"{reason}: {where}" if where else reason
 
 
-def _main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+def _main(args) -> int:
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):  # SIGHUP does not exist on Windows
             signal.signal(getattr(signal, name), _terminate)
