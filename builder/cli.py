@@ -365,8 +365,13 @@ def summary_table(report: dict, run: dict | None = None) -> str:
             lines.append(f"  probe: {sentence}")
         from builder.evaluation import test_reading
 
+        from builder.stages.latents.trained import rank_curve_reading
+
         for sentence in test_reading(section.get("test_split") or {}):
             lines.append(f"  test split: {sentence}")
+        if "rank_curve" in section:
+            for sentence in rank_curve_reading(section["rank_curve"]):
+                lines.append(f"  rank curve: {sentence}")
         attribution = (section.get("n_agent") or {}).get("human_attribution") or {}
         for split, result in attribution.get("splits", {}).items():
             shown = {m: result["methods"][m] for m in ("labels", "random", "last_step")}

@@ -98,6 +98,10 @@ class BuildConfig:
               "says so).", low=1, high=512)
     coordinator_decay: float = option(0.5, "Decay of the recurrent coordinator: h_t = decay*h_(t-1) + (1-decay)*z_t.",
                                       low=0.0, high=1.0, high_open=True)
+    trained_ranks: str = option(
+        "1,2,4,8,16,32,64,full", "Ranks of the trained low-rank recurrent coordinators of the rank curve (comma-"
+        "separated; `full`: the observation's own dimension), trained on train, stopped on validation, scored on test; "
+        "`none` trains none.")
     probe_folds: int = option(5, "Folds of the stratified cross-validation in the latent probe.", low=2, high=100)
     labeler: str = option("offline", "Who labels coordination outcomes: offline (deterministic rules) or judge (an LLM).",
                           choices=LABELERS)
@@ -186,6 +190,12 @@ class BuildConfig:
             parse_fractions(self.split_fractions)
         except ValueError as error:
             raise ConfigError(f"--split-fractions {error}") from None
+        from builder.stages.latents.trained import parse_ranks
+
+        try:
+            parse_ranks(self.trained_ranks)
+        except ValueError as error:
+            raise ConfigError(f"--trained-ranks {error}") from None
         if self.license is not None and not LICENCE_ID.fullmatch(self.license):
             raise ConfigError(f"--license takes a Hub licence id such as apache-2.0 or cc-by-4.0, got {self.license!r}")
         if self.citation and self.citation.startswith("@") and not Path(self.citation[1:]).is_file():

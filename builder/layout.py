@@ -11,7 +11,8 @@ imports the pipeline to learn a file name.
         multi_llm_coord.py             the dataset's typed definition
         data/<config>/<split>-*.parquet  the configs (train; the *-full ones also validation and test)
         figures/*.png                  the card's figures
-        coordinator/, coordinator-debate/, coordinator-agents/   the fitted coordinators (safetensors + JSON)
+        coordinator/, coordinator-debate/, coordinator-agents/   the fitted coordinators (safetensors + JSON) and,
+                                       where the rank curve was trained, the chosen trained one
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ FIGURES_DIR = "figures"
 COORDINATOR_DIRS = {"pairwise": "coordinator", "debate": "coordinator-debate", "agents": "coordinator-agents"}
 COORDINATOR_TENSORS = "coordinator.safetensors"
 COORDINATOR_INFO = "coordinator.json"
+TRAINED_TENSORS = "trained-coordinator.safetensors"  # the chosen trained coordinator (builder.stages.latents.trained)
+TRAINED_INFO = "trained-coordinator.json"
 
 # What manifest.json says it is; a folder whose manifest says otherwise was not written by this builder.
 MANIFEST_KIND = "multi-llm-coord build manifest"

@@ -63,6 +63,7 @@ from builder.stages.latents.embeddings import Embedder, TableBuilder, default_ca
 from builder.stages.latents.observations import episode_observations
 from builder.stages.latents.probe import ProbeFeatures, ScoreCache, group_of, probe_plan, probe_report
 from builder.stages.latents.stage import fit_coordinator, fit_turns
+from builder.stages.latents.trained import RankCurve, SequenceFeatures, parse_ranks, rank_curve
 from builder.stages.writing import writing_stages
 
 SPILL_BATCH = 256          # episodes a pass holds at once
@@ -178,6 +179,7 @@ class FamilyBuild:
     probe: dict
     label_run: LabelRun
     splits: dict                          # each split of the full config: episodes, outcome balance
+    rank_curve: RankCurve                 # the trained coordinators' scores, and the chosen one
 
 
 @dataclass
@@ -266,9 +268,11 @@ def build_family(config: BuildConfig, read_result: FamilyRead, timer: StepTimer,
     del read
     read_result.read = None  # the keys are no longer needed
     features = ProbeFeatures(coordinator, table, family.sided, work / f"{family.name}-probe")
+    fractions = parse_fractions(config.split_fractions)
+    sequences = SequenceFeatures(table, family, fractions)  # the trained coordinators' episodes: the probe's
     tally = FamilyTally(family)
-    writer = SplitConfigWriter(family.full_config, staging, config.rank, config.max_shard_bytes,
-                               parse_fractions(config.split_fractions), group_of, family.split_outcome)
+    writer = SplitConfigWriter(family.full_config, staging, config.rank, config.max_shard_bytes, fractions, group_of,
+                               family.split_outcome)
     judge = JudgeStep(judge_settings(config), _cache_dir(config), len(positions), config.progress) \
         if config.labeler == "judge" else None
     mini: list[dict] = []
@@ -281,7 +285,9 @@ def build_family(config: BuildConfig, read_result: FamilyRead, timer: StepTimer,
         with step("writing"):
             writer.add(batch)
             tally.add_all(batch)
-            features.add([e for e in batch if e["episode_id"] in probe_wanted])
+            planned = [e for e in batch if e["episode_id"] in probe_wanted]
+            features.add(planned)
+            sequences.add(planned)
             mini += [copy.deepcopy(e) for e in batch if e["episode_id"] in mini_ids]
     label_run = judge.finish() if judge else LabelRun(identity=OfflineLabeler.identity)
     if judge and (tally.labelled == 0 or tally.labelled < config.min_labelled * tally.episodes):
@@ -302,6 +308,12 @@ def build_family(config: BuildConfig, read_result: FamilyRead, timer: StepTimer,
     with step("probe"):
         probe_result = probe_report(features, probe_positions, probe, labels, groups, folds=config.probe_folds,
                                     seed=config.seed, cache=probe_cache)
+    status(f"{family.name}: training low-rank recurrent coordinators (ranks {config.trained_ranks}, "
+           f"{len(sequences.splits)} episodes)...", config.progress)
+    with step("rank curve"):
+        curve = rank_curve(sequences, features.baselines(), ranks=parse_ranks(config.trained_ranks), seed=config.seed,
+                           embedding_model=coordinator.embedding_model)
+        del sequences
         features.close()
         del features, labels, groups  # the probe's rows: the report, the card and the figures that follow need none
     timer.caches[family.name] = {"embeddings": {k: table.stats[k] for k in ("distinct_texts", "embedded", "from_cache")}
@@ -310,7 +322,7 @@ def build_family(config: BuildConfig, read_result: FamilyRead, timer: StepTimer,
                                  **({"judge": {k: label_run.judge_usage[k] for k in ("calls", "cached", "cache_rejected")}}
                                     if label_run.judge_usage else {})}
     return FamilyBuild(plan, small, infos, tally, rows_read, rejects, stages, coordinator,
-                       probe_result, label_run, writer.report())
+                       probe_result, label_run, writer.report(), curve)
 
 
 def fit_observations(batches: Iterable[list[dict]], table, chosen: np.ndarray) -> np.ndarray:
@@ -423,6 +435,8 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
     for result in built:
         family = result.plan.family
         result.coordinator.save(staging / family.coordinator_dir)
+        if result.rank_curve.chosen is not None:
+            result.rank_curve.chosen.save(staging / family.coordinator_dir)
         for name, info in result.infos.items():
             summaries[name] = (full_summary(result.tally, info.download_size) if name == family.full_config
                                else config_summary(name, result.small_configs[name], info.download_size))
@@ -436,19 +450,21 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
         label_run=result.label_run,
         notes=result.plan.notes,
         provenance=result.plan.provenance,
-    ) | {"splits": result.splits, "test_split": test_split_scores(staging, result.plan.family, config.seed)})
+    ) | {"splits": result.splits, "test_split": test_split_scores(staging, result.plan.family, config.seed),
+         "rank_curve": result.rank_curve.report})
         for result in built]
     report = build_report(builder_version=builder.__version__, schema_version=SCHEMA_VERSION,
                           options=_options(config), configs=summaries, families=sections)
     (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     from dataset_card import render_card
     from dataset_card.render import render_licences
-    from dataset_card.figures import write_figures
+    from dataset_card.figures import write_figures, write_rank_curve
 
     infos = {name: info for result in built for name, info in result.infos.items()}
     figures = {}
     for result in built:
         figures |= write_figures(result.tally, result.plan.family, staging / FIGURES_DIR)
+        figures |= write_rank_curve(result.rank_curve.report, result.plan.family, staging / FIGURES_DIR)
     example = _first_row(staging / shard_path("mini", 0, 1))  # as load_dataset returns it: class labels are ints
     render_card(report, infos, load_path=load_path_of(config), figures=figures, example=example).save(staging / CARD_FILE)
     (staging / LICENCES_FILE).write_text(render_licences(report), encoding="utf-8")

@@ -32,7 +32,7 @@ from multi_llm_coord import (
 )
 
 from builder.layout import (CARD_FILE, COORDINATOR_INFO, COORDINATOR_TENSORS, LICENCES_FILE, LOADING_SCRIPT,
-                            MANIFEST_FILE, REPORT_FILE)
+                            MANIFEST_FILE, REPORT_FILE, TRAINED_INFO, TRAINED_TENSORS)
 from builder.families import FAMILIES
 from builder.stages.latents.probe import group_of
 from builder.output.folder import manifest_differences, read_manifest
@@ -190,7 +190,25 @@ def _coordinator_problems(output_dir: Path, report: dict | None) -> list[str]:
         if info.get("rank") != report["options"]["rank"]:
             problems.append(f"{folder}/{COORDINATOR_INFO}: rank {info.get('rank')} is not the build's "
                             f"{report['options']['rank']}")
+        problems += _trained_problems(output_dir / folder, folder, section.get("rank_curve"))
     return problems
+
+
+def _trained_problems(path: Path, folder: str, curve) -> list[str]:
+    """Where the report's rank curve chose a trained coordinator, its two files are there, at the chosen rank."""
+    if not isinstance(curve, dict) or "chosen_rank" not in curve:
+        return []
+    missing = [f"{folder}/{name} is missing" for name in (TRAINED_TENSORS, TRAINED_INFO) if not (path / name).is_file()]
+    if missing:
+        return missing
+    try:
+        info = json.loads((path / TRAINED_INFO).read_text(encoding="utf-8"))
+        rank = "full" if info["rank"] == info["observation_dims"] else str(info["rank"])  # as rank_label names it
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return [f"{folder}/{TRAINED_INFO} cannot be read ({error})"]
+    if str(rank) != str(curve["chosen_rank"]):
+        return [f"{folder}/{TRAINED_INFO}: rank {rank} is not the rank curve's chosen {curve['chosen_rank']}"]
+    return []
 
 
 def _card_configs(output_dir: Path, problems: list[str]) -> dict[str, dict[str, int]]:

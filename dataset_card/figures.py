@@ -71,3 +71,47 @@ def _diversity(axes, tally):
     axes.set_xlabel("effective diversity N* per turn (1 = identical answers)")
     axes.set_ylabel("turns")
     axes.set_title("Effective diversity of the agents' answers")
+
+
+def write_rank_curve(curve: dict, family, folder: Path) -> dict[str, str]:
+    """The rank curve (builder.stages.latents.trained): test accuracy of the trained coordinators against their
+    rank, with 95% intervals, beside the untrained stored state and the baselines; {} when it was not trained."""
+    from builder.stages.latents.trained import ordered_rows
+
+    scored = {t: r for t, r in curve.get("targets", {}).items() if "results" in r}
+    if not scored:
+        return {}
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    figure, axes_list = plt.subplots(1, len(scored), figsize=(5.2 * len(scored), 4.0), dpi=100, squeeze=False)
+    lines = {"majority_class": ("#7f7f7f", ":"), "length": ("#ff7f0e", "--"), "model_identity": ("#2ca02c", "--"),
+             "prompt_only": ("#8c564b", "--"), "length_and_model_identity": ("#d62728", "-."),
+             "coordinator_state": ("#9467bd", "-")}
+    for axes, (target, result) in zip(axes_list[0], scored.items()):
+        trained = [(name, s) for name, s in ordered_rows(result["results"]) if s["trained"]]
+        positions = np.arange(len(trained))
+        accuracy = np.array([s["accuracy"] for _, s in trained])
+        intervals = np.array([s["accuracy_ci95"] for _, s in trained])
+        axes.errorbar(positions, accuracy, yerr=[accuracy - intervals[:, 0], intervals[:, 1] - accuracy], fmt="o-",
+                      color="#1f77b4", capsize=3, label="trained coordinator")
+        for name, (colour, style) in lines.items():
+            if name in result["results"]:
+                label = f"{name} (not trained)" if name == "coordinator_state" else name
+                axes.axhline(result["results"][name]["accuracy"], color=colour, linestyle=style, linewidth=1,
+                             label=label)
+        axes.set_xticks(positions, [s["rank"] for _, s in trained])
+        axes.set_xlabel("rank r of the coordinator state")
+        axes.set_ylabel("test accuracy (95% CI over prompt groups)")
+        axes.set_title(f"{target}: {result['test_episodes']} test episodes")
+        axes.set_ylim(0, 1)
+    axes_list[0][-1].legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    name = family.figure_prefix + "rank_curve"
+    path = folder / f"{name}.png"
+    figure.savefig(path, metadata={"Software": None})
+    plt.close(figure)
+    return {name: f"{FIGURES_DIR}/{path.name}"}

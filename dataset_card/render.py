@@ -164,6 +164,7 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
     from datasets.info import DatasetInfosDict
 
     from builder.evaluation import test_reading
+    from builder.stages.latents.trained import ordered_rows, rank_curve_reading
     from builder.provenance import JUDGE_KIND_TEXT, card_licence
     from builder.stages.labels import offline
 
@@ -219,8 +220,13 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
         judge_text=JUDGE_KIND_TEXT,
         benchmark=[(family.name, {"config": family.full_config, "splits": section["splits"],
                                   "test_split": section["test_split"],
-                                  "reading": test_reading(section["test_split"])})
+                                  "reading": test_reading(section["test_split"]),
+                                  "coordinator": family.coordinator_dir,
+                                  "rank_curve": section.get("rank_curve") or {"skipped": "not in this report"},
+                                  "rank_reading": rank_curve_reading(section.get("rank_curve") or {"skipped": "-"}),
+                                  "rank_figure": figures.get(family.figure_prefix + "rank_curve")})
                    for family, section in _family_sections(report) if "splits" in section],
+        rank_rows=ordered_rows,
         decided_by_text=decided_by_text,
         gated=bool(gates),
         licence_id=card_data.license,

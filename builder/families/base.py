@@ -39,6 +39,8 @@ class EpisodeFamily:
     outcome_key     the name of its outcome statistics inside its section
     sided           its two agents are sides whose order means something (model_a / model_b): the probe adds
                     the ordered per-response latents and an ordered model identity
+    sides           a sided family's two outcome labels that trade places when its agents are swapped (the
+                    trained coordinators learn from both orders)
     figure_prefix   prefixed to its figures' file names
     figures         the figures it draws (dataset_card/figures.py)
     outcome_colours the outcome groups of the latent figure, with their colours
@@ -52,6 +54,7 @@ class EpisodeFamily:
     report_section: str | None
     outcome_key = "n_agent"
     sided = False
+    sides: tuple[str, str] | None = None
     figure_prefix: str
     figures = ("token_distribution", "latent_states", "effective_diversity")
     outcome_colours = {"correct": "#2ca02c", "wrong": "#d62728", OUTCOME_NOT_KNOWN: "#7f7f7f"}

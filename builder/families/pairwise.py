@@ -26,6 +26,7 @@ class PairwiseFamily(EpisodeFamily):
     report_section = None  # the top level of stats.json
     outcome_key = "outcomes"
     sided = True
+    sides = ("model_a", "model_b")
     figure_prefix = ""
     outcome_colours = {"model_a": "#1f77b4", "model_b": "#ff7f0e", "tie": "#2ca02c", "tie (bothbad)": "#d62728"}
 

@@ -265,6 +265,20 @@ class ProbeFeatures:
         features["model_identity"] = model_identity(self.models, self.sided)
         return features
 
+    def baselines(self) -> dict[str, tuple]:
+        """{name: (rows, classifier kind)}: what the rank curve scores beside the trained coordinators, in the
+        order the episodes were added (builder.stages.latents.trained.rank_curve)."""
+        arrays = self.arrays()
+        features = {"majority_class": (np.zeros((len(self.models), 1)), "majority")}
+        for name in ("length", "model_identity", "prompt_only", "coordinator_state", "full_dimensional_state",
+                     "ordered_latents"):
+            if name in arrays:
+                features[name] = (arrays[name], "antisymmetric" if name == "ordered_latents" else "logistic")
+        if self.models:
+            length = arrays["length"][np.arange(len(self.models))]
+            features["length_and_model_identity"] = (np.hstack([length, arrays["model_identity"]]), "logistic")
+        return features
+
     def close(self) -> None:
         for rows in self.rows.values():
             rows.close()

@@ -1,0 +1,543 @@
+"""Trained low-rank recurrent coordinators, one per rank, and the rank curve: how much of an outcome a state of r
+numbers keeps when it is trained to keep it, against the untrained stored state and the baselines.
+
+The state stored in the data (`turns[].latent_h`) is not trained: a PCA basis and a fixed decay. Here, for each
+rank r of --trained-ranks (default 1, 2, 4, 8, 16, 32, 64 and `full`, the observation's own dimension), a small
+recurrent model is trained whose state has r numbers:
+
+    o_(t,i) = [ e(answer_(t,i)) ; log1p(output tokens_(t,i)) ; log1p(input tokens_(t,i)) ]   each agent, each turn
+    f_(t,i) = tanh(P o_(t,i) + b)                      the learned projection into r dimensions
+    u_t     = [ f_(t,a) ; f_(t,b) ]                    sided families (model_a, model_b: order means something)
+              [ mean_i f_(t,i) ; max_i f_(t,i) ]       N agents (in any order)
+    h_t     = GRUCell(u_t, h_(t-1)),  h_0 = 0          the coordinator state: r numbers
+    p(y_k | episode) = softmax(W_k h_T + c_k)          one head per outcome target k
+
+- **Data**: the episodes of the probe's plan (at most MAX_EPISODES, whole prompt groups, seeded), in the dataset's
+  own splits: trained on `train`, stopped on `validation`, scored once on `test`. Each episode keeps its last
+  MAX_RESPONSES responses (whole turns), so the cost and memory are bounded whatever the build's size.
+- **Training**: Adam (LEARNING_RATE, WEIGHT_DECAY), batches of BATCH_SIZE, the cross-entropy of every target
+  summed (an episode without a label for a target adds nothing to it); after each epoch the validation loss, and
+  the weights of the best epoch are kept (at most MAX_EPOCHS, stopped after PATIENCE epochs without a better one).
+  Seeded and deterministic on CPU: the same data, seed and threads give the same weights and scores.
+- **Sides**: a sided family's episode is also trained on with its sides swapped (and a side label swapped with
+  them), and a prediction averages both orders: the `side` prediction flips exactly when the sides are swapped,
+  like the probe's antisymmetric classifier on the ordered latents.
+- **Scores**: test accuracy and macro-F1 of each rank's own predictions, with the 95% interval over the test
+  split's prompt groups (probe.prediction_scores). On the same test episodes, the stored untrained state and the
+  baselines are fitted with the probe's classifier on train + validation (`rank_curve`).
+- **Chosen model**: the rank with the lowest validation loss (the test split plays no part) is saved beside the
+  fitted basis as trained-coordinator.safetensors (weights; executes no code on load) and
+  trained-coordinator.json (rank, observation, targets and classes, embedding model, training record). Run it on
+  new episodes with `TrainedCoordinator.load(folder).run(episodes)`.
+
+Nothing trained here is written into an episode's row: a state fitted on an episode's own outcome would leak it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from builder.layout import TRAINED_INFO, TRAINED_TENSORS
+
+FULL = "full"  # the rank equal to the observation's dimension: no bottleneck
+MAX_RANK = 512
+MAX_RESPONSES = 16  # responses an episode keeps (its last whole turns): bounds the sequences' memory
+BATCH_SIZE = 64
+MAX_EPOCHS = 40
+PATIENCE = 6
+LEARNING_RATE = 3e-3
+WEIGHT_DECAY = 1e-4
+MIN_TEST_EPISODES = 2  # labelled test episodes a target needs to be scored (the intervals say how little 2 is)
+FORMAT_VERSION = 1
+OBSERVATION_DEFINITION = "[e(answer); log1p(output tokens); log1p(input tokens)] of each agent at each turn"
+MODEL_DEFINITION = ("f = tanh(P o + b) per agent (r dims); sided: u_t = [f_a; f_b], N agents: u_t = [mean_i f; max_i f]; "
+                    "h_t = GRUCell(u_t, h_(t-1)), h_0 = 0; one linear head per target on h_T")
+
+
+def parse_ranks(text: str) -> tuple:
+    """"1,2,4,full" as (1, 2, 4, "full"): distinct ranks in [1, MAX_RANK], ascending, `full` last; "none" as ()."""
+    if text.strip().lower() == "none":
+        return ()
+    ranks = []
+    for part in (p.strip().lower() for p in text.split(",")):
+        if part == FULL:
+            ranks.append(FULL)
+            continue
+        if not part.isdigit() or not 1 <= int(part) <= MAX_RANK:
+            raise ValueError(f"takes ranks from 1 to {MAX_RANK} and `full`, comma-separated, or `none`; got {text!r}")
+        ranks.append(int(part))
+    if len(set(ranks)) != len(ranks):
+        raise ValueError(f"names a rank twice: {text!r}")
+    return tuple(sorted((r for r in ranks if r != FULL))) + ((FULL,) if FULL in ranks else ())
+
+
+def response_observations(turn: dict, table) -> np.ndarray:
+    """[agents, d + 2]: each response's embedding and its log token counts (an unknown count is 0)."""
+    vectors = table.of([response["content"] for response in turn["responses"]])
+    tokens = np.log1p([[response["output_tokens"] or 0, response["input_tokens"] or 0]
+                       for response in turn["responses"]])
+    return np.hstack([vectors, tokens]).astype(np.float32)
+
+
+def episode_sequence(episode: dict, table, sided: bool) -> np.ndarray:
+    """[turns, agents, d + 2] of the episode's last whole turns holding at most MAX_RESPONSES responses (at least
+    its last turn); a sided episode has exactly its two sides in order, an agent that did not answer left zero."""
+    turns, kept = [], 0
+    for turn in reversed(episode["turns"]):
+        if turns and kept + len(turn["responses"]) > MAX_RESPONSES:
+            break
+        turns.append(turn)
+        kept += len(turn["responses"])
+    turns.reverse()
+    if sided:
+        order = {agent["agent_id"]: position for position, agent in enumerate(episode["agents"][:2])}
+    width = 2 if sided else max(1, min(MAX_RESPONSES, max(len(turn["responses"]) for turn in turns)))
+    sequence = np.zeros((len(turns), width, table.dimension + 2), np.float32)
+    for t, turn in enumerate(turns):
+        if not turn["responses"]:
+            continue
+        rows = response_observations(turn, table)[:MAX_RESPONSES]
+        if sided:
+            for response, row in zip(turn["responses"], rows):
+                if response["agent_id"] in order:
+                    sequence[t, order[response["agent_id"]]] = row
+        else:
+            sequence[t, :len(rows)] = rows
+    return sequence
+
+
+class SequenceFeatures:
+    """The training sequences of the episodes the probe's plan chose, gathered in the writing pass (float16:
+    the embeddings' precision is far finer than what the models resolve), with their split, group and labels."""
+
+    def __init__(self, table, family, fractions: tuple[float, float, float]):
+        self.table, self.family, self.fractions = table, family, fractions
+        self.sequences: list[np.ndarray] = []
+        self.splits: list[str] = []
+        self.groups: list[str] = []
+        self.labels: dict[str, list[str | None]] = {}
+
+    def add(self, episodes: list[dict]) -> None:
+        from builder.splits import split_of
+        from builder.stages.latents.probe import group_of
+
+        for episode in episodes:
+            self.sequences.append(episode_sequence(episode, self.table, self.family.sided).astype(np.float16))
+            self.groups.append(group_of(episode))
+            self.splits.append(split_of(self.groups[-1], self.fractions))
+        for name, values in self.family.probe_targets(episodes).items():
+            self.labels.setdefault(name, []).extend(values)
+
+
+# --- the model ----------------------------------------------------------------------------------------------
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def make_model(observation_dims: int, rank: int, classes: dict[str, list[str]], sided: bool):
+    torch = _torch()
+    nn = torch.nn
+
+    class RecurrentCoordinator(nn.Module):
+        """See the module docstring; `state` is h_T, `forward` the heads' logits."""
+
+        def __init__(self):
+            super().__init__()
+            self.projection = nn.Linear(observation_dims, rank)
+            self.cell = nn.GRUCell(2 * rank, rank)
+            self.heads = nn.ModuleDict({target: nn.Linear(rank, len(names)) for target, names in classes.items()})
+
+        def state(self, x, agents, turns):
+            """x [batch, turns, agents, dims]; agents [batch, turns, agents] and turns [batch, turns]: masks."""
+            f = torch.tanh(self.projection(x))
+            if sided:
+                u = f.flatten(2)
+            else:
+                mask = agents.unsqueeze(-1)
+                mean = (f * mask).sum(2) / mask.sum(2).clamp(min=1)
+                u = torch.cat([mean, f.masked_fill(~mask, -1.0).amax(2)], -1)  # tanh >= -1: -1 is neutral for max
+            h = x.new_zeros(x.shape[0], rank)
+            for t in range(x.shape[1]):
+                h = torch.where(turns[:, t:t + 1], self.cell(u[:, t], h), h)  # padded turns carry the state on
+            return h
+
+        def forward(self, x, agents, turns):
+            h = self.state(x, agents, turns)
+            return {target: head(h) for target, head in self.heads.items()}
+
+    return RecurrentCoordinator()
+
+
+def padded(sequences: list[np.ndarray], width: int | None = None):
+    """(x [n, turns, agents, dims] float32, agent mask, turn mask) as torch tensors, zero-padded."""
+    torch = _torch()
+    turns = max(len(s) for s in sequences)
+    agents = width or max(s.shape[1] for s in sequences)
+    x = np.zeros((len(sequences), turns, agents, sequences[0].shape[2]), np.float32)
+    agent_mask = np.zeros((len(sequences), turns, agents), bool)
+    turn_mask = np.zeros((len(sequences), turns), bool)
+    for i, sequence in enumerate(sequences):
+        x[i, :len(sequence), :sequence.shape[1]] = sequence
+        agent_mask[i, :len(sequence), :sequence.shape[1]] = np.abs(sequence).sum(-1) > 0
+        turn_mask[i, :len(sequence)] = True
+    return torch.from_numpy(x), torch.from_numpy(agent_mask), torch.from_numpy(turn_mask)
+
+
+@dataclass
+class Swap:
+    """How a sided episode's labels change when its two sides are swapped: per target, class i becomes class
+    `permutations[target][i]` (the family's two side labels trade places; other classes stay)."""
+
+    permutations: dict[str, list[int]]
+
+    @classmethod
+    def of(cls, sides: tuple[str, str] | None, classes: dict[str, list[str]]) -> "Swap | None":
+        if sides is None:
+            return None
+        trade = {sides[0]: sides[1], sides[1]: sides[0]}
+        return cls({target: [names.index(trade[name]) if trade.get(name) in names else i
+                             for i, name in enumerate(names)] for target, names in classes.items()})
+
+
+def averaged_probabilities(model, batch, swap: Swap | None) -> dict:
+    """Each head's class probabilities; for a sided family the mean of both side orders (swapped back)."""
+    torch = _torch()
+    x, agents, turns = batch
+    probabilities = {target: torch.softmax(logits, -1) for target, logits in model(x, agents, turns).items()}
+    if swap is None:
+        return probabilities
+    flipped = model(x.flip(2), agents.flip(2), turns)
+    return {target: (p + torch.softmax(flipped[target], -1)[:, swap.permutations[target]]) / 2
+            for target, p in probabilities.items()}
+
+
+def label_indices(labels: dict[str, list], rows: np.ndarray, classes: dict[str, list[str]]):
+    """{target: tensor of class numbers, -1 where an episode has no label}."""
+    torch = _torch()
+    return {target: torch.tensor([classes[target].index(labels[target][i]) if labels[target][i] in classes[target]
+                                  else -1 for i in rows], dtype=torch.long) for target in classes}
+
+
+def loss_of(log_probabilities: dict, targets: dict):
+    """Summed over targets: the mean negative log-likelihood of the episodes with a label."""
+    torch = _torch()
+    total = torch.zeros(())
+    for target, log_p in log_probabilities.items():
+        known = targets[target] >= 0
+        if known.any():
+            total = total + torch.nn.functional.nll_loss(log_p[known], targets[target][known])
+    return total
+
+
+def swapped_targets(targets: dict, swap: Swap) -> dict:
+    torch = _torch()
+    return {target: torch.where(y >= 0, torch.tensor(swap.permutations[target])[y.clamp_min(0)], y)
+            for target, y in targets.items()}
+
+
+@dataclass
+class TrainingRun:
+    rank: int
+    model: object
+    epochs: int
+    best_epoch: int
+    validation_loss: float
+
+
+def train_one(sequences: list[np.ndarray], labels: dict[str, list], classes: dict[str, list[str]],
+              rows: dict[str, np.ndarray], rank: int, swap: Swap | None, seed: int) -> TrainingRun:
+    """One model of rank `rank`, trained on rows["train"] and stopped on rows["validation"] (see the module doc)."""
+    torch = _torch()
+    width = 2 if swap is not None else None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = make_model(sequences[0].shape[2], rank, classes, swap is not None)
+        optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+        order = np.random.default_rng(seed)
+        validation = padded([sequences[i] for i in rows["validation"]], width)
+        validation_targets = label_indices(labels, rows["validation"], classes)
+        best, best_state, best_epoch, epochs = float("inf"), None, 0, 0
+        for epoch in range(1, MAX_EPOCHS + 1):
+            epochs = epoch
+            model.train()
+            shuffled = order.permutation(rows["train"])
+            for start in range(0, len(shuffled), BATCH_SIZE):
+                chosen = shuffled[start:start + BATCH_SIZE]
+                x, agents, turns = padded([sequences[i] for i in chosen], width)
+                targets = label_indices(labels, chosen, classes)
+                if swap is not None:  # each episode in both side orders, its labels swapped with it
+                    x, agents, turns = torch.cat([x, x.flip(2)]), torch.cat([agents, agents.flip(2)]), turns.repeat(2, 1)
+                    targets = {t: torch.cat([y, swapped_targets(targets, swap)[t]]) for t, y in targets.items()}
+                logits = model(x, agents, turns)
+                loss = loss_of({t: torch.log_softmax(v, -1) for t, v in logits.items()}, targets)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+            model.eval()
+            with torch.no_grad():
+                probabilities = averaged_probabilities(model, validation, swap)
+                current = float(loss_of({t: torch.log(p.clamp_min(1e-12)) for t, p in probabilities.items()},
+                                        validation_targets))
+            if current < best - 1e-6:
+                best, best_epoch = current, epoch
+                best_state = {name: value.clone() for name, value in model.state_dict().items()}
+            elif epoch - best_epoch >= PATIENCE:
+                break
+        model.load_state_dict(best_state)
+        model.eval()
+    return TrainingRun(rank, model, epochs, best_epoch, round(best, 6))
+
+
+def predict(model, sequences: list[np.ndarray], rows: np.ndarray, classes: dict[str, list[str]],
+            swap: Swap | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """({target: predicted class names}, states h_T [episodes, rank]) of sequences[rows], BATCH_SIZE at a time."""
+    torch = _torch()
+    predicted = {target: [] for target in classes}
+    states = []
+    with torch.no_grad():
+        for start in range(0, len(rows), BATCH_SIZE):
+            batch = padded([sequences[i] for i in rows[start:start + BATCH_SIZE]], 2 if swap is not None else None)
+            for target, p in averaged_probabilities(model, batch, swap).items():
+                predicted[target].append(np.asarray(classes[target], dtype=object)[p.argmax(-1).numpy()])
+            states.append(model.state(*batch).numpy())
+    return {t: np.concatenate(v) if v else np.array([], object) for t, v in predicted.items()}, \
+        (np.concatenate(states) if states else np.zeros((0, 0)))
+
+
+# --- the rank curve -----------------------------------------------------------------------------------------
+
+def rank_label(rank: int, full_rank: int) -> str:
+    return "full" if rank == full_rank else str(rank)
+
+
+def rank_curve(sequences: SequenceFeatures, baselines: dict, *, ranks: tuple, seed: int,
+               embedding_model: dict) -> "RankCurve":
+    """Train a coordinator for each of `ranks` (parse_ranks), score each and the `baselines` on the test split of the sampled episodes.
+
+    `baselines`: {name: (feature rows in the sequences' order, classifier kind)}, fitted with the probe's classifier
+    on train + validation. The report's section: per target the scores of every row, the training record of every
+    rank and the chosen rank (or {"skipped": why}); and the chosen model, to save beside the basis."""
+    from builder.stages.latents.probe import fit_model, float64_rows, prediction_scores
+
+    if not ranks:
+        return RankCurve({"skipped": "no rank to train (--trained-ranks none)"})
+    if not sequences.sequences:
+        return RankCurve({"skipped": "no episode with a label for a probe target"})
+    split = np.asarray(sequences.splits, dtype=object)
+    rows = {name: np.flatnonzero(split == name) for name in ("train", "validation", "test")}
+    labels = sequences.labels
+    classes = {target: sorted({labels[target][i] for i in rows["train"] if labels[target][i] is not None})
+               for target in labels}
+    classes = {target: names for target, names in classes.items() if len(names) >= 2}
+    if not classes:
+        return RankCurve({"skipped": "no target has two classes among the sampled train episodes"})
+    if not any(labels[t][i] is not None for t in classes for i in rows["validation"]):
+        return RankCurve({"skipped": "no labelled validation episode to stop the training on"})
+    swap = Swap.of(sequences.family.sides, classes)
+    full_rank = sequences.sequences[0].shape[2]
+    runs = [train_one(sequences.sequences, labels, classes, rows, full_rank if rank == FULL else rank, swap, seed)
+            for rank in ranks]
+    groups = np.asarray(sequences.groups, dtype=object)
+    fit_rows = np.concatenate([rows["train"], rows["validation"]])
+    targets = {}
+    predictions = {run.rank: predict(run.model, sequences.sequences, rows["test"], classes, swap)[0] for run in runs}
+    for target, names in classes.items():
+        known = np.array([labels[target][i] is not None for i in rows["test"]], bool)
+        test = rows["test"][known]
+        if len(test) < MIN_TEST_EPISODES:
+            targets[target] = {"skipped": f"{len(test)} labelled test episodes among the sampled ones (needs "
+                                          f"{MIN_TEST_EPISODES})"}
+            continue
+        y_test = np.asarray([labels[target][i] for i in test], dtype=object).astype(str)
+        test_groups = groups[test]
+        results = {}
+        for run in runs:
+            results[f"trained_rank_{rank_label(run.rank, full_rank)}"] = {
+                "rank": rank_label(run.rank, full_rank), "trained": True,
+                **prediction_scores(y_test, predictions[run.rank][target][known].astype(str), test_groups, seed)}
+        fit = np.array([i for i in fit_rows if labels[target][i] is not None], dtype=np.int64)
+        y_fit = np.asarray([labels[target][i] for i in fit], dtype=object).astype(str)
+        for name, (x, kind) in baselines.items():
+            if target in ("decisive",) and kind == "antisymmetric":
+                continue  # who won does not matter for decisive vs tie
+            if len(set(y_fit)) < 2:
+                continue
+            model = fit_model(kind, float64_rows(x, fit), y_fit)
+            results[name] = {"rank": None, "trained": False,
+                             **prediction_scores(y_test, model.predict(float64_rows(x, test)).astype(str), test_groups,
+                                                 seed)}
+        targets[target] = {"test_episodes": int(len(test)), "test_groups": int(len(set(test_groups.tolist()))),
+                           "train_episodes": int(sum(labels[target][i] is not None for i in rows["train"])),
+                           "validation_episodes": int(sum(labels[target][i] is not None for i in rows["validation"])),
+                           "results": results}
+    chosen = min(runs, key=lambda run: (run.validation_loss, run.rank))
+    training = {"optimiser": f"Adam(lr={LEARNING_RATE}, weight_decay={WEIGHT_DECAY})", "batch_size": BATCH_SIZE,
+                "max_epochs": MAX_EPOCHS, "patience": PATIENCE, "seed": seed,
+                "stopping": "the epoch with the lowest validation loss (summed over targets)",
+                "sides": "each episode also in swapped side order; predictions average both orders"
+                if swap is not None else None}
+    record = {rank_label(run.rank, full_rank): {"epochs": run.epochs, "best_epoch": run.best_epoch,
+                                                "validation_loss": run.validation_loss} for run in runs}
+    report = {"episodes": {name: int(len(value)) for name, value in rows.items()},
+              "observation": OBSERVATION_DEFINITION, "model": MODEL_DEFINITION, "training": training, "ranks": record,
+              "chosen_rank": rank_label(chosen.rank, full_rank), "chosen_by": "the lowest validation loss",
+              "targets": targets}
+    model = TrainedCoordinator(chosen.model, chosen.rank, classes, sequences.family.sides, embedding_model,
+                               {"training": training, "rank_record": record[rank_label(chosen.rank, full_rank)],
+                                "episodes": report["episodes"]})
+    return RankCurve(report, model)
+
+
+@dataclass
+class RankCurve:
+    report: dict
+    chosen: "TrainedCoordinator | None" = None
+
+
+@dataclass
+class TrainedCoordinator:
+    """The chosen trained coordinator: save it beside the data, load it back, run it on episodes.
+
+        from builder.stages.latents.trained import TrainedCoordinator
+        coordinator = TrainedCoordinator.load("out/coordinator")
+        for result in coordinator.run(episodes):   # episodes in the dataset's layout (load_dataset's rows)
+            result["state"], result["predictions"]
+    """
+
+    model: object
+    rank: int
+    classes: dict[str, list[str]]
+    sides: tuple[str, str] | None  # a sided family's two side labels, in agent order (None: N agents)
+    embedding_model: dict
+    record: dict
+
+    def describe(self) -> dict:
+        return {"format_version": FORMAT_VERSION, "rank": self.rank, "observation": OBSERVATION_DEFINITION,
+                "observation_dims": int(self.embedding_model["dimension"]) + 2, "model": MODEL_DEFINITION,
+                "sides": list(self.sides) if self.sides else None, "targets": self.classes, "embedding_model": self.embedding_model,
+                "trained": self.record,
+                "not_in_rows": "no state of this model is stored in the dataset's rows (it was trained on their "
+                               "outcomes); run it with TrainedCoordinator.load(folder).run(episodes)"}
+
+    def save(self, folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {name: value.contiguous() for name, value in self.model.state_dict().items()}
+        save_file(tensors, str(folder / TRAINED_TENSORS), metadata={"rank": str(self.rank)})
+        (folder / TRAINED_INFO).write_text(json.dumps(self.describe(), indent=2, sort_keys=True) + "\n",
+                                           encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> "TrainedCoordinator":
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        info = json.loads((folder / TRAINED_INFO).read_text(encoding="utf-8"))
+        if info.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{folder}: trained coordinator format {info.get('format_version')} is not "
+                             f"{FORMAT_VERSION}")
+        sides = tuple(info["sides"]) if info["sides"] else None
+        model = make_model(info["observation_dims"], info["rank"], info["targets"], sides is not None)
+        model.load_state_dict(load_file(str(folder / TRAINED_TENSORS)))
+        model.eval()
+        return cls(model, info["rank"], info["targets"], sides, info["embedding_model"], info["trained"])
+
+    def run(self, episodes: list[dict], embedder=None, cache_dir: Path | None = None) -> list[dict]:
+        """Per episode: `state` (h_T, rank numbers), `predictions` and `probabilities` per target. The embedder
+        defaults to the model the coordinator was trained with, whose identity must match."""
+        from builder.stages.latents.embeddings import Embedder, embed_episodes
+
+        embedder = embedder or Embedder(self.embedding_model["name"], progress=False)
+        expected = {k: self.embedding_model[k] for k in ("name", "weights_sha256")}
+        found = {"name": embedder.identity.name, "weights_sha256": embedder.identity.weights_sha256}
+        if found != expected:
+            raise ValueError(f"trained on embeddings of {expected}, not {found}")
+        table = embed_episodes(episodes, embedder, cache_dir)
+        sided = self.sides is not None
+        sequences = [episode_sequence(episode, table, sided) for episode in episodes]
+        swap = Swap.of(self.sides, self.classes)
+        torch = _torch()
+        results = []
+        with torch.no_grad():
+            for start in range(0, len(sequences), BATCH_SIZE):
+                batch = padded(sequences[start:start + BATCH_SIZE], 2 if sided else None)
+                probabilities = averaged_probabilities(self.model, batch, swap)
+                states = self.model.state(*batch).numpy()
+                for row, state in enumerate(states):
+                    chances = {t: dict(zip(self.classes[t], p[row].tolist())) for t, p in probabilities.items()}
+                    results.append({"state": state.tolist(), "probabilities": chances,
+                                    "predictions": {t: max(c, key=c.get) for t, c in chances.items()}})
+        return results
+
+
+# --- what the report, the card and the figure show ------------------------------------------------------------
+
+BASELINES = ("majority_class", "length", "model_identity", "prompt_only", "length_and_model_identity")
+UNTRAINED = ("coordinator_state", "full_dimensional_state", "ordered_latents")
+ROW_DESCRIPTIONS = {
+    "trained": "trained low-rank recurrent coordinator of rank r (its own heads' predictions)",
+    "coordinator_state": "stored h_T, not trained (PCA basis, fixed decay)",
+    "full_dimensional_state": "the same untrained recurrence on the full turn observations",
+    "ordered_latents": "stored per-response latents, side a minus side b, not trained (antisymmetric classifier)",
+    "majority_class": "baseline: the training majority",
+    "length": "baseline: log output tokens of the agents",
+    "model_identity": "baseline: which models took part",
+    "prompt_only": "baseline: the first prompt's embedding",
+    "length_and_model_identity": "baseline: length and model identity together",
+}
+
+
+def ordered_rows(results: dict) -> list[tuple[str, dict]]:
+    """The rows of a target in reading order: trained ranks by rank (full last), the untrained states, the
+    baselines (the report's JSON sorts keys; the card and the figure do not)."""
+    trained = sorted((name for name in results if results[name]["trained"]),
+                     key=lambda name: (results[name]["rank"] == FULL, int(results[name]["rank"])
+                                       if results[name]["rank"] != FULL else 0))
+    others = [name for name in (*UNTRAINED, *BASELINES) if name in results]
+    return [(name, results[name]) for name in trained + others]
+
+
+def rank_curve_reading(curve: dict) -> list[str]:
+    """What the rank curve shows, one sentence a target, computed from the intervals (never a fixed claim)."""
+    if "skipped" in curve:
+        return [f"not trained: {curve['skipped']}."]
+    sentences = []
+    for target, result in sorted(curve["targets"].items()):  # the order stats.json keeps
+        if "skipped" in result:
+            sentences.append(f"{target}: not scored ({result['skipped']}).")
+            continue
+        results = result["results"]
+        trained = [(name, scores) for name, scores in ordered_rows(results) if scores["trained"]]
+        best_name, best = max(trained, key=lambda item: item[1]["accuracy"])
+        baselines = {name: results[name] for name in BASELINES if name in results and name != "majority_class"}
+        top_name = max(baselines, key=lambda name: baselines[name]["accuracy"]) if baselines else None
+        majority = results["majority_class"]["accuracy"]
+        low, high = best["accuracy_ci95"]
+        text = (f"{target}: the best trained rank is {best['rank']} at {best['accuracy']} [{low}, {high}] on "
+                f"{result['test_episodes']} test episodes, " + ("above" if low > majority else "not above")
+                + f" the majority class ({majority})")
+        if top_name is not None:
+            top = baselines[top_name]
+            if low > top["accuracy_ci95"][1]:
+                relation = "above the interval of"
+            elif high < top["accuracy_ci95"][0]:
+                relation = "below the interval of"
+            else:
+                relation = "within reach of (intervals overlap)"
+            text += f"; {relation} the best baseline, {top_name} {top['accuracy']} {top['accuracy_ci95']}"
+            beating = [s["rank"] for _, s in trained if s["accuracy_ci95"][0] > top["accuracy_ci95"][1]]
+            text += ("; ranks whose interval clears it: " + ", ".join(beating)) if beating else \
+                "; no rank's interval clears it"
+        if "coordinator_state" in results:
+            text += f"; the untrained stored state {results['coordinator_state']['accuracy']}"
+        sentences.append(text + ".")
+    return sentences

@@ -1,0 +1,223 @@
+"""Trained low-rank recurrent coordinators and the rank curve: they learn an outcome signal that is really in the
+observations (ordered for sides, pooled for N agents), exactly antisymmetric in the sides, deterministic, bounded
+in what they keep of an episode; the build reports, draws, saves and validates the curve, and the saved model run
+on the published test split gives back the report's own scores."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from builder.families.debate import DebateFamily
+from builder.families.pairwise import PairwiseFamily
+from builder.stages.latents.trained import (FULL, MAX_RESPONSES, SequenceFeatures, Swap, TrainedCoordinator,
+                                            averaged_probabilities, episode_sequence, label_indices, padded,
+                                            parse_ranks, rank_curve, rank_curve_reading, train_one)
+from builder.validate import validate_folder
+
+
+def test_parse_ranks():
+    assert parse_ranks("1,2,4,8,16,32,64,full") == (1, 2, 4, 8, 16, 32, 64, FULL)
+    assert parse_ranks(" full , 8, 2") == (2, 8, FULL)
+    assert parse_ranks("none") == ()
+    for bad in ("0", "2,2", "x", "513", "", "-1"):
+        with pytest.raises(ValueError):
+            parse_ranks(bad)
+
+
+def sided_features(count: int, seed: int = 0) -> SequenceFeatures:
+    """`count` one-turn pairs whose side is carried by which side's answer vector is larger on dimension 0
+    (10% of the labels flipped), and whose decisiveness by the size of the gap; splits by a fixed pattern."""
+    rng = np.random.default_rng(seed)
+    features = SequenceFeatures(table=None, family=PairwiseFamily(), fractions=(0.8, 0.1, 0.1))
+    for i in range(count):
+        gap = rng.normal()
+        sequence = rng.normal(scale=0.3, size=(1, 2, 6)).astype(np.float32)
+        sequence[0, 0, 0] += gap
+        sequence[0, 1, 0] -= gap
+        side = "model_a" if (gap > 0) != (rng.random() < 0.1) else "model_b"
+        decisive = abs(gap) > 0.4
+        features.sequences.append(sequence.astype(np.float16))
+        features.groups.append(f"g{i}")
+        features.splits.append("test" if i % 10 == 9 else "validation" if i % 10 == 8 else "train")
+        features.labels.setdefault("side", []).append(side if decisive else None)
+        features.labels.setdefault("decisive", []).append("decisive" if decisive else "tie")
+    return features
+
+
+def no_baselines(count: int) -> dict:
+    return {"majority_class": (np.zeros((count, 1)), "majority")}
+
+
+def test_a_trained_rank_one_coordinator_finds_an_ordered_signal_that_the_majority_class_misses():
+    features = sided_features(800)
+    curve = rank_curve(features, no_baselines(800), ranks=(1, 4), seed=0,
+                       embedding_model={"name": "synthetic", "weights_sha256": "-", "dimension": 4})
+    side = curve.report["targets"]["side"]["results"]
+    assert side["trained_rank_1"]["accuracy_ci95"][0] > side["majority_class"]["accuracy"] + 0.15
+    assert side["trained_rank_1"]["accuracy"] >= 0.75 and side["trained_rank_1"]["trained"] is True
+    assert side["majority_class"]["trained"] is False and side["majority_class"]["rank"] is None
+    assert set(curve.report["ranks"]) == {"1", "4"} and curve.report["chosen_rank"] in ("1", "4")
+    assert curve.chosen.rank == int(curve.report["chosen_rank"])
+    assert curve.report["episodes"] == {"train": 640, "validation": 80, "test": 80}
+    sentences = rank_curve_reading(curve.report)
+    assert sentences[1].startswith("side: the best trained rank is") and " above the majority class" in sentences[1]
+
+
+def test_the_side_prediction_flips_exactly_when_the_sides_are_swapped():
+    features = sided_features(200)
+    classes = {"side": ["model_a", "model_b"], "decisive": ["decisive", "tie"]}
+    rows = {s: np.flatnonzero(np.asarray(features.splits) == s) for s in ("train", "validation", "test")}
+    swap = Swap.of(PairwiseFamily.sides, classes)
+    run = train_one(features.sequences, features.labels, classes, rows, 3, swap, seed=1)
+    batch = padded(features.sequences[:32], 2)
+    swapped = padded([s[:, ::-1] for s in features.sequences[:32]], 2)
+    import torch
+
+    with torch.no_grad():
+        forward, backward = averaged_probabilities(run.model, batch, swap), averaged_probabilities(run.model, swapped, swap)
+    assert torch.allclose(forward["side"], backward["side"].flip(-1), atol=1e-6)
+    assert torch.allclose(forward["decisive"], backward["decisive"], atol=1e-6)
+    assert not torch.allclose(forward["side"][:, 0], forward["side"][:, 1])  # it does say something
+
+
+def test_training_is_deterministic_for_a_seed_and_changes_with_it():
+    features = sided_features(200)
+    classes = {"side": ["model_a", "model_b"], "decisive": ["decisive", "tie"]}
+    rows = {s: np.flatnonzero(np.asarray(features.splits) == s) for s in ("train", "validation", "test")}
+    swap = Swap.of(PairwiseFamily.sides, classes)
+    weights = [train_one(features.sequences, features.labels, classes, rows, 2, swap, seed).model.state_dict()
+               for seed in (5, 5, 6)]
+    assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
+    assert any((weights[0][k] != weights[2][k]).any() for k in weights[0])
+
+
+def test_n_agent_coordinators_pool_any_number_of_agents():
+    """Debates: 2 to 5 agents a round, 1 to 3 rounds; correct when the agents' mean on dimension 1 is positive."""
+    rng = np.random.default_rng(3)
+    features = SequenceFeatures(table=None, family=DebateFamily(), fractions=(0.8, 0.1, 0.1))
+    for i in range(600):
+        agents, rounds = rng.integers(2, 6), rng.integers(1, 4)
+        sequence = rng.normal(scale=0.5, size=(rounds, agents, 5)).astype(np.float32)
+        features.sequences.append(sequence.astype(np.float16))
+        features.groups.append(f"q{i}")
+        features.splits.append("test" if i % 10 == 9 else "validation" if i % 10 == 8 else "train")
+        features.labels.setdefault("final_correct", []).append("True" if sequence[-1, :, 1].mean() > 0 else "False")
+        features.labels.setdefault("consensus", []).append(None)
+    curve = rank_curve(features, no_baselines(600), ranks=(2,), seed=0,
+                       embedding_model={"name": "synthetic", "weights_sha256": "-", "dimension": 3})
+    result = curve.report["targets"]["final_correct"]["results"]
+    assert result["trained_rank_2"]["accuracy"] >= 0.75
+    assert result["trained_rank_2"]["accuracy_ci95"][0] > result["majority_class"]["accuracy"]
+    assert "consensus" not in curve.report["targets"]  # no labels: not a target
+    assert curve.report["training"]["sides"] is None
+
+
+class ListTable:
+    """An embedding table over given texts (what the build's EmbeddingTable answers: `of` and `dimension`)."""
+
+    dimension = 3
+
+    def of(self, texts):
+        return np.array([[len(t), t.count("a"), 1.0] for t in texts], np.float32)
+
+
+def test_an_episode_keeps_its_last_whole_turns_within_the_bound():
+    def reply(agent, text):
+        return {"agent_id": agent, "content": text, "output_tokens": len(text), "input_tokens": 3}
+
+    long_pairs = {"agents": [{"agent_id": "model_a"}, {"agent_id": "model_b"}],
+                  "turns": [{"responses": [reply("model_b", "b" * t), reply("model_a", "a" * t)]} for t in range(1, 21)]}
+    sequence = episode_sequence(long_pairs, ListTable(), sided=True)
+    assert sequence.shape == (MAX_RESPONSES // 2, 2, 5)
+    assert sequence[-1, 0, 1] == 20 and sequence[-1, 1, 1] == 0  # side a first whatever the order in the turn
+    assert np.isclose(sequence[-1, 0, 3], np.log1p(20)) and np.isclose(sequence[-1, 0, 4], np.log1p(3))
+    crowd = {"agents": [], "turns": [{"responses": [reply(f"a{i}", "x") for i in range(MAX_RESPONSES + 4)]}]}
+    assert episode_sequence(crowd, ListTable(), sided=False).shape == (1, MAX_RESPONSES, 5)  # one turn, capped
+
+
+def test_the_reading_is_computed_from_the_intervals():
+    def row(accuracy, low, high, rank=None):
+        return {"accuracy": accuracy, "accuracy_ci95": [low, high], "macro_f1": accuracy, "macro_f1_ci95": [low, high],
+                "rank": rank, "trained": rank is not None}
+
+    results = {"trained_rank_1": row(0.6, 0.55, 0.65, "1"), "trained_rank_4": row(0.9, 0.85, 0.95, "4"),
+               "majority_class": row(0.5, 0.45, 0.55), "length": row(0.7, 0.65, 0.75),
+               "coordinator_state": row(0.5, 0.4, 0.6)}
+    curve = {"targets": {"side": {"test_episodes": 100, "test_groups": 50, "results": results}}}
+    [sentence] = rank_curve_reading(curve)
+    assert "best trained rank is 4 at 0.9" in sentence and "above the interval of the best baseline, length" in sentence
+    assert "ranks whose interval clears it: 4" in sentence
+    results["length"] = row(0.95, 0.9, 0.99)
+    [sentence] = rank_curve_reading(curve)
+    assert "within reach of" in sentence and "no rank's interval clears it" in sentence
+    assert rank_curve_reading({"skipped": "why"}) == ["not trained: why."]
+
+
+# --- in the build ---------------------------------------------------------------------------------------------
+
+def test_the_sample_build_reports_draws_and_saves_the_rank_curve(sample_build):
+    folder, report = sample_build
+    curve = report["rank_curve"]
+    assert set(curve["ranks"]) == {"1", "2", "4", "8", "16", "32", "64", "full"}
+    for target in ("side", "decisive"):
+        rows = curve["targets"][target]["results"]
+        assert {f"trained_rank_{r}" for r in curve["ranks"]} <= set(rows)
+        assert {"majority_class", "length", "model_identity", "prompt_only", "length_and_model_identity",
+                "coordinator_state"} <= set(rows)
+    assert (folder / "figures" / "rank_curve.png").stat().st_size > 10_000
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert "**Rank curve: trained low-rank recurrent coordinators (full).**" in card
+    assert "| `trained_rank_64` | 64 | yes |" in card and "](figures/rank_curve.png)" in card
+    info = json.loads((folder / "coordinator" / "trained-coordinator.json").read_text())
+    assert info["sides"] == ["model_a", "model_b"] and set(info["targets"]) == {"side", "decisive"}
+    assert "no state of this model is stored in the dataset's rows" in info["not_in_rows"]
+    assert str(info["rank"]) == curve["chosen_rank"] or (curve["chosen_rank"] == "full"
+                                                         and info["rank"] == info["observation_dims"])
+    assert report["debate"]["rank_curve"]["skipped"]  # too few labelled debates: said, not faked
+
+
+def test_the_saved_model_run_on_the_published_test_split_gives_the_reports_scores(sample_build):
+    from multi_llm_coord import WINNER_NAMES
+
+    folder, report = sample_build
+    coordinator = TrainedCoordinator.load(folder / "coordinator")
+    episodes = []
+    for path in sorted((folder / "data" / "full").glob("test-*.parquet")):
+        episodes += pq.read_table(path).to_pylist()
+    for episode in episodes:
+        episode["winner"] = WINNER_NAMES[episode["winner"]]
+    results = coordinator.run(episodes)
+    assert all(len(r["state"]) == coordinator.rank for r in results)
+    chosen = f"trained_rank_{report['rank_curve']['chosen_rank']}"
+    targets = PairwiseFamily().probe_targets(episodes)
+    for target, scored in report["rank_curve"]["targets"].items():
+        pairs = [(r["predictions"][target], label) for r, label in zip(results, targets[target]) if label is not None]
+        assert len(pairs) == scored["test_episodes"]
+        assert round(np.mean([p == y for p, y in pairs]), 4) == scored["results"][chosen]["accuracy"]
+
+
+def test_validate_names_a_missing_trained_coordinator(sample_build, tmp_path):
+    folder, _ = sample_build
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    (copy / "coordinator" / "trained-coordinator.json").unlink()
+    problems = validate_folder(copy)
+    assert any("coordinator/trained-coordinator.json is missing" in p for p in problems)
+
+
+def test_a_model_trained_on_other_embeddings_refuses_to_run(sample_build):
+    folder, _ = sample_build
+    coordinator = TrainedCoordinator.load(folder / "coordinator")
+    coordinator.embedding_model = {**coordinator.embedding_model, "weights_sha256": "0" * 64}
+    with pytest.raises(ValueError, match="trained on embeddings of"):
+        coordinator.run([])
+
+
+def test_label_indices_mark_missing_labels():
+    labels = {"side": ["model_a", None, "model_b"]}
+    assert label_indices(labels, np.arange(3), {"side": ["model_a", "model_b"]})["side"].tolist() == [0, -1, 1]
