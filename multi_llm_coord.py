@@ -270,13 +270,15 @@ FIELD_DOCS: dict[str, str] = {
     "The observation is [e(prompt); mean over agents of e(answer); elementwise std over agents of e(answer)], e() the "
     "L2-normalised sentence embedding, so it does not depend on the order of the agents. The basis (pca by default) "
     "is fitted once per build, on every turn up to 4,000 turns and on a seeded uniform sample of 4,000 beyond, and "
-    "saved in coordinator/.",
+    "saved in coordinator/. Not trained on any outcome (an unsupervised basis).",
     "turns.responses.latent": "This response's own projection on the same basis as latent_z (float32, length = rank): "
     "the observation the turn would have if this agent had answered alone, [e(prompt); e(answer); 0], projected. "
     "Unlike latent_z / latent_h it is per agent, so who said what is recoverable: for a pairwise battle the difference "
     "responses[0].latent - responses[1].latent is ordered (it changes sign when the two sides are swapped).",
     "turns.latent_h": "h_t: the recurrent coordinator state after this turn: h_1 = z_1, h_t = decay * h_(t-1) + "
-    "(1 - decay) * z_t (decay in coordinator/coordinator.json, default 0.5).",
+    "(1 - decay) * z_t (decay in coordinator/coordinator.json, default 0.5). Not trained on any outcome: the trained "
+    "coordinators of the card's rank curve are saved as models (coordinator/trained-coordinator.*), and their states "
+    "are not stored in the rows, which they were fitted to predict.",
     "turns.effective_diversity": "N* (K*) of the agents' answers at this turn: exp(entropy) of the normalised "
     "eigenvalues of the uncentred Gram matrix of the L2-normalised answer embeddings (Agent-Scaling's definition). "
     "1 = identical answers, number of agents = orthogonal answers.",

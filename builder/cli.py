@@ -65,7 +65,8 @@ def make_parser() -> argparse.ArgumentParser:
         "evaluate", help="Score your own per-episode vectors on a built folder's test split, beside the baselines "
                          "and the stored states (the protocol of the card's test-split table).")
     evaluate.add_argument("output_dir", type=Path, help="a built folder (with train / validation / test splits)")
-    evaluate.add_argument("--vectors", type=Path, help="Parquet (episode_id, vector) or .npz (episode_id, vectors) "
+    evaluate.add_argument("--vectors", type=Path, help="Parquet (episode_id, vector), .npz (episode_id, vectors) or .npy "
+                                                        "(a structured array with fields episode_id, vector) "
                                                         "covering every episode of the config; omit to score ours only")
     evaluate.add_argument("--config", default="full", help="a *-full config: full, debate-full or agents-full")
     evaluate.add_argument("--json", action="store_true", help="Print the scores as JSON.")

@@ -110,8 +110,9 @@ def score_on_test(folder: Path, family, vectors: dict[str, np.ndarray] | None = 
 
 
 def read_vectors(path: Path, wanted: list[str]) -> dict[str, np.ndarray]:
-    """A user's per-episode vectors: Parquet with `episode_id` and `vector` (a list of numbers) columns, or .npz
-    with `episode_id` and `vectors` arrays. Every id of `wanted` must be there, with one length and finite values."""
+    """A user's per-episode vectors: Parquet with `episode_id` and `vector` (a list of numbers) columns, .npz
+    with `episode_id` and `vectors` arrays, or .npy holding a structured array with the fields `episode_id` and
+    `vector` (a fixed-length subarray). Every id of `wanted` must be there, with one length and finite values."""
     path = Path(path)
     try:
         if path.suffix == ".parquet":
@@ -127,8 +128,14 @@ def read_vectors(path: Path, wanted: list[str]) -> dict[str, np.ndarray]:
                 if not {"episode_id", "vectors"} <= set(arrays.files):
                     raise EvaluationError(f"{path}: needs the arrays episode_id and vectors, has {arrays.files}")
                 ids, values = arrays["episode_id"].tolist(), list(arrays["vectors"])
+        elif path.suffix == ".npy":  # a structured array: one record an episode, fields episode_id and vector
+            records = np.load(path, allow_pickle=False)
+            if records.dtype.names is None or not {"episode_id", "vector"} <= set(records.dtype.names):
+                raise EvaluationError(f"{path}: needs a structured array with the fields episode_id and vector, has "
+                                      f"{records.dtype.names or records.dtype}")
+            ids, values = records["episode_id"].tolist(), list(records["vector"])
         else:
-            raise EvaluationError(f"{path}: expected a .parquet or .npz file of per-episode vectors")
+            raise EvaluationError(f"{path}: expected a .parquet, .npz or .npy file of per-episode vectors")
     except EvaluationError:
         raise
     except Exception as error:  # noqa: BLE001 - any unreadable file is one line

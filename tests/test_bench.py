@@ -51,3 +51,12 @@ def test_build_benchmark_smoke(tmp_path):
 def test_judge_benchmark_smoke(tmp_path):
     figures = run("bench_judge.py", "--smoke", scratch=tmp_path)
     assert figures["labelled"] == 8 and figures["cached_rerun_requests"] == 0
+
+
+def test_rank_curve_benchmark_smoke(tmp_path):
+    figures = run("bench_rank_curve.py", "--smoke", scratch=tmp_path)
+    assert figures["episodes"] == 48 and figures["ranks"] == "1,2,4,8,16,32,64,full"
+    assert figures["rank_curve_step_s"] > 0 and figures["warm_builds"]["without"][0]["rank_curve_step_s"] == 0
+    assert figures["peak_rss_without_mib"] > 50 and figures["peak_with_over_without"] > 0.5
+    assert set(figures["rank_curve"]) == {"side", "decisive"}
+    assert {"trained_rank_1", "trained_rank_full", "majority_class"} <= set(figures["rank_curve"]["side"])

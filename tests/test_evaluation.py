@@ -132,6 +132,15 @@ def test_evaluate_on_the_stored_state_reproduces_the_cards_row(split_build, tmp_
     assert main(["evaluate", str(folder), "--vectors", str(tmp_path / "mine.npz")]) == 0
     printed = capsys.readouterr().out
     assert "decisive: test accuracy" in printed and "your_vectors" in printed
+    records = np.array(list(zip(ids, states)), dtype=[("episode_id", "U64"), ("vector", "f8", (states.shape[1],))])
+    np.save(tmp_path / "mine.npy", records)
+    assert main(["evaluate", str(folder), "--vectors", str(tmp_path / "mine.npy"), "--json"]) == 0
+    from_npy = json.loads(capsys.readouterr().out)
+    assert all(from_npy[t]["results"]["your_vectors"] == scored[t]["results"]["your_vectors"] for t in scored
+               if "results" in scored[t])
+    np.save(tmp_path / "plain.npy", states)  # no ids: one line
+    assert main(["evaluate", str(folder), "--vectors", str(tmp_path / "plain.npy")]) == 2
+    assert "structured array with the fields episode_id and vector" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("damage, message", [

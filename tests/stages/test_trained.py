@@ -150,11 +150,17 @@ def test_the_reading_is_computed_from_the_intervals():
                "coordinator_state": row(0.5, 0.4, 0.6)}
     curve = {"targets": {"side": {"test_episodes": 100, "test_groups": 50, "results": results}}}
     [sentence] = rank_curve_reading(curve)
-    assert "best trained rank is 4 at 0.9" in sentence and "above the interval of the best baseline, length" in sentence
-    assert "ranks whose interval clears it: 4" in sentence
+    assert "best trained rank is 4 at 0.9" in sentence
+    assert "against length 0.7 [0.65, 0.75] (the best baseline): ranks whose interval clears it: 4" in sentence
     results["length"] = row(0.95, 0.9, 0.99)
+    results["model_identity"] = row(0.8, 0.7, 0.84)
     [sentence] = rank_curve_reading(curve)
-    assert "within reach of" in sentence and "no rank's interval clears it" in sentence
+    assert "against length 0.95 [0.9, 0.99] (the best baseline): no rank's interval clears it" in sentence
+    assert "against model_identity" not in sentence
+    results["length"] = row(0.5, 0.45, 0.52)
+    [sentence] = rank_curve_reading(curve)
+    assert "against length 0.5 [0.45, 0.52]: ranks whose interval clears it: 1, 4" in sentence
+    assert "against model_identity 0.8 [0.7, 0.84] (the best baseline): ranks whose interval clears it: 4" in sentence
     assert rank_curve_reading({"skipped": "why"}) == ["not trained: why."]
 
 

@@ -517,7 +517,7 @@ def rank_curve_reading(curve: dict) -> list[str]:
             continue
         results = result["results"]
         trained = [(name, scores) for name, scores in ordered_rows(results) if scores["trained"]]
-        best_name, best = max(trained, key=lambda item: item[1]["accuracy"])
+        _, best = max(trained, key=lambda item: item[1]["accuracy"])
         baselines = {name: results[name] for name in BASELINES if name in results and name != "majority_class"}
         top_name = max(baselines, key=lambda name: baselines[name]["accuracy"]) if baselines else None
         majority = results["majority_class"]["accuracy"]
@@ -525,18 +525,13 @@ def rank_curve_reading(curve: dict) -> list[str]:
         text = (f"{target}: the best trained rank is {best['rank']} at {best['accuracy']} [{low}, {high}] on "
                 f"{result['test_episodes']} test episodes, " + ("above" if low > majority else "not above")
                 + f" the majority class ({majority})")
-        if top_name is not None:
-            top = baselines[top_name]
-            if low > top["accuracy_ci95"][1]:
-                relation = "above the interval of"
-            elif high < top["accuracy_ci95"][0]:
-                relation = "below the interval of"
-            else:
-                relation = "within reach of (intervals overlap)"
-            text += f"; {relation} the best baseline, {top_name} {top['accuracy']} {top['accuracy_ci95']}"
-            beating = [s["rank"] for _, s in trained if s["accuracy_ci95"][0] > top["accuracy_ci95"][1]]
-            text += ("; ranks whose interval clears it: " + ", ".join(beating)) if beating else \
-                "; no rank's interval clears it"
+        for name in dict.fromkeys(n for n in ("length", top_name) if n in baselines):  # length, and the best one
+            bar = baselines[name]
+            beating = [s["rank"] for _, s in trained if s["accuracy_ci95"][0] > bar["accuracy_ci95"][1]]
+            text += (f"; against {name} {bar['accuracy']} {bar['accuracy_ci95']}"
+                     + (" (the best baseline)" if name == top_name else "") + ": "
+                     + (f"ranks whose interval clears it: {', '.join(beating)}" if beating
+                        else "no rank's interval clears it"))
         if "coordinator_state" in results:
             text += f"; the untrained stored state {results['coordinator_state']['accuracy']}"
         sentences.append(text + ".")

@@ -1,0 +1,77 @@
+"""Benchmark what the rank curve (trained low-rank recurrent coordinators, builder.stages.latents.trained) adds to
+a warm build: time and peak memory, every figure a whole build process.
+
+    python bench/bench_rank_curve.py --source PATH [--repeats 3] [--ranks 1,2,4,8,16,32,64,full]
+    python bench/bench_rank_curve.py --smoke     # the embedded sample's 48 battles (the suite runs it)
+
+One cold build fills the embedding cache; then, alternately, warm builds with `--trained-ranks none` and with
+the ranks (`--repeats` of each; medians). Prints, as JSON: each warm build's seconds and peak RSS, the median
+time added (target for the 2,400 battles of the arena bench file on 2 cores: at most 60 s), the median seconds
+of the build's own `rank curve` step (from build-run.json), the peak RSS with over without, and the rank curve
+itself (per target: test accuracy and interval of every row), so the figures and the table come from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+from bench_build import measured_build  # noqa: E402 - the script's folder is on sys.path when it runs
+
+RANK_CURVE_STEP = "pairwise: rank curve"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", help="arena-layout file or folder (required unless --smoke)")
+    parser.add_argument("--rank", type=int, default=16, help="--rank of the builds (the stored state's)")
+    parser.add_argument("--repeats", type=int, default=3, help="warm builds of each kind (medians)")
+    parser.add_argument("--ranks", default="1,2,4,8,16,32,64,full", help="--trained-ranks of the measured builds")
+    parser.add_argument("--smoke", action="store_true", help="the embedded sample, one repeat: checks it runs")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        from builder.sources.loaders import sample_path
+
+        args.source, args.repeats = str(sample_path()), 1
+    if not args.source:
+        parser.error("--source is required (or --smoke)")
+    with tempfile.TemporaryDirectory(prefix="bench-build-") as scratch:
+        print(json.dumps(run_benchmark(args, Path(scratch)), indent=2))
+    return 0
+
+
+def run_benchmark(args, work: Path) -> dict:
+    options = {"source": args.source, "output_dir": str(work / "out"), "cache_dir": str(work / "cache"),
+               "rank": args.rank, "progress": False}
+    cold = measured_build({**options, "trained_ranks": "none"})
+    runs = {"without": [], "with": []}
+    for _ in range(args.repeats):
+        for kind, ranks in (("without", "none"), ("with", args.ranks)):
+            figures = measured_build({**options, "trained_ranks": ranks})
+            run_log = json.loads((work / "out" / "build-run.json").read_text(encoding="utf-8"))
+            figures["rank_curve_step_s"] = run_log["elapsed_seconds"].get(RANK_CURVE_STEP, 0.0)
+            runs[kind].append({k: figures[k] for k in ("seconds", "peak_rss_mib", "rank_curve_step_s")})
+    report = json.loads((work / "out" / "stats.json").read_text(encoding="utf-8"))  # the last build: with ranks
+    median = {kind: {k: statistics.median(r[k] for r in values) for k in values[0]} for kind, values in runs.items()}
+    return {
+        "episodes": report["configs"]["full"]["episodes"], "ranks": args.ranks, "repeats": args.repeats,
+        "cold_build_s": cold["seconds"],
+        "warm_builds": runs,
+        "warm_without_s": median["without"]["seconds"], "warm_with_s": median["with"]["seconds"],
+        "added_s": round(median["with"]["seconds"] - median["without"]["seconds"], 2),
+        "rank_curve_step_s": median["with"]["rank_curve_step_s"],
+        "peak_rss_without_mib": median["without"]["peak_rss_mib"], "peak_rss_with_mib": median["with"]["peak_rss_mib"],
+        "peak_with_over_without": round(median["with"]["peak_rss_mib"] / median["without"]["peak_rss_mib"], 3),
+        "chosen_rank": report["rank_curve"].get("chosen_rank"),
+        "rank_curve": {target: ({name: [scores["accuracy"], scores["accuracy_ci95"]]
+                                 for name, scores in result["results"].items()} if "results" in result else result)
+                       for target, result in report["rank_curve"].get("targets", {}).items()}
+        or report["rank_curve"],
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
