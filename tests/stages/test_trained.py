@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -227,3 +228,40 @@ def test_a_model_trained_on_other_embeddings_refuses_to_run(sample_build):
 def test_label_indices_mark_missing_labels():
     labels = {"side": ["model_a", None, "model_b"]}
     assert label_indices(labels, np.arange(3), {"side": ["model_a", "model_b"]})["side"].tolist() == [0, -1, 1]
+
+
+def test_a_debate_build_trains_pooled_coordinators_on_real_histories(tmp_path):
+    """120 Agent-Scaling histories on 120 questions: the agents agree on 4 (right) or on 5 (wrong), so the answers'
+    embeddings carry `final_correct`; the debate family's rank curve is trained on pooled agents and saved."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
+    from test_debates import history_row, write_history
+
+    from builder.pipeline import build
+    from conftest import quiet_config
+
+    folder = tmp_path / "histories"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(120):
+        answer = "4" if rng.random() < 0.6 else "5"
+        row = history_row(answers=[[answer] * 3] * 3)
+        for number in row.values():
+            number["debate_answer_iscorr"] = answer == "4"
+        rows.append(row)
+    write_history(folder, "gsm8k_debate_120__MIXED3_N=3_R=2.jsonl", rows)
+    (tmp_path / "q.jsonl").write_text("".join(f'"Question {i}: what is 2+2?"\n' for i in range(120)))
+    report = build(quiet_config(output_dir=tmp_path / "out", rank=3, debate_sources=(str(folder),),
+                                questions=(f"gsm8k={tmp_path / 'q.jsonl'}",), trained_ranks="2,full"))
+    curve = report["debate"]["rank_curve"]
+    assert set(curve["ranks"]) == {"2", "full"} and curve["training"]["sides"] is None
+    result = curve["targets"]["final_correct"]
+    assert result["test_episodes"] == curve["episodes"]["test"] > 0
+    assert result["results"]["trained_rank_2"]["accuracy"] > result["results"]["majority_class"]["accuracy"]
+    assert "consensus" not in curve["targets"]  # every debate ends in agreement: one class, not a target
+    info = json.loads((tmp_path / "out" / "coordinator-debate" / "trained-coordinator.json").read_text())
+    assert info["sides"] is None and info["targets"] == {"final_correct": ["correct", "wrong"]}
+    assert (tmp_path / "out" / "figures" / "debate_rank_curve.png").is_file()
+    assert validate_folder(tmp_path / "out") == []
