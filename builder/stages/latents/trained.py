@@ -95,7 +95,7 @@ def episode_sequence(episode: dict, table, sided: bool) -> np.ndarray:
     turns.reverse()
     if sided:
         order = {agent["agent_id"]: position for position, agent in enumerate(episode["agents"][:2])}
-    width = 2 if sided else max(1, min(MAX_RESPONSES, max(len(turn["responses"]) for turn in turns)))
+    width = 2 if sided else max(1, min(MAX_RESPONSES, max((len(turn["responses"]) for turn in turns), default=1)))
     sequence = np.zeros((len(turns), width, table.dimension + 2), np.float32)
     for t, turn in enumerate(turns):
         if not turn["responses"]:
