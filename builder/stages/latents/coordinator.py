@@ -25,7 +25,7 @@ import numpy as np
 
 from builder.layout import COORDINATOR_INFO, COORDINATOR_TENSORS
 from builder.stages.latents.diversity import effective_diversity
-from builder.stages.latents.embeddings import Embedder, EmbeddingTable, embed_episodes
+from builder.stages.latents.embeddings import Embedder, EmbeddingTable, embed_for
 from builder.stages.latents.observations import OBSERVATION_DEFINITION, episode_observations, response_observations
 from builder.stages.latents.projection import PROJECTIONS, Projection
 
@@ -111,10 +111,5 @@ def project_episodes(coordinator: Coordinator, episodes: list[dict], embedder: E
     The embedder defaults to the model the coordinator was fitted with; its identity must match, so
     that vectors from another model are never projected on this basis.
     """
-    embedder = embedder or Embedder(coordinator.embedding_model["name"], progress=False)
-    expected = {k: coordinator.embedding_model[k] for k in ("name", "weights_sha256")}
-    found = {"name": embedder.identity.name, "weights_sha256": embedder.identity.weights_sha256}
-    if found != expected:
-        raise ValueError(f"coordinator was fitted on embeddings of {expected}, not {found}")
-    table = embed_episodes(episodes, embedder, cache_dir)
+    table = embed_for(coordinator.embedding_model, episodes, embedder, cache_dir, "fitted")
     return [episode_latents(coordinator, episode, table) for episode in episodes]

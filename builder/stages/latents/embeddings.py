@@ -355,3 +355,16 @@ def embed_episodes(episodes: list[dict], embedder: Embedder, cache_dir: Path | N
         table = builder.finish()
         table.vectors = np.array(table.vectors)  # in memory: the file goes with the folder
         return table
+
+
+def embed_for(embedding_model: dict, episodes: list[dict], embedder: Embedder | None, cache_dir: Path | None,
+              made: str) -> EmbeddingTable:
+    """The table of `episodes` embedded by the model a saved coordinator was `made` ("fitted", "trained") on: the
+    embedder defaults to that model, and one with other weights is refused, so that vectors of another model
+    never reach its weights."""
+    embedder = embedder or Embedder(embedding_model["name"], progress=False)
+    expected = {k: embedding_model[k] for k in ("name", "weights_sha256")}
+    found = {"name": embedder.identity.name, "weights_sha256": embedder.identity.weights_sha256}
+    if found != expected:
+        raise ValueError(f"coordinator was {made} on embeddings of {expected}, not {found}")
+    return embed_episodes(episodes, embedder, cache_dir)

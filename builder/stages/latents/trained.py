@@ -454,14 +454,9 @@ class TrainedCoordinator:
     def run(self, episodes: list[dict], embedder=None, cache_dir: Path | None = None) -> list[dict]:
         """Per episode: `state` (h_T, rank numbers), `predictions` and `probabilities` per target. The embedder
         defaults to the model the coordinator was trained with, whose identity must match."""
-        from builder.stages.latents.embeddings import Embedder, embed_episodes
+        from builder.stages.latents.embeddings import embed_for
 
-        embedder = embedder or Embedder(self.embedding_model["name"], progress=False)
-        expected = {k: self.embedding_model[k] for k in ("name", "weights_sha256")}
-        found = {"name": embedder.identity.name, "weights_sha256": embedder.identity.weights_sha256}
-        if found != expected:
-            raise ValueError(f"trained on embeddings of {expected}, not {found}")
-        table = embed_episodes(episodes, embedder, cache_dir)
+        table = embed_for(self.embedding_model, episodes, embedder, cache_dir, "trained")
         sided = self.sides is not None
         sequences = [episode_sequence(episode, table, sided) for episode in episodes]
         swap = Swap.of(self.sides, self.classes)
