@@ -130,8 +130,14 @@ class Embedder:
         self.model_name = model_name
         self.device = device
         self.precision = precision
-        self.batch_size = batch_size or default_batch_size(device, precision)
+        self.requested_batch_size = batch_size
         self.progress = progress
+
+    @cached_property
+    def batch_size(self) -> int:
+        """The batch size given, or the measured default for the device, known when first needed: finding the
+        device imports torch (about 250 MB), which a build whose texts are all cached does not otherwise need."""
+        return self.requested_batch_size or default_batch_size(self.device, self.precision)
 
     @cached_property
     def model(self):
