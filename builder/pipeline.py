@@ -45,7 +45,7 @@ from builder.engines import make_engine
 from builder.families import EpisodeFamily, FamilyPlan, plan_families
 from builder.files import unwritable_reason
 from builder.layout import CARD_FILE, FIGURES_DIR, LICENCES_FILE, LOADING_SCRIPT, REPORT_FILE, RUN_FILE, shard_path
-from builder.output.folder import OutputFolder
+from builder.output.folder import OutputFolder, OutputRefused
 from builder.output.report import build_report, config_summary, family_report, full_summary
 from builder.output.tally import FamilyTally
 from builder.output.writer import SplitConfigWriter, write_config
@@ -160,9 +160,10 @@ def _raw_id(row) -> str | None:
 
 
 def check_output_dir(output_dir: Path) -> None:
-    # datasets >= 4 refuses to load a folder that holds a script named after the folder.
+    # datasets >= 4 refuses to load a folder that holds a script named after the folder. The folder is what the
+    # user gave, so this is a refusal of the output path (exit 2), not a failed build.
     if Path(output_dir).resolve().name == Path(LOADING_SCRIPT).stem:
-        raise BuildError(f"output folder may not be named {Path(LOADING_SCRIPT).stem!r}: load_dataset would refuse "
+        raise OutputRefused(f"output folder may not be named {Path(LOADING_SCRIPT).stem!r}: load_dataset would refuse "
                          f"it because it holds {LOADING_SCRIPT}")
 
 

@@ -14,7 +14,8 @@ from datasets import ClassLabel, List, load_dataset
 
 from builder import pipeline
 from builder.cli import main
-from builder.pipeline import BuildError, build
+from builder.output.folder import OutputRefused
+from builder.pipeline import build
 from builder.validate import validate_folder
 from conftest import VALID_ROW, copy_with_edited_rows, make_row, quiet_config, write_jsonl
 from multi_llm_coord import CONFIG_NAMES, PREVIEW_MAX_CHARS, TRUNCATION_MARKER, episode_features
@@ -150,7 +151,7 @@ def test_failed_build_leaves_the_previous_output_untouched(sample_build, tmp_pat
 
 
 def test_output_folder_named_like_the_script_is_refused(tmp_path):
-    with pytest.raises(BuildError, match="may not be named 'multi_llm_coord'"):
+    with pytest.raises(OutputRefused, match="may not be named 'multi_llm_coord'"):
         build(quiet_config(output_dir=tmp_path / "multi_llm_coord"))
 
 

@@ -259,7 +259,7 @@ def test_kill_9_during_builds_leaves_the_previous_build_or_the_new_one(tmp_path,
 
 
 def test_output_named_like_the_loading_script_is_still_refused(tmp_path, source, capsys):
-    assert cli_build(source, tmp_path / "multi_llm_coord") == 1
+    assert cli_build(source, tmp_path / "multi_llm_coord") == 2  # the user's output path: a usage error
     assert "may not be named 'multi_llm_coord'" in one_error_line(capsys)
 
 
