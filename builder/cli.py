@@ -288,14 +288,13 @@ def _evaluate(args) -> int:
         print(f"error: {args.output_dir}: no config {args.config} (is it a build folder?)", file=sys.stderr)
         return USAGE_EXIT
     try:
-        splits = read_split_episodes(args.output_dir, args.config, family)
-        wanted = [row["episode_id"] for rows in splits.values() for row in rows]
-        vectors = read_vectors(args.vectors, wanted) if args.vectors else None
+        episodes = read_split_episodes(args.output_dir, args.config, family)
+        vectors = read_vectors(args.vectors, episodes.ids()) if args.vectors else None
         from builder.layout import REPORT_FILE
         from builder.output.report import read_report
 
         seed = read_report(args.output_dir / REPORT_FILE)["options"]["seed"]  # the card's intervals used it
-        results = score_on_test(args.output_dir, family, vectors, seed=seed, splits=splits)
+        results = score_on_test(args.output_dir, family, vectors, seed=seed, episodes=episodes)
     except EvaluationError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_EXIT

@@ -14,48 +14,126 @@ compared with ours on equal terms: the same episodes, targets, classifier, basel
   part, by side for pairs) and both together. Our stored states: `coordinator_state` (the last turn's `latent_h`,
   untrained: a PCA basis and a fixed decay) and, for pairs, `ordered_latents` (antisymmetric classifier).
 - Scores: test accuracy and macro-F1 with 95% intervals from a bootstrap over the test split's prompt groups.
+- Cost: train + validation and test each keep at most MAX_EPISODES episodes, as whole prompt groups taken in a
+  fixed hash order of the group (GroupSample), so memory stays flat in the build's size and the build and
+  `evaluate` score the very same episodes whatever order the files are read in; a result says when it sampled.
 """
 
 from __future__ import annotations
 
+import hashlib
+import heapq
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from builder.layout import DATA_DIR
-from builder.stages.latents.probe import (fit_model, group_of, length_features, model_identity, ordered_latents,
-                                          prediction_scores)
+from builder.stages.latents.probe import (MAX_EPISODES, fit_model, group_of, length_features, model_identity,
+                                          ordered_latents, prediction_scores)
 
 MIN_TEST_EPISODES = 10  # fewer test episodes with a label: the target is not scored (said so)
 READ_BATCH = 512
+SAMPLE_SALT = b"multi-llm-coord evaluation sample v1\0"  # not the splits' salt: a sample spans the whole split
+FIT_SPLITS = ("train", "validation")
 
 
 class EvaluationError(Exception):
     """A folder or vectors that cannot be evaluated; one line."""
 
 
-def read_split_episodes(folder: Path, config: str, family) -> dict[str, list[dict]]:
-    """{split: [what the protocol needs of each episode]} from the config's Parquet files, batch by batch."""
+def sample_position(group: str) -> float:
+    """Where a prompt group falls in the sample's order, in [0, 1): sha256(salt + group), as split_position does."""
+    return int.from_bytes(hashlib.sha256(SAMPLE_SALT + group.encode("utf-8")).digest()[:8], "big") / 2**64
+
+
+class GroupSample:
+    """At most `limit` episodes, as whole prompt groups: every group whose sample position is below the first
+    position at which the groups so far would hold more than `limit` episodes. The kept set depends on the groups'
+    sizes and positions alone, not on the order episodes arrive in (a bottom-k sample of groups, with the groups
+    above the bound dropped as it falls), so the memory is bounded and a rerun on the same files keeps the same
+    episodes. Rows come back in the order they were added."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.bound = float("inf")  # groups at or above it are out, for good
+        self.held: dict[str, list[tuple[int, dict]]] = {}
+        self.highest: list[tuple[float, str]] = []  # max-heap of the held groups' positions (negated)
+        self.kept = self.seen = 0
+
+    def add(self, group: str, make_row) -> None:
+        """Count an episode of `group`; `make_row()` builds what is kept of it, only when it is kept."""
+        self.seen += 1
+        position = sample_position(group)
+        if position >= self.bound:
+            return
+        if group not in self.held:
+            self.held[group] = []
+            heapq.heappush(self.highest, (-position, group))
+        self.held[group].append((self.seen, make_row()))
+        self.kept += 1
+        while self.kept > self.limit:
+            negated, dropped = heapq.heappop(self.highest)
+            self.bound = -negated
+            self.kept -= len(self.held.pop(dropped))
+
+    @property
+    def sampled(self) -> bool:
+        return self.kept < self.seen
+
+    def rows(self) -> list[dict]:
+        return [row for _, row in sorted((item for rows in self.held.values() for item in rows),
+                                         key=lambda item: item[0])]
+
+
+@dataclass
+class SplitEpisodes:
+    """What the protocol needs of a full config's episodes: train + validation to fit, test to score, each a
+    GroupSample of at most MAX_EPISODES episodes (all of them below that)."""
+
+    fit: GroupSample
+    test: GroupSample
+
+    def ids(self) -> list[str]:
+        return [row["episode_id"] for part in (self.fit, self.test) for row in part.rows()]
+
+    def sampling(self) -> dict:
+        """{part: {"kept", "of"}} for the parts that were sampled (empty when every episode is scored)."""
+        return {name: {"kept": part.kept, "of": part.seen}
+                for name, part in (("train_and_validation", self.fit), ("test", self.test)) if part.sampled}
+
+
+def read_split_episodes(folder: Path, config: str, family, limit: int | None = None) -> SplitEpisodes:
+    """The config's Parquet files, batch by batch, into what the protocol needs of each (sampled) episode; each
+    part keeps at most `limit` episodes (MAX_EPISODES by default)."""
     import pyarrow.parquet as pq
 
     from multi_llm_coord import WINNER_NAMES
 
-    found: dict[str, list[dict]] = {}
+    def protocol_row(episode: dict, group: str) -> dict:
+        if episode["winner"] is not None:
+            episode["winner"] = WINNER_NAMES[episode["winner"]]
+        targets = family.probe_targets([episode])
+        return {"episode_id": episode["episode_id"], "group": group,
+                "targets": {name: values[0] for name, values in targets.items()},
+                "state": np.asarray(episode["turns"][-1]["latent_h"], np.float64),
+                "ordered": ordered_latents(episode) if family.sided else None,
+                "length": length_features([episode], family.sided)[0],
+                "models": [a["model"] for a in episode["agents"]]}
+
+    limit = limit or MAX_EPISODES
+    found = SplitEpisodes(GroupSample(limit), GroupSample(limit))
     for path in sorted((Path(folder) / DATA_DIR / config).glob("*-*-of-*.parquet")):
         split = path.name.split("-", 1)[0]
+        part = found.fit if split in FIT_SPLITS else found.test if split == "test" else None
+        if part is None:
+            continue
         with pq.ParquetFile(path) as parquet:
             for batch in parquet.iter_batches(batch_size=READ_BATCH):
                 for episode in batch.to_pylist():
-                    if episode["winner"] is not None:
-                        episode["winner"] = WINNER_NAMES[episode["winner"]]
-                    targets = family.probe_targets([episode])
-                    found.setdefault(split, []).append({
-                        "episode_id": episode["episode_id"], "group": group_of(episode),
-                        "targets": {name: values[0] for name, values in targets.items()},
-                        "state": np.asarray(episode["turns"][-1]["latent_h"], np.float64),
-                        "ordered": ordered_latents(episode) if family.sided else None,
-                        "length": length_features([episode], family.sided)[0],
-                        "models": [a["model"] for a in episode["agents"]]})
+                    group = group_of(episode)
+                    part.add(group, partial(protocol_row, episode, group))
     return found
 
 
@@ -70,15 +148,15 @@ def baseline_features(rows: list[dict], sided: bool) -> dict[str, np.ndarray]:
 
 
 def score_on_test(folder: Path, family, vectors: dict[str, np.ndarray] | None = None, seed: int = 0,
-                  splits: dict[str, list[dict]] | None = None) -> dict:
+                  episodes: SplitEpisodes | None = None) -> dict:
     """{target: {"train_episodes", "test_episodes", "results": {feature set: scores}} or {"skipped": why}}.
     `vectors`: a user's {episode_id: vector}, scored as `your_vectors` beside the baselines and our states."""
-    splits = splits if splits is not None else read_split_episodes(folder, family.full_config, family)
-    if not splits.get("test"):
+    episodes = episodes if episodes is not None else read_split_episodes(folder, family.full_config, family)
+    if not episodes.test.kept:
         raise EvaluationError(f"{folder}: config {family.full_config} has no test split (built before splits, or "
                               "empty); rebuild it with this version")
-    fit_rows = splits.get("train", []) + splits.get("validation", [])
-    test_rows = splits["test"]
+    fit_rows = episodes.fit.rows()
+    test_rows = episodes.test.rows()
     rows = fit_rows + test_rows
     features = baseline_features(rows, family.sided)
     if vectors is not None:
@@ -106,6 +184,8 @@ def score_on_test(folder: Path, family, vectors: dict[str, np.ndarray] | None = 
             scores[name] = prediction_scores(y_test, predicted, groups, seed)
         results[target] = {"train_episodes": int(len(fit)), "test_episodes": int(len(test)),
                            "test_groups": int(len(set(groups))), "results": scores}
+        if episodes.sampling():
+            results[target]["sampled"] = episodes.sampling()
     return results
 
 
@@ -190,6 +270,9 @@ def table_lines(results: dict) -> list[str]:
             continue
         lines.append(f"{target}: test accuracy (95% CI over {result['test_groups']} prompt groups), macro-F1; fitted "
                      f"on {result['train_episodes']} train + validation episodes, {result['test_episodes']} test")
+        if result.get("sampled"):
+            lines.append("  sampled as whole prompt groups: " + ", ".join(
+                f"{n['kept']} of {n['of']} {part.replace('_', ' ')} episodes" for part, n in result["sampled"].items()))
         for name, score in result["results"].items():
             lines.append(f"  {name:<28}{score['accuracy']:>7}  {score['accuracy_ci95']}  {score['macro_f1']:>7}")
     return lines + [f"reading: {sentence}" for sentence in test_reading(results)]

@@ -12,8 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from builder.cli import main
+from builder.families import FAMILIES
 from builder.pipeline import build
 from builder.splits import split_of
 from builder.stages.latents.probe import group_of
@@ -170,3 +173,65 @@ def test_evaluate_refuses_a_folder_without_splits(split_build, tmp_path, capsys)
             path.unlink()
     assert main(["evaluate", str(copy)]) == 2
     assert "has no test split" in capsys.readouterr().err
+
+
+@settings(max_examples=80, deadline=None)
+@given(sizes=st.lists(st.integers(1, 6), min_size=1, max_size=25), limit=st.integers(1, 40), order=st.randoms())
+def test_a_group_sample_keeps_the_first_whole_groups_in_hash_order_whatever_the_reading_order(sizes, limit, order):
+    from builder.evaluation import GroupSample, sample_position
+
+    episodes = [(f"group {g}", f"{g}-{i}") for g, size in enumerate(sizes) for i in range(size)]
+    shuffled = list(episodes)
+    order.shuffle(shuffled)
+    kept = []
+    for reading in (episodes, shuffled):
+        sample, built = GroupSample(limit), []
+        for group, episode_id in reading:
+            sample.add(group, lambda episode_id=episode_id: built.append(episode_id) or {"episode_id": episode_id})
+        ids = [row["episode_id"] for row in sample.rows()]
+        assert ids == [e for _, e in reading if e in set(ids)]  # the rows come back in reading order
+        assert len(ids) <= limit and sample.kept == len(ids) and sample.seen == len(episodes)
+        assert set(ids) <= set(built)  # a row is built only for an episode taken in
+        kept.append(set(ids))
+    assert kept[0] == kept[1]
+    expected, total = set(), 0  # groups in hash order, up to the first that would overflow the limit
+    for g, size in sorted(enumerate(sizes), key=lambda item: sample_position(f"group {item[0]}")):
+        if total + size > limit:
+            break
+        expected |= {f"{g}-{i}" for i in range(size)}
+        total += size
+    assert kept[0] == expected and sample.sampled == (len(expected) < len(episodes))
+
+
+def test_a_large_split_is_scored_on_the_same_sample_of_whole_groups_by_the_build_and_evaluate(tmp_path, monkeypatch,
+                                                                                                capsys):
+    from builder import evaluation
+
+    monkeypatch.setattr(evaluation, "MAX_EPISODES", 12)
+    source = write_jsonl(tmp_path / "battles.jsonl", battles(150))
+    report = build(quiet_config(source=source, output_dir=tmp_path / "out", rank=4))
+    decisive = report["test_split"]["decisive"]
+    splits = report["splits"]
+    fit_available = splits["train"]["episodes"] + splits["validation"]["episodes"]
+    assert decisive["sampled"]["train_and_validation"]["of"] == fit_available > 12
+    assert decisive["train_episodes"] == decisive["sampled"]["train_and_validation"]["kept"] <= 12
+    assert decisive["sampled"]["test"]["of"] == splits["test"]["episodes"] > 12
+    assert decisive["test_episodes"] == decisive["sampled"]["test"]["kept"] <= 12
+    assert decisive["test_groups"] == decisive["test_episodes"]  # one battle a prompt here: whole groups
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert (f"{decisive['sampled']['test']['kept']} of {decisive['sampled']['test']['of']} test episodes"
+            in " ".join(card.split()))
+    # evaluate scores the same episodes: the stored state reproduces the row, from a file of those episodes alone
+    pairwise = next(family for family in FAMILIES if family.full_config == "full")
+    episodes = evaluation.read_split_episodes(tmp_path / "out", "full", pairwise)
+    ids, states = stored_states(tmp_path / "out")
+    wanted = set(episodes.ids())
+    vectors = tmp_path / "mine.parquet"
+    pq.write_table(pa.table({"episode_id": [i for i in ids if i in wanted],
+                             "vector": [s.tolist() for i, s in zip(ids, states) if i in wanted]}), vectors)
+    assert main(["evaluate", str(tmp_path / "out"), "--vectors", str(vectors), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)["decisive"]
+    assert scored["results"]["your_vectors"] == decisive["results"]["coordinator_state"]
+    assert scored["sampled"] == decisive["sampled"]
+    assert main(["evaluate", str(tmp_path / "out")]) == 0
+    assert "sampled as whole prompt groups: " in capsys.readouterr().out
