@@ -21,7 +21,6 @@ compared with ours on equal terms: the same episodes, targets, classifier, basel
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 from dataclasses import dataclass
 from functools import partial
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from builder.layout import DATA_DIR
+from builder.splits import split_position
 from builder.stages.latents.probe import (MAX_EPISODES, fit_model, group_of, length_features, model_identity,
                                           ordered_latents, prediction_scores)
 
@@ -44,8 +44,8 @@ class EvaluationError(Exception):
 
 
 def sample_position(group: str) -> float:
-    """Where a prompt group falls in the sample's order, in [0, 1): sha256(salt + group), as split_position does."""
-    return int.from_bytes(hashlib.sha256(SAMPLE_SALT + group.encode("utf-8")).digest()[:8], "big") / 2**64
+    """Where a prompt group falls in the sample's order, in [0, 1)."""
+    return split_position(group, SAMPLE_SALT)
 
 
 class GroupSample:

@@ -15,9 +15,10 @@ from builder.layout import SPLITS
 SALT = b"multi-llm-coord split v1\0"  # changing it would move every episode: it is part of the dataset's definition
 
 
-def split_position(group: str) -> float:
-    """Where a group falls in [0, 1): the first 8 bytes of sha256(salt + group) as a fraction."""
-    return int.from_bytes(hashlib.sha256(SALT + group.encode("utf-8")).digest()[:8], "big") / 2**64
+def split_position(group: str, salt: bytes = SALT) -> float:
+    """Where a group falls in [0, 1): the first 8 bytes of sha256(salt + group) as a fraction. Another salt gives
+    another order, independent of the splits (the evaluation's sample uses one)."""
+    return int.from_bytes(hashlib.sha256(salt + group.encode("utf-8")).digest()[:8], "big") / 2**64
 
 
 def split_of(group: str, fractions: tuple[float, float, float]) -> str:
