@@ -157,6 +157,7 @@ def score_on_test(folder: Path, family, vectors: dict[str, np.ndarray] | None = 
                               "empty); rebuild it with this version")
     fit_rows = episodes.fit.rows()
     test_rows = episodes.test.rows()
+    sampling = episodes.sampling()  # the same for every target
     rows = fit_rows + test_rows
     features = baseline_features(rows, family.sided)
     if vectors is not None:
@@ -184,8 +185,8 @@ def score_on_test(folder: Path, family, vectors: dict[str, np.ndarray] | None = 
             scores[name] = prediction_scores(y_test, predicted, groups, seed)
         results[target] = {"train_episodes": int(len(fit)), "test_episodes": int(len(test)),
                            "test_groups": int(len(set(groups))), "results": scores}
-        if episodes.sampling():
-            results[target]["sampled"] = episodes.sampling()
+        if sampling:
+            results[target]["sampled"] = sampling
     return results
 
 

@@ -163,8 +163,8 @@ def check_output_dir(output_dir: Path) -> None:
     # datasets >= 4 refuses to load a folder that holds a script named after the folder. The folder is what the
     # user gave, so this is a refusal of the output path (exit 2), not a failed build.
     if Path(output_dir).resolve().name == Path(LOADING_SCRIPT).stem:
-        raise OutputRefused(f"output folder may not be named {Path(LOADING_SCRIPT).stem!r}: load_dataset would refuse "
-                         f"it because it holds {LOADING_SCRIPT}")
+        raise OutputRefused(f"output folder may not be named {Path(LOADING_SCRIPT).stem!r}: load_dataset would "
+                            f"refuse it because it holds {LOADING_SCRIPT}")
 
 
 @dataclass
