@@ -17,19 +17,10 @@ and the README's `configs:` alone (`load_dataset("ORG/NAME", "mini")`); this mod
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-import datasets
-from datasets import ClassLabel, Features, List, Value
-from datasets.table import table_cast
-
-try:  # datasets >= 5 names the example keys; older versions accept plain tuples
-    from datasets.builder import Key
-except ImportError:  # pragma: no cover - depends on the installed datasets version
-    def Key(shard_id: int, batch_id: int):  # noqa: N802 - mirrors the class name it replaces
-        return (shard_id, batch_id)
+if TYPE_CHECKING:
+    from datasets import Features
 
 
 SCHEMA_VERSION = "2.1.0"  # 2: input_tokens_basis, turns.responses.latent, null prompts for rounds without one;
@@ -96,6 +87,8 @@ _LICENSE = "see the dataset card: each release carries the licences of its sourc
 
 def episode_features(rank: int = DEFAULT_RANK) -> Features:
     """The episode schema for latent vectors of length `rank`. Every column is documented in `FIELD_DOCS`."""
+    from datasets import ClassLabel, Features, List, Value  # on first use: see __getattr__ below
+
     response = {
         "agent_id": Value("string"),
         "content": Value("string"),
@@ -436,56 +429,81 @@ CONFIG_DESCRIPTIONS = {
 }
 
 
-@dataclass
-class MultiLlmCoordConfig(datasets.BuilderConfig):
-    """A config of the dataset: which folder of Parquet files under `data/` it reads.
+def __getattr__(name: str):
+    """The builder classes are made on first use (PEP 562). Importing this module for its schema constants must
+    not import `datasets`: that costs about a second, and huggingface libraries read HF_HUB_OFFLINE once, when
+    they are imported (the builder's command line chooses offline mode after parsing its options)."""
+    if name in ("MultiLlmCoord", "MultiLlmCoordConfig"):
+        globals().update(_builder_classes())
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    `rank` is the latent length the data was built with (coordinator/coordinator.json says; default 16).
-    """
 
-    rank: int = DEFAULT_RANK
+def _builder_classes() -> dict:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import datasets
+    from datasets.table import table_cast
+
+    try:  # datasets >= 5 names the example keys; older versions accept plain tuples
+        from datasets.builder import Key
+    except ImportError:  # pragma: no cover - depends on the installed datasets version
+        def Key(shard_id: int, batch_id: int):  # noqa: N802 - mirrors the class name it replaces
+            return (shard_id, batch_id)
+
+    @dataclass
+    class MultiLlmCoordConfig(datasets.BuilderConfig):
+        """A config of the dataset: which folder of Parquet files under `data/` it reads.
+
+        `rank` is the latent length the data was built with (coordinator/coordinator.json says; default 16).
+        """
+
+        rank: int = DEFAULT_RANK
 
 
-class MultiLlmCoord(datasets.ArrowBasedBuilder):
-    """Reads the published Parquet files of one config with the declared features."""
+    class MultiLlmCoord(datasets.ArrowBasedBuilder):
+        """Reads the published Parquet files of one config with the declared features."""
 
-    BUILDER_CONFIG_CLASS = MultiLlmCoordConfig
-    BUILDER_CONFIGS = [
-        MultiLlmCoordConfig(name=name, version=datasets.Version(SCHEMA_VERSION), description=CONFIG_DESCRIPTIONS[name])
-        for name in CONFIG_NAMES
-    ]
-    DEFAULT_CONFIG_NAME = DEFAULT_CONFIG
+        BUILDER_CONFIG_CLASS = MultiLlmCoordConfig
+        BUILDER_CONFIGS = [
+            MultiLlmCoordConfig(name=name, version=datasets.Version(SCHEMA_VERSION), description=CONFIG_DESCRIPTIONS[name])
+            for name in CONFIG_NAMES
+        ]
+        DEFAULT_CONFIG_NAME = DEFAULT_CONFIG
 
-    def _info(self) -> datasets.DatasetInfo:
-        return datasets.DatasetInfo(
-            description=_DESCRIPTION,
-            features=episode_features(self.config.rank),
-            citation=_CITATION,
-            license=_LICENSE,
-        )
+        def _info(self) -> datasets.DatasetInfo:
+            return datasets.DatasetInfo(
+                description=_DESCRIPTION,
+                features=episode_features(self.config.rank),
+                citation=_CITATION,
+                license=_LICENSE,
+            )
 
-    def _split_generators(self, dl_manager):
-        # `data_dir` is a local built folder or a Hub repo ("hf://datasets/ORG/NAME"); the files are
-        # resolved with the same pattern machinery `load_dataset` uses.
-        base_path = self.config.data_dir or self.base_path
-        if not base_path:
-            raise ValueError("MultiLlmCoord needs data_dir: a built folder or hf://datasets/ORG/NAME")
-        # Every config has `train`; the *-full configs also `validation` and `test` (split by prompt group).
-        generators = []
-        for split in ("train", "validation", "test"):
-            try:
-                files = datasets.data_files.DataFilesList.from_patterns([f"data/{self.config.name}/{split}-*.parquet"],
-                                                                        base_path=base_path)
-            except FileNotFoundError:
-                continue
-            if not files:
-                continue
-            generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"files": dl_manager.download(list(files))}))
-        return generators
+        def _split_generators(self, dl_manager):
+            # `data_dir` is a local built folder or a Hub repo ("hf://datasets/ORG/NAME"); the files are
+            # resolved with the same pattern machinery `load_dataset` uses.
+            base_path = self.config.data_dir or self.base_path
+            if not base_path:
+                raise ValueError("MultiLlmCoord needs data_dir: a built folder or hf://datasets/ORG/NAME")
+            # Every config has `train`; the *-full configs also `validation` and `test` (split by prompt group).
+            generators = []
+            for split in ("train", "validation", "test"):
+                try:
+                    files = datasets.data_files.DataFilesList.from_patterns([f"data/{self.config.name}/{split}-*.parquet"],
+                                                                            base_path=base_path)
+                except FileNotFoundError:
+                    continue
+                if not files:
+                    continue
+                generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"files": dl_manager.download(list(files))}))
+            return generators
 
-    def _generate_tables(self, files):
-        schema = self.info.features.arrow_schema
-        for file_index, path in enumerate(files):
-            with open(path, "rb") as handle:
-                for batch_index, batch in enumerate(pq.ParquetFile(handle).iter_batches()):
-                    yield Key(file_index, batch_index), table_cast(pa.Table.from_batches([batch]), schema)
+        def _generate_tables(self, files):
+            schema = self.info.features.arrow_schema
+            for file_index, path in enumerate(files):
+                with open(path, "rb") as handle:
+                    for batch_index, batch in enumerate(pq.ParquetFile(handle).iter_batches()):
+                        yield Key(file_index, batch_index), table_cast(pa.Table.from_batches([batch]), schema)
+
+    return {"MultiLlmCoord": MultiLlmCoord, "MultiLlmCoordConfig": MultiLlmCoordConfig}

@@ -1,13 +1,14 @@
 """`multi-llm-coord` command line: build, validate, stats.
 
-Heavy libraries are imported only after the arguments are parsed, so that `--help` is instant and
-HF_HUB_OFFLINE can be set for local builds before huggingface libraries read it at import time.
+Heavy libraries (and the modules of this package that import them: pipeline, evaluation, validate, push, the
+card) are imported inside the command that needs them, after the arguments are parsed, so that `--help` is
+instant and HF_HUB_OFFLINE can be set for local builds before huggingface libraries read it at import time. The
+family registry imports none of them: the families' source flags are read from it here.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import signal
@@ -15,7 +16,17 @@ import sys
 import typing
 from pathlib import Path
 
-from builder.config import SAMPLE_SOURCE, BuildConfig, flag_name
+import builder
+from builder.config import SAMPLE_SOURCE, BuildConfig, ConfigError, flag_name
+from builder.evaluation import test_reading
+from builder.families import FAMILIES, config_names, family_of_config
+from builder.files import default_cache_dir
+from builder.layout import REPORT_FILE, RUN_FILE
+from builder.output.report import RUN_LOG_SHAPE, ReportError, family_sections, read_report, shape_problems
+from builder.redact import redact
+from builder.sources import SourceError
+from builder.stages.latents.trained import rank_curve_reading
+from multi_llm_coord import SCHEMA_VERSION
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -31,8 +42,6 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument("--source", dest="source", action="append", default=None,
                                 help=f"{help_text} Repeatable: episodes of several sources are built together, their ids "
                                      "prefixed by the source's name so that they stay unique. (default: sample)")
-        elif field.name in ("debate_sources", "team_sources"):
-            parser.add_argument(flag, dest=field.name, action="append", default=None, help=help_text)
         elif field.name == "questions":
             parser.add_argument("--questions", dest="questions", action="append", default=[], help=help_text)
         elif field.name == "output_dir":
@@ -42,12 +51,20 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         else:
             kind = {int: int, int | None: int, float: float, Path | None: Path}.get(hint, str)
             parser.add_argument(flag, type=kind, default=default, help=f"{help_text} (default: {default})")
+    for family in FAMILIES:  # each family's own source flag, declared by the family
+        if family.source_option:
+            parser.add_argument(family.source_option.flag, dest=family.source_option.dest, action="append",
+                                default=None, help=family.source_option.help)
+
+
+def family_sources(args) -> dict[str, tuple[str, ...]]:
+    """The families' source flags as given (a flag not given is absent: its family takes its default)."""
+    given = {family.name: getattr(args, family.source_option.dest, None) for family in FAMILIES
+             if family.source_option}
+    return {name: tuple(values) for name, values in given.items() if values is not None}
 
 
 def make_parser() -> argparse.ArgumentParser:
-    import builder
-    from multi_llm_coord import SCHEMA_VERSION
-
     parser = argparse.ArgumentParser(prog="multi-llm-coord", description="Build and check the multi-llm-coord dataset.")
     parser.add_argument("--debug", action="store_true",
                         help=f"Show the traceback of an error instead of one line (also {DEBUG_VARIABLE}=1).")
@@ -68,7 +85,8 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--vectors", type=Path, help="Parquet (episode_id, vector), .npz (episode_id, vectors) or .npy "
                                                         "(a structured array with fields episode_id, vector) "
                                                         "covering every episode of the config; omit to score ours only")
-    evaluate.add_argument("--config", default="full", help="a *-full config: full, debate-full or agents-full")
+    evaluate.add_argument("--config", default="full",
+                          help=f"a full config: {', '.join(f.full_config for f in FAMILIES)} (default: full)")
     evaluate.add_argument("--json", action="store_true", help="Print the scores as JSON.")
     push = commands.add_parser("push", help="Validate a built folder and publish it to the Hub in one commit.")
     push.add_argument("output_dir", type=Path)
@@ -133,8 +151,6 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         code, line = exit_status(error, _places(args))
-        from builder.redact import redact
-
         print(f"error: {redact(line)}", file=sys.stderr)
         return code
 
@@ -142,11 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 def exit_status(error: Exception, places: dict[str, Path]) -> tuple[int, str]:
     """(exit code, one line) for an error: USAGE_EXIT for what the user gave (options, sources, output folder,
     reports), FAILED_EXIT for a run that failed, with the place named for an operating-system error."""
-    from builder.config import ConfigError
-    from builder.output.folder import OutputRefused
-    from builder.output.report import ReportError
+    from builder.output.folder import OutputRefused  # these two import huggingface_hub (see the module's docstring)
     from builder.push import PushError
-    from builder.sources import SourceError
 
     if isinstance(error, (ConfigError, OutputRefused, SourceError, ReportError)):
         return USAGE_EXIT, str(error)
@@ -162,8 +175,6 @@ def _places(args) -> dict[str, Path]:
     """The folders a command writes to, for naming the full or unwritable one when the error does not: the
     temporary folder, the cache folder (--cache-dir or the default) and, for a build, the output's parent."""
     import tempfile
-
-    from builder.files import default_cache_dir
 
     cache = getattr(args, "cache_dir", None)
     places = {"the temporary folder (TMPDIR)": Path(tempfile.gettempdir()),
@@ -203,7 +214,7 @@ def _main(args) -> int:
         if hasattr(signal, name):  # SIGHUP does not exist on Windows
             signal.signal(getattr(signal, name), _terminate)
     if args.command == "build" and all(_is_local_source(s) for s in args.source or [SAMPLE_SOURCE]) and all(
-            _is_local_source(s) or s == "none" for s in [*(args.debate_sources or ()), *(args.team_sources or ())]):
+            _is_local_source(s) or s == "none" for sources in family_sources(args).values() for s in sources):
         # A local build needs nothing from the Hub; offline mode avoids ~30 s of retries without network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.command == "build":
@@ -222,11 +233,10 @@ def _main(args) -> int:
 def _build(args) -> int:
     from builder.pipeline import build
 
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(BuildConfig)}
+    values = {f.name: getattr(args, f.name) for f in BuildConfig.cli_fields()}
     values["languages"] = tuple(values["languages"])
     values["questions"] = tuple(values["questions"])
-    for name in ("debate_sources", "team_sources"):
-        values[name] = tuple(values[name]) if values[name] is not None else None
+    values["family_sources"] = family_sources(args)
     sources = values["source"] or [SAMPLE_SOURCE]
     values["source"] = sources[0] if len(sources) == 1 else tuple(sources)
     config = BuildConfig(**values)
@@ -252,9 +262,6 @@ def _bad_repo_id(repo_id: str) -> bool:
 def read_run_log(output_dir: Path) -> dict | None:
     """build-run.json (seconds per step, cache hits), or None where it is absent or of another shape: it only
     adds lines to the summary."""
-    from builder.layout import RUN_FILE
-    from builder.output.report import RUN_LOG_SHAPE, shape_problems
-
     try:
         run = json.loads((Path(output_dir) / RUN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):
@@ -277,10 +284,9 @@ def _push(args) -> int:
 
 def _evaluate(args) -> int:
     from builder.evaluation import EvaluationError, read_split_episodes, read_vectors, score_on_test, table_lines
-    from builder.families import FAMILIES
 
-    family = next((f for f in FAMILIES if f.full_config == args.config), None)
-    if family is None:
+    family = family_of_config(args.config)
+    if family is None or family.full_config != args.config:
         print(f"error: --config must be one of {', '.join(f.full_config for f in FAMILIES)}, got {args.config!r}",
               file=sys.stderr)
         return USAGE_EXIT
@@ -290,9 +296,6 @@ def _evaluate(args) -> int:
     try:
         episodes = read_split_episodes(args.output_dir, args.config, family)
         vectors = read_vectors(args.vectors, episodes.ids()) if args.vectors else None
-        from builder.layout import REPORT_FILE
-        from builder.output.report import read_report
-
         seed = read_report(args.output_dir / REPORT_FILE)["options"]["seed"]  # the card's intervals used it
         results = score_on_test(args.output_dir, family, vectors, seed=seed, episodes=episodes)
     except EvaluationError as error:
@@ -319,9 +322,6 @@ def _validate(output_dir: Path) -> int:
 
 
 def _stats(output_dir: Path, as_json: bool) -> int:
-    from builder.layout import REPORT_FILE
-    from builder.output.report import read_report
-
     if not Path(output_dir).is_dir():
         print(f"error: {output_dir}: no such folder", file=sys.stderr)
         return USAGE_EXIT
@@ -335,18 +335,15 @@ def summary_table(report: dict, run: dict | None = None) -> str:
     probe's reading, warnings, and (from build-run.json) seconds per step and cache hits."""
     width = max(len("config"), *(len(name) for name in report["configs"])) + 2
     lines = [f"{'config':<{width}}{'episodes':>10}{'turns':>8}{'tokens':>12}{'parquet bytes':>15}"]
-    from multi_llm_coord import CONFIG_NAMES
-
-    ordered = sorted(report["configs"].items(), key=lambda item: CONFIG_NAMES.index(item[0]))  # stats.json sorts keys
+    known = config_names()  # stats.json sorts its keys: the registry's order, then any config it does not know
+    ordered = sorted(report["configs"].items(), key=lambda item: (known.index(item[0]) if item[0] in known
+                                                                    else len(known), item[0]))
     for name, info in ordered:
         lines.append(f"{name:<{width}}{info['episodes']:>10}{info['turns']:>8}{info['total_tokens']:>12}"
                      f"{info['parquet_bytes']:>15}")
-    from builder.families import FAMILIES
-
-    families = [(f.name, report if f.report_section is None else report.get(f.report_section)) for f in FAMILIES]
-    for family, section in ((name, section) for name, section in families if section):
+    for family, section in family_sections(report):
         rejections = section["rejections"]
-        lines.append(f"{family}: rows read {section['rows_read']}, accepted {section['episodes_accepted']}, "
+        lines.append(f"{family.name}: rows read {section['rows_read']}, accepted {section['episodes_accepted']}, "
                      f"rejected {rejections['total']}")
         for reason, count in rejections["by_reason"].items():
             first = rejections["examples"][reason][0]
@@ -363,10 +360,6 @@ def summary_table(report: dict, run: dict | None = None) -> str:
         lines.append(line)
         for sentence in section["latent_probe"].get("reading", []):
             lines.append(f"  probe: {sentence}")
-        from builder.evaluation import test_reading
-
-        from builder.stages.latents.trained import rank_curve_reading
-
         for sentence in test_reading(section.get("test_split") or {}):
             lines.append(f"  test split: {sentence}")
         if "rank_curve" in section:

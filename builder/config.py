@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-SAMPLE_SOURCE = "sample"
-PROJECTION_METHODS = ("pca", "svd", "nmf", "vae")
+from builder.episode import INT32_MAX
+from builder.provenance import JUDGE_KINDS
+from builder.sources.loaders import SAMPLE_SOURCE
+from builder.splits import parse_fractions
+from builder.stages.latents.embeddings import cpu_runs_bfloat16, resolved_device
+from builder.stages.latents.projection import METHODS as PROJECTION_METHODS
+from builder.stages.latents.trained import parse_ranks
+
 LABELERS = ("offline", "judge")
 ENGINES = ("local", "ray")  # builder/engines.py
-JUDGE_KINDS = ("human", "llm", "reference_answer", "synthetic")  # who decided an outcome (builder.provenance)
-INT32_MAX = 2**31 - 1
 LICENCE_ID = re.compile(r"[a-z0-9][a-z0-9.+-]{1,40}")
 
 
@@ -28,8 +33,7 @@ def option(default, help: str, **extra):
 
 
 def flag_name(name: str) -> str:
-    return "--" + {"languages": "language", "debate_sources": "debate-source",
-                   "team_sources": "team-source"}.get(name, name).replace("_", "-")
+    return "--" + {"languages": "language"}.get(name, name).replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -48,18 +52,6 @@ class BuildConfig:
     judge_kind: str | None = option(
         None, "Who decided the outcomes of a local --source: human, llm, reference_answer or synthetic. Default: from "
               "the registry, else counted from the rows' `judge` ids.", choices=JUDGE_KINDS)
-    debate_sources: tuple[str, ...] | None = option(
-        None,
-        "N-agent sources for the debate-* configs (repeatable): Agent-Scaling history files, MALLM record files, "
-        "many-model answer sets, folders of them, or `sample`; `none` for no debate configs. Default: the embedded "
-        "debate sample when --source is the embedded sample, otherwise none.",
-    )
-    team_sources: tuple[str, ...] | None = option(
-        None,
-        "Agent-team sources for the agents-* configs (repeatable): Who&When run files (its Algorithm-Generated and "
-        "Hand-Crafted folders), AG2 / AutoGen group-chat transcripts, folders of them, or `sample`; `none` for no "
-        "agent-team configs. Default: the embedded agent-team sample when --source is the embedded sample, otherwise none.",
-    )
     questions: tuple[str, ...] = option((), "TASK=PATH: questions file (JSONL by index) for Agent-Scaling task TASK (repeatable).")
     questions_order: str = option(
         "file", "Order of the --questions files: `file` (line i is question i) or `agent_scaling` (Agent-Scaling's own "
@@ -127,6 +119,9 @@ class BuildConfig:
     ray_address: str | None = option(None, "With --engine ray: the cluster to join, as ray.init(address=...) takes it "
                                            "(e.g. auto, ray://head:10001); default: start a local Ray.")
     progress: bool = option(True, "Show progress bars.")
+    # Each family's sources (its SourceOption's values, by family name, builder.families): the flags are the
+    # families' own, so that a new family adds none here. A family that is absent takes its default.
+    family_sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def cli_fields(cls):
@@ -137,20 +132,13 @@ class BuildConfig:
         """The pairwise sources (--source may be given several times)."""
         return (self.source,) if isinstance(self.source, str) else tuple(self.source)
 
-    @property
-    def debate_source_list(self) -> tuple[str, ...]:
-        """The build's N-agent sources: as given (`none` dropped), or by default the embedded debate sample when
-        the arena source is the embedded sample, and nothing otherwise."""
-        if self.debate_sources is None:
+    def family_source_list(self, family: str) -> tuple[str, ...]:
+        """A family's sources: as given (`none` dropped), or by default the family's embedded sample when the
+        pairwise source is the embedded sample, and nothing otherwise."""
+        given = self.family_sources.get(family)
+        if given is None:
             return (SAMPLE_SOURCE,) if self.source_list == (SAMPLE_SOURCE,) else ()
-        return tuple(source for source in self.debate_sources if source != "none")
-
-    @property
-    def team_source_list(self) -> tuple[str, ...]:
-        """The build's agent-team sources, defaulting like the N-agent ones (debate_source_list)."""
-        if self.team_sources is None:
-            return (SAMPLE_SOURCE,) if self.source_list == (SAMPLE_SOURCE,) else ()
-        return tuple(source for source in self.team_sources if source != "none")
+        return tuple(source for source in given if source != "none")
 
     def __post_init__(self):
         for spec in fields(self):
@@ -162,8 +150,6 @@ class BuildConfig:
                               "give each file a provenance.json sidecar")
         if self.stratify and self.limit is None:
             raise ConfigError("--stratify draws a stratified sample of --limit episodes: give --limit N too")
-        if self.questions and not self.debate_source_list:
-            raise ConfigError("--questions supplies Agent-Scaling question texts: it needs --debate-source")
         if self.labeler == "judge" and not self.judge_model:
             raise ConfigError("--labeler judge needs --judge-model (and --judge-base-url for a non-OpenAI endpoint)")
         if self.min_labelled and self.labeler != "judge":
@@ -172,8 +158,6 @@ class BuildConfig:
             raise ConfigError("--embedding-precision float16 is for GPUs: give --device cuda (on a CPU it is slower "
                               "and no smaller)")
         if self.embedding_precision == "bfloat16" and not (self.device or "").startswith(("cuda", "mps")):
-            from builder.stages.latents.embeddings import cpu_runs_bfloat16, resolved_device
-
             if resolved_device(self.device) == "cpu" and not cpu_runs_bfloat16():
                 raise ConfigError("--embedding-precision bfloat16 needs a CPU with AVX512-BF16 or AMX (this one would "
                                   "emulate it, slower than float32) or a GPU (--device cuda)")
@@ -184,14 +168,10 @@ class BuildConfig:
             if not separator or not task or not path:
                 raise ConfigError(f"--questions takes TASK=PATH, got {item!r}")
         _check_encoding(self.encoding)
-        from builder.splits import parse_fractions
-
         try:
             parse_fractions(self.split_fractions)
         except ValueError as error:
             raise ConfigError(f"--split-fractions {error}") from None
-        from builder.stages.latents.trained import parse_ranks
-
         try:
             parse_ranks(self.trained_ranks)
         except ValueError as error:

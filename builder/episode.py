@@ -9,6 +9,7 @@ import math
 from builder.rejections import Rejection
 
 INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1  # the int32 columns' bound (and of options that size them)
 
 
 def response(agent_id: str, content: str, extracted_answer: str | None = None, is_correct: bool | None = None,

@@ -11,11 +11,14 @@ imports the pipeline to learn a file name.
         multi_llm_coord.py             the dataset's typed definition
         data/<config>/<split>-*.parquet  the configs (train; the *-full ones also validation and test)
         figures/*.png                  the card's figures
-        coordinator/, coordinator-debate/, coordinator-agents/   the fitted coordinators (safetensors + JSON) and,
-                                       where the rank curve was trained, the chosen trained one
+        coordinator*/                  each family's fitted coordinator, in the folder the family names
+                                       (safetensors + JSON), and where the rank curve was trained the chosen one
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 CARD_FILE = "README.md"
 REPORT_FILE = "stats.json"
@@ -25,7 +28,6 @@ LICENCES_FILE = "LICENSE.md"  # each source's licence and citation (the card's l
 LOADING_SCRIPT = "multi_llm_coord.py"
 DATA_DIR = "data"
 FIGURES_DIR = "figures"
-COORDINATOR_DIRS = {"pairwise": "coordinator", "debate": "coordinator-debate", "agents": "coordinator-agents"}
 COORDINATOR_TENSORS = "coordinator.safetensors"
 COORDINATOR_INFO = "coordinator.json"
 TRAINED_TENSORS = "trained-coordinator.safetensors"  # the chosen trained coordinator (builder.stages.latents.trained)
@@ -43,3 +45,15 @@ def shard_path(config_name: str, index: int, count: int, split: str = "train") -
 
 
 STAGING_MARKER = ".multi-llm-coord-staging"  # marks a build's staging folder (builder.output.folder)
+
+
+def read_manifest(folder: Path) -> dict | None:
+    """The folder's manifest if it is one of this builder's, else None. Here, at the bottom, because the readers
+    (a build folder given as a source) and the output folder both ask it."""
+    try:
+        manifest = json.loads((Path(folder) / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("kind") != MANIFEST_KIND or not isinstance(manifest.get("files"), dict):
+        return None
+    return manifest

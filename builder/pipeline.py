@@ -35,14 +35,18 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 
 import multi_llm_coord
 from multi_llm_coord import DEFAULT_RANK, SCHEMA_VERSION
 
 import builder
+from dataset_card.figures import write_figures, write_rank_curve
+from dataset_card.render import render_card, render_licences
 from builder.config import BuildConfig
 from builder.engines import make_engine
-from builder.families import EpisodeFamily, FamilyPlan, plan_families
+from builder.evaluation import EvaluationError, score_on_test
+from builder.families import FAMILIES, EpisodeFamily, FamilyPlan, plan_families
 from builder.files import unwritable_reason
 from builder.layout import CARD_FILE, FIGURES_DIR, LICENCES_FILE, LOADING_SCRIPT, REPORT_FILE, RUN_FILE, shard_path
 from builder.output.folder import OutputFolder, OutputRefused
@@ -53,6 +57,7 @@ from builder.progress import StepTimer, progress, quiet_third_party, status, war
 from builder.rejections import RejectLog, Rejection, RowLocation
 from builder.selection import EpisodeKey, make_preview
 from builder.splits import parse_fractions
+from builder.sources.loaders import source_name
 from builder.spill import Spill
 from builder.stages.base import EpisodeStage
 from builder.stages.labels.judge import JudgeSettings
@@ -83,14 +88,10 @@ def load_path_of(config: BuildConfig) -> str:
 def public_name(value: str) -> str:
     """How the report and the card name a source: a local file or folder by its name alone (the maintainer's
     paths stay private), a Hub id, `sample` or `none` as given."""
-    from builder.sources.loaders import source_name
-
     return source_name(value) if value not in ("none",) else value
 
 
 def _first_row(path: Path) -> dict | None:
-    import pyarrow.parquet as pq
-
     rows = pq.read_table(path).slice(0, 1).to_pylist() if path.is_file() else []
     return rows[0] if rows else None
 
@@ -457,16 +458,13 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
     report = build_report(builder_version=builder.__version__, schema_version=SCHEMA_VERSION,
                           options=_options(config), configs=summaries, families=sections)
     (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    from dataset_card import render_card
-    from dataset_card.render import render_licences
-    from dataset_card.figures import write_figures, write_rank_curve
-
     infos = {name: info for result in built for name, info in result.infos.items()}
     figures = {}
     for result in built:
         figures |= write_figures(result.tally, result.plan.family, staging / FIGURES_DIR)
         figures |= write_rank_curve(result.rank_curve.report, result.plan.family, staging / FIGURES_DIR)
-    example = _first_row(staging / shard_path("mini", 0, 1))  # as load_dataset returns it: class labels are ints
+    # one episode of the first family's mini config, as load_dataset returns it: class labels are ints
+    example = _first_row(staging / shard_path(built[0].plan.family.mini_config, 0, 1))
     render_card(report, infos, load_path=load_path_of(config), figures=figures, example=example).save(staging / CARD_FILE)
     (staging / LICENCES_FILE).write_text(render_licences(report), encoding="utf-8")
     shutil.copyfile(multi_llm_coord.__file__, staging / LOADING_SCRIPT)
@@ -476,8 +474,6 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
 def test_split_scores(staging: Path, family: EpisodeFamily, seed: int) -> dict:
     """The benchmark protocol on the family's just-written full config (builder.evaluation): what
     `multi-llm-coord evaluate` reproduces from the published files."""
-    from builder.evaluation import EvaluationError, score_on_test
-
     try:
         return score_on_test(staging, family, seed=seed)
     except EvaluationError as error:
@@ -503,8 +499,8 @@ def _options(config: BuildConfig) -> dict:
     options["languages"] = list(config.languages)
     options["questions"] = [f"{task}={public_name(path)}" for task, path in
                             (item.split("=", 1) for item in config.questions)]
-    options["debate_sources"] = [public_name(s) for s in config.debate_source_list]
-    options["team_sources"] = [public_name(s) for s in config.team_source_list]
+    options["family_sources"] = {family.name: [public_name(s) for s in config.family_source_list(family.name)]
+                                 for family in FAMILIES if family.source_option}
     for transient in ("progress", "cache_dir", "embedding_cache", "device", "judge_api_key_env", "judge_concurrency",
                       "judge_timeout", "min_labelled", "engine", "ray_address"):  # do not change the output
         options.pop(transient)

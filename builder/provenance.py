@@ -15,7 +15,9 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from builder.config import JUDGE_KINDS
+from builder.sources.loaders import SourceError, source_name
+
+JUDGE_KINDS = ("human", "llm", "reference_answer", "synthetic")  # who decided an outcome
 
 JUDGE_KIND_TEXT = {
     "human": "human votes (one person's preference per battle: noisy, and shaped by the voters' taste for length "
@@ -168,8 +170,6 @@ def arena_provenance(source: str, *, license: str | None = None, citation: str |
                      judge_kind: str | None = None) -> Provenance:
     """The provenance of the pairwise source: the registry's for a known Hub id or the sample, the options'
     or the sidecar's for a local file, otherwise nothing claimed (license other, with a warning)."""
-    from builder.sources.loaders import source_name
-
     return replace(_arena_provenance(source, license=license, citation=citation, judge_kind=judge_kind),
                    source_id=source_name(source))
 
@@ -194,8 +194,6 @@ SIDECAR_KEYS = ("license", "citation", "judge_kind", "name", "prompts", "licence
 
 def read_text_file(path: Path, what: str) -> str:
     """A small UTF-8 text file the user points at (a sidecar, a citation), or one SourceError line naming it."""
-    from builder.sources.loaders import SourceError
-
     try:
         return path.read_bytes().decode("utf-8-sig")
     except OSError as error:
@@ -207,8 +205,6 @@ def read_text_file(path: Path, what: str) -> str:
 def read_sidecar(path: Path) -> dict[str, str]:
     """A provenance.json sidecar: one JSON object whose keys are among SIDECAR_KEYS and whose values are strings
     (or null). Anything else is one SourceError line naming the file and the key."""
-    from builder.sources.loaders import SourceError
-
     try:
         values = json.loads(read_text_file(path, "provenance sidecar"))
     except ValueError as error:

@@ -22,13 +22,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.layout import CARD_FILE, COORDINATOR_DIRS, DATA_DIR, FIGURES_DIR, LOADING_SCRIPT, MANIFEST_FILE, REPORT_FILE
+from builder.families import FAMILIES
+from builder.layout import CARD_FILE, DATA_DIR, FIGURES_DIR, LOADING_SCRIPT, MANIFEST_FILE, REPORT_FILE
 from builder.redact import redact
 from builder.validate import validate_folder
 
-# Remote paths the builder owns, from the layout (every family's coordinator folder among them): files under these
-# that the new release lacks are deleted, so a release without some family leaves none of its files behind.
-MANAGED_PREFIXES = tuple(f"{folder}/" for folder in (DATA_DIR, FIGURES_DIR, *COORDINATOR_DIRS.values()))
+
+
+def managed_prefixes() -> tuple[str, ...]:
+    """Remote paths the builder owns, from the layout and every registered family's coordinator folder: files under
+    these that the new release lacks are deleted, so a release without some family leaves none of its files behind."""
+    return tuple(f"{folder}/" for folder in (DATA_DIR, FIGURES_DIR, *(family.coordinator_dir for family in FAMILIES)))
 
 
 class PushError(Exception):
@@ -165,7 +169,7 @@ def _push(planned, repo_id, *, private, revision, create_pr, token, endpoint, ec
         api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
     remote = set(api.list_repo_files(repo_id, repo_type="dataset", revision=revision))
     local = {item.path_in_repo for item in planned}
-    stale = sorted(path for path in remote - local if path.startswith(MANAGED_PREFIXES))
+    stale = sorted(path for path in remote - local if path.startswith(managed_prefixes()))
     operations = [CommitOperationAdd(item.path_in_repo, item.content if item.content is not None else str(item.local_path))
                   for item in planned]
     operations += [CommitOperationDelete(path) for path in stale]

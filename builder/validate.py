@@ -18,12 +18,10 @@ from pathlib import Path
 
 from multi_llm_coord import (
     AGREEMENT_LEVELS,
-    CONFIG_NAMES,
     DEFAULT_RANK,
     EVENTS,
     MEMORIES,
     PREVIEW_MAX_CHARS,
-    REQUIRED_CONFIGS,
     RESPONSE_KINDS,
     TOPOLOGIES,
     TRUNCATION_MARKER,
@@ -33,9 +31,10 @@ from multi_llm_coord import (
 
 from builder.layout import (CARD_FILE, COORDINATOR_INFO, COORDINATOR_TENSORS, LICENCES_FILE, LOADING_SCRIPT,
                             MANIFEST_FILE, REPORT_FILE, TRAINED_INFO, TRAINED_TENSORS)
-from builder.families import FAMILIES
+from builder.families import FAMILIES, config_names
 from builder.stages.latents.probe import group_of
 from builder.output.folder import manifest_differences, read_manifest
+from builder.output.report import ReportError, family_sections, read_report
 from builder.sources.agent_scaling import TEMPLATE_BASES
 from builder.sources.mallm import BASIS_RECORDED
 from builder.sources.otlp import BASIS_PROVIDER_USAGE, BASIS_RECORDED_MESSAGES
@@ -59,17 +58,20 @@ def validate_folder(output_dir: Path) -> list[str]:
         problems.extend(f"manifest: {p}" for p in manifest_differences(output_dir, manifest))
     elif (output_dir / MANIFEST_FILE).is_file():
         problems.append(f"{MANIFEST_FILE} is not a multi-llm-coord build manifest")
-    declared = _card_configs(output_dir, problems)
     report = _read_report(output_dir, problems)
+    expected = expected_configs(report)
+    declared = _card_configs(output_dir, problems, expected)
     problems.extend(_card_links(output_dir))
     problems.extend(_coordinator_problems(output_dir, report))
     rank = _rank_of(output_dir, report)
-    present = [name for name in CONFIG_NAMES if name in REQUIRED_CONFIGS or name in declared
+    present = [name for name in config_names() if name in expected or name in declared
                or (output_dir / "data" / name).exists()]
     # The small configs first, held (a few episodes each); every full config streams batch by batch, so that
     # validating (and pushing) 100k episodes holds no more than validating 1k: its copies of the small configs'
     # episodes are compared as they pass.
-    small = {name for family in FAMILIES for name in (family.mini_config, family.preview_config) if name}
+    small = {name for family in FAMILIES for name in family.small_configs}
+    mini_of_full = {family.mini_config: family.full_config for family in FAMILIES}
+    previews = {family.preview_config for family in FAMILIES if family.preview_config}
     held: dict[str, dict[str, dict]] = {}
     for name in sorted(present, key=lambda n: n not in small):
         files = sorted((output_dir / "data" / name).glob("*-*-of-*.parquet"))
@@ -78,7 +80,7 @@ def validate_folder(output_dir: Path) -> list[str]:
             continue
         if not _schemas_match(name, files, problems, rank):
             continue
-        copies = {small_name: held[small_name] for small_name, full_name in MINI_OF_FULL.items()
+        copies = {small_name: held[small_name] for small_name, full_name in mini_of_full.items()
                   if full_name == name and small_name in held}
         seen: set[str] = set()
         counts: dict[str, int] = {}
@@ -95,7 +97,7 @@ def validate_folder(output_dir: Path) -> list[str]:
                     if episode["episode_id"] in seen:
                         problems.append(f"{where}: duplicate episode_id")
                     seen.add(episode["episode_id"])
-                    problems.extend(f"{where}: {p}" for p in episode_problems(episode, truncated=(name == "preview")))
+                    problems.extend(f"{where}: {p}" for p in episode_problems(episode, truncated=name in previews))
                     for small_name, episodes in copies.items():
                         copy = episodes.get(episode["episode_id"])
                         if copy is not None and copy != episode:
@@ -117,13 +119,19 @@ def validate_folder(output_dir: Path) -> list[str]:
         if report and report["configs"].get(name, {}).get("episodes") not in (None, count):
             problems.append(f"config {name}: {REPORT_FILE} says {report['configs'][name]['episodes']} episodes, "
                             f"files hold {count}")
-    if "mini" in held and "preview" in held and list(held["preview"]) != list(held["mini"]):
-        problems.append("config preview: does not hold the episodes of mini")
+    for family in FAMILIES:
+        preview, mini = family.preview_config, family.mini_config
+        if preview in held and mini in held and list(held[preview]) != list(held[mini]):
+            problems.append(f"config {preview}: does not hold the episodes of {mini}")
     return problems
 
 
-# Each family's small config and the full config it is a subset of.
-MINI_OF_FULL = {family.mini_config: family.full_config for family in FAMILIES}
+def expected_configs(report: dict | None) -> set[str]:
+    """The configs of every family the report holds a section of (none where the report cannot be read: then the
+    configs the card declares or the folder holds are checked)."""
+    return {name for family, _ in family_sections(report) for name in family.configs} if report else set()
+
+
 VALIDATE_BATCH = 256  # episodes held at once while a full config streams past
 
 
@@ -175,8 +183,7 @@ def _coordinator_problems(output_dir: Path, report: dict | None) -> list[str]:
     if not report:
         return []
     problems = []
-    sections = [report] + [report[f.report_section] for f in FAMILIES if f.report_section and report.get(f.report_section)]
-    for section in sections:
+    for _, section in family_sections(report):
         folder = section.get("coordinator")
         if not folder:
             continue
@@ -211,7 +218,7 @@ def _trained_problems(path: Path, folder: str, curve) -> list[str]:
     return []
 
 
-def _card_configs(output_dir: Path, problems: list[str]) -> dict[str, dict[str, int]]:
+def _card_configs(output_dir: Path, problems: list[str], expected: set[str]) -> dict[str, dict[str, int]]:
     """{config name: {split: declared num_examples}} from the README's YAML; problems for anything inconsistent."""
     from huggingface_hub import DatasetCard
 
@@ -222,9 +229,9 @@ def _card_configs(output_dir: Path, problems: list[str]) -> dict[str, dict[str, 
         return {}
     data = card.data.to_dict()
     configs = {c.get("config_name"): c for c in data.get("configs") or []}
-    for name in CONFIG_NAMES:
+    for name in config_names():
         if name not in configs:
-            if name in REQUIRED_CONFIGS or (output_dir / "data" / name).exists():
+            if name in expected or (output_dir / "data" / name).exists():
                 problems.append(f"README.md declares no config {name!r}")
             continue
         for entry in configs[name].get("data_files") or []:
@@ -247,8 +254,6 @@ def _card_configs(output_dir: Path, problems: list[str]) -> dict[str, dict[str, 
 
 
 def _read_report(output_dir: Path, problems: list[str]) -> dict | None:
-    from builder.output.report import ReportError, read_report
-
     if not (output_dir / REPORT_FILE).is_file():
         return None  # already said: "stats.json is missing"
     try:

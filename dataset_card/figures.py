@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from builder.layout import FIGURES_DIR
+from builder.stages.latents.trained import ordered_rows
 
 def write_figures(tally, family, folder: Path) -> dict[str, str]:
     """Write a family's figures into `folder` from its full config's tally (builder/output/tally.py), their names
@@ -76,8 +77,6 @@ def _diversity(axes, tally):
 def write_rank_curve(curve: dict, family, folder: Path) -> dict[str, str]:
     """The rank curve (builder.stages.latents.trained): test accuracy of the trained coordinators against their
     rank, with 95% intervals, beside the untrained stored state and the baselines; {} when it was not trained."""
-    from builder.stages.latents.trained import ordered_rows
-
     scored = {t: r for t, r in curve.get("targets", {}).items() if "results" in r}
     if not scored:
         return {}

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import datasets
+import jinja2
+from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
 import multi_llm_coord
+from builder.evaluation import test_reading
+from builder.families import FAMILIES
 from builder.layout import LICENCES_FILE
-from multi_llm_coord import CONFIG_DESCRIPTIONS, DEFAULT_CONFIG, FIELD_DOCS, FLAT_TOKEN_FIELDS
+from builder.output.report import family_sections
+from builder.output.tally import TOTAL_NAMES
+from builder.provenance import JUDGE_KIND_TEXT, Provenance, card_licence
+from builder.stages.labels import offline
+from builder.stages.latents.trained import ordered_rows, rank_curve_reading
+from multi_llm_coord import DEFAULT_CONFIG, FIELD_DOCS, FLAT_TOKEN_FIELDS
+
 
 @lru_cache(maxsize=1)
 def language_codes() -> dict[str, str]:
@@ -19,10 +31,6 @@ def language_codes() -> dict[str, str]:
     (utils/resources/languages.json, the Hub's own list: ISO 639-1/2/3, 8,000 entries). Each of an entry's names
     counts ("Spanish; Castilian"), also without its qualifier ("Modern Greek (1453-)" -> modern greek, greek);
     where names collide the shortest code wins (ISO 639-1 before 639-3)."""
-    import json
-
-    import datasets
-
     table = json.loads((Path(datasets.__file__).parent / "utils" / "resources" / "languages.json").read_text("utf-8"))
     codes: dict[str, str] = {code: code for code in table}  # a code stands for itself ("en" is also a name)
     for code, names in sorted(table.items(), key=lambda item: (len(item[0]), item[0])):
@@ -47,8 +55,6 @@ def size_category(count: int) -> str:
 
 def feature_type(feature) -> str:
     """A short readable type for the card's field table."""
-    import datasets
-
     if isinstance(feature, datasets.ClassLabel):
         return "class label (" + ", ".join(feature.names) + ")"
     if isinstance(feature, datasets.Value):
@@ -64,8 +70,6 @@ def feature_type(feature) -> str:
 
 def field_rows(features, prefix: str = "") -> list[dict]:
     """One row per column and nested field, depth first, in schema order."""
-    import datasets
-
     rows = []
     for name, feature in features.items():
         path = f"{prefix}{name}"
@@ -91,7 +95,7 @@ def provenance_of(report: dict) -> list[dict]:
     (7 people and 1 model: human 7, llm 1); otherwise the declared kind, uncounted. `judge_kind` is the most
     common of them."""
     found = []
-    for _, section in _family_sections(report):
+    for _, section in family_sections(report):
         by_source = section.get("judge_kinds_by_source", {})
         for entry in section["provenance"]:
             counted = {k: n for k, n in by_source.get(entry.get("source_id"), {}).items() if k != "not recorded"}
@@ -140,8 +144,6 @@ def render_licences(report: dict) -> str:
 
 def example_row(report: dict, episode: dict | None) -> str | None:
     """One episode of `mini` as JSON with long texts and latent vectors shortened, for the card."""
-    import json
-
     if episode is None:
         return None
 
@@ -161,20 +163,16 @@ def example_row(report: dict, episode: dict | None) -> str | None:
 
 def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str, str],
                 example: dict | None = None) -> DatasetCard:
-    from datasets.info import DatasetInfosDict
-
-    from builder.evaluation import test_reading
-    from builder.stages.latents.trained import ordered_rows, rank_curve_reading
-    from builder.provenance import JUDGE_KIND_TEXT, card_licence
-    from builder.stages.labels import offline
-
+    sections = family_sections(report)
     sources = provenance_of(report)
-    languages = sorted({code for code in map(language_code, report["outcomes"]["languages"]) if code})
+    outcomes = [section[family.outcome_key] for family, section in sections]
+    languages = sorted({code for o in outcomes for code in map(language_code, o.get("languages", {})) if code})
     gates = [s["gate"] for s in sources if s["gate"]]
     hub_sources = [f"extended|{s['hub_id']}" for s in sources if s["hub_id"]]
     written = [s["license"] == "mit" and s["judge_kind"] == "synthetic" for s in sources]  # by this project
     judge_kinds = sorted({kind for s in sources for kind, _ in s["decided_by"]})
     licence = card_licence([_as_provenance(s) for s in sources])
+    default = default_config(infos)
     card_data = DatasetCardData(
         pretty_name=f"Multi-LLM coordination episodes ({sources[0]['name']})",
         license=licence,
@@ -190,34 +188,50 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
         task_categories=["text-generation", "text-classification"],
         tags=["multi-agent", "llm-coordination", "token-usage"]
         + (["chatbot-arena"] if any("arena" in s["hub_id"] for s in sources if s["hub_id"]) else [])
-        + (["failure-attribution"] if (report.get("agents") or {}).get("n_agent", {}).get("human_attribution") else []),
-        size_categories=[size_category(report["configs"]["full"]["episodes"])],
+        + (["failure-attribution"] if any(o.get("human_attribution") for o in outcomes) else []),
+        size_categories=[size_category(sum(report["configs"][family.full_config]["episodes"]
+                                           for family, _ in sections))],
         **({"extra_gated_prompt": " ".join(dict.fromkeys(gates)),
             "extra_gated_fields": {"I agree to the terms of the source dataset": "checkbox"}} if gates else {}),
         configs=[
             {
                 "config_name": name,
                 "data_files": [{"split": split, "path": f"data/{name}/{split}-*.parquet"} for split in infos[name].splits],
-                **({"default": True} if name == DEFAULT_CONFIG else {}),
+                **({"default": True} if name == default else {}),
             }
             for name in infos
         ],
     )
     DatasetInfosDict(infos).to_dataset_card_data(card_data)
     template = resources.files("dataset_card") / "template.md"
-    stats = report["tokens"]
-    stages = {stage["stage"]: stage for stage in report["stages"]}
+    common = dict(
+        report=report,
+        sources=sources,
+        source=report["options"]["source"] if isinstance(report["options"]["source"], str)
+        else ", ".join(report["options"]["source"]),
+        judge_text=JUDGE_KIND_TEXT,
+        decided_by_text=decided_by_text,
+        encoding=report["options"]["encoding"],
+        rank=report["options"]["rank"],
+        load_path=load_path,
+        token_stage=_stage(sections[0][1], "token_logs"),
+        latent_stage=_stage(sections[0][1], "latents"),
+        offline_recipe=offline.__doc__.strip(),
+    )
     return DatasetCard.from_template(
         card_data,
         template_str=template.read_text(encoding="utf-8"),
         pretty_name=card_data.pretty_name,
         description=multi_llm_coord._DESCRIPTION,
         citation=multi_llm_coord._CITATION,
-        report=report,
-        source=report["options"]["source"] if isinstance(report["options"]["source"], str)
-        else ", ".join(report["options"]["source"]),
-        sources=sources,
-        judge_text=JUDGE_KIND_TEXT,
+        **common,
+        family_sections=sections,
+        family_parts=[render_family_section(family, section, figures, common) for family, section in sections],
+        totals={"rows_read": sum(s["rows_read"] for _, s in sections),
+                "episodes_accepted": sum(s["episodes_accepted"] for _, s in sections),
+                "rejected": sum(s["rejections"]["total"] for _, s in sections)},
+        flagged={"moderation": sum(o.get("moderation_flagged") or 0 for o in outcomes),
+                 "toxic_chat": sum(o.get("toxic_chat_flagged") or 0 for o in outcomes)},
         benchmark=[(family.name, {"config": family.full_config, "splits": section["splits"],
                                   "test_split": section["test_split"],
                                   "reading": test_reading(section["test_split"]),
@@ -225,43 +239,52 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
                                   "rank_curve": section.get("rank_curve") or {"skipped": "not in this report"},
                                   "rank_reading": rank_curve_reading(section.get("rank_curve") or {"skipped": "-"}),
                                   "rank_figure": figures.get(family.figure_prefix + "rank_curve")})
-                   for family, section in _family_sections(report) if "splits" in section],
+                   for family, section in sections if "splits" in section],
         rank_rows=ordered_rows,
-        decided_by_text=decided_by_text,
         gated=bool(gates),
         licence_id=card_data.license,
         licences_file=LICENCES_FILE,
-        encoding=report["options"]["encoding"],
-        load_path=load_path,
-        config_descriptions=CONFIG_DESCRIPTIONS,
+        config_descriptions={name: text for family in FAMILIES for name, text in family.config_descriptions.items()},
+        splits_of={name: list(info.splits) for name, info in infos.items()},
+        default_config=default,
         example_row=example_row(report, example),
         fields=field_rows(multi_llm_coord.episode_features()),
         flat_token_fields=FLAT_TOKEN_FIELDS,
-        token_rows=[(name, stats[name]) for name in ("prompt_tokens", "output_tokens", "total_tokens",
-                                                      "agent_input_tokens")]
-        + [(f"output tokens of agent {position}", values)
-           for position, values in stats["output_tokens_by_agent_position"].items()],
-        rank=report["options"]["rank"],
-        token_stage=stages["token_logs"],
-        latent_stage=stages["latents"],
-        debate=report.get("debate"),
-        agents=report.get("agents"),
-        debate_latent=next((s for s in (report.get("debate") or {}).get("stages", []) if s["stage"] == "latents"),
-                           None),
-        figures=figures,
-        max_agents=report["outcomes"]["agents_per_episode"]["max"],
-        offline_recipe=offline.__doc__.strip(),
     )
 
 
-def _family_sections(report: dict) -> list[tuple]:
-    from builder.families import FAMILIES
+def default_config(infos: dict) -> str:
+    """The YAML's default config: the schema's default where the build wrote it, else the first full config."""
+    if DEFAULT_CONFIG in infos:
+        return DEFAULT_CONFIG
+    fulls = [family.full_config for family in FAMILIES if family.full_config in infos]
+    return fulls[0] if fulls else next(iter(infos))
 
-    sections = ((f, report if f.report_section is None else report.get(f.report_section)) for f in FAMILIES)
-    return [(family, section) for family, section in sections if section]
+
+def render_family_section(family, section: dict, figures: dict[str, str], common: dict) -> str:
+    """A family's part of the card: its own template (`family.card_template`, else dataset_card/families/NAME.md)
+    with its report section, its figures (`figure(name)`: the family's prefix added) and the card's common values."""
+    text = family.card_template
+    if text is None:
+        text = (resources.files("dataset_card") / "families" / f"{family.name}.md").read_text(encoding="utf-8")
+    tokens = section["tokens"]
+    own = dict(
+        family=family,
+        section=section,
+        figure=lambda name: figures.get(family.figure_prefix + name),
+        token_stage=_stage(section, "token_logs"),
+        latent_stage=_stage(section, "latents"),
+        token_rows=[(name, tokens[name]) for name in TOTAL_NAMES]
+        + [(f"output tokens of agent {position}", values)
+           for position, values in tokens["output_tokens_by_agent_position"].items()],
+        max_agents=section[family.outcome_key]["agents_per_episode"]["max"],
+    )
+    return jinja2.Template(text).render(common | own).strip()
+
+
+def _stage(section: dict, name: str) -> dict | None:
+    return next((stage for stage in section.get("stages", []) if stage["stage"] == name), None)
 
 
 def _as_provenance(entry: dict):
-    from builder.provenance import Provenance
-
     return Provenance(**{k: v for k, v in entry.items() if k in Provenance.__dataclass_fields__})

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from builder.families.base import EpisodeFamily, FamilyPlan
-from builder.layout import COORDINATOR_DIRS
+from builder.families.base import EpisodeFamily, FamilyPlan, SourceOption
 from builder.provenance import team_provenance
 from builder.sources.agent_teams import iter_team_rows, plan_team_sources
 from builder.stages.labels.attribution import attribution_report, attribution_row
@@ -26,16 +25,30 @@ def usage_summary(counts: Counter) -> dict:
 
 class AgentTeamFamily(EpisodeFamily):
     name = "agents"
+    title = "Agent-team episodes"
+    source_option = SourceOption(
+        "--team-source",
+        "Agent-team sources for the agents-* configs (repeatable): Who&When run files (its Algorithm-Generated and "
+        "Hand-Crafted folders), AG2 / AutoGen group-chat transcripts, OTLP trace files, folders of them, or `sample`; "
+        "`none` for no agent-team configs. Default: the embedded agent-team sample when --source is the embedded "
+        "sample, otherwise none.")
     full_config, mini_config = "agents-full", "agents-mini"
-    coordinator_dir = COORDINATOR_DIRS["agents"]
-    report_section = "agents"
+    config_descriptions = {
+        "agents-mini": "3 complete agent-team episodes chosen deterministically (different layouts first).",
+        "agents-full": "Every accepted agent-team episode: histories of agents that speak in turn, address each other "
+                       "and run tools (Who&When's AG2 and Magentic-One runs, AG2 group-chat transcripts), one speaker a "
+                       "turn, with the source's human failure annotations. Latents use a basis fitted on these episodes "
+                       "alone.",
+    }
+    coordinator_dir = "coordinator-agents"
     figure_prefix = "agents_"
     figures = ("token_distribution", "latent_states")  # N* of one speaker is 1 at every turn: no figure
 
     def plan(self, config) -> FamilyPlan | None:
-        if not config.team_source_list:
+        sources = config.family_source_list(self.name)
+        if not sources:
             return None
-        files = plan_team_sources(config.team_source_list)
+        files = plan_team_sources(sources)
         provenance = {}
         for team_file in files:
             found = team_provenance(team_file.path, team_file.layout)

@@ -1,6 +1,8 @@
-"""A kind of episode (a family) as one registered unit: what the pipeline, the tally, the probe, the report and
-the figures ask of it. The pipeline iterates over the registry (builder.families.FAMILIES) and never asks a
-family its name; adding a kind of episode adds one module and one registry line.
+"""A kind of episode (a family) as one registered unit. A family declares everything that is its own: its source
+option, its configs and their descriptions, its coordinator folder, its outcome statistics, its probe and
+evaluation targets, its figures and its card section. The command line, the config, the card, `validate`, `push`
+and the pipeline read them from the registry (builder.families.FAMILIES) and never ask a family its name; adding
+a kind of episode adds one module and one registry line (`register(NewFamily())`).
 
 A family is stateless. `plan(config)` resolves its sources for one build (every missing path or unrecognisable
 file is an error here, before any work) and returns a `FamilyPlan`, or None when the build has no source of
@@ -15,8 +17,23 @@ from dataclasses import dataclass, field
 from builder.provenance import Provenance
 from builder.rejections import RowLocation
 from builder.selection import EpisodeKey, select_debate_mini
+from builder.statistics import NOT_KNOWN, describe_numbers, numeric_key
 
-OUTCOME_NOT_KNOWN = "unknown"
+OUTCOME_NOT_KNOWN = "unknown"  # an episode's outcome group (labels, figures, split balance) when it has none
+
+
+@dataclass(frozen=True)
+class SourceOption:
+    """A family's source option on the command line: `flag` (repeatable), its help text. The values are kept in
+    `BuildConfig.family_sources` under the family's name; `none` builds no config of the family."""
+
+    flag: str
+    help: str
+
+    @property
+    def dest(self) -> str:
+        """The argparse destination of the flag: unique per flag, never a BuildConfig field name."""
+        return "family_source_" + self.flag.lstrip("-").replace("-", "_")
 
 
 @dataclass
@@ -32,10 +49,12 @@ class FamilyPlan:
 class EpisodeFamily:
     """The defaults serve N-agent families; pairwise battles override what differs.
 
-    name            the report's section and the steps' prefix
+    name            the report's key under `families`, the steps' prefix, the key of its sources in the config
+    title           how the card and the summary name its episodes
+    source_option   its source flag (SourceOption); None for a family whose sources are typed BuildConfig fields
     full_config / mini_config / preview_config   the configs it writes (preview: None for none)
+    config_descriptions  each config's description (the card, the YAML; multi_llm_coord.py keeps a copy, checked)
     coordinator_dir the folder of its fitted coordinator
-    report_section  where the report puts its section: None at the top level (one family only), else a key
     outcome_key     the name of its outcome statistics inside its section
     sided           its two agents are sides whose order means something (model_a / model_b): the probe adds
                     the ordered per-response latents and an ordered model identity
@@ -44,20 +63,34 @@ class EpisodeFamily:
     figure_prefix   prefixed to its figures' file names
     figures         the figures it draws (dataset_card/figures.py)
     outcome_colours the outcome groups of the latent figure, with their colours
+    card_template   its card section: a Jinja template's text; None reads dataset_card/families/NAME.md
     """
 
     name: str
+    title: str
+    source_option: SourceOption | None = None
     full_config: str
     mini_config: str
     preview_config: str | None = None
+    config_descriptions: dict[str, str]
     coordinator_dir: str
-    report_section: str | None
     outcome_key = "n_agent"
     sided = False
     sides: tuple[str, str] | None = None
     figure_prefix: str
     figures = ("token_distribution", "latent_states", "effective_diversity")
     outcome_colours = {"correct": "#2ca02c", "wrong": "#d62728", OUTCOME_NOT_KNOWN: "#7f7f7f"}
+    card_template: str | None = None
+
+    @property
+    def configs(self) -> tuple[str, ...]:
+        """Its configs, small ones first (the order of the card, the YAML and the summary)."""
+        return tuple(name for name in (self.mini_config, self.preview_config, self.full_config) if name)
+
+    @property
+    def small_configs(self) -> dict[str, str]:
+        """Each small config (mini, preview) and the full config it is a subset of."""
+        return {name: self.full_config for name in (self.mini_config, self.preview_config) if name}
 
     def plan(self, config) -> FamilyPlan | None:
         raise NotImplementedError
@@ -80,10 +113,9 @@ class EpisodeFamily:
     def tally_outcome(self, tally, episode: dict) -> str:
         """Adds what the family's report reads of `episode` to `tally`; returns its outcome group (the label
         tables and the latent figure group by it)."""
-        from builder.output.tally import NOT_KNOWN
-
-        for name in ("topology", "source", "task"):
-            tally.counters[name + "s"][episode[name]] += 1
+        tally.counters["topologies"][episode["topology"]] += 1
+        tally.counters["sources"][episode["source"]] += 1
+        tally.counters["tasks"][episode["task"]] += 1
         for turn in episode["turns"]:
             known = [r["is_correct"] for r in turn["responses"] if r["is_correct"] is not None]
             tally.counters["round_answers"][turn["turn_index"]] += len(known)
@@ -95,9 +127,24 @@ class EpisodeFamily:
             tally.counters["final"]["episodes"] += 1
             tally.counters["final"]["correct"] += bool(final)
         tally.by_key["outcome"]["final_correct"].append(NOT_KNOWN if final is None else final)
-        return {True: "correct", False: "wrong", None: OUTCOME_NOT_KNOWN}[final]
+        return self.split_outcome(episode)
 
     def outcome_report(self, tally) -> dict:
-        from builder.output.report import n_agent_statistics
-
-        return n_agent_statistics(tally)
+        """Agents, rounds, topologies, and per-round accuracy and consensus of N-agent episodes."""
+        answers, correct, final = (tally.counters["round_answers"], tally.counters["round_correct"],
+                                   tally.counters["final"])
+        return {
+            "agents_per_episode": describe_numbers(tally.numbers["agents"]),
+            "rounds_per_episode": describe_numbers(tally.numbers["turns"]),
+            "topologies": dict(sorted(tally.counters["topologies"].items())),
+            "sources": dict(sorted(tally.counters["sources"].items())),
+            "tasks": dict(sorted(tally.counters["tasks"].items())),
+            "models": dict(sorted(tally.counters["models"].items())),
+            "agent_accuracy_by_round": {str(r): {"answers": n, "accuracy": round(correct[r] / n, 4) if n else None}
+                                        for r, n in sorted(answers.items())},
+            "consensus_by_round": {r: describe_numbers(v) for r, v in
+                                   sorted(tally.by_key["consensus_by_round"].items(), key=numeric_key)},
+            "final_accuracy": {"episodes": final["episodes"],
+                               "accuracy": round(final["correct"] / final["episodes"], 4) if final["episodes"]
+                               else None},
+        }

@@ -4,23 +4,36 @@ rounds in which every agent answers."""
 
 from __future__ import annotations
 
-from builder.families.base import EpisodeFamily, FamilyPlan
-from builder.layout import COORDINATOR_DIRS
+from builder.config import ConfigError
+from builder.families.base import EpisodeFamily, FamilyPlan, SourceOption
 from builder.provenance import debate_provenance
 from builder.sources.debates import iter_debate_rows, plan_debate_sources, questions_of
 
 
 class DebateFamily(EpisodeFamily):
     name = "debate"
+    title = "N-agent episodes"
+    source_option = SourceOption(
+        "--debate-source",
+        "N-agent sources for the debate-* configs (repeatable): Agent-Scaling history files, MALLM record files, "
+        "many-model answer sets, folders of them, or `sample`; `none` for no debate configs. Default: the embedded "
+        "debate sample when --source is the embedded sample, otherwise none.")
     full_config, mini_config = "debate-full", "debate-mini"
-    coordinator_dir = COORDINATOR_DIRS["debate"]
-    report_section = "debate"
+    config_descriptions = {
+        "debate-mini": "3 complete N-agent episodes chosen deterministically (several topologies and sources).",
+        "debate-full": "Every accepted N-agent episode: multi-agent debates (Agent-Scaling, MALLM) and many-model "
+                       "answer sets (one voting round). Latents use a basis fitted on these episodes alone.",
+    }
+    coordinator_dir = "coordinator-debate"
     figure_prefix = "debate_"
 
     def plan(self, config) -> FamilyPlan | None:
-        if not config.debate_source_list:
+        sources = config.family_source_list(self.name)
+        if not sources:
+            if config.questions:
+                raise ConfigError(f"--questions supplies Agent-Scaling question texts: it needs {self.source_option.flag}")
             return None
-        plan = plan_debate_sources(config.debate_source_list, questions_of(config), config.max_text_chars,
+        plan = plan_debate_sources(sources, questions_of(config.questions, sources), config.max_text_chars,
                                    config.questions_order)
         return FamilyPlan(self, rows=lambda: iter_debate_rows(plan), notes=plan.notes,
                           provenance=list({f.kind: debate_provenance(f.name, f.kind) for f in plan.files}.values()))

@@ -9,21 +9,31 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
-from builder.config import SAMPLE_SOURCE
-from builder.families.base import EpisodeFamily, FamilyPlan
-from builder.layout import COORDINATOR_DIRS
+from multi_llm_coord import PREVIEW_MAX_CHARS
+
+from builder.families.base import OUTCOME_NOT_KNOWN, EpisodeFamily, FamilyPlan
 from builder.provenance import arena_provenance, read_text_file
 from builder.selection import select_full, select_mini
 from builder.sources import iter_source_rows
 from builder.sources.arena import arena_row_to_episode
-from builder.sources.loaders import SourceError, check_local_path, looks_like_local_path, source_name
+from builder.sources.loaders import SAMPLE_SOURCE, SourceError, check_local_path, looks_like_local_path, source_name
+from builder.statistics import NOT_KNOWN, describe_numbers
 
 
 class PairwiseFamily(EpisodeFamily):
     name = "pairwise"
+    title = "Pairwise battles"
+    # Its sources are BuildConfig.source (--source), typed together with the options that select from them
+    # (--source-split, --language, --limit, --stratify, --license, --citation, --judge-kind).
+    source_option = None
     full_config, mini_config, preview_config = "full", "mini", "preview"
-    coordinator_dir = COORDINATOR_DIRS["pairwise"]
-    report_section = None  # the top level of stats.json
+    config_descriptions = {
+        "mini": "3 complete episodes chosen deterministically (the longest multi-turn episode if any, then different "
+                "winners).",
+        "preview": f"The mini episodes with every text cut to {PREVIEW_MAX_CHARS} characters, for quick inspection.",
+        "full": "Every accepted pairwise (arena) episode of the build (after the build's optional selection).",
+    }
+    coordinator_dir = "coordinator"
     outcome_key = "outcomes"
     sided = True
     sides = ("model_a", "model_b")
@@ -51,11 +61,9 @@ class PairwiseFamily(EpisodeFamily):
                 "decisive": [_decisive(w) if w is not None else None for w in winners]}
 
     def split_outcome(self, episode):
-        return episode["winner"] or "not known"
+        return episode["winner"] or OUTCOME_NOT_KNOWN
 
     def tally_outcome(self, tally, episode):
-        from builder.output.tally import NOT_KNOWN
-
         winner = episode["winner"]
         metadata = episode["metadata"]
         tally.counters["winner"][winner] += 1
@@ -65,12 +73,21 @@ class PairwiseFamily(EpisodeFamily):
         tally.counters["flags"]["toxic_chat_flagged"] += bool(metadata["toxic_chat_flagged"])
         tally.by_key["outcome"]["not_both_bad"].append(NOT_KNOWN if winner is None else winner != "tie (bothbad)")
         tally.by_key["outcome"]["decisive"].append(NOT_KNOWN if winner is None else winner in ("model_a", "model_b"))
-        return sys.intern(str(winner)) if winner is not None else "None"
+        return sys.intern(winner) if winner is not None else OUTCOME_NOT_KNOWN
 
     def outcome_report(self, tally):
-        from builder.output.report import outcome_statistics
-
-        return outcome_statistics(tally)
+        pairs = tally.counters["model_pairs"]
+        return {
+            "winner": dict(sorted(tally.counters["winner"].items(), key=lambda item: str(item[0]))),
+            "languages": dict(sorted(tally.counters["languages"].items())),
+            "models": dict(sorted(tally.counters["models"].items())),
+            "model_pairs": len(pairs),
+            "top_model_pairs": dict(sorted(pairs.items(), key=lambda item: (-item[1], item[0]))[:10]),
+            "turns_per_episode": describe_numbers(tally.numbers["turns"]),
+            "agents_per_episode": describe_numbers(tally.numbers["agents"]),
+            "moderation_flagged": tally.counters["flags"]["moderation_flagged"],
+            "toxic_chat_flagged": tally.counters["flags"]["toxic_chat_flagged"],
+        }
 
 
 def _decisive(winner: str) -> str:

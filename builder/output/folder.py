@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 from builder.files import file_sha256, lock_path
-from builder.layout import MANIFEST_FILE, MANIFEST_KIND, REPORT_FILE, STAGING_MARKER
+from builder.layout import MANIFEST_FILE, MANIFEST_KIND, REPORT_FILE, STAGING_MARKER, read_manifest
 
 MANIFEST_VERSION = 1
 
@@ -62,17 +62,6 @@ def make_manifest(folder: Path) -> dict:
             continue
         files[relative] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
     return {"kind": MANIFEST_KIND, "version": MANIFEST_VERSION, "files": files}
-
-
-def read_manifest(folder: Path) -> dict | None:
-    """The folder's manifest if it is one of this builder's, else None."""
-    try:
-        manifest = json.loads((Path(folder) / MANIFEST_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict) or manifest.get("kind") != MANIFEST_KIND or not isinstance(manifest.get("files"), dict):
-        return None
-    return manifest
 
 
 def manifest_differences(folder: Path, manifest: dict) -> list[str]:

@@ -1,16 +1,27 @@
-"""The build report (stats.json): counts per config, rejections per reason, token and outcome statistics.
+"""The build report (stats.json): counts per config, and for every family, in one shape, its rows, rejections
+per reason, token and outcome statistics, probe, labels, splits and evaluation.
 
-It holds no timestamps or timings, so the same input and options give the same report.
+    {"builder_version", "schema_version", "report_version", "options", "configs",
+     "families": {NAME: SECTION or null, ...}}   every registered family, null where the build had none of it
+
+It holds no timestamps or timings, so the same input and options give the same report. Reports of version 1 (the
+pairwise section at the top level, the others under their names) are read as version 2 (`upgrade_report`).
 """
 
 from __future__ import annotations
 
-import statistics
+import json
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
+from multi_llm_coord import WINNER_NAMES
+
+from builder.families import FAMILIES
 from builder.output.tally import EFFICIENCY_NAMES, TOTAL_NAMES
+from builder.stages.labels.report import label_statistics, label_validity
+from builder.statistics import describe_numbers, numeric_key
 
 
 class ReportError(Exception):
@@ -27,6 +38,8 @@ SECTION_SHAPE = {
                                 "max": (*NUMBER, type(None))}},
     "labels": {"labeler": {"name": str}, "labelled": int, "missing": int},
 }
+REPORT_VERSION = 2  # 2: every family under `families`; 1: the pairwise section at the top level
+META_KEYS = ("builder_version", "schema_version", "report_version", "options", "configs")
 RUN_LOG_SHAPE = {"elapsed_seconds": dict, "total_seconds": NUMBER, "caches": dict}
 
 
@@ -46,28 +59,44 @@ def shape_problems(value, shape, where: str = "") -> list[str]:
 
 
 def report_problems(report) -> list[str]:
-    """Why `report` is not a build report this builder can read (empty: it is)."""
-    from builder.families import FAMILIES
-
-    problems = shape_problems(report, {"builder_version": str, "schema_version": str, "options": {"rank": int,
-                                       "encoding": str}, "configs": dict})
+    """Why `report` (of this version: see `upgrade_report`) is not a build report this builder can read (empty: it
+    is)."""
+    problems = shape_problems(report, {"builder_version": str, "schema_version": str, "report_version": int,
+                                       "options": {"rank": int, "encoding": str}, "configs": dict,
+                                       "families": dict})
     if problems:
         return problems
     for name, summary in report["configs"].items():
         problems += shape_problems(summary, CONFIG_SHAPE, f"configs.{name}")
-    for family in FAMILIES:
-        if family.report_section is None:
-            problems += shape_problems(report, SECTION_SHAPE)
-        elif report.get(family.report_section) is not None:
-            problems += shape_problems(report[family.report_section], SECTION_SHAPE, family.report_section)
+    for name, section in report["families"].items():
+        if section is not None:
+            problems += shape_problems(section, SECTION_SHAPE, f"families.{name}")
     return problems
 
 
-def read_report(path) -> dict:
-    """A build's stats.json, checked for the shape `stats` and `validate` read; ReportError names the file."""
-    import json
-    from pathlib import Path
+def upgrade_report(report):
+    """A report of version 1 (no `report_version`: the pairwise section at the top level, `debate` and `agents`
+    under their names) in the shape of this version; a report of this version, or anything else, as it is (the
+    shape check says what is wrong with it)."""
+    if not isinstance(report, dict) or "report_version" in report or "families" in report:
+        return report
+    old_sections = ("debate", "agents")  # the only families version 1 knew besides the top-level pairwise one
+    meta = {key: report[key] for key in META_KEYS if key in report}
+    pairwise = {key: value for key, value in report.items() if key not in (*META_KEYS, *old_sections)}
+    return meta | {"report_version": REPORT_VERSION,
+                   "families": {"pairwise": pairwise} | {name: report.get(name) for name in old_sections}}
 
+
+def family_sections(report: dict) -> list[tuple]:
+    """(family, section) of every registered family that the report holds, in the registry's order: the one
+    lookup every reader of a report uses."""
+    sections = report["families"]
+    return [(family, sections[family.name]) for family in FAMILIES if sections.get(family.name)]
+
+
+def read_report(path) -> dict:
+    """A build's stats.json (of this version or the previous one, read as this one), checked for the shape `stats`
+    and `validate` read; ReportError names the file."""
     path = Path(path)
     try:
         report = json.loads(path.read_bytes().decode("utf-8"))
@@ -77,6 +106,7 @@ def read_report(path) -> dict:
         raise ReportError(f"{path}: cannot be read ({error.strerror or error})") from None
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ReportError(f"{path}: not a JSON report ({str(error)[:200]}); rebuild the folder") from None
+    report = upgrade_report(report)
     problems = report_problems(report)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -85,52 +115,13 @@ def read_report(path) -> dict:
     return report
 
 
-def describe_numbers(values) -> dict:
-    """min / median / mean / max / std (population) of a sequence of numbers; all null when it is empty."""
-    values = list(values)
-    if not values:
-        return {"count": 0, "min": None, "median": None, "mean": None, "max": None, "std": None}
-    return {
-        "count": len(values),
-        "min": _whole(round(min(values), 6)),
-        "median": _whole(round(statistics.median(values), 6)),
-        "mean": round(statistics.fmean(values), 6),
-        "max": _whole(round(max(values), 6)),
-        "std": round(statistics.pstdev(values), 6),
-    }
-
-
-def _whole(value: float) -> int | float:
-    """A count stays a count: tallies keep numbers as floats, so 15.0 tokens is written as 15."""
-    return int(value) if float(value).is_integer() else value
-
-
 def token_statistics(tally) -> dict:
     return {
         **{name: describe_numbers(tally.numbers[name]) for name in TOTAL_NAMES},
         "output_tokens_by_agent_position": {k: describe_numbers(v) for k, v in
-                                            sorted(tally.by_key["output_tokens_by_position"].items(), key=_numeric_key)},
+                                            sorted(tally.by_key["output_tokens_by_position"].items(), key=numeric_key)},
         "communication_efficiency": {name: describe_numbers(tally.numbers[name]) for name in EFFICIENCY_NAMES},
         "sum_total_tokens": tally.sum_total_tokens,
-    }
-
-
-def _numeric_key(item) -> int:
-    return int(item[0])
-
-
-def outcome_statistics(tally) -> dict:
-    pairs = tally.counters["model_pairs"]
-    return {
-        "winner": dict(sorted(tally.counters["winner"].items(), key=lambda item: str(item[0]))),
-        "languages": dict(sorted(tally.counters["languages"].items())),
-        "models": dict(sorted(tally.counters["models"].items())),
-        "model_pairs": len(pairs),
-        "top_model_pairs": dict(sorted(pairs.items(), key=lambda item: (-item[1], item[0]))[:10]),
-        "turns_per_episode": describe_numbers(tally.numbers["turns"]),
-        "agents_per_episode": describe_numbers(tally.numbers["agents"]),
-        "moderation_flagged": tally.counters["flags"]["moderation_flagged"],
-        "toxic_chat_flagged": tally.counters["flags"]["toxic_chat_flagged"],
     }
 
 
@@ -138,34 +129,13 @@ def diversity_statistics(tally) -> dict:
     return {
         "episode_mean": describe_numbers(tally.numbers["effective_diversity_mean"]),
         "by_turn_index": {t: describe_numbers(v) for t, v in sorted(tally.by_key["diversity_by_turn"].items(),
-                                                                     key=_numeric_key)},
-    }
-
-
-def n_agent_statistics(tally) -> dict:
-    """Agents, rounds, topologies, and per-round accuracy and consensus of N-agent episodes."""
-    answers, correct, final = tally.counters["round_answers"], tally.counters["round_correct"], tally.counters["final"]
-    return {
-        "agents_per_episode": describe_numbers(tally.numbers["agents"]),
-        "rounds_per_episode": describe_numbers(tally.numbers["turns"]),
-        "topologies": dict(sorted(tally.counters["topologys"].items())),
-        "sources": dict(sorted(tally.counters["sources"].items())),
-        "tasks": dict(sorted(tally.counters["tasks"].items())),
-        "models": dict(sorted(tally.counters["models"].items())),
-        "agent_accuracy_by_round": {str(r): {"answers": n, "accuracy": round(correct[r] / n, 4) if n else None}
-                                    for r, n in sorted(answers.items())},
-        "consensus_by_round": {r: describe_numbers(v) for r, v in sorted(tally.by_key["consensus_by_round"].items(),
-                                                                          key=_numeric_key)},
-        "final_accuracy": {"episodes": final["episodes"],
-                           "accuracy": round(final["correct"] / final["episodes"], 4) if final["episodes"] else None},
+                                                                     key=numeric_key)},
     }
 
 
 def family_report(*, family, tally, rows_read: int, rejects, stages: list[dict], probe: dict,
                   label_run, notes: list[str], provenance: list) -> dict:
     """One family's section of the report; `family` (builder.families) supplies its outcome statistics."""
-    from builder.stages.labels.report import label_statistics, label_validity
-
     outcomes = {name: np.asarray(values) for name, values in tally.by_key["outcome"].items()}
     section = {
         "rows_read": rows_read,
@@ -206,8 +176,6 @@ def full_summary(tally, parquet_bytes: int) -> dict:
 
 def config_holds(episodes: list[dict]) -> dict:
     """What a small config holds, counted from its episodes (the card says it in words)."""
-    from multi_llm_coord import WINNER_NAMES
-
     winners = [e["winner"] if isinstance(e["winner"], str) or e["winner"] is None else WINNER_NAMES[e["winner"]]
                for e in episodes]
     return {"winners": dict(sorted(Counter(w for w in winners if w is not None).items())),
@@ -219,14 +187,9 @@ def config_holds(episodes: list[dict]) -> dict:
 
 def build_report(*, builder_version: str, schema_version: str, options: dict, configs: dict[str, dict],
                  families: list[tuple]) -> dict:
-    """Each (family, section): the section of the family whose `report_section` is None at the top level (the
-    pairwise battles, always built), every other family's under its key, null when the build had none of it.
+    """Each (family, section) under `families`, every registered family that the build had none of as null.
     `configs` holds each config's summary (`config_summary`, `full_summary`)."""
-    from builder.families import FAMILIES
-
-    report = {"builder_version": builder_version, "schema_version": schema_version, "options": options,
-              "configs": configs}
-    report |= {family.report_section: None for family in FAMILIES if family.report_section}
-    for family, section in families:
-        report |= section if family.report_section is None else {family.report_section: section}
-    return report
+    return {"builder_version": builder_version, "schema_version": schema_version, "report_version": REPORT_VERSION,
+            "options": options, "configs": configs,
+            "families": {family.name: None for family in FAMILIES} | {family.name: section
+                                                                       for family, section in families}}

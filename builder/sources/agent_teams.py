@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from builder.config import SAMPLE_SOURCE
+from builder.sources.loaders import SAMPLE_SOURCE
 from builder.episode import (
     agent,
     check_bool,

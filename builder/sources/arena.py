@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from multi_llm_coord import WINNER_NAMES
 
-from builder.config import INT32_MAX
+from builder.episode import INT32_MAX
 from builder.episode import (
     agent,
     check_bool,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from builder.config import SAMPLE_SOURCE
+from builder.sources.loaders import SAMPLE_SOURCE
 from builder.sources.agent_scaling import (
     NAME_PATTERN,
     agent_scaling_order,
@@ -40,10 +40,11 @@ def sample_questions() -> dict[str, Path]:
     return {path.stem: path for path in sorted((sample_dir() / "questions").glob("*.jsonl"))}
 
 
-def questions_of(config) -> dict[str, Path]:
-    """{task: questions file}: the sample's when the debate sample is built, then every --questions TASK=PATH."""
-    mapping = sample_questions() if SAMPLE_SOURCE in config.debate_source_list else {}
-    for item in config.questions:  # TASK=PATH, checked by BuildConfig
+def questions_of(questions: tuple[str, ...], sources: tuple[str, ...]) -> dict[str, Path]:
+    """{task: questions file}: the sample's when the debate sample is among `sources`, then every --questions
+    TASK=PATH of `questions`."""
+    mapping = sample_questions() if SAMPLE_SOURCE in sources else {}
+    for item in questions:  # TASK=PATH, checked by BuildConfig
         task, _, path = item.partition("=")
         mapping[task] = Path(path)
     return mapping

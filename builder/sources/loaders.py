@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
-from builder.config import SAMPLE_SOURCE
-from builder.layout import STAGING_MARKER
+from builder.layout import STAGING_MARKER, read_manifest
 from builder.progress import warn
 from builder.rejections import Rejection, RowLocation
 
+SAMPLE_SOURCE = "sample"  # the embedded sample, a source name every family's option takes
 LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet", ".csv", ".csv.gz")
 MAX_NESTING = 32  # the deepest source layout (MALLM memory entries) nests 4 levels; deeper rows are rejected
 # What a broken file raises while it is being read: a gzip stream cut or altered mid-way, a bad Parquet page.
@@ -73,8 +73,6 @@ def _unreadable_folder(error: OSError) -> None:
 
 
 def _written_by_us(folder: Path) -> bool:
-    from builder.output.folder import read_manifest
-
     return (folder / STAGING_MARKER).is_file() or read_manifest(folder) is not None
 
 

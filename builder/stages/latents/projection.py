@@ -22,7 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
-from builder.config import PROJECTION_METHODS as METHODS  # the --projection choices, named once
+METHODS = ("pca", "svd", "nmf", "vae")  # the --projection choices, named once (builder.config reads them)
 
 
 class Projection(ABC):
