@@ -169,7 +169,7 @@ def run_benchmark(args, work: Path) -> dict:
     rank, rebuild_rank = (2, 3) if args.smoke else (args.rank, args.rebuild_rank)
     options = dict(source=str(source), limit=args.limit, stratify=bool(args.limit), rank=rank,
                    embedding_batch_size=args.batch_size, embedding_precision=args.precision, progress=False,
-                   debate_sources=("none",), team_sources=("none",))
+                   family_sources={"debate": ("none",), "agents": ("none",)})
     episodes = [arena_row_to_episode(row, "bench", 200_000) for _, row in iter_source_rows(str(source))
                 if isinstance(row, dict)]
     texts = sorted({text for e in episodes for text in episode_texts(e)})

@@ -23,6 +23,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from builder.stages.latents.embeddings import Embedder, EmbeddingTable, longest_first
+from builder.stages.writing import run_stages, writing_stages
+
 
 class LocalEngine:
     name = "local"
@@ -34,8 +37,6 @@ class LocalEngine:
         return self.embedder.encode(texts)
 
     def enrich(self, spill, wanted: set[str], encoding: str, coordinator, table, step) -> Iterator[list[dict]]:
-        from builder.stages.writing import run_stages, writing_stages
-
         stages = writing_stages(encoding, coordinator, table)
         for batch in spill.batches(wanted):
             yield run_stages(stages, batch, step)
@@ -48,8 +49,6 @@ class _Encoder:
     """A Ray actor's embedding model, loaded once per actor: rows of texts in, their vectors (bytes) out."""
 
     def __init__(self, model_name: str, batch_size: int, device: str | None, precision: str):
-        from builder.stages.latents.embeddings import Embedder
-
         self.embedder = Embedder(model_name, batch_size=batch_size, device=device, progress=False, precision=precision)
 
     def __call__(self, batch: dict) -> dict:
@@ -65,17 +64,12 @@ class _Enricher:
     def __init__(self, shared):
         import ray
 
-        from builder.stages.writing import writing_stages
-        from builder.stages.latents.embeddings import EmbeddingTable
-
         encoding, coordinator, index, vectors, self.wanted = ray.get(shared)
         self.stages = writing_stages(encoding, coordinator, EmbeddingTable(index, vectors, {}))
 
     def __call__(self, batch):
         import pyarrow as pa
         import pyarrow.compute as pc
-
-        from builder.stages.writing import run_stages
 
         batch = batch.filter(pc.is_in(batch.column("id"), value_set=self.wanted))  # the selected episodes only
         episodes = run_stages(self.stages, [json.loads(r) for r in batch.column("record").to_pylist()])
@@ -114,8 +108,6 @@ class RayEngine:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """The texts' vectors in `texts` order, from actors that each load the model once."""
-        from builder.stages.latents.embeddings import longest_first
-
         order = longest_first(texts)  # similar lengths share a part
         size = -(-len(order) // self.PARTS_PER_CHUNK)
         parts = [order[start:start + size] for start in range(0, len(order), size)]

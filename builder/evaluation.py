@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from multi_llm_coord import WINNER_NAMES
+
 from builder.layout import DATA_DIR
 from builder.splits import split_position
 from builder.stages.latents.probe import (MAX_EPISODES, fit_model, group_of, length_features, model_identity,
@@ -108,8 +110,6 @@ def read_split_episodes(folder: Path, config: str, family, limit: int | None = N
     """The config's Parquet files, batch by batch, into what the protocol needs of each (sampled) episode; each
     part keeps at most `limit` episodes (MAX_EPISODES by default)."""
     import pyarrow.parquet as pq
-
-    from multi_llm_coord import WINNER_NAMES
 
     def protocol_row(episode: dict, group: str) -> dict:
         if episode["winner"] is not None:

@@ -19,6 +19,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from builder.progress import warn
+
 
 def default_cache_dir() -> Path:
     """$MULTI_LLM_COORD_CACHE_DIR, else multi-llm-coord under $XDG_CACHE_HOME, else under ~/.cache (the XDG default)."""
@@ -53,8 +55,6 @@ def unwritable_reason(folder: Path) -> str | None:
 def cache_write(write: Callable[[], object], folder: Path) -> bool:
     """Run a cache's `write`; False, with one warning, when the disk is full or the folder became unwritable:
     a cache that cannot be written costs a recomputation, never the build."""
-    from builder.progress import warn
-
     try:
         write()
     except OSError as error:

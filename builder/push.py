@@ -24,6 +24,7 @@ from pathlib import Path
 
 from builder.families import FAMILIES
 from builder.layout import CARD_FILE, DATA_DIR, FIGURES_DIR, LOADING_SCRIPT, MANIFEST_FILE, REPORT_FILE
+from builder.output.folder import MANIFEST_VERSION, read_manifest
 from builder.redact import redact
 from builder.validate import validate_folder
 
@@ -50,8 +51,6 @@ class PlannedFile:
 def plan_upload(folder: Path, repo_id: str) -> list[PlannedFile]:
     """Exactly the manifest's files (the card re-rendered for `repo_id`), then the manifest describing them."""
     import hashlib
-
-    from builder.output.folder import MANIFEST_VERSION, read_manifest
 
     folder = Path(folder)
     manifest = read_manifest(folder)

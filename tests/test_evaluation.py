@@ -58,8 +58,8 @@ def test_full_configs_have_three_splits_by_prompt_group_and_small_ones_one(split
     folder, report = split_build
     splits = ids_by_split(folder)
     assert sum(map(len, splits.values())) == 160 and all(splits.values())
-    assert {s: report["splits"][s]["episodes"] for s in splits} == {s: len(ids) for s, ids in splits.items()}
-    assert sum(report["splits"]["test"]["outcomes"].values()) == len(splits["test"])
+    assert {s: report["families"]["pairwise"]["splits"][s]["episodes"] for s in splits} == {s: len(ids) for s, ids in splits.items()}
+    assert sum(report["families"]["pairwise"]["splits"]["test"]["outcomes"].values()) == len(splits["test"])
     full = load_dataset(str(folder), "full")
     assert sorted(full) == ["test", "train", "validation"]
     groups = {split: {group_of(e) for e in full[split]} for split in full}
@@ -95,8 +95,8 @@ def test_the_builder_class_yields_the_same_splits(split_build):
 
 def test_the_report_scores_the_stored_state_and_baselines_on_the_test_split(split_build):
     _, report = split_build
-    decisive = report["test_split"]["decisive"]
-    assert decisive["test_episodes"] == report["splits"]["test"]["episodes"]
+    decisive = report["families"]["pairwise"]["test_split"]["decisive"]
+    assert decisive["test_episodes"] == report["families"]["pairwise"]["splits"]["test"]["episodes"]
     assert {"majority_class", "coordinator_state", "length", "model_identity",
             "length_and_model_identity"} <= set(decisive["results"])
     for score in decisive["results"].values():
@@ -107,7 +107,7 @@ def test_the_report_scores_the_stored_state_and_baselines_on_the_test_split(spli
 
     card = (split_build[0] / "README.md").read_text()
     state = decisive["results"]["coordinator_state"]
-    sentence = next(s for s in test_reading(report["test_split"]) if s.startswith("decisive: "))
+    sentence = next(s for s in test_reading(report["families"]["pairwise"]["test_split"]) if s.startswith("decisive: "))
     assert f"- {sentence}" in card and f"scores {state['accuracy']} " in sentence
 
 
@@ -127,7 +127,7 @@ def test_evaluate_on_the_stored_state_reproduces_the_cards_row(split_build, tmp_
     pq.write_table(pa.table({"episode_id": ids, "vector": states.tolist()}), vectors)
     assert main(["evaluate", str(folder), "--vectors", str(vectors), "--json"]) == 0
     scored = json.loads(capsys.readouterr().out)
-    for target, result in report["test_split"].items():
+    for target, result in report["families"]["pairwise"]["test_split"].items():
         if "results" in result:
             assert scored[target]["results"]["your_vectors"] == result["results"]["coordinator_state"]
             assert scored[target]["results"]["length"] == result["results"]["length"]
@@ -210,8 +210,8 @@ def test_a_large_split_is_scored_on_the_same_sample_of_whole_groups_by_the_build
     monkeypatch.setattr(evaluation, "MAX_EPISODES", 12)
     source = write_jsonl(tmp_path / "battles.jsonl", battles(150))
     report = build(quiet_config(source=source, output_dir=tmp_path / "out", rank=4))
-    decisive = report["test_split"]["decisive"]
-    splits = report["splits"]
+    decisive = report["families"]["pairwise"]["test_split"]["decisive"]
+    splits = report["families"]["pairwise"]["splits"]
     fit_available = splits["train"]["episodes"] + splits["validation"]["episodes"]
     assert decisive["sampled"]["train_and_validation"]["of"] == fit_available > 12
     assert decisive["train_episodes"] == decisive["sampled"]["train_and_validation"]["kept"] <= 12

@@ -189,8 +189,9 @@ def test_a_build_process_leaves_nothing_in_tmpdir(tmp_path, source):
 
 @pytest.mark.parametrize("report", ["[1, 2]", '{"configs": {}}', "not json", '"a string"',
                                     lambda r: r["configs"].update(full=[]),
-                                    lambda r: r.update(rejections="none"),
-                                    lambda r: r["tokens"]["total_tokens"].update(min="15")])
+                                    lambda r: r["families"]["pairwise"].update(rejections="none"),
+                                    lambda r: r["families"]["debate"]["tokens"]["total_tokens"].update(min="15"),
+                                    lambda r: r.update(families=[])])
 def test_stats_and_validate_name_a_report_of_the_wrong_shape(sample_build, tmp_path, report, capsys):
     folder = tmp_path / "copy"
     shutil.copytree(sample_build[0], folder)

@@ -28,19 +28,19 @@ def parquet_bytes(folder: Path) -> dict[str, bytes]:
 def test_sample_build_has_the_three_configs_and_is_valid(sample_build):
     output_dir, report = sample_build
     assert validate_folder(output_dir) == []
-    assert report["rejections"]["total"] == 0
+    assert report["families"]["pairwise"]["rejections"]["total"] == 0
     assert report["configs"]["mini"]["episodes"] == 3
     assert report["configs"]["preview"]["episodes"] == 3
-    assert report["configs"]["full"]["episodes"] == report["rows_read"] >= 30
-    outcomes = report["outcomes"]
+    assert report["configs"]["full"]["episodes"] == report["families"]["pairwise"]["rows_read"] >= 30
+    outcomes = report["families"]["pairwise"]["outcomes"]
     assert set(outcomes["winner"]) == {"model_a", "model_b", "tie", "tie (bothbad)"}
     # the real arena-bench-v1 slice: 48 one-turn battles, no language or moderation recorded by the source
     assert outcomes["languages"] == {"unknown": 48} and len(outcomes["models"]) >= 10
     assert outcomes["moderation_flagged"] == 0 and outcomes["turns_per_episode"]["max"] == 1
-    assert [(stage["stage"], stage["version"]) for stage in report["stages"]] == [
+    assert [(stage["stage"], stage["version"]) for stage in report["families"]["pairwise"]["stages"]] == [
         ("token_logs", 4), ("latents", 2), ("labels", 3)]
-    assert report["stages"][0] == {
-        "stage": "token_logs", "version": 4, "library": "tiktoken", "library_version": report["stages"][0]["library_version"],
+    assert report["families"]["pairwise"]["stages"][0] == {
+        "stage": "token_logs", "version": 4, "library": "tiktoken", "library_version": report["families"]["pairwise"]["stages"][0]["library_version"],
         "encoding": "cl100k_base",
         "counting": "encode_ordinary; requests rebuilt from the source's template where known, else the contents read "
                     "(as the log records them where it does, else by topology and memory)"}
@@ -111,8 +111,8 @@ def test_cli_build_validate_stats_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "rejected      1  duplicate_id" in printed and "rejected      1  unknown_winner" in printed
     report = json.loads((out / "stats.json").read_text())
-    assert report["rejections"]["by_reason"] == {"duplicate_id": 1, "unknown_winner": 1}
-    example = report["rejections"]["examples"]["unknown_winner"][0]
+    assert report["families"]["pairwise"]["rejections"]["by_reason"] == {"duplicate_id": 1, "unknown_winner": 1}
+    example = report["families"]["pairwise"]["rejections"]["examples"]["unknown_winner"][0]
     assert (example["file"], example["line"], example["episode_id"]) == ("battles.jsonl", 3, "bad-1")
     assert report["configs"]["full"]["episodes"] == 4
     assert main(["validate", str(out)]) == 0
@@ -160,10 +160,10 @@ def test_selection_options_reach_the_full_config(tmp_path):
     source = write_jsonl(tmp_path / "b.jsonl", rows)
     report = build(quiet_config(source=source, output_dir=tmp_path / "out", languages=("german",), rank=4))
     assert report["configs"]["full"]["episodes"] == 3
-    assert report["outcomes"]["languages"] == {"German": 3}
+    assert report["families"]["pairwise"]["outcomes"]["languages"] == {"German": 3}
     report = build(quiet_config(source=source, output_dir=tmp_path / "out", limit=4, encoding="o200k_base", rank=4))
     assert report["configs"]["full"]["episodes"] == 4
-    assert report["stages"][0]["encoding"] == "o200k_base"
+    assert report["families"]["pairwise"]["stages"][0]["encoding"] == "o200k_base"
 
 
 def test_validate_reports_broken_totals_and_missing_files(sample_build, tmp_path):
@@ -200,7 +200,7 @@ def test_a_small_file_builds_at_the_largest_rank_it_allows_and_says_so(tmp_path,
     note = "rank 6 instead of 16: the pairwise episodes have 6 turns, and the basis needs one per dimension"
     assert note in captured.err and note in captured.out  # as it happens, and in the summary
     report = json.loads((tmp_path / "out" / "stats.json").read_text())
-    assert report["options"]["rank"] == 6 and any(n.startswith(note) for n in report["notes"])
+    assert report["options"]["rank"] == 6 and any(n.startswith(note) for n in report["families"]["pairwise"]["notes"])
     assert main(["validate", str(tmp_path / "out")]) == 0
     assert main(["build", "--source", source, "-o", str(tmp_path / "out"), "--no-progress", "--rank", "16"]) == 1
     assert "--rank 16 needs at least 16 turns" in capsys.readouterr().err

@@ -228,9 +228,9 @@ def test_cli_push_then_load_dataset_from_the_local_hub(sample_build, tmp_path):
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     result = json.loads(loaded.stdout.strip().splitlines()[-1])
     assert result["mini"] == {"rows": 3, "features_match": True, "winner_is_classlabel": "ClassLabel"}
-    assert result["full"]["rows"] == report["splits"]["train"]["episodes"] and result["full"]["features_match"]
+    assert result["full"]["rows"] == report["families"]["pairwise"]["splits"]["train"]["episodes"] and result["full"]["features_match"]
     # the benchmark's splits load from the Hub as from the folder, by load_dataset and by the builder class
-    assert result["full_splits"] == {split: info["episodes"] for split, info in report["splits"].items()}
+    assert result["full_splits"] == {split: info["episodes"] for split, info in report["families"]["pairwise"]["splits"].items()}
     local_test = sorted(load_dataset(str(folder), "full", split="test")["episode_id"])
     assert result["full_test_ids"] == result["builder_class_test_ids"] == local_test
     assert sorted(result["card_configs"]) == ["agents-full", "agents-mini", "debate-full", "debate-mini", "full", "mini",

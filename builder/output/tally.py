@@ -17,7 +17,6 @@ import numpy as np
 from builder.provenance import judge_kind_of
 from builder.stages.labels.vocabulary import AGREEMENT_LEVELS, EVENTS
 from builder.stages.latents.probe import group_of
-from builder.statistics import NOT_KNOWN  # noqa: F401 - the tally's readers find it here
 
 EFFICIENCY_NAMES = ("avg_tokens_per_turn", "input_output_ratio", "coordination_overhead", "history_resend_ratio")
 TOTAL_NAMES = ("prompt_tokens", "output_tokens", "total_tokens", "agent_input_tokens")

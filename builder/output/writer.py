@@ -17,7 +17,8 @@ from pathlib import Path
 from multi_llm_coord import episode_features
 
 from builder.files import ParquetParts
-from builder.layout import shard_path
+from builder.layout import SPLITS, shard_path
+from builder.splits import split_of
 
 # Episodes a row group holds: a count, so the row groups do not depend on how the episodes were batched.
 # - Not too many: the dataset viewer and streaming readers read a whole row group; `datasets` aims for row groups
@@ -102,15 +103,11 @@ class SplitConfigWriter:
 
     def __init__(self, config_name: str, root: Path, rank: int, max_shard_bytes: int,
                  fractions: tuple[float, float, float], group_of, outcome_of):
-        from builder.layout import SPLITS
-
         self.writers = {split: ConfigWriter(config_name, root, rank, max_shard_bytes, split=split) for split in SPLITS}
         self.fractions, self.group_of, self.outcome_of = fractions, group_of, outcome_of
         self.balance: dict[str, dict[str, int]] = {split: {} for split in SPLITS}
 
     def add(self, episodes: list[dict]) -> None:
-        from builder.splits import split_of
-
         routed: dict[str, list[dict]] = {split: [] for split in self.writers}
         for episode in episodes:
             split = split_of(self.group_of(episode), self.fractions)

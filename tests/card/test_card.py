@@ -73,7 +73,7 @@ def test_the_card_documents_every_column_and_shows_real_numbers(sample_build):
     for path in FIELD_DOCS:
         assert f"| `{path}` |" in text, path
     assert f"{report['rows_read']} source rows read" in text
-    assert report["stages"][1]["embedding_model"]["weights_sha256"] in text
+    assert report["families"]["pairwise"]["stages"][1]["embedding_model"]["weights_sha256"] in text
     assert "| `total_input_tokens` | token_totals.prompt_tokens |" in text
     assert "coordinator_state" in text and "majority_class" in text
     assert "{{" not in text and "TODO" not in text

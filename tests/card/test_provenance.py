@@ -48,7 +48,7 @@ def test_every_judge_sentence_comes_from_the_same_counts_per_source(tmp_path):
     source = write_jsonl(tmp_path / "mixed.jsonl", rows)
     report = build(quiet_config(source=source, output_dir=tmp_path / "out"))
     data, text = card(tmp_path / "out")
-    assert report["judge_kinds_by_source"] == {"mixed.jsonl": {"human": 7, "llm": 1}}
+    assert report["families"]["pairwise"]["judge_kinds_by_source"] == {"mixed.jsonl": {"human": 7, "llm": 1}}
     assert "| 7 episodes: human; 1 episodes: llm (by their judge ids) |" in text
     assert ("- Outcomes of mixed.jsonl come from 7 episodes: human votes (one person's preference per battle: noisy, "
             "and shaped by the voters' taste for length and style); 1 episodes: an LLM judge's scores") in text
@@ -77,12 +77,12 @@ def test_an_unknown_local_file_claims_no_licence_and_its_judge_comes_from_the_da
     data, text = card(tmp_path / "out")
     assert data["license"] == "other" and "extra_gated_prompt" not in data
     assert data["annotations_creators"] == ["machine-generated"]
-    assert report["warnings"] == ["pairs.jsonl: no licence known; the card says `license: other` (pass --license or "
+    assert report["families"]["pairwise"]["warnings"] == ["pairs.jsonl: no licence known; the card says `license: other` (pass --license or "
                                   "write a provenance.json sidecar)"]
     assert "**Warning**: pairs.jsonl: no licence known" in text
     assert "an LLM judge's scores" in text and "human votes" not in text
     assert "CC-BY" not in text and "lmsys" not in text.lower().replace("lmsys/chatbot_arena_conversations layout", "")
-    assert report["judge_kinds_in_data"] == {"llm": 6}
+    assert report["families"]["pairwise"]["judge_kinds_in_data"] == {"llm": 6}
 
 
 def test_a_sidecar_declares_licence_citation_and_judge(tmp_path):

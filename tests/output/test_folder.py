@@ -142,9 +142,9 @@ def test_source_split_selects_the_split_files_of_a_local_folder(tmp_path):
     write_jsonl(folder / "train.jsonl", [make_row(question_id=f"tr-{i}") for i in range(3)])
     write_jsonl(folder / "test.jsonl", [make_row(question_id=f"te-{i}") for i in range(2)])
     report = pipeline.build(quiet_config(source=str(folder), source_split="test", output_dir=tmp_path / "out", rank=2))
-    assert report["rows_read"] == 2
+    assert report["families"]["pairwise"]["rows_read"] == 2
     report = pipeline.build(quiet_config(source=str(folder), output_dir=tmp_path / "out", rank=2))
-    assert report["rows_read"] == 3
+    assert report["families"]["pairwise"]["rows_read"] == 3
 
 
 def test_rebuild_replaces_a_previous_build_and_an_empty_folder(tmp_path, source):

@@ -11,7 +11,7 @@ from conftest import quiet_config
 
 
 def test_shards_are_cut_by_bytes_and_load_with_the_declared_features(tmp_path):
-    report = build(quiet_config(output_dir=tmp_path / "one", debate_sources=("none",), rank=2))
+    report = build(quiet_config(output_dir=tmp_path / "one", family_sources={"debate": ("none",)}, rank=2))
     rows = [row for path in sorted((tmp_path / "one" / "data" / "full").glob("*.parquet"))
             for row in pq.read_table(path).to_pylist()]
     assert len(rows) == report["configs"]["full"]["episodes"]

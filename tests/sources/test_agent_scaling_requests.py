@@ -107,7 +107,7 @@ def test_questions_order_option_numbers_records_like_agent_scaling(tmp_path):
     folder.mkdir()
     write_jsonl(folder / "gsm8k_debate_12__m_N=2_R=1.jsonl", [history([["a", "b"], ["4", "4"]]) for _ in range(12)])
     source = write_jsonl(tmp_path / "arena.jsonl", [make_row(question_id=f"o-{i}") for i in range(3)])
-    build(quiet_config(source=source, debate_sources=(str(folder),), questions=(f"gsm8k={tmp_path / 'q.jsonl'}",),
+    build(quiet_config(source=source, family_sources={"debate": (str(folder),)}, questions=(f"gsm8k={tmp_path / 'q.jsonl'}",),
                        questions_order="agent_scaling", output_dir=tmp_path / "out", rank=2))
     full = load_dataset(str(tmp_path / "out"), "debate-full", split="all")
     by_index = {int(e["episode_id"].rsplit("#q", 1)[1]): e["turns"][0]["prompt"] for e in full}

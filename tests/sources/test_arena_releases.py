@@ -129,12 +129,12 @@ def test_a_55k_turn_column_nested_past_the_parser_is_rejected():
 def test_55k_and_140k_fixtures_build_and_validate(tmp_path):
     csv_path = write_csv(tmp_path / "55k.csv", [row_55k(i, ["model_a", "model_b", "tie"][i % 3]) for i in range(6)])
     report = build(quiet_config(source=str(csv_path), output_dir=tmp_path / "out55", rank=2))
-    assert report["outcomes"]["winner"] == {"model_a": 2, "model_b": 2, "tie": 2}
+    assert report["families"]["pairwise"]["outcomes"]["winner"] == {"model_a": 2, "model_b": 2, "tie": 2}
     assert validate_folder(tmp_path / "out55") == []
     pq.write_table(pa.Table.from_pylist([row_140k(i, ["model_a", "both_bad", "tie"][i % 3]) for i in range(6)]),
                    tmp_path / "140k.parquet")
     report = build(quiet_config(source=str(tmp_path / "140k.parquet"), output_dir=tmp_path / "out140", rank=2))
-    assert report["outcomes"]["winner"] == {"model_a": 2, "tie": 2, "tie (bothbad)": 2}
+    assert report["families"]["pairwise"]["outcomes"]["winner"] == {"model_a": 2, "tie": 2, "tie (bothbad)": 2}
     assert validate_folder(tmp_path / "out140") == []
 
 
@@ -149,11 +149,11 @@ def test_several_sources_build_together_with_ids_kept_unique(tmp_path, capsys):
     assert main(["build", "--source", first, "--source", str(csv_path), "--source", second, "-o", str(out),
                  "--no-progress", "--rank", "2"]) == 0
     report = json.loads((out / "stats.json").read_text())
-    assert report["rows_read"] == 9 and report["episodes_accepted"] == 9 and report["rejections"]["total"] == 0
+    assert report["families"]["pairwise"]["rows_read"] == 9 and report["families"]["pairwise"]["episodes_accepted"] == 9 and report["families"]["pairwise"]["rejections"]["total"] == 0
     from datasets import load_dataset
 
     ids = load_dataset(str(out), "full", split="all")["episode_id"]
     assert "one.jsonl/same-0" in ids and "two.jsonl/same-0" in ids and "55k.csv/30192" in ids
-    assert [p["name"] for p in report["provenance"]] == ["one.jsonl", "55k.csv", "two.jsonl"]
+    assert [p["name"] for p in report["families"]["pairwise"]["provenance"]] == ["one.jsonl", "55k.csv", "two.jsonl"]
     assert main(["build", "--source", first, "--source", first, "-o", str(out), "--no-progress"]) == 2
     assert "different sources" in capsys.readouterr().err

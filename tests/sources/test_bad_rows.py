@@ -170,10 +170,10 @@ def test_gzip_corrupt_midstream_rejects_the_rest_and_the_folder_build_goes_on(tm
     assert main(["build", "--source", str(folder), "-o", str(out), "--no-progress", "--rank", "2"]) == 0
     printed = capsys.readouterr().out
     report = json.loads((out / "stats.json").read_text())
-    assert report["rejections"]["by_reason"] == {"corrupt_file": 1}
-    example = report["rejections"]["examples"]["corrupt_file"][0]
+    assert report["families"]["pairwise"]["rejections"]["by_reason"] == {"corrupt_file": 1}
+    example = report["families"]["pairwise"]["rejections"]["examples"]["corrupt_file"][0]
     assert example["file"] == "b_broken.jsonl.gz" and example["line"] > 1
-    assert report["episodes_accepted"] > 8  # the good file and the readable start of the broken one
+    assert report["families"]["pairwise"]["episodes_accepted"] > 8  # the good file and the readable start of the broken one
     assert "corrupt_file  (first: b_broken.jsonl.gz line" in printed
 
 
@@ -207,7 +207,7 @@ def test_folder_rejection_examples_name_the_file_and_its_line(tmp_path):
     write_jsonl(folder / "one.jsonl", [make_row(question_id=f"a-{i}") for i in range(5)])
     write_jsonl(folder / "two.jsonl", [make_row(question_id="b-0"), make_row(question_id="b-1", winner="nobody")])
     report = build(quiet_config(source=str(folder), output_dir=tmp_path / "out", rank=2))
-    assert report["rejections"]["examples"]["unknown_winner"] == [
+    assert report["families"]["pairwise"]["rejections"]["examples"]["unknown_winner"] == [
         {"file": "two.jsonl", "line": 2, "episode_id": "b-1", "detail": "'nobody'"}]
 
 

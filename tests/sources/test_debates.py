@@ -186,9 +186,9 @@ def test_debate_configs_load_validate_and_have_their_own_basis(sample_build):
     full = load_dataset(str(output_dir), "debate-full", split="all")
     assert mini.features == episode_features(report["options"]["rank"]) == full.features
     assert len(mini) == 3 and len({e["topology"] for e in mini}) == 3
-    assert len(full) == report["configs"]["debate-full"]["episodes"] == report["debate"]["episodes_accepted"]
+    assert len(full) == report["configs"]["debate-full"]["episodes"] == report["families"]["debate"]["episodes_accepted"]
     assert (output_dir / "coordinator-debate" / "coordinator.safetensors").is_file()
-    debate = report["debate"]
+    debate = report["families"]["debate"]
     assert debate["stages"][1]["fit"]["turn_observations"] == sum(len(e["turns"]) for e in full)
     for episode in full:
         for turn in episode["turns"]:
@@ -219,9 +219,9 @@ def test_n_star_per_round_and_rejections_in_a_debate_build(tmp_path):
     write_history(folder, "gsm8k_debate_10__MIXED3_N=3_R=2.jsonl", rows)
     write_history(folder, "gsm8k_debate_10__MIXED3_N=3_R=2_RING.jsonl", [history_row()])
     (tmp_path / "q.jsonl").write_text('"What is 2+2?"\n' * 4)
-    report = build(quiet_config(output_dir=tmp_path / "out", rank=3, debate_sources=(str(folder),),
+    report = build(quiet_config(output_dir=tmp_path / "out", rank=3, family_sources={"debate": (str(folder),)},
                                 questions=(f"gsm8k={tmp_path / 'q.jsonl'}",)))
-    debate = report["debate"]
+    debate = report["families"]["debate"]
     assert debate["rejections"]["by_reason"] == {"missing_rounds": 1, "unknown_topology": 1}
     full = load_dataset(str(tmp_path / "out"), "debate-full", split="all")
     for episode in full:

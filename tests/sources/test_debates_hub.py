@@ -50,9 +50,9 @@ def test_a_debate_config_is_streamed_from_the_hub(tmp_path):
         downloads = [entry for entry in hub.log if "/resolve/" in entry and entry.endswith(".jsonl")]
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((tmp_path / "out" / "stats.json").read_text())
-    assert report["debate"]["rows_read"] == 4 and report["debate"]["episodes_accepted"] == 4
-    assert report["debate"]["n_agent"]["sources"] == {"Multi-Agent-LLMs/DEBATE:relay": 4}
-    assert report["debate"]["provenance"][0]["hub_id"] == "Multi-Agent-LLMs/DEBATE"
+    assert report["families"]["debate"]["rows_read"] == 4 and report["families"]["debate"]["episodes_accepted"] == 4
+    assert report["families"]["debate"]["n_agent"]["sources"] == {"Multi-Agent-LLMs/DEBATE:relay": 4}
+    assert report["families"]["debate"]["provenance"][0]["hub_id"] == "Multi-Agent-LLMs/DEBATE"
     assert downloads  # read through the Hub's resolve endpoint
 
 

@@ -139,10 +139,10 @@ def test_traces_build_and_validate_as_agent_team_configs(ag2, openai_agents, tmp
     for _, trace in (ag2, openai_agents):
         (folder / trace.name).write_text(trace.read_text())
     arena = write_jsonl(tmp_path / "arena.jsonl", [make_row(question_id=f"o-{i}") for i in range(3)])
-    report = build(quiet_config(source=arena, team_sources=(str(folder),), output_dir=tmp_path / "out", rank=2))
+    report = build(quiet_config(source=arena, family_sources={"agents": (str(folder),)}, output_dir=tmp_path / "out", rank=2))
     assert validate_folder(tmp_path / "out") == []
     full = load_dataset(str(tmp_path / "out"), "agents-full", split="all")
-    assert len(full) == 2 and report["agents"]["rejections"]["total"] == 0
-    usage = report["agents"]["n_agent"]["provider_usage"]
+    assert len(full) == 2 and report["families"]["agents"]["rejections"]["total"] == 0
+    usage = report["families"]["agents"]["n_agent"]["provider_usage"]
     assert usage["calls_with_usage"] == 6 and usage["provider_input_tokens"] > 0
     assert usage["tiktoken_input_tokens"] > 0 and usage["input_ratio"] is not None

@@ -83,10 +83,10 @@ def test_labels_and_events_do_not_read_the_human_annotation(tmp_path):
     seen = []
     for folder in (original, moved):
         out = tmp_path / f"out-{folder.name}"
-        report = build(quiet_config(source=arena, team_sources=(str(folder),), output_dir=out, rank=2))
+        report = build(quiet_config(source=arena, family_sources={"agents": (str(folder),)}, output_dir=out, rank=2))
         full = load_dataset(str(out), "agents-full", split="all")
         seen.append(({e["episode_id"]: (e["labels"], [t["coordination_events"] for t in e["turns"]]) for e in full},
-                     report["agents"]["n_agent"]["human_attribution"]))
+                     report["families"]["agents"]["n_agent"]["human_attribution"]))
     assert seen[0][0] == seen[1][0]
     assert seen[0][1] != seen[1][1]
 
@@ -94,7 +94,7 @@ def test_labels_and_events_do_not_read_the_human_annotation(tmp_path):
 @pytest.mark.parametrize("split", ["who_and_when:algorithm_generated", "who_and_when:hand_crafted"])
 def test_the_sample_build_reports_both_splits(sample_build, split):
     _, report = sample_build
-    result = report["agents"]["n_agent"]["human_attribution"]["splits"][split]
+    result = report["families"]["agents"]["n_agent"]["human_attribution"]["splits"][split]
     assert result["episodes"] == {"who_and_when:algorithm_generated": 4, "who_and_when:hand_crafted": 2}[split]
     assert set(result["methods"]) == {"labels", "random", "first_step", "last_step", "most_active_agent"}
 
@@ -107,7 +107,7 @@ def test_the_judge_attributes_failures_with_one_prompt_per_episode(tmp_path, mon
     monkeypatch.setenv("JUDGE_TEST_KEY", "test-key")
     arena = write_jsonl(tmp_path / "arena.jsonl", [make_row(question_id=f"j-{i}") for i in range(3)])
     with FakeJudgeServer() as server:
-        report = build(quiet_config(source=arena, debate_sources=("none",), team_sources=("sample",),
+        report = build(quiet_config(source=arena, family_sources={"debate": ("none",), "agents": ("sample",)},
                                     output_dir=tmp_path / "out", rank=2, labeler="judge",
                                     judge_base_url=server.base_url, judge_model="fake", judge_api_key_env="JUDGE_TEST_KEY",
                                     embedding_cache=False))
@@ -123,7 +123,7 @@ def test_the_judge_attributes_failures_with_one_prompt_per_episode(tmp_path, mon
         last = max(i for i, k in enumerate(kinds) if k != "tool_result")
         assert labels["labeler"]["name"] == "llm_judge"
         assert (labels["failure_agent"], labels["failure_turn_index"]) == (speakers[last], last)  # the fake's answer
-    attribution = report["agents"]["n_agent"]["human_attribution"]
+    attribution = report["families"]["agents"]["n_agent"]["human_attribution"]
     assert attribution["labelers"] == ["llm_judge"] and len(one_speaker) == len(full) == 6  # one prompt each
     for result in attribution["splits"].values():  # the fake blames the last answer: it scores as last_step does
         assert result["methods"]["labels"] == result["methods"]["last_step"]

@@ -236,7 +236,7 @@ def test_build_with_the_judge_reports_cost_and_agreement(tmp_path):
         assert len(server.requests) == 7
         again = build(config)
         assert len(server.requests) == 7 and again["labels"]["judge_usage"]["cached"] == 6
-    labels = report["labels"]
+    labels = report["families"]["pairwise"]["labels"]
     assert labels["labelled"] == 6 and labels["labeler"]["model"] == "judge-test"
     assert labels["judge_usage"]["calls"] == 7 and labels["judge_usage"]["retries"] == 1
     assert labels["agreement_with_offline"]["episodes"] == 6
@@ -311,7 +311,7 @@ def test_min_labelled_fails_a_judge_run_below_it(tmp_path):
         with pytest.raises(BuildError, match=r"labelled 2 of 6 episodes \(--min-labelled 0.5\).*budget_exhausted"):
             build(quiet_config(min_labelled=0.5, **config))
         report = build(quiet_config(min_labelled=0.3, **config))  # 2 of 6 is enough for 0.3
-    assert report["labels"]["labelled"] == 2 and report["labels"]["missing"] == 4
+    assert report["families"]["pairwise"]["labels"]["labelled"] == 2 and report["families"]["pairwise"]["labels"]["missing"] == 4
 
 
 def test_labels_load_with_declared_class_labels(sample_build):
@@ -321,7 +321,7 @@ def test_labels_load_with_declared_class_labels(sample_build):
     assert isinstance(dataset.features["turns"].feature["coordination_events"].feature, ClassLabel)
     successes = [e["labels"]["coordination_success"] for e in dataset]
     assert all(0 <= s <= 10 for s in successes) and len(set(successes)) >= 4  # not constant
-    stats = report["labels"]
+    stats = report["families"]["pairwise"]["labels"]
     assert stats["labelled"] == len(dataset) and stats["missing"] == 0
     assert len([level for level, count in stats["agreement_level"].items() if count]) >= 2
 
@@ -377,7 +377,7 @@ def test_shuffling_debate_correctness_leaves_every_label_unchanged(tmp_path):
     for folder in (original, flipped):
         out = tmp_path / f"out-{folder.name}"
         build(quiet_config(source=write_jsonl(tmp_path / "arena.jsonl", [make_row(question_id=f"d-{i}") for i in range(3)]),
-                           debate_sources=(str(folder),), output_dir=out, rank=2))
+                           family_sources={"debate": (str(folder),)}, output_dir=out, rank=2))
         dataset = load_dataset(str(out), "debate-full", split="all")
         columns.append({e["episode_id"]: (e["labels"], [t["coordination_events"] for t in e["turns"]], e["outcome"])
                         for e in dataset})

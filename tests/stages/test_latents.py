@@ -412,11 +412,11 @@ def test_built_latents_load_with_declared_types_and_reproject(sample_build):
         assert all(1 <= d <= 2 for d in found.diversity)
         for turn, own in zip(episode["turns"], found.responses):
             assert np.allclose(own, [r["latent"] for r in turn["responses"]], atol=1e-5)
-    probe = report["latent_probe"]["targets"]
+    probe = report["families"]["pairwise"]["latent_probe"]["targets"]
     baselines = {"prompt_only", "length", "model_identity", "majority_class"}
     assert set(probe["decisive"]["results"]) == {"coordinator_state", "full_dimensional_state"} | baselines
     assert set(probe["side"]["results"]) == {"coordinator_state", "ordered_latents", "full_dimensional_state"} | baselines
-    assert len(report["latent_probe"]["reading"]) == 2 and "side:" in report["latent_probe"]["reading"][0]
+    assert len(report["families"]["pairwise"]["latent_probe"]["reading"]) == 2 and "side:" in report["families"]["pairwise"]["latent_probe"]["reading"][0]
 
 
 def test_mini_and_preview_latents_live_in_the_full_basis(sample_build):
@@ -430,7 +430,7 @@ def test_mini_and_preview_latents_live_in_the_full_basis(sample_build):
 @pytest.mark.parametrize("method", ["svd", "nmf", "vae"])
 def test_every_method_builds_a_valid_folder(method, tmp_path):
     report = build(quiet_config(output_dir=tmp_path / "out", projection=method, rank=4))
-    assert report["stages"][1]["method"] == method and report["stages"][1]["rank"] == 4
+    assert report["families"]["pairwise"]["stages"][1]["method"] == method and report["families"]["pairwise"]["stages"][1]["rank"] == 4
     assert validate_folder(tmp_path / "out") == []
 
 

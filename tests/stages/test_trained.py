@@ -169,7 +169,7 @@ def test_the_reading_is_computed_from_the_intervals():
 
 def test_the_sample_build_reports_draws_and_saves_the_rank_curve(sample_build):
     folder, report = sample_build
-    curve = report["rank_curve"]
+    curve = report["families"]["pairwise"]["rank_curve"]
     assert set(curve["ranks"]) == {"1", "2", "4", "8", "16", "32", "64", "full"}
     for target in ("side", "decisive"):
         rows = curve["targets"][target]["results"]
@@ -185,7 +185,7 @@ def test_the_sample_build_reports_draws_and_saves_the_rank_curve(sample_build):
     assert "no state of this model is stored in the dataset's rows" in info["not_in_rows"]
     assert str(info["rank"]) == curve["chosen_rank"] or (curve["chosen_rank"] == "full"
                                                          and info["rank"] == info["observation_dims"])
-    assert report["debate"]["rank_curve"]["skipped"]  # too few labelled debates: said, not faked
+    assert report["families"]["debate"]["rank_curve"]["skipped"]  # too few labelled debates: said, not faked
 
 
 def test_the_saved_model_run_on_the_published_test_split_gives_the_reports_scores(sample_build):
@@ -202,7 +202,7 @@ def test_the_saved_model_run_on_the_published_test_split_gives_the_reports_score
     assert all(len(r["state"]) == coordinator.rank for r in results)
     chosen = f"trained_rank_{report['rank_curve']['chosen_rank']}"
     targets = PairwiseFamily().probe_targets(episodes)
-    for target, scored in report["rank_curve"]["targets"].items():
+    for target, scored in report["families"]["pairwise"]["rank_curve"]["targets"].items():
         pairs = [(r["predictions"][target], label) for r, label in zip(results, targets[target]) if label is not None]
         assert len(pairs) == scored["test_episodes"]
         assert round(np.mean([p == y for p, y in pairs]), 4) == scored["results"][chosen]["accuracy"]
@@ -253,9 +253,9 @@ def test_a_debate_build_trains_pooled_coordinators_on_real_histories(tmp_path):
         rows.append(row)
     write_history(folder, "gsm8k_debate_120__MIXED3_N=3_R=2.jsonl", rows)
     (tmp_path / "q.jsonl").write_text("".join(f'"Question {i}: what is 2+2?"\n' for i in range(120)))
-    report = build(quiet_config(output_dir=tmp_path / "out", rank=3, debate_sources=(str(folder),),
+    report = build(quiet_config(output_dir=tmp_path / "out", rank=3, family_sources={"debate": (str(folder),)},
                                 questions=(f"gsm8k={tmp_path / 'q.jsonl'}",), trained_ranks="2,full"))
-    curve = report["debate"]["rank_curve"]
+    curve = report["families"]["debate"]["rank_curve"]
     assert set(curve["ranks"]) == {"2", "full"} and curve["training"]["sides"] is None
     result = curve["targets"]["final_correct"]
     assert result["test_episodes"] == curve["episodes"]["test"] > 0

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from builder.files import cache_write, default_cache_dir, file_sha256, write_atomic  # noqa: F401 - default_cache_dir: callers find it here
+from builder.progress import progress
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -177,8 +178,6 @@ class Embedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalised float32 vectors, in `texts` order, under one named bar ("encoding"): the texts go to the
         model longest first in chunks of a few batches (sentence-transformers' own unnamed bar stays off)."""
-        from builder.progress import progress
-
         order = longest_first(texts)
         chunk = self.batch_size * 8
         vectors = np.zeros((len(texts), 0), dtype=np.float32)

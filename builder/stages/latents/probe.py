@@ -38,6 +38,7 @@ import numpy as np
 
 from builder.files import JsonFileCache, RowFile
 from builder.stages.bootstrap import RESAMPLES, accuracy_and_f1_intervals
+from builder.stages.latents.observations import episode_observations
 
 MIN_EPISODES = 10
 MAX_EPISODES = 4_000
@@ -239,8 +240,6 @@ class ProbeFeatures:
         self.models: list[list[str]] = []
 
     def add(self, episodes: list[dict]) -> None:
-        from builder.stages.latents.observations import episode_observations
-
         if not episodes:
             return
         features = {"coordinator_state": np.array([e["turns"][-1]["latent_h"] for e in episodes], dtype=np.float32)}

@@ -42,6 +42,9 @@ from pathlib import Path
 import numpy as np
 
 from builder.layout import TRAINED_INFO, TRAINED_TENSORS
+from builder.splits import split_of
+from builder.stages.latents.embeddings import embed_for
+from builder.stages.latents.probe import fit_model, float64_rows, group_of, prediction_scores
 
 FULL = "full"  # the rank equal to the observation's dimension: no bottleneck
 MAX_RANK = 512
@@ -122,9 +125,6 @@ class SequenceFeatures:
         self.labels: dict[str, list[str | None]] = {}
 
     def add(self, episodes: list[dict]) -> None:
-        from builder.splits import split_of
-        from builder.stages.latents.probe import group_of
-
         for episode in episodes:
             self.sequences.append(episode_sequence(episode, self.table, self.family.sided).astype(np.float16))
             self.groups.append(group_of(episode))
@@ -324,8 +324,6 @@ def rank_curve(sequences: SequenceFeatures, baselines: dict, *, ranks: tuple, se
     `baselines`: {name: (feature rows in the sequences' order, classifier kind)}, fitted with the probe's classifier
     on train + validation. The report's section: per target the scores of every row, the training record of every
     rank and the chosen rank (or {"skipped": why}); and the chosen model, to save beside the basis."""
-    from builder.stages.latents.probe import fit_model, float64_rows, prediction_scores
-
     if not ranks:
         return RankCurve({"skipped": "no rank to train (--trained-ranks none)"})
     if not sequences.sequences:
@@ -454,8 +452,6 @@ class TrainedCoordinator:
     def run(self, episodes: list[dict], embedder=None, cache_dir: Path | None = None) -> list[dict]:
         """Per episode: `state` (h_T, rank numbers), `predictions` and `probabilities` per target. The embedder
         defaults to the model the coordinator was trained with, whose identity must match."""
-        from builder.stages.latents.embeddings import embed_for
-
         table = embed_for(self.embedding_model, episodes, embedder, cache_dir, "trained")
         sided = self.sides is not None
         sequences = [episode_sequence(episode, table, sided) for episode in episodes]
