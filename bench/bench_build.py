@@ -49,7 +49,7 @@ status = open("/proc/self/status").read()
 peak_kib = int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
 print(json.dumps({"peak_rss_mib": round(peak_kib / 1024, 1),
                   "episodes": report["configs"]["full"]["episodes"], "rank": options["rank"],
-                  "probe_reading": report["latent_probe"]["reading"]}))
+                  "probe_reading": report["families"]["pairwise"]["latent_probe"]["reading"]}))
 """
 
 # The floor of any build: a process that imports the embedder, loads the model and encodes the build's texts

@@ -65,11 +65,11 @@ def run_benchmark(args, work: Path) -> dict:
         "rank_curve_step_s": median["with"]["rank_curve_step_s"],
         "peak_rss_without_mib": median["without"]["peak_rss_mib"], "peak_rss_with_mib": median["with"]["peak_rss_mib"],
         "peak_with_over_without": round(median["with"]["peak_rss_mib"] / median["without"]["peak_rss_mib"], 3),
-        "chosen_rank": report["rank_curve"].get("chosen_rank"),
+        "chosen_rank": report["families"]["pairwise"]["rank_curve"].get("chosen_rank"),
         "rank_curve": {target: ({name: [scores["accuracy"], scores["accuracy_ci95"]]
                                  for name, scores in result["results"].items()} if "results" in result else result)
-                       for target, result in report["rank_curve"].get("targets", {}).items()}
-        or report["rank_curve"],
+                       for target, result in report["families"]["pairwise"]["rank_curve"].get("targets", {}).items()}
+        or report["families"]["pairwise"]["rank_curve"],
     }
 
 

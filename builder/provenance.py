@@ -154,14 +154,6 @@ def judge_kind_of(judge_id: str | None) -> str | None:
     return "llm" if MODEL_JUDGE.search(judge_id) else "human"
 
 
-def count_judge_kinds(episodes: list[dict]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for episode in episodes:
-        kind = judge_kind_of(episode["metadata"]["judge"]) or "not recorded"
-        counts[kind] = counts.get(kind, 0) + 1
-    return dict(sorted(counts.items()))
-
-
 def sidecar(path: Path) -> Path:
     return path / "provenance.json" if path.is_dir() else path.with_name(path.name + ".provenance.json")
 

@@ -79,8 +79,11 @@ def test_adding_rows_never_moves_an_episode_between_splits(split_build, tmp_path
     after = ids_by_split(tmp_path / "out")
     for split, ids in before.items():
         assert ids <= after[split], split
-    # the assignment is a function of the prompt group and the fractions alone
-    assert split_of("some prompt group", (0.8, 0.1, 0.1)) == split_of("some prompt group", (0.8, 0.1, 0.1))
+    # the assignment is a function of the prompt group and the fractions alone, pinned: a change would move
+    # published episodes between splits
+    assert split_of("some prompt group", (0.8, 0.1, 0.1)) == "train"
+    assert split_of("some prompt group", (0.5, 0.25, 0.25)) == "validation"
+    assert split_of("q", (0.5, 0.25, 0.25)) == "train"
 
 
 def test_the_builder_class_yields_the_same_splits(split_build):

@@ -74,14 +74,6 @@ LAYOUT_TASKS = {"algorithm_generated": "who_and_when:algorithm_generated",
                 "hand_crafted": "who_and_when:hand_crafted", "transcript": "agent_team"}
 
 
-def is_who_and_when(row) -> bool:
-    return isinstance(row, dict) and isinstance(row.get("history"), list) and "question" in row
-
-
-def is_transcript(row) -> bool:
-    return isinstance(row, dict) and isinstance(row.get("messages"), list)
-
-
 def is_message_list(document) -> bool:
     """A bare group-chat transcript: a non-empty list of {content, role or name} objects."""
     return (isinstance(document, list) and bool(document)

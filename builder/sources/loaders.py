@@ -211,11 +211,6 @@ class _BrokenFile(Exception):
     """A whole file that is not what its name says (a .parquet that is not Parquet, a .json that is not JSON)."""
 
 
-def nesting_depth(value) -> int:
-    """How deeply lists and objects nest in `value` (a scalar is 0), without recursion."""
-    return _walk(value)[0]
-
-
 def _walk(value) -> tuple[int, str | None]:
     """(nesting depth, the first string or key holding a lone surrogate, shown escaped), in one pass without
     recursion; the walk stops early once the depth passes MAX_NESTING."""

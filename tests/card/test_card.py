@@ -47,6 +47,7 @@ def test_every_data_files_path_matches_real_files_and_split_sizes_agree(sample_b
     folder, report = sample_build
     data, _ = card_yaml(folder)
     infos = {info["config_name"]: info for info in data["dataset_info"]}
+    assert {config["config_name"] for config in data["configs"]} == set(report["configs"])
     for config in data["configs"]:
         for entry in config["data_files"]:
             matched = list(folder.glob(entry["path"]))
@@ -59,11 +60,14 @@ def test_every_data_files_path_matches_real_files_and_split_sizes_agree(sample_b
 
 
 def test_declared_features_equal_the_parquet_files(sample_build):
-    folder, _ = sample_build
+    folder, report = sample_build
     data, _ = card_yaml(folder)
+    assert {info["config_name"] for info in data["dataset_info"]} == set(report["configs"])
     for info in data["dataset_info"]:
         declared = Features._from_yaml_list(info["features"])
-        for path in (folder / "data" / info["config_name"]).glob("*.parquet"):
+        paths = sorted((folder / "data" / info["config_name"]).glob("*.parquet"))
+        assert paths, info["config_name"]
+        for path in paths:
             assert Features.from_arrow_schema(pq.read_schema(path)) == declared, path
 
 
@@ -72,7 +76,10 @@ def test_the_card_documents_every_column_and_shows_real_numbers(sample_build):
     _, text = card_yaml(folder)
     for path in FIELD_DOCS:
         assert f"| `{path}` |" in text, path
-    assert f"{report['rows_read']} source rows read" in text
+    # every family's rows are counted (the sample builds three families)
+    sections = [s for s in report["families"].values() if s]
+    assert len(sections) == 3
+    assert f"{sum(s['rows_read'] for s in sections)} source rows read" in text
     assert report["families"]["pairwise"]["stages"][1]["embedding_model"]["weights_sha256"] in text
     assert "| `total_input_tokens` | token_totals.prompt_tokens |" in text
     assert "coordinator_state" in text and "majority_class" in text

@@ -154,6 +154,14 @@ def test_rebuilt_requests_are_what_agent_scaling_sent(path):
     assert {(s["question"], s["round"], s["agent"]): s["messages"] for s in sent} == rebuilt
 
 
+# Rounds whose log holds one answer per agent, counted by hand in each fixture: the CENTRAL run logs the hub's
+# answer alone, so none of its rounds can be compared.
+ROUNDS_WITH_ONE_ANSWER_PER_AGENT = {"arc_vote_1__gemini-2.5-flash_N=4_R=1_SPARSE": 2,
+                                    "gsm8k_vote_1__gpt-4o-mini_N=3_R=1_BAE": 1,
+                                    "gsm8k_vote_1__gpt-4o-mini_N=3_R=1_CENTRAL": 0,
+                                    "gsm8k_vote_2__MIXED2_N=3_R=2": 6}
+
+
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 def test_answers_extracted_by_the_evaluators_rule_equal_the_logged_ones(path):
     """Where the log holds one answer per agent, the builder's extraction gives the same (so where it does not,
@@ -167,7 +175,7 @@ def test_answers_extracted_by_the_evaluators_rule_equal_the_logged_ones(path):
                 logged = [None if a == "" else str(a) for a in round_["final_answers"]]
                 assert [extract_answer(t, info["task"], info["bae"]) for t in texts] == logged
                 compared += 1
-    assert compared or ("BAE" in path.name or "CENTRAL" in path.name)
+    assert compared == ROUNDS_WITH_ONE_ANSWER_PER_AGENT[path.stem]
 
 
 def test_bae_unparsed_answers_are_null_answers_not_a_rejected_question():

@@ -11,15 +11,19 @@ from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 from builder.stages import bootstrap
-from builder.stages.bootstrap import (accuracy_and_f1_intervals, auc_interval, group_index, multiplicity_blocks,
-                                      resampled_accuracy_and_f1, resampled_auc)
+from builder.stages.bootstrap import (accuracy_and_f1_intervals, auc_interval, resampled_accuracy_and_f1,
+                                      resampled_auc)
 
 
 def resampled_indices(groups: np.ndarray, seed: int, resamples: int) -> list[np.ndarray]:
-    """The episodes of each resample, spelled out: every episode of a group, as often as the group was drawn."""
-    index, count = group_index(groups)
-    weights = np.concatenate(list(multiplicity_blocks(count, seed, resamples)))
-    return [np.repeat(np.arange(len(groups)), row[index].astype(int)) for row in weights]
+    """The episodes of each resample, spelled out from the documented draw alone (not with the module's helpers):
+    resample r draws as many groups as there are, uniformly with replacement, as row r of one seeded stream
+    (`default_rng(seed).integers(0, groups, (resamples, groups))`, groups numbered in sorted order), and takes
+    every episode of each drawn group, as often as it was drawn."""
+    names = sorted(set(groups.tolist()))
+    members = {number: np.flatnonzero(groups == name) for number, name in enumerate(names)}
+    draws = np.random.default_rng(seed).integers(0, len(names), size=(resamples, len(names)))
+    return [np.concatenate([members[int(g)] for g in row]) for row in draws]
 
 
 def test_each_resample_is_scikit_learn_on_the_resampled_episodes():

@@ -235,7 +235,7 @@ def test_build_with_the_judge_reports_cost_and_agreement(tmp_path):
         report = build(config)
         assert len(server.requests) == 7
         again = build(config)
-        assert len(server.requests) == 7 and again["labels"]["judge_usage"]["cached"] == 6
+        assert len(server.requests) == 7 and again["families"]["pairwise"]["labels"]["judge_usage"]["cached"] == 6
     labels = report["families"]["pairwise"]["labels"]
     assert labels["labelled"] == 6 and labels["labeler"]["model"] == "judge-test"
     assert labels["judge_usage"]["calls"] == 7 and labels["judge_usage"]["retries"] == 1
@@ -348,7 +348,7 @@ def test_shuffling_the_winners_of_the_input_leaves_every_label_unchanged(tmp_pat
         row["winner"] = winner
     first = build(quiet_config(source=write_jsonl(tmp_path / "a.jsonl", rows), output_dir=tmp_path / "a", rank=2))
     second = build(quiet_config(source=write_jsonl(tmp_path / "b.jsonl", shuffled), output_dir=tmp_path / "b", rank=2))
-    assert first["outcomes"]["winner"] == second["outcomes"]["winner"]
+    assert first["families"]["pairwise"]["outcomes"]["winner"] == second["families"]["pairwise"]["outcomes"]["winner"]
     assert label_columns(tmp_path / "a") == label_columns(tmp_path / "b")
 
 

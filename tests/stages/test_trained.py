@@ -200,7 +200,7 @@ def test_the_saved_model_run_on_the_published_test_split_gives_the_reports_score
         episode["winner"] = WINNER_NAMES[episode["winner"]]
     results = coordinator.run(episodes)
     assert all(len(r["state"]) == coordinator.rank for r in results)
-    chosen = f"trained_rank_{report['rank_curve']['chosen_rank']}"
+    chosen = f"trained_rank_{report['families']['pairwise']['rank_curve']['chosen_rank']}"
     targets = PairwiseFamily().probe_targets(episodes)
     for target, scored in report["families"]["pairwise"]["rank_curve"]["targets"].items():
         pairs = [(r["predictions"][target], label) for r, label in zip(results, targets[target]) if label is not None]
