@@ -5,8 +5,15 @@ statistics) and the report both read them without either importing the other."""
 from __future__ import annotations
 
 import statistics
+from array import array
 
-NOT_KNOWN = -1  # an outcome or label that is null, in the tally's int8 columns
+UNKNOWN = "unknown"  # the one spelling of a value that is not known: an outcome group, a judge kind, a language
+UNKNOWN_CODE = -1  # UNKNOWN in the tally's numeric outcome columns (1 / 0 / -1)
+
+
+def numbers() -> array:
+    """A growing column of float64 values (8 bytes a value, no object per value)."""
+    return array("d")
 
 
 def describe_numbers(values) -> dict:

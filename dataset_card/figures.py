@@ -33,9 +33,9 @@ def write_figures(tally, family, folder: Path) -> dict[str, str]:
 
 
 def _tokens(axes, tally):
-    by_position = tally.by_key["output_tokens_by_position"]
+    by_position = tally.tokens.output_by_position
     positions = len(by_position)
-    values = [by_position[str(i)] for i in range(positions)]
+    values = [by_position[i] for i in range(positions)]
     top = max(max(v) for v in values if v) or 1
     bins = np.logspace(0, np.log10(top + 1), 30)
     for index, series in enumerate(values):
@@ -66,8 +66,8 @@ def _latents(axes, tally):
 
 
 def _diversity(axes, tally):
-    values = [v for series in tally.by_key["diversity_by_turn"].values() for v in series]
-    top = int(max(tally.numbers["agents"]))
+    values = [v for series in tally.diversity.by_turn.values() for v in series]
+    top = int(max(tally.agents_per_episode))
     axes.hist(values, bins=np.linspace(1, top, 31), color="#9467bd")
     axes.set_xlabel("effective diversity N* per turn (1 = identical answers)")
     axes.set_ylabel("turns")

@@ -22,6 +22,7 @@ from builder.output.tally import TOTAL_NAMES
 from builder.provenance import JUDGE_KIND_TEXT, Provenance, card_licence
 from builder.stages.labels import offline
 from builder.stages.latents.trained import ordered_rows, rank_curve_reading
+from builder.statistics import UNKNOWN
 from multi_llm_coord import DEFAULT_CONFIG, FIELD_DOCS, FLAT_TOKEN_FIELDS
 
 
@@ -98,7 +99,7 @@ def provenance_of(report: dict) -> list[dict]:
     for _, section in family_sections(report):
         by_source = section.get("judge_kinds_by_source", {})
         for entry in section["provenance"]:
-            counted = {k: n for k, n in by_source.get(entry.get("source_id"), {}).items() if k != "not recorded"}
+            counted = {k: n for k, n in by_source.get(entry.get("source_id"), {}).items() if k != UNKNOWN}
             declared = entry["judge_kind"]
             if counted and declared in (None, *COUNTABLE_KINDS):
                 decided_by = sorted(counted.items(), key=lambda item: (-item[1], item[0]))

@@ -4,7 +4,7 @@ family is). A new kind of episode is one module and one line here: `register(New
 from __future__ import annotations
 
 from builder.families.agents import AgentTeamFamily
-from builder.families.base import OUTCOME_NOT_KNOWN, EpisodeFamily, FamilyPlan, SourceOption
+from builder.families.base import EpisodeFamily, FamilyPlan, SourceOption, VoteOutcomes
 from builder.families.debate import DebateFamily
 from builder.families.pairwise import PairwiseFamily
 
@@ -51,5 +51,5 @@ register(PairwiseFamily())
 register(DebateFamily())
 register(AgentTeamFamily())
 
-__all__ = ["FAMILIES", "OUTCOME_NOT_KNOWN", "EpisodeFamily", "FamilyPlan", "SourceOption", "config_names",
+__all__ = ["FAMILIES", "EpisodeFamily", "FamilyPlan", "SourceOption", "VoteOutcomes", "config_names",
            "family_named", "family_of_config", "plan_families", "register"]

@@ -5,22 +5,71 @@ builder's turn events against them (builder/stages/labels/attribution.py)."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field, fields
 
-from builder.families.base import EpisodeFamily, FamilyPlan, SourceOption
+from builder.families.base import EpisodeFamily, FamilyPlan, SourceOption, VoteOutcomes
 from builder.provenance import team_provenance
 from builder.sources.agent_teams import iter_team_rows, plan_team_sources
 from builder.stages.labels.attribution import attribution_report, attribution_row
 
 
-def usage_summary(counts: Counter) -> dict:
-    """The provider's reported tokens beside tiktoken's counts of the same calls, and their ratios (the provider
-    counts with the model's own tokenizer and chat format; tiktoken counts the contents only)."""
-    ratio = lambda a, b: round(counts[a] / counts[b], 4) if counts[b] else None  # noqa: E731
-    return {name: counts[name] for name in ("calls_with_usage", "provider_input_tokens", "tiktoken_input_tokens",
-                                            "provider_output_tokens", "tiktoken_output_tokens")} | {
-        "input_ratio": ratio("provider_input_tokens", "tiktoken_input_tokens"),
-        "output_ratio": ratio("provider_output_tokens", "tiktoken_output_tokens")}
+@dataclass
+class ProviderUsage:
+    """The provider's reported tokens of the LLM calls that carry them, beside tiktoken's counts of the same calls
+    (the provider counts with the model's own tokenizer and chat format; tiktoken counts the contents only)."""
+
+    calls_with_usage: int = 0
+    provider_input_tokens: int = 0
+    tiktoken_input_tokens: int = 0
+    provider_output_tokens: int = 0
+    tiktoken_output_tokens: int = 0
+
+    def add(self, reply: dict) -> None:
+        self.calls_with_usage += 1
+        self.provider_input_tokens += reply["provider_input_tokens"] or 0
+        self.tiktoken_input_tokens += reply["input_tokens"]
+        self.provider_output_tokens += reply["provider_output_tokens"] or 0
+        self.tiktoken_output_tokens += reply["output_tokens"]
+
+    def __add__(self, other: "ProviderUsage") -> "ProviderUsage":
+        return ProviderUsage(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def summary(self) -> dict:
+        ratio = lambda a, b: round(a / b, 4) if b else None  # noqa: E731
+        return asdict(self) | {"input_ratio": ratio(self.provider_input_tokens, self.tiktoken_input_tokens),
+                               "output_ratio": ratio(self.provider_output_tokens, self.tiktoken_output_tokens)}
+
+
+@dataclass
+class TeamOutcomes(VoteOutcomes):
+    """An N-agent tally, and the kinds of response, the provider's usage per source and the rows that the human
+    failure attribution is measured on."""
+
+    response_kinds: Counter = field(default_factory=Counter)
+    provider_usage: defaultdict[str, ProviderUsage] = field(default_factory=lambda: defaultdict(ProviderUsage))
+    attribution: list[dict] = field(default_factory=list)
+
+    def add(self, episode: dict) -> str:
+        group = super().add(episode)
+        row = attribution_row(episode)
+        if row is not None:
+            self.attribution.append(row)
+        self.response_kinds.update(r["kind"] for t in episode["turns"] for r in t["responses"])
+        for reply in (r for t in episode["turns"] for r in t["responses"]):
+            if reply["provider_input_tokens"] is not None or reply["provider_output_tokens"] is not None:
+                self.provider_usage[episode["source"]].add(reply)
+        return group
+
+    def report(self, tally) -> dict:
+        report = super().report(tally)
+        report["response_kinds"] = dict(sorted(self.response_kinds.items()))
+        by_source = dict(sorted(self.provider_usage.items()))
+        report["provider_usage"] = {**sum(by_source.values(), ProviderUsage()).summary(),
+                                    "by_source": {s: usage.summary() for s, usage in by_source.items()}} \
+            if by_source else None
+        report["human_attribution"] = attribution_report(self.attribution) if self.attribution else None
+        return report
 
 
 class AgentTeamFamily(EpisodeFamily):
@@ -56,29 +105,5 @@ class AgentTeamFamily(EpisodeFamily):
         return FamilyPlan(self, rows=lambda: iter_team_rows(files, config.max_text_chars),
                           provenance=list(provenance.values()))
 
-    def tally_outcome(self, tally, episode):
-        group = super().tally_outcome(tally, episode)
-        row = attribution_row(episode)
-        if row is not None:
-            tally.records.setdefault("attribution", []).append(row)
-        tally.counters["response_kinds"].update(r["kind"] for t in episode["turns"] for r in t["responses"])
-        for reply in (r for t in episode["turns"] for r in t["responses"]):
-            if reply["provider_input_tokens"] is not None or reply["provider_output_tokens"] is not None:
-                usage = tally.counters[f"provider_usage:{episode['source']}"]
-                usage["calls_with_usage"] += 1
-                usage["provider_input_tokens"] += reply["provider_input_tokens"] or 0
-                usage["tiktoken_input_tokens"] += reply["input_tokens"]
-                usage["provider_output_tokens"] += reply["provider_output_tokens"] or 0
-                usage["tiktoken_output_tokens"] += reply["output_tokens"]
-        return group
-
-    def outcome_report(self, tally):
-        report = super().outcome_report(tally)
-        report["response_kinds"] = dict(sorted(tally.counters["response_kinds"].items()))
-        by_source = {name.split(":", 1)[1]: usage_summary(counts) for name, counts in sorted(tally.counters.items())
-                     if name.startswith("provider_usage:")}
-        total = sum((tally.counters[f"provider_usage:{s}"] for s in by_source), Counter())
-        report["provider_usage"] = {**usage_summary(total), "by_source": by_source} if by_source else None
-        rows = tally.records.get("attribution", [])
-        report["human_attribution"] = attribution_report(rows) if rows else None
-        return report
+    def outcome_tally(self) -> TeamOutcomes:
+        return TeamOutcomes()

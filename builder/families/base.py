@@ -11,15 +11,15 @@ this kind.
 
 from __future__ import annotations
 
+from array import array
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from builder.provenance import Provenance
 from builder.rejections import RowLocation
 from builder.selection import EpisodeKey, select_debate_mini
-from builder.statistics import NOT_KNOWN, describe_numbers, numeric_key
-
-OUTCOME_NOT_KNOWN = "unknown"  # an episode's outcome group (labels, figures, split balance) when it has none
+from builder.statistics import UNKNOWN, UNKNOWN_CODE, describe_numbers, numbers
 
 
 @dataclass(frozen=True)
@@ -74,12 +74,12 @@ class EpisodeFamily:
     preview_config: str | None = None
     config_descriptions: dict[str, str]
     coordinator_dir: str
-    outcome_key = "n_agent"
+    outcome_key = "n_agent"  # the key of its outcome statistics (`outcome_tally().report`) in its section
     sided = False
     sides: tuple[str, str] | None = None
     figure_prefix: str
     figures = ("token_distribution", "latent_states", "effective_diversity")
-    outcome_colours = {"correct": "#2ca02c", "wrong": "#d62728", OUTCOME_NOT_KNOWN: "#7f7f7f"}
+    outcome_colours = {"correct": "#2ca02c", "wrong": "#d62728", UNKNOWN: "#7f7f7f"}
     card_template: str | None = None
 
     @property
@@ -108,43 +108,66 @@ class EpisodeFamily:
 
     def split_outcome(self, episode: dict) -> str:
         """The outcome whose balance the report gives per split."""
-        return {True: "correct", False: "wrong", None: OUTCOME_NOT_KNOWN}[episode["outcome"]["final_correct"]]
+        return final_correct_group(episode)
 
-    def tally_outcome(self, tally, episode: dict) -> str:
-        """Adds what the family's report reads of `episode` to `tally`; returns its outcome group (the label
-        tables and the latent figure group by it)."""
-        tally.counters["topologies"][episode["topology"]] += 1
-        tally.counters["sources"][episode["source"]] += 1
-        tally.counters["tasks"][episode["task"]] += 1
+    def outcome_tally(self) -> "VoteOutcomes":
+        """A new tally of what the family's report reads of its episodes' outcomes (builder/output/tally.py adds
+        every written episode to it)."""
+        return VoteOutcomes()
+
+
+def final_correct_group(episode: dict) -> str:
+    return {True: "correct", False: "wrong", None: UNKNOWN}[episode["outcome"]["final_correct"]]
+
+
+@dataclass
+class VoteOutcomes:
+    """What an N-agent family's report reads of its episodes: topologies, sources and tasks; per round the
+    judged answers, the correct ones and the consensus; the final answers; and the `final_correct` column that
+    the label validity ranks (1 / 0 / UNKNOWN_CODE)."""
+
+    topologies: Counter = field(default_factory=Counter)
+    sources: Counter = field(default_factory=Counter)
+    tasks: Counter = field(default_factory=Counter)
+    answers_by_round: Counter = field(default_factory=Counter)
+    correct_by_round: Counter = field(default_factory=Counter)
+    consensus_by_round: defaultdict[int, array] = field(default_factory=lambda: defaultdict(numbers))
+    final_known: int = 0
+    final_correct: int = 0
+    columns: dict[str, array] = field(default_factory=lambda: {"final_correct": numbers()})
+
+    def add(self, episode: dict) -> str:
+        """Adds `episode`; returns its outcome group (the label tables and the latent figure group by it)."""
+        self.topologies[episode["topology"]] += 1
+        self.sources[episode["source"]] += 1
+        self.tasks[episode["task"]] += 1
         for turn in episode["turns"]:
             known = [r["is_correct"] for r in turn["responses"] if r["is_correct"] is not None]
-            tally.counters["round_answers"][turn["turn_index"]] += len(known)
-            tally.counters["round_correct"][turn["turn_index"]] += sum(known)
+            self.answers_by_round[turn["turn_index"]] += len(known)
+            self.correct_by_round[turn["turn_index"]] += sum(known)
             if turn["consensus"] is not None:
-                tally.by_key["consensus_by_round"][str(turn["turn_index"])].append(round(turn["consensus"], 6))
+                self.consensus_by_round[turn["turn_index"]].append(round(turn["consensus"], 6))
         final = episode["outcome"]["final_correct"]
         if final is not None:
-            tally.counters["final"]["episodes"] += 1
-            tally.counters["final"]["correct"] += bool(final)
-        tally.by_key["outcome"]["final_correct"].append(NOT_KNOWN if final is None else final)
-        return self.split_outcome(episode)
+            self.final_known += 1
+            self.final_correct += bool(final)
+        self.columns["final_correct"].append(UNKNOWN_CODE if final is None else final)
+        return final_correct_group(episode)
 
-    def outcome_report(self, tally) -> dict:
+    def report(self, tally) -> dict:
         """Agents, rounds, topologies, and per-round accuracy and consensus of N-agent episodes."""
-        answers, correct, final = (tally.counters["round_answers"], tally.counters["round_correct"],
-                                   tally.counters["final"])
+        answers, correct = self.answers_by_round, self.correct_by_round
         return {
-            "agents_per_episode": describe_numbers(tally.numbers["agents"]),
-            "rounds_per_episode": describe_numbers(tally.numbers["turns"]),
-            "topologies": dict(sorted(tally.counters["topologies"].items())),
-            "sources": dict(sorted(tally.counters["sources"].items())),
-            "tasks": dict(sorted(tally.counters["tasks"].items())),
-            "models": dict(sorted(tally.counters["models"].items())),
+            "agents_per_episode": describe_numbers(tally.agents_per_episode),
+            "rounds_per_episode": describe_numbers(tally.turns_per_episode),
+            "topologies": dict(sorted(self.topologies.items())),
+            "sources": dict(sorted(self.sources.items())),
+            "tasks": dict(sorted(self.tasks.items())),
+            "models": dict(sorted(tally.models.items())),
             "agent_accuracy_by_round": {str(r): {"answers": n, "accuracy": round(correct[r] / n, 4) if n else None}
                                         for r, n in sorted(answers.items())},
-            "consensus_by_round": {r: describe_numbers(v) for r, v in
-                                   sorted(tally.by_key["consensus_by_round"].items(), key=numeric_key)},
-            "final_accuracy": {"episodes": final["episodes"],
-                               "accuracy": round(final["correct"] / final["episodes"], 4) if final["episodes"]
+            "consensus_by_round": {str(r): describe_numbers(v) for r, v in sorted(self.consensus_by_round.items())},
+            "final_accuracy": {"episodes": self.final_known,
+                               "accuracy": round(self.final_correct / self.final_known, 4) if self.final_known
                                else None},
         }

@@ -4,20 +4,22 @@ verdict (`winner`). Configs mini, preview and full; the only family whose full c
 
 from __future__ import annotations
 
-import sys
+from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from multi_llm_coord import PREVIEW_MAX_CHARS
 
-from builder.families.base import OUTCOME_NOT_KNOWN, EpisodeFamily, FamilyPlan
+from builder.families.base import EpisodeFamily, FamilyPlan
 from builder.provenance import arena_provenance, read_text_file
 from builder.selection import select_full, select_mini
 from builder.sources import iter_source_rows
 from builder.sources.arena import arena_row_to_episode
 from builder.sources.loaders import SAMPLE_SOURCE, SourceError, check_local_path, looks_like_local_path, source_name
-from builder.statistics import NOT_KNOWN, describe_numbers
+from builder.statistics import UNKNOWN, UNKNOWN_CODE, describe_numbers, numbers
 
 
 class PairwiseFamily(EpisodeFamily):
@@ -61,32 +63,48 @@ class PairwiseFamily(EpisodeFamily):
                 "decisive": [_decisive(w) if w is not None else None for w in winners]}
 
     def split_outcome(self, episode):
-        return episode["winner"] or OUTCOME_NOT_KNOWN
+        return episode["winner"] or UNKNOWN
 
-    def tally_outcome(self, tally, episode):
+    def outcome_tally(self) -> "BattleOutcomes":
+        return BattleOutcomes()
+
+
+@dataclass
+class BattleOutcomes:
+    """What the pairwise report reads of the battles: winners, languages, model pairs, moderation flags, and the
+    `not_both_bad` and `decisive` columns that the label validity ranks (1 / 0 / UNKNOWN_CODE)."""
+
+    winners: Counter = field(default_factory=Counter)
+    languages: Counter = field(default_factory=Counter)
+    model_pairs: Counter = field(default_factory=Counter)
+    moderation_flagged: int = 0
+    toxic_chat_flagged: int = 0
+    columns: dict[str, array] = field(default_factory=lambda: {"not_both_bad": numbers(), "decisive": numbers()})
+
+    def add(self, episode: dict) -> str:
         winner = episode["winner"]
         metadata = episode["metadata"]
-        tally.counters["winner"][winner] += 1
-        tally.counters["languages"][metadata["language"] or "unknown"] += 1
-        tally.counters["model_pairs"][" vs ".join(sorted(a["model"] for a in episode["agents"]))] += 1
-        tally.counters["flags"]["moderation_flagged"] += bool(metadata["moderation_flagged"])
-        tally.counters["flags"]["toxic_chat_flagged"] += bool(metadata["toxic_chat_flagged"])
-        tally.by_key["outcome"]["not_both_bad"].append(NOT_KNOWN if winner is None else winner != "tie (bothbad)")
-        tally.by_key["outcome"]["decisive"].append(NOT_KNOWN if winner is None else winner in ("model_a", "model_b"))
-        return sys.intern(winner) if winner is not None else OUTCOME_NOT_KNOWN
+        self.winners[winner or UNKNOWN] += 1
+        self.languages[metadata["language"] or UNKNOWN] += 1
+        self.model_pairs[" vs ".join(sorted(a["model"] for a in episode["agents"]))] += 1
+        self.moderation_flagged += bool(metadata["moderation_flagged"])
+        self.toxic_chat_flagged += bool(metadata["toxic_chat_flagged"])
+        self.columns["not_both_bad"].append(UNKNOWN_CODE if winner is None else winner != "tie (bothbad)")
+        self.columns["decisive"].append(UNKNOWN_CODE if winner is None else winner in ("model_a", "model_b"))
+        return winner or UNKNOWN
 
-    def outcome_report(self, tally):
-        pairs = tally.counters["model_pairs"]
+    def report(self, tally) -> dict:
+        pairs = self.model_pairs
         return {
-            "winner": dict(sorted(tally.counters["winner"].items(), key=lambda item: str(item[0]))),
-            "languages": dict(sorted(tally.counters["languages"].items())),
-            "models": dict(sorted(tally.counters["models"].items())),
+            "winner": dict(sorted(self.winners.items())),
+            "languages": dict(sorted(self.languages.items())),
+            "models": dict(sorted(tally.models.items())),
             "model_pairs": len(pairs),
             "top_model_pairs": dict(sorted(pairs.items(), key=lambda item: (-item[1], item[0]))[:10]),
-            "turns_per_episode": describe_numbers(tally.numbers["turns"]),
-            "agents_per_episode": describe_numbers(tally.numbers["agents"]),
-            "moderation_flagged": tally.counters["flags"]["moderation_flagged"],
-            "toxic_chat_flagged": tally.counters["flags"]["toxic_chat_flagged"],
+            "turns_per_episode": describe_numbers(tally.turns_per_episode),
+            "agents_per_episode": describe_numbers(tally.agents_per_episode),
+            "moderation_flagged": self.moderation_flagged,
+            "toxic_chat_flagged": self.toxic_chat_flagged,
         }
 
 

@@ -21,7 +21,7 @@ from multi_llm_coord import WINNER_NAMES
 from builder.families import FAMILIES
 from builder.output.tally import EFFICIENCY_NAMES, TOTAL_NAMES
 from builder.stages.labels.report import label_statistics, label_validity
-from builder.statistics import describe_numbers, numeric_key
+from builder.statistics import describe_numbers
 
 
 class ReportError(Exception):
@@ -116,27 +116,27 @@ def read_report(path) -> dict:
 
 
 def token_statistics(tally) -> dict:
+    tokens = tally.tokens
     return {
-        **{name: describe_numbers(tally.numbers[name]) for name in TOTAL_NAMES},
-        "output_tokens_by_agent_position": {k: describe_numbers(v) for k, v in
-                                            sorted(tally.by_key["output_tokens_by_position"].items(), key=numeric_key)},
-        "communication_efficiency": {name: describe_numbers(tally.numbers[name]) for name in EFFICIENCY_NAMES},
-        "sum_total_tokens": tally.sum_total_tokens,
+        **{name: describe_numbers(tokens.totals[name]) for name in TOTAL_NAMES},
+        "output_tokens_by_agent_position": {str(position): describe_numbers(values) for position, values
+                                            in sorted(tokens.output_by_position.items())},
+        "communication_efficiency": {name: describe_numbers(tokens.efficiency[name]) for name in EFFICIENCY_NAMES},
+        "sum_total_tokens": tokens.sum_total,
     }
 
 
 def diversity_statistics(tally) -> dict:
     return {
-        "episode_mean": describe_numbers(tally.numbers["effective_diversity_mean"]),
-        "by_turn_index": {t: describe_numbers(v) for t, v in sorted(tally.by_key["diversity_by_turn"].items(),
-                                                                     key=numeric_key)},
+        "episode_mean": describe_numbers(tally.diversity.episode_mean),
+        "by_turn_index": {str(turn): describe_numbers(values) for turn, values in sorted(tally.diversity.by_turn.items())},
     }
 
 
 def family_report(*, family, tally, rows_read: int, rejects, stages: list[dict], probe: dict,
                   label_run, notes: list[str], provenance: list) -> dict:
     """One family's section of the report; `family` (builder.families) supplies its outcome statistics."""
-    outcomes = {name: np.asarray(values) for name, values in tally.by_key["outcome"].items()}
+    outcomes = {name: np.asarray(values) for name, values in tally.outcomes.columns.items()}
     section = {
         "rows_read": rows_read,
         "episodes_accepted": rows_read - rejects.total,
@@ -148,16 +148,16 @@ def family_report(*, family, tally, rows_read: int, rejects, stages: list[dict],
         "latent_probe": probe,
         "labels": {**label_statistics(tally), "labeler": label_run.identity, "judge_usage": label_run.judge_usage,
                    "agreement_with_offline": label_run.agreement,
-                   "validity": label_validity({k: np.asarray(v) for k, v in tally.by_key["label_signal"].items()},
+                   "validity": label_validity({k: np.asarray(v) for k, v in tally.labels.signals.items()},
                                               outcomes, np.asarray(tally.validity_groups))},
         "notes": notes,
         "provenance": [p.to_report() for p in provenance],
-        "judge_kinds_in_data": dict(sorted(tally.counters["judge_kinds"].items())),
+        "judge_kinds_in_data": dict(sorted(tally.judge_kinds.items())),
         "judge_kinds_by_source": {source: dict(sorted(counts.items()))
                                   for source, counts in sorted(tally.judge_kinds_by_source.items())},
         "warnings": [w for p in provenance for w in p.warnings],
     }
-    section[family.outcome_key] = family.outcome_report(tally)
+    section[family.outcome_key] = tally.outcomes.report(tally)
     return section
 
 

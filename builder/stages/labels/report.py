@@ -14,22 +14,22 @@ from builder.stages.labels.vocabulary import AGREEMENT_LEVELS
 def label_statistics(tally) -> dict:
     """Distributions of the labels, and their means per outcome group (the winner for arena battles; correct,
     wrong or unknown for debates), from a family's tally (builder/output/tally.py)."""
-    counters = tally.counters
+    labels = tally.labels
     return {
         "labelled": tally.labelled,
-        "missing": tally.episodes - tally.labelled,
-        "coordination_success": _histogram(counters["coordination_success"]),
-        "efficiency_rating": _histogram(counters["efficiency_rating"]),
-        "agreement_level": {level: counters["agreement_level"].get(level, 0) for level in AGREEMENT_LEVELS},
-        "turn_events": tally.events_known(),
+        "missing": labels.missing,
+        "coordination_success": _histogram(labels.coordination_success),
+        "efficiency_rating": _histogram(labels.efficiency_rating),
+        "agreement_level": {level: labels.agreement_level.get(level, 0) for level in AGREEMENT_LEVELS},
+        "turn_events": labels.events_known(),
         "by_outcome": {
             group: {
-                "episodes": sums["episodes"],
-                "mean_coordination_success": round(sums["coordination_success"] / sums["episodes"], 3),
-                "mean_efficiency_rating": round(sums["efficiency_rating"] / sums["episodes"], 3),
-                "agreement_level": {level: sums.get(f"agreement:{level}", 0) for level in AGREEMENT_LEVELS},
+                "episodes": sums.episodes,
+                "mean_coordination_success": round(sums.coordination_success / sums.episodes, 3),
+                "mean_efficiency_rating": round(sums.efficiency_rating / sums.episodes, 3),
+                "agreement_level": {level: sums.agreement_level.get(level, 0) for level in AGREEMENT_LEVELS},
             }
-            for group, sums in sorted(tally.label_sums.items())
+            for group, sums in sorted(labels.by_outcome.items())
         },
     }
 
