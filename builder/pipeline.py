@@ -2,16 +2,19 @@
 arena battles -> mini, preview, full; N-agent debates -> debate-mini, debate-full; ...), each read, selected,
 enriched and fitted on its own, then written together into one Hub-ready folder.
 
-Each family streams through four passes; no pass holds more than a batch of episodes (builder/spill.py):
+Each family goes through a list of steps, each a function with one job and a typed result; no step holds more
+than a batch of episodes (builder/spill.py):
 
-    1 read    rows -> normalise(row) or a counted rejection -> spill + key
-              selection on the keys (the family's: pairwise takes --language, --limit, --stratify), mini, the probe's plan
-    2 embed   the selected episodes' distinct texts, once each, cached; vectors in a memory-mapped file
-    3 fit     the low-rank basis on a seeded sample of at most MAX_FIT_TURNS turn observations (global)
-    4 write   writing_stages (token logs, latents, N*, offline labels) -> judge (batch, --labeler judge) -> full's Parquet
-              shards by size (ConfigWriter); the tally for the report; the probe's features for the planned
-              episodes; the mini episodes
-    then      probe (report step), mini and preview shards, coordinators, stats.json, figures, README.md
+    read_family   rows -> normalise(row) or a counted rejection -> spill; the family's selection
+                  (pairwise: --language, --limit, --stratify) and mini             -> FamilyRead
+    embed_step    the selected episodes' distinct texts, once each, cached, by the engine  -> Embedded
+    fit_step      the low-rank basis on a seeded sample of at most MAX_FIT_TURNS turns     -> Coordinator
+    write_step    the writing stages by the engine (token logs, latents, N*, offline labels) -> judge (--labeler
+                  judge) -> the full config's shards by split; the tally; the analyses' inputs; the small configs
+                                                                                          -> Written
+    analyse_step  the latent probe and the rank curve                                      -> Analysed
+    then          coordinators, stats.json (with the test-split table, read from the written shards), figures,
+                  README.md
 
 `full` keeps the sources' order (sources as given, files in name order, rows in file order); selection picks
 by id. Before any of that, every option is checked (BuildConfig), the sources are resolved (a missing path
@@ -59,17 +62,16 @@ from builder.selection import EpisodeKey, make_preview
 from builder.splits import parse_fractions
 from builder.sources.loaders import source_name
 from builder.spill import Spill
-from builder.stages.base import EpisodeStage
 from builder.stages.labels.judge import JudgeSettings
 from builder.stages.labels.offline import OfflineLabeler
 from builder.stages.labels.stage import JudgeStep, LabelRun
 from builder.stages.latents.coordinator import Coordinator
-from builder.stages.latents.embeddings import Embedder, TableBuilder, default_cache_dir, episode_texts
+from builder.stages.latents.embeddings import Embedder, EmbeddingTable, TableBuilder, default_cache_dir, episode_texts
 from builder.stages.latents.observations import episode_observations
 from builder.stages.latents.probe import ProbeFeatures, ScoreCache, group_of, probe_plan, probe_report
 from builder.stages.latents.stage import fit_coordinator, fit_turns
 from builder.stages.latents.trained import RankCurve, SequenceFeatures, parse_ranks, rank_curve
-from builder.stages.writing import writing_stages
+from builder.stages.writing import describe_stages
 
 SPILL_BATCH = 256          # episodes a pass holds at once
 SPILL_FILE_RECORDS = 4096  # episodes a spill file holds: Ray Data reads a file as a block
@@ -169,6 +171,19 @@ def check_output_dir(output_dir: Path) -> None:
 
 
 @dataclass
+class FamilyCaches:
+    """What a family's caches gave in this run (build-run.json; never the data): embeddings, probe scores, judge."""
+
+    embeddings: dict
+    probe_scores: dict
+    judge: dict | None = None
+
+    def to_report(self) -> dict:
+        return {"embeddings": self.embeddings, "probe_scores": self.probe_scores,
+                **({"judge": self.judge} if self.judge else {})}
+
+
+@dataclass
 class FamilyBuild:
     plan: FamilyPlan
     small_configs: dict[str, list[dict]]  # mini (and preview): a few episodes, in memory
@@ -176,30 +191,35 @@ class FamilyBuild:
     tally: FamilyTally                    # what the report and figures read of the full config
     rows_read: int
     rejects: RejectLog
-    stages: list[EpisodeStage]
+    stages: list[dict]                    # the per-episode stages' descriptions (recipe versions, models)
     coordinator: Coordinator
     probe: dict
     label_run: LabelRun
     splits: dict                          # each split of the full config: episodes, outcome balance
     rank_curve: RankCurve                 # the trained coordinators' scores, and the chosen one
+    caches: FamilyCaches
 
 
 @dataclass
 class FamilyRead:
-    """What a family's reading pass and selection leave for the rest of its build."""
+    """What a family's reading pass and selection leave for the rest of its build: the spilled episodes, and of
+    the selected ones (in the sources' order) their ids, turns, probe labels and prompt groups."""
 
     plan: FamilyPlan
     spill: Spill
-    read: ReadPass
     rejects: RejectLog
+    rows_read: int
     selected_ids: set[str]
+    episode_ids: list[str]          # the selected episodes, in the sources' order
+    turns: list[int]                # turns of each selected episode
+    labels: dict[str, list]         # the probe's labels of each selected episode, per target
+    groups: list[str]               # the prompt group of each selected episode
     mini_ids: set[str]
-    positions: list[int]  # the selected episodes' places among the accepted ones: the sources' order
-    turns: list[int]      # turns of each selected episode
 
 
 def read_family(config: BuildConfig, plan: FamilyPlan, timer: StepTimer, work: Path) -> FamilyRead:
-    """The reading pass (rows -> episodes spilled to disk, or counted rejections) and the family's selection."""
+    """The reading pass (rows -> episodes spilled to disk, or counted rejections) and the family's selection.
+    The keys of every accepted episode are dropped on return: the steps after it need the selected ones only."""
     family = plan.family
     rejects = RejectLog()
     spill = Spill(work / f"{family.name}-episodes", batch_size=SPILL_BATCH, file_records=SPILL_FILE_RECORDS)
@@ -212,8 +232,11 @@ def read_family(config: BuildConfig, plan: FamilyPlan, timer: StepTimer, work: P
                          f"{dict(rejects.counts) or ''}, {len(read.keys)} accepted before selection")
     selected_ids = {key.episode_id for key in chosen}
     positions = [i for i, key in enumerate(read.keys) if key.episode_id in selected_ids]
-    return FamilyRead(plan, spill, read, rejects, selected_ids, {key.episode_id for key in mini_keys}, positions,
-                      [read.keys[i].turns for i in positions])
+    return FamilyRead(plan, spill, rejects, read.rows_read, selected_ids,
+                      episode_ids=[read.keys[i].episode_id for i in positions],
+                      turns=[read.keys[i].turns for i in positions],
+                      labels={name: [values[i] for i in positions] for name, values in read.targets.items()},
+                      groups=[read.groups[i] for i in positions], mini_ids={key.episode_id for key in mini_keys})
 
 
 def choose_rank(config: BuildConfig, reads: list[FamilyRead]) -> tuple[BuildConfig, str | None]:
@@ -235,62 +258,119 @@ def choose_rank(config: BuildConfig, reads: list[FamilyRead]) -> tuple[BuildConf
         "basis needs one per dimension (pass --rank to choose)")
 
 
-def build_family(config: BuildConfig, read_result: FamilyRead, timer: StepTimer, engine, staging: Path,
-                 work: Path) -> FamilyBuild:
-    """One family in the three streaming passes after reading: embed (each distinct text once), fit (the basis,
-    on a capped sample of turns), write (latents, labels, judge, Parquet shards, tally, probe features)."""
-    plan, spill, read, rejects = read_result.plan, read_result.spill, read_result.read, read_result.rejects
-    family = plan.family
-    step = partial(_step, timer, family.name)
-    selected_ids, mini_ids = read_result.selected_ids, read_result.mini_ids
-    positions, turns = read_result.positions, read_result.turns
+@dataclass
+class Embedded:
+    """The embed step's result: every distinct text of the selected episodes, embedded once (memory-mapped)."""
 
+    table: EmbeddingTable
+    cache: dict  # distinct texts, embedded, from the cache, rejected cache files
+
+
+@dataclass
+class AnalysisInputs:
+    """What the write step gathers for the analyses, as the episodes go by: the probe's planned episodes'
+    features, the trained coordinators' sequences, and the labels and prompt groups of the selected episodes."""
+
+    features: ProbeFeatures
+    sequences: SequenceFeatures
+    plan: dict                # the probe's folds per target (probe_plan)
+    positions: list[int]      # the planned episodes, as positions among the selected ones
+    labels: dict[str, list]
+    groups: list[str]
+
+
+@dataclass
+class Written:
+    """The write step's result: the configs written (their DatasetInfo), the full config's tally and split
+    report, the small configs' episodes, the labels' run, and the analyses' inputs."""
+
+    infos: dict
+    tally: FamilyTally
+    splits: dict
+    small_configs: dict[str, list[dict]]
+    label_run: LabelRun
+    analysis: AnalysisInputs
+
+
+@dataclass
+class Analysed:
+    """The analyses' result: the latent probe, the rank curve, and what the probe's score cache gave."""
+
+    probe: dict
+    rank_curve: RankCurve
+    cache: dict
+
+
+def build_family(config: BuildConfig, read: FamilyRead, timer: StepTimer, engine, staging: Path,
+                 work: Path) -> FamilyBuild:
+    """One family's steps after reading, in order, each a unit with one job and a typed result: embed (each
+    distinct text once), fit (the basis, on a capped sample of turns), write (the per-episode stages, the judge,
+    the Parquet shards, the tally, the analyses' inputs), analyse (the latent probe, the rank curve)."""
+    step = partial(_step, timer, read.plan.family.name)
+    embedded = embed_step(config, read, engine, work, step)
+    coordinator = fit_step(config, read, embedded.table, engine, step)
+    written = write_step(config, read, embedded.table, coordinator, engine, staging, work, step)
+    analysed = analyse_step(config, read.plan.family, written.analysis, coordinator, step)
+    return FamilyBuild(read.plan, written.small_configs, written.infos, written.tally, read.rows_read, read.rejects,
+                       describe_stages(config.encoding, coordinator, embedded.table), coordinator, analysed.probe,
+                       written.label_run, written.splits, analysed.rank_curve,
+                       FamilyCaches(embeddings=embedded.cache, probe_scores=analysed.cache,
+                                    judge=written.label_run.cache_counts()))
+
+
+def embed_step(config: BuildConfig, read: FamilyRead, engine, work: Path, step) -> Embedded:
+    """Every distinct text of the selected episodes, embedded once by the engine (or taken from the cache)."""
     with step("embedding"):
-        table_builder = TableBuilder(engine.embedder, _cache_dir(config), work / f"{family.name}-vectors",
+        table_builder = TableBuilder(engine.embedder, _cache_dir(config), work / f"{read.plan.family.name}-vectors",
                                      encode=engine.encode)
-        for batch in progress(spill.batches(selected_ids), config.progress, desc="embedding", unit=" batch",
-                              total=-(-len(positions) // spill.batch_size)):
+        for batch in progress(read.spill.batches(read.selected_ids), config.progress, desc="embedding",
+                              unit=" batch", total=-(-len(read.episode_ids) // read.spill.batch_size)):
             for episode in batch:
                 table_builder.add(episode_texts(episode))
         table = table_builder.finish()
-    with step("basis fit"):
-        observations = fit_observations(spill.batches(selected_ids), table, fit_turns(turns, config.seed))
-        coordinator = fit_coordinator(observations, total_turns=sum(turns), method=config.projection, rank=config.rank,
-                                      decay=config.coordinator_decay, seed=config.seed,
-                                      embedding_model={**engine.embedder.identity.describe(), "dimension": table.dimension})
-        del observations
+    return Embedded(table, {k: table.stats[k] for k in ("distinct_texts", "embedded", "from_cache")}
+                    | {"rejected_files": len(table.stats["rejected_cache_files"])})
 
-    stages = writing_stages(config.encoding, coordinator, table)
-    labels = {name: [values[i] for i in positions] for name, values in read.targets.items()}
-    groups = [read.groups[i] for i in positions]
-    probe = probe_plan(groups, labels, config.seed)
-    probe_positions = sorted(set().union(*(p.tolist() for p in probe.values()))) if probe else []
-    probe_wanted = {read.keys[positions[i]].episode_id for i in probe_positions}
-    rows_read = read.rows_read
-    del read
-    read_result.read = None  # the keys are no longer needed
-    features = ProbeFeatures(coordinator, table, family.sided, work / f"{family.name}-probe")
+
+def fit_step(config: BuildConfig, read: FamilyRead, table: EmbeddingTable, engine, step) -> Coordinator:
+    """The low-rank basis and the recurrent coordinator, fitted on a seeded sample of at most MAX_FIT_TURNS turns."""
+    with step("basis fit"):
+        observations = fit_observations(read.spill.batches(read.selected_ids), table, fit_turns(read.turns, config.seed))
+        return fit_coordinator(observations, total_turns=sum(read.turns), method=config.projection, rank=config.rank,
+                               decay=config.coordinator_decay, seed=config.seed,
+                               embedding_model={**engine.embedder.identity.describe(), "dimension": table.dimension})
+
+
+def write_step(config: BuildConfig, read: FamilyRead, table: EmbeddingTable, coordinator: Coordinator, engine,
+               staging: Path, work: Path, step) -> Written:
+    """The selected episodes through the per-episode stages (by the engine) and the judge, into the full config's
+    shards by split; the tally, the analyses' inputs and the small configs gathered as they go by."""
+    family, spill = read.plan.family, read.spill
+    plan = probe_plan(read.groups, read.labels, config.seed)
+    planned = sorted(set().union(*(p.tolist() for p in plan.values()))) if plan else []
+    planned_ids = {read.episode_ids[i] for i in planned}
     fractions = parse_fractions(config.split_fractions)
-    sequences = SequenceFeatures(table, family, fractions)  # the trained coordinators' episodes: the probe's
+    analysis = AnalysisInputs(ProbeFeatures(coordinator, table, family.sided, work / f"{family.name}-probe"),
+                              SequenceFeatures(table, family, fractions), plan, planned, read.labels, read.groups)
     tally = FamilyTally(family)
     writer = SplitConfigWriter(family.full_config, staging, config.rank, config.max_shard_bytes, fractions, group_of,
                                family.split_outcome)
-    judge = JudgeStep(judge_settings(config), _cache_dir(config), len(positions), config.progress) \
+    judge = JudgeStep(judge_settings(config), _cache_dir(config), len(read.episode_ids), config.progress) \
         if config.labeler == "judge" else None
     mini: list[dict] = []
-    enriched = engine.enrich(spill, selected_ids, config.encoding, coordinator, table, step)  # the stages, by batch
+    enriched = engine.enrich(spill, read.selected_ids, config.encoding, coordinator, table, step)  # by batch
     for batch in progress(enriched, config.progress, desc="writing", unit=" batch",
-                          total=-(-len(positions) // spill.batch_size)):
+                          total=-(-len(read.episode_ids) // spill.batch_size)):
         if judge:
             with step("judge"):
                 batch = judge.process(batch)
         with step("writing"):
             writer.add(batch)
             tally.add_all(batch)
-            planned = [e for e in batch if e["episode_id"] in probe_wanted]
-            features.add(planned)
-            sequences.add(planned)
-            mini += [copy.deepcopy(e) for e in batch if e["episode_id"] in mini_ids]
+            chosen = [e for e in batch if e["episode_id"] in planned_ids]
+            analysis.features.add(chosen)
+            analysis.sequences.add(chosen)
+            mini += [copy.deepcopy(e) for e in batch if e["episode_id"] in read.mini_ids]
     label_run = judge.finish() if judge else LabelRun(identity=OfflineLabeler.identity)
     if judge and (tally.labelled == 0 or tally.labelled < config.min_labelled * tally.episodes):
         raise BuildError(f"the judge labelled {tally.labelled} of {tally.episodes} episodes (--min-labelled "
@@ -303,28 +383,26 @@ def build_family(config: BuildConfig, read_result: FamilyRead, timer: StepTimer,
             small[family.preview_config] = make_preview(mini)
         for name, episodes in small.items():
             infos[name] = write_config(episodes, name, staging, config.rank, config.max_shard_bytes)
+    return Written(infos, tally, writer.report(), small, label_run, analysis)
 
-    status(f"{family.name}: probing what the coordinator state keeps ({len(probe)} targets, "
-           f"{len(positions)} episodes, grouped folds, baselines)...", config.progress)
+
+def analyse_step(config: BuildConfig, family: EpisodeFamily, inputs: AnalysisInputs, coordinator: Coordinator,
+                 step) -> Analysed:
+    """What the stored state keeps (the latent probe, grouped folds and baselines) and the rank curve of trained
+    coordinators, from the inputs the write step gathered."""
+    status(f"{family.name}: probing what the coordinator state keeps ({len(inputs.plan)} targets, "
+           f"{len(inputs.groups)} episodes, grouped folds, baselines)...", config.progress)
     probe_cache = ScoreCache(_cache_dir(config))
     with step("probe"):
-        probe_result = probe_report(features, probe_positions, probe, labels, groups, folds=config.probe_folds,
-                                    seed=config.seed, cache=probe_cache)
+        probe = probe_report(inputs.features, inputs.positions, inputs.plan, inputs.labels, inputs.groups,
+                             folds=config.probe_folds, seed=config.seed, cache=probe_cache)
     status(f"{family.name}: training low-rank recurrent coordinators (ranks {config.trained_ranks}, "
-           f"{len(sequences.splits)} episodes)...", config.progress)
+           f"{len(inputs.sequences.splits)} episodes)...", config.progress)
     with step("rank curve"):
-        curve = rank_curve(sequences, features.baselines(), ranks=parse_ranks(config.trained_ranks), seed=config.seed,
-                           embedding_model=coordinator.embedding_model)
-        del sequences
-        features.close()
-        del features, labels, groups  # the probe's rows: the report, the card and the figures that follow need none
-    timer.caches[family.name] = {"embeddings": {k: table.stats[k] for k in ("distinct_texts", "embedded", "from_cache")}
-                                 | {"rejected_files": len(table.stats["rejected_cache_files"])},
-                                 "probe_scores": probe_cache.stats(),
-                                 **({"judge": {k: label_run.judge_usage[k] for k in ("calls", "cached", "cache_rejected")}}
-                                    if label_run.judge_usage else {})}
-    return FamilyBuild(plan, small, infos, tally, rows_read, rejects, stages, coordinator,
-                       probe_result, label_run, writer.report(), curve)
+        curve = rank_curve(inputs.sequences, inputs.features.baselines(), ranks=parse_ranks(config.trained_ranks),
+                           seed=config.seed, embedding_model=coordinator.embedding_model)
+    inputs.features.close()
+    return Analysed(probe, curve, probe_cache.stats())
 
 
 def fit_observations(batches: Iterable[list[dict]], table, chosen: np.ndarray) -> np.ndarray:
@@ -357,8 +435,8 @@ def build(config: BuildConfig) -> dict:
             tempfile.TemporaryDirectory(prefix="multi-llm-coord-work-") as work, \
             environment(TORCHINDUCTOR_CACHE_DIR=str(Path(work) / "torchinductor")):
         timer = StepTimer()
-        report = build_into(config, planned, output.staging, timer, Path(work))
-        (output.staging / RUN_FILE).write_text(json.dumps(run_log(timer), indent=2) + "\n", encoding="utf-8")
+        report, built = build_into(config, planned, output.staging, timer, Path(work))
+        (output.staging / RUN_FILE).write_text(json.dumps(run_log(timer, built), indent=2) + "\n", encoding="utf-8")
         output.commit()
     return report
 
@@ -399,19 +477,21 @@ def environment(**values: str):
             os.environ.pop(name, None)
 
 
-def run_log(timer: StepTimer) -> dict:
+def run_log(timer: StepTimer, built: list[FamilyBuild]) -> dict:
     """What this run did that the data does not depend on: seconds per step, in the order the steps ran, and
-    what the caches gave (build-run.json)."""
+    what each family's caches gave (build-run.json)."""
     return {"elapsed_seconds": timer.seconds, "total_seconds": round(sum(timer.seconds.values()), 3),
-            "caches": timer.caches}
+            "caches": {result.plan.family.name: result.caches.to_report() for result in built}}
 
 
 def _step(timer: StepTimer, family: str, name: str):
     return timer.step(f"{family}: {name}")
 
 
-def build_into(config: BuildConfig, planned: list[FamilyPlan], staging: Path, timer: StepTimer, work: Path) -> dict:
-    """Build every family into `staging` (its Parquet shards as they stream), then the report and the card.
+def build_into(config: BuildConfig, planned: list[FamilyPlan], staging: Path, timer: StepTimer,
+               work: Path) -> tuple[dict, list[FamilyBuild]]:
+    """Build every family into `staging` (its Parquet shards as they stream), then the report and the card; the
+    report and every family's build.
     `work` holds the spills and the vectors files (the system's temporary folder: set TMPDIR to move it)."""
     # One embedder for the build: the model loads, and its weights are hashed for the cache key, once.
     embedder = Embedder(config.embedding_model, batch_size=config.embedding_batch_size, device=config.device,
@@ -428,7 +508,7 @@ def build_into(config: BuildConfig, planned: list[FamilyPlan], staging: Path, ti
     finally:
         engine.close()
     with timer.step("writing"):
-        return write_folder(config, built, staging)
+        return write_folder(config, built, staging), built
 
 
 def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -> dict:
@@ -447,7 +527,7 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
         tally=result.tally,
         rows_read=result.rows_read,
         rejects=result.rejects,
-        stages=[stage.describe() for stage in result.stages],
+        stages=result.stages,
         probe=result.probe,
         label_run=result.label_run,
         notes=result.plan.notes,

@@ -1,7 +1,7 @@
 """What the command line shows while a build runs: one named tqdm bar per step (on stderr), a status line
 for steps that have no countable items, and nothing from third-party libraries (transformers'
 "Loading weights", sentence-transformers' "Batches", datasets' and huggingface_hub's bars). With
---no-progress nothing is shown at all. `StepTimer` records each step's elapsed time (and the caches' hits) for the summary."""
+--no-progress nothing is shown at all. `StepTimer` records each step's elapsed time for the summary."""
 
 from __future__ import annotations
 
@@ -55,7 +55,6 @@ class StepTimer:
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
-        self.caches: dict[str, dict] = {}  # per family: what the caches gave
 
     @contextmanager
     def step(self, name: str):

@@ -23,6 +23,12 @@ def writing_stages(encoding: str, coordinator: Coordinator, table: EmbeddingTabl
     ]
 
 
+def describe_stages(encoding: str, coordinator: Coordinator, table: EmbeddingTable) -> list[dict]:
+    """The writing stages' identities and parameters for the report (recipe versions, models). Each engine makes
+    its own stages where it runs them (a Ray actor in its process); making them loads nothing."""
+    return [stage.describe() for stage in writing_stages(encoding, coordinator, table)]
+
+
 def run_stages(stages: list[EpisodeStage], episodes: list[dict], step=None) -> list[dict]:
     """A batch of episodes through `stages`, in order, each timed under its name."""
     for stage in stages:

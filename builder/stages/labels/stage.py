@@ -25,6 +25,12 @@ class LabelRun:
     judge_usage: dict | None = None
     agreement: dict | None = None
 
+    def cache_counts(self) -> dict | None:
+        """What the judge's answer cache gave in this run (None without a judge)."""
+        if not self.judge_usage:
+            return None
+        return {k: self.judge_usage[k] for k in ("calls", "cached", "cache_rejected")}
+
 
 class OfflineLabelStage(EpisodeStage):
     """Computes and writes `labels` and `turns[].coordination_events` with the offline rules."""
