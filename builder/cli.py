@@ -21,7 +21,7 @@ from builder.config import SAMPLE_SOURCE, BuildConfig, ConfigError, flag_name
 from builder.evaluation import test_reading
 from builder.families import FAMILIES, config_names, family_of_config
 from builder.files import default_cache_dir
-from builder.layout import REPORT_FILE, RUN_FILE
+from builder.layout import CARD_FILE, DATA_DIR, MANIFEST_FILE, REPORT_FILE, RUN_FILE
 from builder.output.report import RUN_LOG_SHAPE, ReportError, family_sections, read_report, shape_problems
 from builder.redact import redact
 from builder.sources import SourceError
@@ -71,6 +71,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version",
                         version=f"multi-llm-coord {builder.__version__} (dataset schema {SCHEMA_VERSION})")
     commands = parser.add_subparsers(dest="command", required=True)
+    parser.commands = commands  # each command's own parser, for its usage line on a bad option (main)
     build = commands.add_parser("build", help="Build the dataset folder (Parquet configs, card, report).")
     _add_config_flags(build)
     validate = commands.add_parser("validate", help="Check a built folder: schema, configs, invariants.")
@@ -133,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     (`exit_status`): no error prints a traceback unless asked (`--debug`, or MULTI_LLM_COORD_DEBUG=1). A reader
     that closes our output early (`stats --json | head -1`) ends it quietly with the status of a process that
     SIGPIPE ended. A build's folder is committed before its summary is printed, so a closed stdout costs nothing."""
-    args = make_parser().parse_args(argv)  # a usage error is argparse's own message and exit 2
+    parser = make_parser()
+    args, unknown = parser.parse_known_args(argv)  # a usage error is argparse's own message and exit 2
+    if unknown:  # with the command's own usage, not the top-level one
+        parser.commands.choices[args.command].error(
+            f"unrecognized arguments: {' '.join(unknown)}")
     debug = args.debug or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
     try:
         return _main(args)
@@ -290,8 +295,16 @@ def _evaluate(args) -> int:
         print(f"error: --config must be one of {', '.join(f.full_config for f in FAMILIES)}, got {args.config!r}",
               file=sys.stderr)
         return USAGE_EXIT
+    refusal = not_a_build(args.output_dir)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return USAGE_EXIT
     if not (args.output_dir / "data" / args.config).is_dir():
-        print(f"error: {args.output_dir}: no config {args.config} (is it a build folder?)", file=sys.stderr)
+        built = sorted(p.name for p in (args.output_dir / "data").iterdir() if p.is_dir()) \
+            if (args.output_dir / "data").is_dir() else []
+        built_full = [name for name in config_names() if name in built and family_of_config(name).full_config == name]
+        print(f"error: {args.output_dir}: this build has no config {args.config} (its full configs: "
+              f"{', '.join(built_full) or 'none'})", file=sys.stderr)
         return USAGE_EXIT
     try:
         episodes = read_split_episodes(args.output_dir, args.config, family)
@@ -305,12 +318,28 @@ def _evaluate(args) -> int:
     return 0
 
 
+def not_a_build(folder: Path) -> str | None:
+    """Why `folder` is not a build folder at all (one line), or None: what `validate`, `stats` and `evaluate` refuse
+    as an input error (exit 2) before looking inside. A build folder with problems is another matter (`validate`
+    lists them, exit 1)."""
+    folder = Path(folder)
+    if not folder.exists():
+        return f"{folder}: no such folder"
+    if not folder.is_dir():
+        return f"{folder}: not a folder"
+    if not any((folder / name).is_file() for name in (REPORT_FILE, MANIFEST_FILE, CARD_FILE)) \
+            and not (folder / DATA_DIR).is_dir():
+        return f"{folder}: not a build folder (no {REPORT_FILE}, {MANIFEST_FILE}, {CARD_FILE} or {DATA_DIR}/)"
+    return None
+
+
 def _validate(output_dir: Path) -> int:
     from builder.validate import validate_folder
 
-    if not output_dir.is_dir():  # an input error (exit 2), not an invalid build (exit 1)
-        print(f"error: {output_dir}: no such folder", file=sys.stderr)
-        return 2
+    refusal = not_a_build(output_dir)
+    if refusal:  # an input error (exit 2), not an invalid build (exit 1)
+        print(f"error: {refusal}", file=sys.stderr)
+        return USAGE_EXIT
     problems = validate_folder(output_dir)
     if problems:
         for problem in problems:
@@ -322,8 +351,9 @@ def _validate(output_dir: Path) -> int:
 
 
 def _stats(output_dir: Path, as_json: bool) -> int:
-    if not Path(output_dir).is_dir():
-        print(f"error: {output_dir}: no such folder", file=sys.stderr)
+    refusal = not_a_build(output_dir)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
         return USAGE_EXIT
     report = read_report(Path(output_dir) / REPORT_FILE)  # a missing or corrupt report: ReportError, exit 2
     print(json.dumps(report, indent=2, sort_keys=True) if as_json else summary_table(report, read_run_log(output_dir)))
@@ -385,6 +415,8 @@ def summary_table(report: dict, run: dict | None = None) -> str:
             if "judge" in caches:
                 parts.append(f"judge {caches['judge']['cached']} cached / {caches['judge']['calls']} calls")
             lines.append(f"caches ({family}): " + ", ".join(parts))
+        if run.get("python_warnings"):
+            lines.append(f"python warnings: {len(run['python_warnings'])} kinds, recorded in {RUN_FILE} (not data)")
     return "\n".join(lines)
 
 

@@ -195,6 +195,8 @@ def read_vectors(path: Path, wanted: list[str]) -> dict[str, np.ndarray]:
     with `episode_id` and `vectors` arrays, or .npy holding a structured array with the fields `episode_id` and
     `vector` (a fixed-length subarray). Every id of `wanted` must be there, with one length and finite values."""
     path = Path(path)
+    if not path.is_file():
+        raise EvaluationError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     try:
         if path.suffix == ".parquet":
             import pyarrow.parquet as pq

@@ -56,7 +56,7 @@ from builder.output.folder import OutputFolder, OutputRefused
 from builder.output.report import build_report, config_summary, family_report, full_summary
 from builder.output.tally import FamilyTally
 from builder.output.writer import SplitConfigWriter, write_config
-from builder.progress import StepTimer, progress, quiet_third_party, status, warn
+from builder.progress import StepTimer, progress, python_warnings_recorded, quiet_third_party, status, warn
 from builder.rejections import RejectLog, Rejection, RowLocation
 from builder.selection import EpisodeKey, make_preview
 from builder.splits import parse_fractions
@@ -228,8 +228,10 @@ def read_family(config: BuildConfig, plan: FamilyPlan, timer: StepTimer, work: P
                              show_progress=config.progress)
     chosen, mini_keys = family.select(read.keys, config)
     if not chosen:
-        raise BuildError(f"no {family.name} episode to write: {read.rows_read} rows read, {rejects.total} rejected "
-                         f"{dict(rejects.counts) or ''}, {len(read.keys)} accepted before selection")
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(rejects.counts.items()))
+        raise BuildError(f"no {family.name} episode to write from {', '.join(plan.sources) or 'its sources'}: "
+                         f"{read.rows_read} rows read, {rejects.total} rejected{f' ({reasons})' if reasons else ''}, "
+                         f"{len(read.keys)} accepted before selection")
     selected_ids = {key.episode_id for key in chosen}
     positions = [i for i, key in enumerate(read.keys) if key.episode_id in selected_ids]
     return FamilyRead(plan, spill, rejects, read.rows_read, selected_ids,
@@ -246,6 +248,9 @@ def choose_rank(config: BuildConfig, reads: list[FamilyRead]) -> tuple[BuildConf
     --rank that the data cannot fit is an error, known before anything is embedded."""
     fewest = min(reads, key=lambda r: sum(r.turns))
     turns = sum(fewest.turns)
+    if turns < 2:  # one observation has no variance to fit a basis on (PCA divides by turns - 1)
+        raise BuildError(f"the {fewest.plan.family.name} episodes have {turns} turn{'s' if turns != 1 else ''}; fitting the low-rank basis needs "
+                         f"at least 2 turns (add an episode, or one with more turns)")
     if config.rank is not None:
         if config.rank > turns:
             raise BuildError(f"--rank {config.rank} needs at least {config.rank} turns to fit the basis on; the "
@@ -435,8 +440,10 @@ def build(config: BuildConfig) -> dict:
             tempfile.TemporaryDirectory(prefix="multi-llm-coord-work-") as work, \
             environment(TORCHINDUCTOR_CACHE_DIR=str(Path(work) / "torchinductor")):
         timer = StepTimer()
-        report, built = build_into(config, planned, output.staging, timer, Path(work))
-        (output.staging / RUN_FILE).write_text(json.dumps(run_log(timer, built), indent=2) + "\n", encoding="utf-8")
+        with python_warnings_recorded() as python_warnings:
+            report, built = build_into(config, planned, output.staging, timer, Path(work))
+        (output.staging / RUN_FILE).write_text(json.dumps(run_log(timer, built, python_warnings), indent=2) + "\n",
+                                               encoding="utf-8")
         output.commit()
     return report
 
@@ -477,11 +484,12 @@ def environment(**values: str):
             os.environ.pop(name, None)
 
 
-def run_log(timer: StepTimer, built: list[FamilyBuild]) -> dict:
-    """What this run did that the data does not depend on: seconds per step, in the order the steps ran, and
-    what each family's caches gave (build-run.json)."""
+def run_log(timer: StepTimer, built: list[FamilyBuild], python_warnings: list[str]) -> dict:
+    """What this run did that the data does not depend on: seconds per step, in the order the steps ran, what
+    each family's caches gave, and the Python warnings the libraries raised (build-run.json)."""
     return {"elapsed_seconds": timer.seconds, "total_seconds": round(sum(timer.seconds.values()), 3),
-            "caches": {result.plan.family.name: result.caches.to_report() for result in built}}
+            "caches": {result.plan.family.name: result.caches.to_report() for result in built},
+            "python_warnings": python_warnings}
 
 
 def _step(timer: StepTimer, family: str, name: str):

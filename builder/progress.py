@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from contextlib import contextmanager
+from pathlib import Path
 
 
 def progress(iterable, enabled: bool, **kwargs):
@@ -48,6 +50,26 @@ def quiet_third_party() -> None:
         transformers.utils.logging.set_verbosity_error()
     except ImportError:  # pragma: no cover - sentence-transformers always brings transformers
         pass
+
+
+@contextmanager
+def python_warnings_recorded():
+    """Python warnings raised inside the block (a library's RuntimeWarning, matplotlib's UserWarning, in any thread)
+    are recorded instead of printed with a line of someone else's source: the block yields a list that it fills
+    with one line per distinct warning and how often it came (the build writes them to build-run.json; the
+    summary says how many)."""
+    found: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield found
+        finally:
+            counts: dict[str, int] = {}
+            for warning in caught:
+                line = f"{warning.category.__name__}: {str(warning.message).splitlines()[0][:300]} " \
+                       f"({Path(warning.filename).name}:{warning.lineno})"
+                counts[line] = counts.get(line, 0) + 1
+            found += [line if count == 1 else f"{line} x{count}" for line, count in counts.items()]
 
 
 class StepTimer:

@@ -9,6 +9,7 @@ import numpy as np
 from builder.layout import FIGURES_DIR
 from builder.stages.latents.trained import ordered_rows
 
+
 def write_figures(tally, family, folder: Path) -> dict[str, str]:
     """Write a family's figures into `folder` from its full config's tally (builder/output/tally.py), their names
     prefixed by the family's `figure_prefix`; return {figure name: path relative to the dataset root}."""
@@ -38,14 +39,19 @@ def _tokens(axes, tally):
     values = [by_position[i] for i in range(positions)]
     top = max(max(v) for v in values if v) or 1
     bins = np.logspace(0, np.log10(top + 1), 30)
+    # Positions, not names: one episode's agent names would label bars that mix every episode's agents. A sided
+    # family's positions are its sides (model_a, model_b).
+    sides = tally.family.sides or ()
     for index, series in enumerate(values):
-        label = tally.agent_ids[index] if positions <= 4 and index < len(tally.agent_ids) else f"agent {index}"
-        axes.hist([v + 1 for v in series], bins=bins, alpha=0.55, label=label)
+        label = sides[index] if index < len(sides) else f"agent position {index}"
+        axes.hist([v + 1 for v in series], bins=bins, alpha=0.55, label=label if positions <= 8 else None)
     axes.set_xscale("log")
     axes.set_xlabel("output tokens per episode (+1, log scale)")
     axes.set_ylabel("episodes")
-    axes.set_title("Output tokens per agent")
-    axes.legend()
+    _whole_counts(axes)
+    axes.set_title("Output tokens per agent position" + ("" if positions <= 8 else f" ({positions} positions)"))
+    if positions <= 8:
+        axes.legend()
 
 
 def _latents(axes, tally):
@@ -71,7 +77,15 @@ def _diversity(axes, tally):
     axes.hist(values, bins=np.linspace(1, top, 31), color="#9467bd")
     axes.set_xlabel("effective diversity N* per turn (1 = identical answers)")
     axes.set_ylabel("turns")
+    _whole_counts(axes)
     axes.set_title("Effective diversity of the agents' answers")
+
+
+def _whole_counts(axes) -> None:
+    """A count axis shows whole numbers (no 1.25 episodes)."""
+    from matplotlib.ticker import MaxNLocator
+
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def write_rank_curve(curve: dict, family, folder: Path) -> dict[str, str]:

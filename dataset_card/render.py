@@ -121,6 +121,7 @@ def decided_by_text(decided_by: list, words: dict[str, str] | None = None) -> st
     return "; ".join(f"{count} episodes: {name(kind)}" for kind, count in decided_by) + " (by their judge ids)"
 
 
+PRETTY_NAME = "Multi-LLM coordination episodes"
 LICENCE_NAME = "per-source-licences"  # the card's `license_name` where the YAML says `other`
 
 
@@ -175,7 +176,7 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
     licence = card_licence([_as_provenance(s) for s in sources])
     default = default_config(infos)
     card_data = DatasetCardData(
-        pretty_name=f"Multi-LLM coordination episodes ({sources[0]['name']})",
+        pretty_name=PRETTY_NAME,  # the sources are named in the card's body
         license=licence,
         # the dataset card spec asks for both where the licence is `other`
         **({"license_name": LICENCE_NAME, "license_link": LICENCES_FILE} if licence == "other" else {}),

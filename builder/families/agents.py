@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from builder.families.base import EpisodeFamily, FamilyPlan, SourceOption, VoteOutcomes
 from builder.provenance import team_provenance
 from builder.sources.agent_teams import iter_team_rows, plan_team_sources
+from builder.sources.loaders import source_name
 from builder.stages.labels.attribution import attribution_report, attribution_row
 
 
@@ -103,7 +104,7 @@ class AgentTeamFamily(EpisodeFamily):
             found = team_provenance(team_file.path, team_file.layout)
             provenance.setdefault(found.name, found)
         return FamilyPlan(self, rows=lambda: iter_team_rows(files, config.max_text_chars),
-                          provenance=list(provenance.values()))
+                          provenance=list(provenance.values()), sources=[source_name(s) for s in sources])
 
     def outcome_tally(self) -> TeamOutcomes:
         return TeamOutcomes()

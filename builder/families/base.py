@@ -44,6 +44,7 @@ class FamilyPlan:
     rows: Callable[[], Iterable[tuple[RowLocation, object, Callable]]]
     provenance: list[Provenance] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # its sources as messages name them (a local path by its name)
 
 
 class EpisodeFamily:

@@ -8,6 +8,7 @@ from builder.config import ConfigError
 from builder.families.base import EpisodeFamily, FamilyPlan, SourceOption
 from builder.provenance import debate_provenance
 from builder.sources.debates import iter_debate_rows, plan_debate_sources, questions_of
+from builder.sources.loaders import source_name
 
 
 class DebateFamily(EpisodeFamily):
@@ -36,4 +37,5 @@ class DebateFamily(EpisodeFamily):
         plan = plan_debate_sources(sources, questions_of(config.questions, sources), config.max_text_chars,
                                    config.questions_order)
         return FamilyPlan(self, rows=lambda: iter_debate_rows(plan), notes=plan.notes,
+                          sources=[source_name(s) for s in sources],
                           provenance=list({f.kind: debate_provenance(f.name, f.kind) for f in plan.files}.values()))

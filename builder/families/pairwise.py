@@ -50,7 +50,7 @@ class PairwiseFamily(EpisodeFamily):
                 check_local_path(Path(source))  # a FIFO, a build folder, UTF-16 text
         return FamilyPlan(self, rows=lambda: pairwise_rows(config), provenance=[arena_provenance(
             source, license=config.license, judge_kind=config.judge_kind, citation=citation_of(config))
-            for source in config.source_list])
+            for source in config.source_list], sources=[source_name(s) for s in config.source_list])
 
     def select(self, keys, config):
         chosen = select_full(keys, languages=config.languages, limit=config.limit, stratify=config.stratify,

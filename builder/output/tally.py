@@ -135,7 +135,6 @@ class FamilyTally:
         self.models: Counter = Counter()
         self.judge_kinds: Counter = Counter()       # who decided the outcomes, from the episodes' judge ids
         self.judge_kinds_by_source: defaultdict[str, Counter] = defaultdict(Counter)
-        self.agent_ids: list[str] = []              # the first episode's agents: the token figure's legend
         self.final_states = array("f")              # h_T of every episode, one after another (float32)
         self.outcome_groups: list[str] = []         # per episode: its outcome group
         self.validity_groups: array = array("q")    # per episode: its prompt or question, as a number
@@ -151,8 +150,6 @@ class FamilyTally:
         self.turns += len(episode["turns"])
         self.tokens.add(episode)
         self.diversity.add(episode)
-        if not self.agent_ids:
-            self.agent_ids = [a["agent_id"] for a in episode["agents"]]
         self.agents_per_episode.append(len(episode["agents"]))
         self.turns_per_episode.append(len(episode["turns"]))
         self.final_states.extend(np.asarray(episode["turns"][-1]["latent_h"], dtype=np.float32))  # not an array each
