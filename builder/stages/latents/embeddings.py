@@ -44,6 +44,9 @@ class ModelIdentity:
     weights_sha256: str
     max_seq_length: int | None
     precision: str = "float32"  # float16: weights and activations in half precision (--embedding-precision)
+    # "alone" (Embedder.encode, batch size 1): a text's vector depends on the text only. Vectors of padded batches
+    # (and those cached before this field, all batched) differ by up to ~1e-7: they are never mixed.
+    batching: str = "alone"
 
     def describe(self) -> dict:
         """The identity as recorded in cache stamps and coordinator.json. Full precision is the unstated default,
@@ -81,18 +84,13 @@ def longest_first(texts: list[str]) -> list[int]:
     return sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))
 
 
-# Texts per batch by device and precision, measured (not guessed) on these machines' 2 CPU cores with AVX512-BF16:
-# 200 real arena answers (median 342 words), longest first, medians of 3 (seconds): float32 at 4 / 16 / 32 / 64:
-# 17.3 / 8.5 / 7.0 / 7.2; bfloat16: 2.5 / 2.0 / 2.0 / 2.4. GPUs keep 64 (not measurable here: no GPU).
-DEFAULT_BATCH_SIZES = {("cpu", "float32"): 32, ("cpu", "bfloat16"): 16}
-GPU_BATCH_SIZE = 64
+# Texts per batch: 1, each text alone, so that a text's vector depends on the text only (Embedder.encode). On these
+# 2-core CPUs it costs nothing on real answers: 200 arena answers (median 305 words), longest first, took 9.0-10.4 s
+# alone and 9.2-9.8 s in padded batches of 32 (two runs each); one-line questions take 3.5x longer alone. A GPU
+# gains from batches: --embedding-batch-size 64 there, and its vectors are cached apart (ModelIdentity.batching).
+DEFAULT_BATCH_SIZE = 1
 # Half precisions and the torch dtype each runs the model in; the vectors are returned as float32 either way.
 HALF_PRECISIONS = {"float16": "float16", "bfloat16": "bfloat16"}
-
-
-def default_batch_size(device: str | None, precision: str) -> int:
-    """The measured batch size for where the model runs (`device` None: CUDA when available, else the CPU)."""
-    return DEFAULT_BATCH_SIZES.get((resolved_device(device), precision), GPU_BATCH_SIZE)
 
 
 def resolved_device(device: str | None) -> str:
@@ -124,7 +122,8 @@ class Embedder:
     `precision` "float16" (GPUs) or "bfloat16" (GPUs, and CPUs with AVX512-BF16: about 3.5x faster on these
     machines; cosine >= 0.995 to float32, lowest measured 0.9964 on 757 real arena texts) runs the model in half precision; the vectors are still
     returned as float32 and cached under their own identity, never mixed with full-precision ones. `batch_size`
-    None takes the measured default for the device and precision (DEFAULT_BATCH_SIZES)."""
+    None or 1 encodes each text alone (DEFAULT_BATCH_SIZE); more encodes padded batches, faster on a GPU, whose
+    vectors depend on their batch mates by up to ~1e-7 and are cached under their own identity."""
 
     def __init__(self, model_name: str = DEFAULT_EMBEDDING_MODEL, batch_size: int | None = None,
                  device: str | None = None, progress: bool = True, precision: str = "float32"):
@@ -134,11 +133,9 @@ class Embedder:
         self.requested_batch_size = batch_size
         self.progress = progress
 
-    @cached_property
+    @property
     def batch_size(self) -> int:
-        """The batch size given, or the measured default for the device, known when first needed: finding the
-        device imports torch (about 250 MB), which a build whose texts are all cached does not otherwise need."""
-        return self.requested_batch_size or default_batch_size(self.device, self.precision)
+        return self.requested_batch_size or DEFAULT_BATCH_SIZE
 
     @cached_property
     def model(self):
@@ -151,7 +148,8 @@ class Embedder:
 
     @cached_property
     def identity(self) -> ModelIdentity:
-        return dataclasses.replace(self._weights_identity(), precision=self.precision)
+        batching = "alone" if self.batch_size == 1 else f"padded batches of {self.batch_size}"
+        return dataclasses.replace(self._weights_identity(), precision=self.precision, batching=batching)
 
     def _weights_identity(self) -> ModelIdentity:
         model_dir = _local_model_dir(self.model_name)
@@ -176,21 +174,26 @@ class Embedder:
         return None
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised float32 vectors, in `texts` order, under one named bar ("encoding"): the texts go to the
-        model longest first in chunks of a few batches (sentence-transformers' own unnamed bar stays off)."""
+        """L2-normalised float32 vectors, in `texts` order, under one named bar ("encoding"), longest first.
+
+        With batch size 1 (the default) each text is encoded alone, so its vector depends on the text only, never
+        on the texts it happens to be embedded with: a text first embedded in one build and cached has the bytes
+        it would have in any other build. A batch changes vectors by up to ~1e-7: a padded batch by its longest
+        text, and on the CPU even a batch of equal lengths where the matrices are small (the BLAS picks another
+        kernel; measured here for texts of up to 11 word pieces)."""
         order = longest_first(texts)
-        chunk = self.batch_size * 8
+        size = self.batch_size
         vectors = np.zeros((len(texts), 0), dtype=np.float32)
-        starts = range(0, len(order), chunk)
-        for start in progress(starts, self.progress, desc="encoding", unit=" chunk",
-                              total=len(starts)):
-            part = order[start:start + chunk]
-            encoded = np.asarray(self.model.encode([texts[i] for i in part], batch_size=self.batch_size,
-                                                   convert_to_numpy=True, normalize_embeddings=True,
-                                                   show_progress_bar=False), dtype=np.float32)
-            if vectors.shape[1] == 0:
-                vectors = np.zeros((len(texts), encoded.shape[1]), dtype=np.float32)
-            vectors[part] = encoded
+        batches = [order[start:start + size] for start in range(0, len(order), size)]
+        chunks = [batches[start:start + max(1, 32 // size)] for start in range(0, len(batches), max(1, 32 // size))]
+        for chunk in progress(chunks, self.progress, desc="encoding", unit=" chunk", total=len(chunks)):
+            for batch in chunk:
+                encoded = np.asarray(self.model.encode([texts[i] for i in batch], batch_size=size,
+                                                       convert_to_numpy=True, normalize_embeddings=True,
+                                                       show_progress_bar=False), dtype=np.float32)
+                if vectors.shape[1] == 0:
+                    vectors = np.zeros((len(texts), encoded.shape[1]), dtype=np.float32)
+                vectors[batch] = encoded
         return vectors
 
 
