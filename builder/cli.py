@@ -18,8 +18,9 @@ from pathlib import Path
 
 import builder
 from builder.config import SAMPLE_SOURCE, BuildConfig, ConfigError, flag_name
+from builder.sources.loaders import NO_SOURCE
 from builder.evaluation import test_reading
-from builder.families import FAMILIES, config_names, family_of_config
+from builder.families import FAMILIES, NothingToBuild, config_names, family_of_config
 from builder.files import default_cache_dir
 from builder.layout import CARD_FILE, DATA_DIR, MANIFEST_FILE, REPORT_FILE, RUN_FILE
 from builder.output.report import RUN_LOG_SHAPE, ReportError, family_sections, read_report, shape_problems
@@ -107,7 +108,7 @@ def _add_push_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _is_local_source(source: str) -> bool:
-    return source == SAMPLE_SOURCE or Path(source).exists()
+    return source in (SAMPLE_SOURCE, NO_SOURCE) or Path(source).exists()
 
 
 class Terminated(KeyboardInterrupt):
@@ -166,7 +167,7 @@ def exit_status(error: Exception, places: dict[str, Path]) -> tuple[int, str]:
     from builder.output.folder import OutputRefused  # these two import huggingface_hub (see the module's docstring)
     from builder.push import PushError
 
-    if isinstance(error, (ConfigError, OutputRefused, SourceError, ReportError)):
+    if isinstance(error, (ConfigError, OutputRefused, SourceError, ReportError, NothingToBuild)):
         return USAGE_EXIT, str(error)
     if isinstance(error, OSError):
         return FAILED_EXIT, describe_os_error(error, places)
@@ -219,7 +220,7 @@ def _main(args) -> int:
         if hasattr(signal, name):  # SIGHUP does not exist on Windows
             signal.signal(getattr(signal, name), _terminate)
     if args.command == "build" and all(_is_local_source(s) for s in args.source or [SAMPLE_SOURCE]) and all(
-            _is_local_source(s) or s == "none" for sources in family_sources(args).values() for s in sources):
+            _is_local_source(s) for sources in family_sources(args).values() for s in sources):
         # A local build needs nothing from the Hub; offline mode avoids ~30 s of retries without network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.command == "build":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from builder.episode import INT32_MAX
 from builder.provenance import JUDGE_KINDS
-from builder.sources.loaders import SAMPLE_SOURCE
+from builder.sources.loaders import NO_SOURCE, SAMPLE_SOURCE
 from builder.splits import parse_fractions
 from builder.stages.latents.embeddings import cpu_runs_bfloat16, resolved_device
 from builder.stages.latents.projection import METHODS as PROJECTION_METHODS
@@ -42,7 +42,8 @@ class BuildConfig:
     source: str | tuple[str, ...] = option(
         SAMPLE_SOURCE,
         "What to read: `sample` (the embedded sample), a local .json/.jsonl(.gz)/.parquet file or folder in "
-        "the lmsys/chatbot_arena_conversations layout, or a Hub dataset id such as lmsys/chatbot_arena_conversations.",
+        "the lmsys/chatbot_arena_conversations layout, a Hub dataset id such as lmsys/chatbot_arena_conversations, "
+        "or `none` for no pairwise configs (a build of debates or agent teams alone).",
     )
     source_split: str = option("train", "Split to read from a Hub dataset or a local dataset folder.")
     license: str | None = option(
@@ -140,13 +141,24 @@ class BuildConfig:
         given = self.family_sources.get(family)
         if given is None:
             return (SAMPLE_SOURCE,) if self.source_list == (SAMPLE_SOURCE,) else ()
-        return tuple(source for source in given if source != "none")
+        return tuple(source for source in given if source != NO_SOURCE)
+
+    @property
+    def pairwise_sources(self) -> tuple[str, ...]:
+        """The pairwise sources to read: none for `--source none`."""
+        return () if self.source_list == (NO_SOURCE,) else self.source_list
 
     def __post_init__(self):
         for spec in fields(self):
             _check_range(spec, getattr(self, spec.name))
         if not self.source_list or len(set(self.source_list)) != len(self.source_list):
             raise ConfigError(f"--source must name one or more different sources, got {list(self.source_list)}")
+        if NO_SOURCE in self.source_list and len(self.source_list) > 1:
+            raise ConfigError("--source none builds no pairwise configs: it cannot be given with other --source values")
+        if not self.pairwise_sources and (self.limit or self.languages or self.stratify or self.license
+                                          or self.citation or self.judge_kind):
+            raise ConfigError("--limit, --language, --stratify, --license, --citation and --judge-kind describe the "
+                              "pairwise sources: --source none has none")
         if len(self.source_list) > 1 and (self.license or self.citation or self.judge_kind):
             raise ConfigError("--license, --citation and --judge-kind describe one local --source; with several, "
                               "give each file a provenance.json sidecar")

@@ -60,7 +60,7 @@ from builder.progress import StepTimer, progress, python_warnings_recorded, quie
 from builder.rejections import RejectLog, Rejection, RowLocation
 from builder.selection import EpisodeKey, make_preview
 from builder.splits import parse_fractions
-from builder.sources.loaders import source_name
+from builder.sources.loaders import NO_SOURCE, source_name
 from builder.spill import Spill
 from builder.stages.labels.judge import JudgeSettings
 from builder.stages.labels.offline import OfflineLabeler
@@ -90,7 +90,7 @@ def load_path_of(config: BuildConfig) -> str:
 def public_name(value: str) -> str:
     """How the report and the card name a source: a local file or folder by its name alone (the maintainer's
     paths stay private), a Hub id, `sample` or `none` as given."""
-    return source_name(value) if value not in ("none",) else value
+    return source_name(value) if value != NO_SOURCE else value
 
 
 def _first_row(path: Path) -> dict | None:
@@ -540,6 +540,7 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
         label_run=result.label_run,
         notes=result.plan.notes,
         provenance=result.plan.provenance,
+        sources=result.plan.sources,
     ) | {"splits": result.splits, "test_split": test_split_scores(staging, result.plan.family, config.seed),
          "rank_curve": result.rank_curve.report})
         for result in built]

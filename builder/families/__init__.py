@@ -42,14 +42,22 @@ def config_names() -> tuple[str, ...]:
     return tuple(name for family in FAMILIES for name in family.configs)
 
 
+class NothingToBuild(ValueError):
+    """No family has a source in this build (every source option `none`)."""
+
+
 def plan_families(config) -> list[FamilyPlan]:
     """Every family that has sources in this build, its sources resolved and recognised (before any work)."""
-    return [plan for plan in (family.plan(config) for family in FAMILIES) if plan is not None]
+    plans = [plan for plan in (family.plan(config) for family in FAMILIES) if plan is not None]
+    if not plans:
+        flags = ", ".join(family.source_option.flag for family in FAMILIES if family.source_option)
+        raise NothingToBuild(f"nothing to build: every family's source is none (give --source or one of {flags})")
+    return plans
 
 
 register(PairwiseFamily())
 register(DebateFamily())
 register(AgentTeamFamily())
 
-__all__ = ["FAMILIES", "EpisodeFamily", "FamilyPlan", "SourceOption", "VoteOutcomes", "config_names",
+__all__ = ["FAMILIES", "NothingToBuild", "EpisodeFamily", "FamilyPlan", "SourceOption", "VoteOutcomes", "config_names",
            "family_named", "family_of_config", "plan_families", "register"]

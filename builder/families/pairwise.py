@@ -42,15 +42,18 @@ class PairwiseFamily(EpisodeFamily):
     figure_prefix = ""
     outcome_colours = {"model_a": "#1f77b4", "model_b": "#ff7f0e", "tie": "#2ca02c", "tie (bothbad)": "#d62728"}
 
-    def plan(self, config) -> FamilyPlan:
-        for source in config.source_list:  # a missing file is one line now, before any work or progress bar
+    def plan(self, config) -> FamilyPlan | None:
+        sources = config.pairwise_sources
+        if not sources:
+            return None
+        for source in sources:  # a missing file is one line now, before any work or progress bar
             if looks_like_local_path(source) and not Path(source).exists():
                 raise SourceError(f"{source}: no such file or folder")
             if source != SAMPLE_SOURCE and Path(source).exists():
                 check_local_path(Path(source))  # a FIFO, a build folder, UTF-16 text
         return FamilyPlan(self, rows=lambda: pairwise_rows(config), provenance=[arena_provenance(
             source, license=config.license, judge_kind=config.judge_kind, citation=citation_of(config))
-            for source in config.source_list], sources=[source_name(s) for s in config.source_list])
+            for source in sources], sources=[source_name(s) for s in sources])
 
     def select(self, keys, config):
         chosen = select_full(keys, languages=config.languages, limit=config.limit, stratify=config.stratify,
@@ -115,8 +118,8 @@ def _decisive(winner: str) -> str:
 def pairwise_rows(config) -> Iterable[tuple]:
     """Every pairwise source's rows in turn. With several sources each episode id is prefixed by its source's
     name (`name/id`), so that ids stay unique across sources."""
-    several = len(config.source_list) > 1
-    for source in config.source_list:
+    several = len(config.pairwise_sources) > 1
+    for source in config.pairwise_sources:
         name = source_name(source)
         normalise = partial(arena_row_to_episode, source=name, max_text_chars=config.max_text_chars)
         if several:

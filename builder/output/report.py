@@ -134,10 +134,11 @@ def diversity_statistics(tally) -> dict:
 
 
 def family_report(*, family, tally, rows_read: int, rejects, stages: list[dict], probe: dict,
-                  label_run, notes: list[str], provenance: list) -> dict:
+                  label_run, notes: list[str], provenance: list, sources: list[str]) -> dict:
     """One family's section of the report; `family` (builder.families) supplies its outcome statistics."""
     outcomes = {name: np.asarray(values) for name, values in tally.outcomes.columns.items()}
     section = {
+        "sources": sources,
         "rows_read": rows_read,
         "episodes_accepted": rows_read - rejects.total,
         "rejections": rejects.to_report(),

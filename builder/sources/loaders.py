@@ -26,6 +26,7 @@ from builder.progress import warn
 from builder.rejections import Rejection, RowLocation
 
 SAMPLE_SOURCE = "sample"  # the embedded sample, a source name every family's option takes
+NO_SOURCE = "none"  # no source of this kind: every family's option takes it (`--source none` builds no pairwise config)
 LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet", ".csv", ".csv.gz")
 MAX_NESTING = 32  # the deepest source layout (MALLM memory entries) nests 4 levels; deeper rows are rejected
 # What a broken file raises while it is being read: a gzip stream cut or altered mid-way, a bad Parquet page.
