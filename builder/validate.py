@@ -287,8 +287,10 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
     """The invariants every episode keeps: token totals add up, per-agent lists align, numbers are finite."""
     problems = []
     agent_ids = [agent["agent_id"] for agent in episode["agents"]]
-    if len(agent_ids) < 2 or len(set(agent_ids)) != len(agent_ids):
-        problems.append(f"needs two or more distinct agents, has {agent_ids}")
+    # One agent only where a person annotated the run (its failure: builder/sources/agent_teams.py keeps it)
+    alone_allowed = len(agent_ids) == 1 and episode["annotations"]["mistake_agent"] is not None
+    if (len(agent_ids) < 2 and not alone_allowed) or len(set(agent_ids)) != len(agent_ids):
+        problems.append(f"needs two or more distinct agents (one only in a run a person annotated), has {agent_ids}")
     if episode["topology"] not in TOPOLOGIES:
         problems.append(f"unknown topology {episode['topology']!r}")
         return problems

@@ -48,6 +48,7 @@ class TeamOutcomes(VoteOutcomes):
     failure attribution is measured on."""
 
     response_kinds: Counter = field(default_factory=Counter)
+    single_speaker_runs: int = 0  # annotated runs in which one agent alone spoke (kept: builder/sources/agent_teams.py)
     provider_usage: defaultdict[str, ProviderUsage] = field(default_factory=lambda: defaultdict(ProviderUsage))
     attribution: list[dict] = field(default_factory=list)
 
@@ -57,6 +58,7 @@ class TeamOutcomes(VoteOutcomes):
         if row is not None:
             self.attribution.append(row)
         self.response_kinds.update(r["kind"] for t in episode["turns"] for r in t["responses"])
+        self.single_speaker_runs += len(episode["agents"]) == 1
         for reply in (r for t in episode["turns"] for r in t["responses"]):
             if reply["provider_input_tokens"] is not None or reply["provider_output_tokens"] is not None:
                 self.provider_usage[episode["source"]].add(reply)
@@ -65,6 +67,7 @@ class TeamOutcomes(VoteOutcomes):
     def report(self, tally) -> dict:
         report = super().report(tally)
         report["response_kinds"] = dict(sorted(self.response_kinds.items()))
+        report["single_speaker_runs"] = self.single_speaker_runs
         by_source = dict(sorted(self.provider_usage.items()))
         report["provider_usage"] = {**sum(by_source.values(), ProviderUsage()).summary(),
                                     "by_source": {s: usage.summary() for s, usage in by_source.items()}} \

@@ -142,7 +142,9 @@ def team_row_to_episode(row, source: str, max_text_chars: int, layout: str | Non
         turns.append(turn(len(turns), prompt, [response(name, content, kind=kind, addressee=addressee)]))
     if pending_prompt and turns:
         raise Rejection("invalid_value", "the history ends with a user message that no agent answered")
-    if len(agent_ids) < 2:
+    # One agent alone is no team, except in a run a person annotated: there the agent that never delegated is the
+    # recorded failure (Who&When's Hand-Crafted 24: the Orchestrator answers alone), worth keeping with its label.
+    if len(agent_ids) < 2 and not (agent_ids and row.get("mistake_agent") is not None):
         raise Rejection("too_few_agents", f"{len(agent_ids)} agent(s) speak")
     correct = check_bool(_flag(row.get("is_correct", row.get("is_corrected"))), "is_correct")
     question_id = row.get("question_ID", row.get("id"))
@@ -215,6 +217,13 @@ FOLDER_LAYOUTS = {"Algorithm-Generated": "algorithm_generated", "Hand-Crafted": 
 class TeamFile:
     path: Path
     layout: str | None  # from a Who&When folder name, else decided per row
+    subset: str | None = None  # the Who&When folder it is in (Algorithm-Generated, Hand-Crafted)
+
+    @property
+    def name(self) -> str:
+        """How the file is named in episodes and messages: with its Who&When subset (`Hand-Crafted/24.json`),
+        since both subsets number their runs from 1."""
+        return f"{self.subset}/{self.path.name}" if self.subset else self.path.name
 
     def rows(self) -> Iterator[tuple[RowLocation, object]]:
         if self.path.name.endswith((".json", ".json.gz")):
@@ -223,9 +232,9 @@ class TeamFile:
             except STREAM_ERRORS:
                 document = None  # iter_file reports the broken file as a counted rejection
             if is_message_list(document):  # a bare group-chat transcript: the file is one run
-                yield RowLocation(self.path.name, 1), {"messages": document}
+                yield RowLocation(self.name, 1), {"messages": document}
                 return
-        yield from iter_file(self.path)
+        yield from iter_file(self.path, self.name)
 
 
 def plan_team_sources(sources: tuple[str, ...]) -> list[TeamFile]:
@@ -240,8 +249,8 @@ def plan_team_sources(sources: tuple[str, ...]) -> list[TeamFile]:
         if not found:
             raise SourceError(f"--team-source {source}: holds no {', '.join(LOCAL_SUFFIXES)} files")
         for file in found:
-            layout = next((FOLDER_LAYOUTS[part] for part in reversed(file.parts) if part in FOLDER_LAYOUTS), None)
-            planned.append(TeamFile(file, layout))
+            subset = next((part for part in reversed(file.parts) if part in FOLDER_LAYOUTS), None)
+            planned.append(TeamFile(file, FOLDER_LAYOUTS.get(subset), subset))
     return planned
 
 
@@ -258,11 +267,11 @@ def iter_team_rows(files: list[TeamFile], max_text_chars: int) -> Iterator[tuple
             spans, rejected = read_spans(rows)
             for location, rejection in rejected:
                 yield location, rejection, None
-            normalise = partial(conversation_to_episode, source=team_file.path.name, max_text_chars=max_text_chars)
+            normalise = partial(conversation_to_episode, source=team_file.name, max_text_chars=max_text_chars)
             for conversation in conversations(spans):
                 yield conversation.spans[0].location, conversation, normalise
             continue
-        normalise = partial(team_row_to_episode, source=team_file.path.name, max_text_chars=max_text_chars,
+        normalise = partial(team_row_to_episode, source=team_file.name, max_text_chars=max_text_chars,
                             layout=team_file.layout)
         for location, row in rows:
             yield location, row, normalise

@@ -12,7 +12,9 @@ import pytest
 from builder.rejections import Rejection
 from builder.sources.agent_teams import iter_team_rows, plan_team_sources, team_row_to_episode
 from builder.sources.loaders import sample_dir
-from conftest import FixedCounter
+from builder.pipeline import build
+from builder.validate import validate_folder
+from conftest import FixedCounter, quiet_config
 
 SLICE = sample_dir() / "teams" / "who-and-when"
 
@@ -122,9 +124,60 @@ def test_the_layout_of_a_folder_is_recognised():
     (lambda r: {**r, "mistake_step": "999"}, "invalid_value"),
     (lambda r: {**r, "system_prompt": ["x"]}, "invalid_type"),
     (lambda r: {**r, "is_correct": "no"}, "invalid_type"),
-    (lambda r: {**r, "history": [m for m in r["history"] if m["name"] == r["history"][0]["name"]]}, "too_few_agents"),
+    (lambda r: {**r, "history": [m for m in r["history"] if m["name"] == r["history"][0]["name"]],  # no annotation
+                "mistake_agent": None, "mistake_step": None, "mistake_reason": None}, "too_few_agents"),
 ])
 def test_malformed_runs_are_counted_rejections(change, reason):
     with pytest.raises(Rejection) as caught:
         normalise(change(copy.deepcopy(run("Algorithm-Generated", "93.json"))), "algorithm_generated")
     assert caught.value.reason == reason
+
+
+SAMPLE_RUNS = {"Algorithm-Generated/102.json", "Algorithm-Generated/12.json", "Algorithm-Generated/21.json",
+               "Algorithm-Generated/93.json", "Hand-Crafted/48.json", "Hand-Crafted/6.json"}
+
+
+def test_who_and_when_runs_are_named_with_their_subset():
+    """Both subsets number their runs from 1: a bare `6.json` would name two runs."""
+    files = plan_team_sources(("sample",))
+    assert {f.name for f in files} == SAMPLE_RUNS
+    rows = list(iter_team_rows(files, 100_000))
+    assert {location.file for location, _, _ in rows} == SAMPLE_RUNS
+    assert {normalise(row)["source"] for _, row, normalise in rows} == SAMPLE_RUNS
+
+
+def one_speaker_run(annotated: bool) -> dict:
+    """The committed real Hand-Crafted run 6 cut to its human message and the Orchestrator's own thoughts: the shape
+    of Who&When's Hand-Crafted 24, where the Orchestrator answers alone and is the annotated mistake agent."""
+    real = json.loads((sample_dir() / "teams" / "who-and-when" / "Hand-Crafted" / "6.json").read_text())
+    row = copy.deepcopy(real)
+    row["history"] = [m for m in real["history"] if m["role"] == "human" or m["role"] == "Orchestrator (thought)"]
+    row["question_ID"] = "one-speaker-" + str(real["question_ID"])  # another run than 6 (ids must stay unique)
+    if annotated:
+        row.update(mistake_agent="Orchestrator", mistake_step=1, mistake_reason="It never delegated.")
+    else:
+        row.update(mistake_agent=None, mistake_step=None, mistake_reason=None)
+    return row
+
+
+def test_an_annotated_run_in_which_one_agent_alone_spoke_is_kept_and_an_unannotated_one_is_not():
+    kept = team_row_to_episode(one_speaker_run(annotated=True), "Hand-Crafted/24.json", 500_000, "hand_crafted")
+    assert [a["agent_id"] for a in kept["agents"]] == ["Orchestrator"]
+    assert kept["annotations"]["mistake_agent"] == "Orchestrator" and kept["annotations"]["mistake_turn_index"] == 0
+    with pytest.raises(Rejection, match="1 agent"):
+        team_row_to_episode(one_speaker_run(annotated=False), "Hand-Crafted/24.json", 500_000, "hand_crafted")
+
+
+def test_a_build_keeps_the_annotated_one_speaker_run_and_says_so(tmp_path):
+    folder = tmp_path / "Who&When" / "Hand-Crafted"
+    folder.mkdir(parents=True)
+    (folder / "24.json").write_text(json.dumps(one_speaker_run(annotated=True)))
+    (folder / "6.json").write_text((sample_dir() / "teams" / "who-and-when" / "Hand-Crafted" / "6.json").read_text())
+    out = tmp_path / "out"
+    report = build(quiet_config(source="none", family_sources={"debate": ("none",), "agents": (str(tmp_path / "Who&When"),)},
+                                output_dir=out, rank=2, trained_ranks="none"))
+    section = report["families"]["agents"]
+    assert section["episodes_accepted"] == 2 and section["n_agent"]["single_speaker_runs"] == 1
+    assert validate_folder(out) == []
+    assert "1 run(s) in which one agent alone spoke are kept because a person annotated them" in \
+        (out / "README.md").read_text()
