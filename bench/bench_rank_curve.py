@@ -3,12 +3,16 @@ a warm build: time and peak memory, every figure a whole build process.
 
     python bench/bench_rank_curve.py --source PATH [--repeats 3] [--ranks 1,2,4,8,16,32,64,full]
     python bench/bench_rank_curve.py --smoke     # the embedded sample's 48 battles (the suite runs it)
+    python bench/bench_rank_curve.py --source PATH --contention   # also: the step beside a busy torch process
 
 One cold build fills the embedding cache; then, alternately, warm builds with `--trained-ranks none` and with
 the ranks (`--repeats` of each; medians). Prints, as JSON: each warm build's seconds and peak RSS, the median
 time added (target for the 2,400 battles of the arena bench file on 2 cores: at most 60 s), the median seconds
 of the build's own `rank curve` step (from build-run.json), the peak RSS with over without, and the rank curve
 itself (per target: test accuracy and interval of every row), so the figures and the table come from one run.
+With `--contention`, one more warm build with the ranks runs beside a CPU-bound torch process (matrix products on
+torch's default threads, as a second build would be), and the rank curve step's seconds there are given beside its
+quiet ones (`contention_over_quiet`; target on 2 cores: at most 2.5x).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -31,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="warm builds of each kind (medians)")
     parser.add_argument("--ranks", default="1,2,4,8,16,32,64,full", help="--trained-ranks of the measured builds")
     parser.add_argument("--smoke", action="store_true", help="the embedded sample, one repeat: checks it runs")
+    parser.add_argument("--contention", action="store_true", help="also build beside a busy torch process")
     args = parser.parse_args(argv)
     if args.smoke:
         from builder.sources.loaders import sample_path
@@ -55,6 +62,7 @@ def run_benchmark(args, work: Path) -> dict:
             figures["rank_curve_step_s"] = run_log["elapsed_seconds"].get(RANK_CURVE_STEP, 0.0)
             runs[kind].append({k: figures[k] for k in ("seconds", "peak_rss_mib", "rank_curve_step_s")})
     report = json.loads((work / "out" / "stats.json").read_text(encoding="utf-8"))  # the last build: with ranks
+    contended = contended_step(options, args.ranks, work) if args.contention else None
     median = {kind: {k: statistics.median(r[k] for r in values) for k in values[0]} for kind, values in runs.items()}
     return {
         "episodes": report["configs"]["full"]["episodes"], "ranks": args.ranks, "repeats": args.repeats,
@@ -65,12 +73,36 @@ def run_benchmark(args, work: Path) -> dict:
         "rank_curve_step_s": median["with"]["rank_curve_step_s"],
         "peak_rss_without_mib": median["without"]["peak_rss_mib"], "peak_rss_with_mib": median["with"]["peak_rss_mib"],
         "peak_with_over_without": round(median["with"]["peak_rss_mib"] / median["without"]["peak_rss_mib"], 3),
+        "rank_curve_step_beside_a_busy_torch_process_s": contended,
+        "contention_over_quiet": round(contended / median["with"]["rank_curve_step_s"], 2) if contended else None,
         "chosen_rank": report["families"]["pairwise"]["rank_curve"].get("chosen_rank"),
         "rank_curve": {target: ({name: [scores["accuracy"], scores["accuracy_ci95"]]
                                  for name, scores in result["results"].items()} if "results" in result else result)
                        for target, result in report["families"]["pairwise"]["rank_curve"].get("targets", {}).items()}
         or report["families"]["pairwise"]["rank_curve"],
     }
+
+
+# A second build's CPU load: matrix products on torch's default threads, until it is stopped.
+COMPETITOR = """
+import torch
+a = torch.randn(600, 600)
+while True:
+    a = torch.tanh(a @ a)
+"""
+
+
+def contended_step(options: dict, ranks: str, work: Path) -> float:
+    """The rank curve step of a warm build beside a CPU-bound torch process (started first, stopped after)."""
+    competitor = subprocess.Popen([sys.executable, "-c", COMPETITOR], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+    try:
+        measured_build({**options, "trained_ranks": ranks})
+    finally:
+        competitor.kill()
+        competitor.wait()
+    run_log = json.loads((work / "out" / "build-run.json").read_text(encoding="utf-8"))
+    return run_log["elapsed_seconds"].get(RANK_CURVE_STEP, 0.0)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ Nothing trained here is written into an episode's row: a state fitted on an epis
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,9 +137,29 @@ class SequenceFeatures:
 # --- the model ----------------------------------------------------------------------------------------------
 
 def _torch():
-    import torch
+    import torch  # on first use: about 250 MB that a build without the rank curve never pays
 
     return torch
+
+
+TRAINING_THREADS = 1
+
+
+@contextmanager
+def training_threads():
+    """Torch on one thread while the coordinators train and predict, the count restored after. The models are
+    small (a GRU over a few hundred numbers): a second thread bought 2x on a quiet 2-core machine (300 real
+    battles: 9.2 s on one, 4.7 s on two), but beside another torch process the two threads spun at their barriers
+    and the step took 148 s (31x), where one thread took 10.4 s (1.1x). One thread also makes the trained weights,
+    and so the report, the same on every machine and under any load: the summation order of a parallel reduction
+    depends on the thread count."""
+    torch = _torch()
+    before = torch.get_num_threads()
+    torch.set_num_threads(TRAINING_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def make_model(observation_dims: int, rank: int, classes: dict[str, list[str]], sided: bool):
@@ -340,12 +361,14 @@ def rank_curve(sequences: SequenceFeatures, baselines: dict, *, ranks: tuple, se
         return RankCurve({"skipped": "no labelled validation episode to stop the training on"})
     swap = Swap.of(sequences.family.sides, classes)
     full_rank = sequences.sequences[0].shape[2]
-    runs = [train_one(sequences.sequences, labels, classes, rows, full_rank if rank == FULL else rank, swap, seed)
-            for rank in ranks]
+    with training_threads():
+        runs = [train_one(sequences.sequences, labels, classes, rows, full_rank if rank == FULL else rank, swap,
+                          seed) for rank in ranks]
+        predictions = {run.rank: predict(run.model, sequences.sequences, rows["test"], classes, swap)[0]
+                       for run in runs}
     groups = np.asarray(sequences.groups, dtype=object)
     fit_rows = np.concatenate([rows["train"], rows["validation"]])
     targets = {}
-    predictions = {run.rank: predict(run.model, sequences.sequences, rows["test"], classes, swap)[0] for run in runs}
     for target, names in classes.items():
         known = np.array([labels[target][i] is not None for i in rows["test"]], bool)
         test = rows["test"][known]
@@ -458,7 +481,7 @@ class TrainedCoordinator:
         swap = Swap.of(self.sides, self.classes)
         torch = _torch()
         results = []
-        with torch.no_grad():
+        with torch.no_grad(), training_threads():  # as the build predicted: the same numbers
             for start in range(0, len(sequences), BATCH_SIZE):
                 batch = padded(sequences[start:start + BATCH_SIZE], 2 if sided else None)
                 probabilities = averaged_probabilities(self.model, batch, swap)
