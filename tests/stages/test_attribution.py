@@ -12,7 +12,7 @@ from datasets import load_dataset
 
 from builder.pipeline import build
 from builder.sources.loaders import sample_dir
-from builder.stages.labels.attribution import attribution_report, predictions
+from builder.stages.labels.attribution import attribution_report, frequent_agents, predictions
 from builder.stages.labels.offline import failure_attribution
 from conftest import make_row, quiet_config, write_jsonl
 
@@ -47,12 +47,28 @@ def row(labeled=("b", 1), agent="b", turn=1, speakers=("a", "b", "terminal", "a"
 
 
 def test_the_labels_and_the_baselines_are_scored_as_they_say():
-    hits = predictions(row(labeled=("a", 3), agent="a", turn=3))
-    assert hits["labels"] == (1.0, 1.0) == hits["last_step"]
-    assert hits["first_step"] == (1.0, 0.0)  # a spoke first, at turn 0
-    assert hits["most_active_agent"] == (1.0, 0.0)  # a spoke twice; its first turn is 0
-    assert hits["random"] == (1 / 3, 1 / 4)
-    assert predictions(row(labeled=(None, None)))["labels"] == (0.0, 0.0)  # a missing label is a miss
+    hits = predictions(row(labeled=("a", 3), agent="a", turn=3), frequent="b")
+    assert hits["labels"] == (1.0, 1.0, 1.0) == hits["last_step"]
+    assert hits["first_step"] == (1.0, 0.0, 0.0)  # a spoke first, at turn 0: three turns off
+    assert hits["most_active_agent"] == (1.0, 0.0, 0.0)  # a spoke twice; its first turn is 0
+    assert hits["frequent_agent"] == (0.0, 0.0, 0.0)  # b's first turn is 1: two turns off
+    assert hits["random"] == (1 / 3, 1 / 4, 2 / 4)  # turns 2 and 3 are within one of turn 3
+    assert predictions(row(labeled=(None, None)))["labels"] == (0.0, 0.0, 0.0)  # a missing label is a miss
+
+
+def test_agents_match_by_normalised_name_and_steps_exactly_or_within_one():
+    hits = predictions(row(labeled=(" A ", 2), agent="a", turn=3))
+    assert hits["labels"] == (1.0, 0.0, 1.0)  # " A " is a; turn 2 is not 3, but within one of it
+    # exact indexes, not Who&When's substring match ("1" in "12")
+    assert predictions(row(labeled=("a", 1), agent="a", turn=12))["labels"][1] == 0.0
+
+
+def test_the_frequent_agent_is_fitted_on_the_other_folds_only():
+    """Each run's constant comes from the runs of the other folds: a run alone in its fold with an agent no
+    other run has is never predicted its own agent."""
+    rows = [row(agent="a") | {"group": f"g{i}"} for i in range(12)] + [row(agent="c") | {"group": "lonely"}]
+    found = frequent_agents(rows)
+    assert found[-1] == "a" and set(found[:-1]) == {"a"}
 
 
 def test_the_report_gives_intervals_per_split_and_names_the_held_out_one():
@@ -96,7 +112,9 @@ def test_the_sample_build_reports_both_splits(sample_build, split):
     _, report = sample_build
     result = report["families"]["agents"]["n_agent"]["human_attribution"]["splits"][split]
     assert result["episodes"] == {"who_and_when:algorithm_generated": 4, "who_and_when:hand_crafted": 2}[split]
-    assert set(result["methods"]) == {"labels", "random", "first_step", "last_step", "most_active_agent"}
+    assert set(result["methods"]) == {"labels", "random", "first_step", "last_step", "most_active_agent",
+                                      "frequent_agent"}
+    assert all("step_within_1_accuracy" in scores for scores in result["methods"].values())
 
 
 def test_the_judge_attributes_failures_with_one_prompt_per_episode(tmp_path, monkeypatch):
