@@ -17,8 +17,7 @@ import typing
 from pathlib import Path
 
 import builder
-from builder.config import SAMPLE_SOURCE, BuildConfig, ConfigError, flag_name
-from builder.sources.loaders import NO_SOURCE
+from builder.config import BuildConfig, ConfigError, flag_name
 from builder.evaluation import test_reading
 from builder.families import FAMILIES, NothingToBuild, config_names, family_of_config
 from builder.files import default_cache_dir
@@ -26,6 +25,7 @@ from builder.layout import CARD_FILE, DATA_DIR, MANIFEST_FILE, REPORT_FILE, RUN_
 from builder.output.report import RUN_LOG_SHAPE, ReportError, family_sections, read_report, shape_problems
 from builder.redact import redact
 from builder.sources import SourceError
+from builder.sources.loaders import NO_SOURCE, SAMPLE_SOURCE
 from builder.stages.latents.trained import rank_curve_reading
 from multi_llm_coord import SCHEMA_VERSION
 
@@ -296,16 +296,12 @@ def _evaluate(args) -> int:
         print(f"error: --config must be one of {', '.join(f.full_config for f in FAMILIES)}, got {args.config!r}",
               file=sys.stderr)
         return USAGE_EXIT
-    refusal = not_a_build(args.output_dir)
-    if refusal:
-        print(f"error: {refusal}", file=sys.stderr)
+    if refused_as_no_build(args.output_dir):
         return USAGE_EXIT
-    if not (args.output_dir / "data" / args.config).is_dir():
-        built = sorted(p.name for p in (args.output_dir / "data").iterdir() if p.is_dir()) \
-            if (args.output_dir / "data").is_dir() else []
-        built_full = [name for name in config_names() if name in built and family_of_config(name).full_config == name]
+    if not (args.output_dir / DATA_DIR / args.config).is_dir():
+        built = [f.full_config for f in FAMILIES if (args.output_dir / DATA_DIR / f.full_config).is_dir()]
         print(f"error: {args.output_dir}: this build has no config {args.config} (its full configs: "
-              f"{', '.join(built_full) or 'none'})", file=sys.stderr)
+              f"{', '.join(built) or 'none'})", file=sys.stderr)
         return USAGE_EXIT
     try:
         episodes = read_split_episodes(args.output_dir, args.config, family)
@@ -334,12 +330,18 @@ def not_a_build(folder: Path) -> str | None:
     return None
 
 
+def refused_as_no_build(folder: Path) -> bool:
+    """Says in one line why `folder` is not a build folder, where it is not one (an input error: exit 2)."""
+    refusal = not_a_build(folder)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+    return refusal is not None
+
+
 def _validate(output_dir: Path) -> int:
     from builder.validate import validate_folder
 
-    refusal = not_a_build(output_dir)
-    if refusal:  # an input error (exit 2), not an invalid build (exit 1)
-        print(f"error: {refusal}", file=sys.stderr)
+    if refused_as_no_build(output_dir):  # an input error (exit 2), not an invalid build (exit 1)
         return USAGE_EXIT
     problems = validate_folder(output_dir)
     if problems:
@@ -352,9 +354,7 @@ def _validate(output_dir: Path) -> int:
 
 
 def _stats(output_dir: Path, as_json: bool) -> int:
-    refusal = not_a_build(output_dir)
-    if refusal:
-        print(f"error: {refusal}", file=sys.stderr)
+    if refused_as_no_build(output_dir):
         return USAGE_EXIT
     report = read_report(Path(output_dir) / REPORT_FILE)  # a missing or corrupt report: ReportError, exit 2
     print(json.dumps(report, indent=2, sort_keys=True) if as_json else summary_table(report, read_run_log(output_dir)))

@@ -249,8 +249,8 @@ def choose_rank(config: BuildConfig, reads: list[FamilyRead]) -> tuple[BuildConf
     fewest = min(reads, key=lambda r: sum(r.turns))
     turns = sum(fewest.turns)
     if turns < 2:  # one observation has no variance to fit a basis on (PCA divides by turns - 1)
-        raise BuildError(f"the {fewest.plan.family.name} episodes have {turns} turn{'s' if turns != 1 else ''}; fitting the low-rank basis needs "
-                         f"at least 2 turns (add an episode, or one with more turns)")
+        raise BuildError(f"the {fewest.plan.family.name} episodes have {turns} turn{'s' if turns != 1 else ''}; "
+                         "fitting the low-rank basis needs at least 2 turns (add an episode, or one with more turns)")
     if config.rank is not None:
         if config.rank > turns:
             raise BuildError(f"--rank {config.rank} needs at least {config.rank} turns to fit the basis on; the "
@@ -340,7 +340,8 @@ def embed_step(config: BuildConfig, read: FamilyRead, engine, work: Path, step) 
 def fit_step(config: BuildConfig, read: FamilyRead, table: EmbeddingTable, engine, step) -> Coordinator:
     """The low-rank basis and the recurrent coordinator, fitted on a seeded sample of at most MAX_FIT_TURNS turns."""
     with step("basis fit"):
-        observations = fit_observations(read.spill.batches(read.selected_ids), table, fit_turns(read.turns, config.seed))
+        observations = fit_observations(read.spill.batches(read.selected_ids), table,
+                                        fit_turns(read.turns, config.seed))
         return fit_coordinator(observations, total_turns=sum(read.turns), method=config.projection, rank=config.rank,
                                decay=config.coordinator_decay, seed=config.seed,
                                embedding_model={**engine.embedder.identity.describe(), "dimension": table.dimension})

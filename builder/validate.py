@@ -69,9 +69,9 @@ def validate_folder(output_dir: Path) -> list[str]:
     # The small configs first, held (a few episodes each); every full config streams batch by batch, so that
     # validating (and pushing) 100k episodes holds no more than validating 1k: its copies of the small configs'
     # episodes are compared as they pass.
-    small = {name for family in FAMILIES for name in family.small_configs}
     mini_of_full = {family.mini_config: family.full_config for family in FAMILIES}
     previews = {family.preview_config for family in FAMILIES if family.preview_config}
+    small = set(mini_of_full) | previews
     held: dict[str, dict[str, dict]] = {}
     for name in sorted(present, key=lambda n: n not in small):
         files = sorted((output_dir / "data" / name).glob("*-*-of-*.parquet"))

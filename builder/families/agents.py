@@ -88,10 +88,10 @@ class AgentTeamFamily(EpisodeFamily):
     full_config, mini_config = "agents-full", "agents-mini"
     config_descriptions = {
         "agents-mini": "3 complete agent-team episodes chosen deterministically (different layouts first).",
-        "agents-full": "Every accepted agent-team episode: histories of agents that speak in turn, address each other "
-                       "and run tools (Who&When's AG2 and Magentic-One runs, AG2 group-chat transcripts), one speaker a "
-                       "turn, with the source's human failure annotations. Latents use a basis fitted on these episodes "
-                       "alone.",
+        "agents-full": "Every accepted agent-team episode: histories of agents that speak in turn, address each "
+                       "other and run tools (Who&When's AG2 and Magentic-One runs, AG2 group-chat transcripts), one "
+                       "speaker a turn, with the source's human failure annotations. Latents use a basis fitted on "
+                       "these episodes alone.",
     }
     coordinator_dir = "coordinator-agents"
     figure_prefix = "agents_"

@@ -88,11 +88,6 @@ class EpisodeFamily:
         """Its configs, small ones first (the order of the card, the YAML and the summary)."""
         return tuple(name for name in (self.mini_config, self.preview_config, self.full_config) if name)
 
-    @property
-    def small_configs(self) -> dict[str, str]:
-        """Each small config (mini, preview) and the full config it is a subset of."""
-        return {name: self.full_config for name in (self.mini_config, self.preview_config) if name}
-
     def plan(self, config) -> FamilyPlan | None:
         raise NotImplementedError
 

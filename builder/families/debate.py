@@ -32,7 +32,8 @@ class DebateFamily(EpisodeFamily):
         sources = config.family_source_list(self.name)
         if not sources:
             if config.questions:
-                raise ConfigError(f"--questions supplies Agent-Scaling question texts: it needs {self.source_option.flag}")
+                raise ConfigError("--questions supplies Agent-Scaling question texts: it needs "
+                                  f"{self.source_option.flag}")
             return None
         plan = plan_debate_sources(sources, questions_of(config.questions, sources), config.max_text_chars,
                                    config.questions_order)

@@ -129,7 +129,8 @@ def token_statistics(tally) -> dict:
 def diversity_statistics(tally) -> dict:
     return {
         "episode_mean": describe_numbers(tally.diversity.episode_mean),
-        "by_turn_index": {str(turn): describe_numbers(values) for turn, values in sorted(tally.diversity.by_turn.items())},
+        "by_turn_index": {str(turn): describe_numbers(values)
+                          for turn, values in sorted(tally.diversity.by_turn.items())},
     }
 
 

@@ -185,7 +185,8 @@ class Embedder:
         size = self.batch_size
         vectors = np.zeros((len(texts), 0), dtype=np.float32)
         batches = [order[start:start + size] for start in range(0, len(order), size)]
-        chunks = [batches[start:start + max(1, 32 // size)] for start in range(0, len(batches), max(1, 32 // size))]
+        per_step = max(1, 32 // size)  # batches per step of the bar: about 32 texts
+        chunks = [batches[start:start + per_step] for start in range(0, len(batches), per_step)]
         for chunk in progress(chunks, self.progress, desc="encoding", unit=" chunk", total=len(chunks)):
             for batch in chunk:
                 encoded = np.asarray(self.model.encode([texts[i] for i in batch], batch_size=size,
