@@ -26,6 +26,7 @@ from builder.output.report import RUN_LOG_SHAPE, ReportError, family_sections, r
 from builder.redact import redact
 from builder.sources import SourceError
 from builder.sources.loaders import NO_SOURCE, SAMPLE_SOURCE
+from builder.stages.labels.attribution import attribution_lines
 from builder.stages.latents.trained import rank_curve_reading
 from multi_llm_coord import SCHEMA_VERSION
 
@@ -81,12 +82,20 @@ def make_parser() -> argparse.ArgumentParser:
     stats.add_argument("output_dir", type=Path)
     stats.add_argument("--json", action="store_true", help="Print the whole report as JSON.")
     evaluate = commands.add_parser(
-        "evaluate", help="Score your own per-episode vectors on a built folder's test split, beside the baselines "
-                         "and the stored states (the protocol of the card's test-split table).")
-    evaluate.add_argument("output_dir", type=Path, help="a built folder (with train / validation / test splits)")
+        "evaluate", help="Score your own per-episode vectors or predictions on any copy of the dataset (a build, a "
+                         "folder of the published files, or a Hub repo id), beside the baselines and the stored "
+                         "states: the protocol of the card's benchmark table.")
+    evaluate.add_argument("target", metavar="TARGET",
+                          help="a folder holding the dataset's data/ (a build, or a download of the published files), "
+                               "or a Hub dataset repo id such as user/multi-llm-coord")
+    evaluate.add_argument("--revision", help="the Hub revision (branch, tag or commit) when TARGET is a repo id")
     evaluate.add_argument("--vectors", type=Path, help="Parquet (episode_id, vector), .npz (episode_id, vectors) or .npy "
                                                         "(a structured array with fields episode_id, vector) "
-                                                        "covering every episode of the config; omit to score ours only")
+                                                        "covering every episode scored; fitted like every feature set")
+    evaluate.add_argument("--predictions", type=Path,
+                          help="JSONL or Parquet keyed by episode_id: a class per target (side, decisive; final_correct, "
+                               "consensus) and, for agent teams, failure_agent and failure_step; scored as they are "
+                               "on the same episodes (out-of-fold predictions are yours to make)")
     evaluate.add_argument("--config", default="full",
                           help=f"a full config: {', '.join(f.full_config for f in FAMILIES)} (default: full)")
     evaluate.add_argument("--json", action="store_true", help="Print the scores as JSON.")
@@ -289,29 +298,53 @@ def _push(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from builder.evaluation import EvaluationError, read_split_episodes, read_vectors, score_on_test, table_lines
+    from builder.evaluation import (ATTRIBUTION_COLUMNS, EvaluationError, evaluation_seed, read_attribution_rows,
+                                    read_predictions, read_split_episodes, read_vectors, resolve_target, score_on_test,
+                                    table_lines)
+    from builder.stages.labels.attribution import attribution_report
 
     family = family_of_config(args.config)
     if family is None or family.full_config != args.config:
         print(f"error: --config must be one of {', '.join(f.full_config for f in FAMILIES)}, got {args.config!r}",
               file=sys.stderr)
         return USAGE_EXIT
-    if refused_as_no_build(args.output_dir):
-        return USAGE_EXIT
-    if not (args.output_dir / DATA_DIR / args.config).is_dir():
-        built = [f.full_config for f in FAMILIES if (args.output_dir / DATA_DIR / f.full_config).is_dir()]
-        print(f"error: {args.output_dir}: this build has no config {args.config} (its full configs: "
-              f"{', '.join(built) or 'none'})", file=sys.stderr)
-        return USAGE_EXIT
     try:
-        episodes = read_split_episodes(args.output_dir, args.config, family)
-        vectors = read_vectors(args.vectors, episodes.ids()) if args.vectors else None
-        seed = read_report(args.output_dir / REPORT_FILE)["options"]["seed"]  # the card's intervals used it
-        results = score_on_test(args.output_dir, family, vectors, seed=seed, episodes=episodes)
+        folder = resolve_target(args.target, args.config, args.revision)
     except EvaluationError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_EXIT
-    print(json.dumps(results, indent=2, sort_keys=True) if args.json else "\n".join(table_lines(results)))
+    if refused_as_no_build(folder):
+        return USAGE_EXIT
+    if not (folder / DATA_DIR / args.config).is_dir():
+        built = [f.full_config for f in FAMILIES if (folder / DATA_DIR / f.full_config).is_dir()]
+        print(f"error: {args.target}: this copy has no config {args.config} (its full configs: "
+              f"{', '.join(built) or 'none'})", file=sys.stderr)
+        return USAGE_EXIT
+    try:
+        episodes = read_split_episodes(folder, args.config, family)
+        vectors = read_vectors(args.vectors, episodes.ids()) if args.vectors else None
+        attribution_rows = read_attribution_rows(folder, args.config)
+        predictions = read_predictions(args.predictions, list(family.probe_targets([])),
+                                       episodes.ids()) if args.predictions else None
+        seed = evaluation_seed(folder)  # the card's intervals used the build's seed
+        results = score_on_test(folder, family, vectors, seed=seed, episodes=episodes, predictions=predictions)
+    except EvaluationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_EXIT
+    attribution = None
+    if attribution_rows:
+        theirs = None
+        if predictions is not None and set(ATTRIBUTION_COLUMNS) & {c for p in predictions.values() for c in p}:
+            theirs = {i: (p.get("failure_agent"), p.get("failure_step")) for i, p in predictions.items()}
+        attribution = attribution_report(attribution_rows, seed, theirs)
+    if args.json:
+        print(json.dumps({"config": args.config, "seed": seed, "targets": results,
+                          "failure_attribution": attribution}, indent=2, sort_keys=True))
+        return 0
+    lines = table_lines(results)
+    if attribution:
+        lines += ["", "failure attribution against the human annotations:", *attribution_lines(attribution)]
+    print("\n".join(lines))
     return 0
 
 
@@ -396,12 +429,10 @@ def summary_table(report: dict, run: dict | None = None) -> str:
         if "rank_curve" in section:
             for sentence in rank_curve_reading(section["rank_curve"]):
                 lines.append(f"  rank curve: {sentence}")
-        attribution = (section.get("n_agent") or {}).get("human_attribution") or {}
-        for split, result in attribution.get("splits", {}).items():
-            shown = {m: result["methods"][m] for m in ("labels", "random", "last_step")}
-            lines.append(f"  human failure attribution, {split} ({result['role']}, {result['episodes']} runs): "
-                         + "; ".join(f"{m} agent {r['agent_accuracy']} {r['agent_accuracy_ci95']}, step "
-                                     f"{r['step_accuracy']} {r['step_accuracy_ci95']}" for m, r in shown.items()))
+        attribution = (section.get("n_agent") or {}).get("human_attribution")
+        if attribution:
+            lines += [f"  human failure attribution, {line}" if not line.startswith(" ") else f"  {line}"
+                      for line in attribution_lines(attribution)]
         for note in section.get("notes", []):
             lines.append(f"  note: {note}")
         for warning in section.get("warnings", []):

@@ -22,6 +22,8 @@ compared with ours on equal terms: the same episodes, targets, classifier, basel
 from __future__ import annotations
 
 import heapq
+import json
+import re
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -32,10 +34,12 @@ from multi_llm_coord import WINNER_NAMES
 
 from builder.layout import DATA_DIR
 from builder.splits import split_position
+from builder.stages.labels.attribution import attribution_row
 from builder.stages.latents.probe import (MAX_EPISODES, fit_model, group_of, length_features, model_identity,
-                                          ordered_latents, prediction_scores)
+                                          ordered_latents)
+from builder.stages.scoring import (CROSS_FITTED, NOT_SCORED, PROTOCOL_TEXT, TEST_SPLIT, choose_protocol, fit_parts,
+                                    fold_of, prediction_scores, reading)
 
-MIN_TEST_EPISODES = 10  # fewer test episodes with a label: the target is not scored (said so)
 READ_BATCH = 512
 SAMPLE_SALT = b"multi-llm-coord evaluation sample v1\0"  # not the splits' salt: a sample spans the whole split
 FIT_SPLITS = ("train", "validation")
@@ -120,7 +124,8 @@ def read_split_episodes(folder: Path, config: str, family, limit: int | None = N
                 "state": np.asarray(episode["turns"][-1]["latent_h"], np.float64),
                 "ordered": ordered_latents(episode) if family.sided else None,
                 "length": length_features([episode], family.sided)[0],
-                "models": [a["model"] for a in episode["agents"]]}
+                "models": [a["model"] for a in episode["agents"]],
+                "prompt": next((turn["prompt"] for turn in episode["turns"] if turn["prompt"]), "") or ""}
 
     limit = limit or MAX_EPISODES
     found = SplitEpisodes(GroupSample(limit), GroupSample(limit))
@@ -137,54 +142,98 @@ def read_split_episodes(folder: Path, config: str, family, limit: int | None = N
     return found
 
 
+PROMPT_FEATURES = 256  # hashed word counts of the first prompt: the prompt_only baseline, no model needed
+
+
+def prompt_features(prompts: list[str]) -> np.ndarray:
+    """The prompt_only baseline's features: the first prompt's words and word pairs, hashed into PROMPT_FEATURES
+    counts (log-scaled). A fixed function of the text, so it needs no model and is the same on any copy."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    hashed = HashingVectorizer(n_features=PROMPT_FEATURES, ngram_range=(1, 2), alternate_sign=False, norm=None)
+    return np.log1p(hashed.transform(prompts).toarray())
+
+
 def baseline_features(rows: list[dict], sided: bool) -> dict[str, np.ndarray]:
+    """The feature sets scored beside a user's: the trivial baselines (length, model identity, the prompt alone,
+    their combination) and the dataset's stored, untrained states."""
     length = np.stack([row["length"] for row in rows])
     identity = model_identity([row["models"] for row in rows], sided)
-    features = {"coordinator_state": np.stack([row["state"] for row in rows]), "length": length,
-                "model_identity": identity, "length_and_model_identity": np.hstack([length, identity])}
+    prompt = prompt_features([row["prompt"] for row in rows])
+    features = {"length": length, "model_identity": identity, "prompt_only": prompt,
+                "length_and_model_identity": np.hstack([length, identity]),
+                "all_baselines": np.hstack([length, identity, prompt]),
+                "coordinator_state": np.stack([row["state"] for row in rows])}
     if sided:
         features["ordered_latents"] = np.stack([row["ordered"] for row in rows])
     return features
 
 
+TRIVIAL_BASELINES = ("majority_class", "length", "model_identity", "prompt_only", "length_and_model_identity",
+                     "all_baselines")
+KINDS = {"majority_class": "majority", "ordered_latents": "antisymmetric"}
+
+
+def fitted_predictions(kind: str, x: np.ndarray, y: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray]],
+                       size: int) -> np.ndarray:
+    """Each part's predicted rows from a model fitted on that part's fit rows only (a fit part with one class
+    predicts it)."""
+    predicted = np.empty(size, dtype=object)
+    for fit, scored in parts:
+        classes = set(y[fit].tolist())
+        if len(classes) < 2:
+            predicted[scored] = next(iter(classes))
+            continue
+        model = fit_model(kind, np.array(x[fit], dtype=np.float64), y[fit])
+        predicted[scored] = model.predict(np.array(x[scored], dtype=np.float64))
+    return predicted
+
+
 def score_on_test(folder: Path, family, vectors: dict[str, np.ndarray] | None = None, seed: int = 0,
-                  episodes: SplitEpisodes | None = None) -> dict:
-    """{target: {"train_episodes", "test_episodes", "results": {feature set: scores}} or {"skipped": why}}.
-    `vectors`: a user's {episode_id: vector}, scored as `your_vectors` beside the baselines and our states."""
+                  episodes: SplitEpisodes | None = None, predictions: dict[str, dict] | None = None) -> dict:
+    """{target: {protocol, scored episodes, "results": {row: scores}} or {protocol: not_scored, why}}, each target
+    by the one protocol (builder.stages.scoring): the test split where it is large enough, grouped cross-fitting
+    over every split below that, not scored below the minimum.
+    `vectors`: a user's {episode_id: vector}, scored as `your_vectors` (fitted like every feature set);
+    `predictions`: a user's {episode_id: {target: class}}, scored as `your_predictions` on the same episodes."""
     episodes = episodes if episodes is not None else read_split_episodes(folder, family.full_config, family)
-    if not episodes.test.kept:
-        raise EvaluationError(f"{folder}: config {family.full_config} has no test split (built before splits, or "
-                              "empty); rebuild it with this version")
-    fit_rows = episodes.fit.rows()
-    test_rows = episodes.test.rows()
+    if not episodes.fit.kept and not episodes.test.kept:
+        raise EvaluationError(f"{folder}: config {family.full_config} has no episodes in its train, validation or "
+                              "test splits")
+    fit_rows, test_rows = episodes.fit.rows(), episodes.test.rows()
     sampling = episodes.sampling()  # the same for every target
     rows = fit_rows + test_rows
+    in_test = np.arange(len(rows)) >= len(fit_rows)
+    groups = np.array([row["group"] for row in rows], dtype=object)
+    folds = fold_of(groups)
     features = baseline_features(rows, family.sided)
     if vectors is not None:
         features["your_vectors"] = np.stack([vectors[row["episode_id"]] for row in rows]).astype(np.float64)
-    kinds = {"ordered_latents": "antisymmetric"}
     results = {}
     for target in rows[0]["targets"]:
         labels = np.array([row["targets"][target] for row in rows], dtype=object)
-        known = np.array([label is not None for label in labels])
-        fit = np.flatnonzero(known[:len(fit_rows)])
-        test = len(fit_rows) + np.flatnonzero(known[len(fit_rows):])
-        if len(test) < MIN_TEST_EPISODES or len(set(labels[fit])) < 2:
-            results[target] = {"skipped": f"{len(test)} labelled test episodes, {len(set(labels[fit]))} classes in "
-                                          f"train + validation (needs {MIN_TEST_EPISODES} and 2)"}
+        protocol = choose_protocol(labels, groups, in_test)
+        if not protocol.scored:
+            results[target] = protocol.describe()
             continue
-        y_fit, y_test = labels[fit].astype(str), labels[test].astype(str)
-        groups = np.array([rows[i]["group"] for i in test], dtype=object)
+        known = np.array([label is not None for label in labels])
+        y = np.array([str(label) for label in labels], dtype=object)
+        parts = fit_parts(protocol, known, in_test, folds)
+        scored = np.sort(np.concatenate([part for _, part in parts]))
         scores = {}
         for name, x in {"majority_class": np.zeros((len(rows), 1)), **features}.items():
             if target == "decisive" and name == "ordered_latents":
                 continue  # who won does not matter for decisive vs tie
-            kind = "majority" if name == "majority_class" else kinds.get(name, "linear")
-            model = fit_model(kind, np.array(x[fit], dtype=np.float64), y_fit)
-            predicted = model.predict(np.array(x[test], dtype=np.float64)).astype(str)
-            scores[name] = prediction_scores(y_test, predicted, groups, seed)
-        results[target] = {"train_episodes": int(len(fit)), "test_episodes": int(len(test)),
-                           "test_groups": int(len(set(groups))), "results": scores}
+            predicted = fitted_predictions(KINDS.get(name, "linear"), x, y, parts, len(rows))
+            scores[name] = prediction_scores(y[scored], predicted[scored], groups[scored], seed)
+        if predictions is not None:
+            theirs = np.array([str((predictions.get(rows[i]["episode_id"]) or {}).get(target)) for i in scored],
+                              dtype=object)
+            scores["your_predictions"] = prediction_scores(y[scored], theirs, groups[scored], seed)
+        results[target] = {**protocol.describe(), "protocol_text": PROTOCOL_TEXT[protocol.name],
+                           "scored_episodes": int(len(scored)), "scored_groups": int(len(set(groups[scored]))),
+                           "fit_episodes": int(known[~in_test].sum()) if protocol.name == TEST_SPLIT else None,
+                           "folds": len(parts) if protocol.name == CROSS_FITTED else None, "results": scores}
         if sampling:
             results[target]["sampled"] = sampling
     return results
@@ -243,39 +292,134 @@ def read_vectors(path: Path, wanted: list[str]) -> dict[str, np.ndarray]:
     return {episode_id: by_id[episode_id] for episode_id in wanted}
 
 
+SUBJECT = "coordinator_state"
+
+
 def test_reading(results: dict) -> list[str]:
-    """What the test-split scores say, one sentence a target, computed from the intervals (never a fixed claim)."""
-    sentences = []
-    for target, result in results.items():
-        if "results" not in result:
-            continue
-        scores = result["results"]
-        majority = scores["majority_class"]["accuracy"]
-        state = scores["coordinator_state"]
-        low, high = state["accuracy_ci95"]
-        verdict = (f"the stored coordinator state scores {state['accuracy']} [{low}, {high}], "
-                   + ("above" if low > majority else "not above") + f" the majority class ({majority})")
-        baselines = {name: scores[name]["accuracy"] for name in
-                     ("length", "model_identity", "length_and_model_identity") if name in scores}
-        best = max(baselines, key=baselines.get)
-        beaten = scores[best]["accuracy_ci95"][0] > high
-        sentences.append(f"{target}: {verdict}; best baseline {best} {baselines[best]} {scores[best]['accuracy_ci95']}"
-                         + (", above the state's interval" if beaten else "") + ".")
-    return sentences
+    """What the benchmark's scores say, one sentence a target (builder.stages.scoring.reading)."""
+    return [reading(target, result.get("results") or {}, SUBJECT, TRIVIAL_BASELINES, result)
+            for target, result in sorted(results.items())  # the order stats.json keeps
+            if isinstance(result, dict) and "protocol" in result]
 
 
 def table_lines(results: dict) -> list[str]:
-    """The card's table, for the terminal: one line a feature set, per target."""
+    """The card's table, for the terminal: one line a row, per target, under how it was scored."""
     lines = []
     for target, result in results.items():
-        if "skipped" in result:
-            lines.append(f"{target}: not scored ({result['skipped']})")
+        if result.get("protocol") == NOT_SCORED:
+            lines.append(f"{target}: not scored ({result['protocol_reason']})")
             continue
-        lines.append(f"{target}: test accuracy (95% CI over {result['test_groups']} prompt groups), macro-F1; fitted "
-                     f"on {result['train_episodes']} train + validation episodes, {result['test_episodes']} test")
+        lines.append(f"{target}: {result['protocol_text']}; accuracy (95% CI over {result['scored_groups']} prompt "
+                     f"groups), macro-F1, on {result['scored_episodes']} episodes")
         if result.get("sampled"):
             lines.append("  sampled as whole prompt groups: " + ", ".join(
                 f"{n['kept']} of {n['of']} {part.replace('_', ' ')} episodes" for part, n in result["sampled"].items()))
         for name, score in result["results"].items():
             lines.append(f"  {name:<28}{score['accuracy']:>7}  {score['accuracy_ci95']}  {score['macro_f1']:>7}")
-    return lines + [f"reading: {sentence}" for sentence in test_reading(results)]
+    scored = {target: result for target, result in results.items() if result.get("protocol") != NOT_SCORED}
+    return lines + [f"reading: {sentence}" for sentence in test_reading(scored)]
+
+
+# --- any copy of the dataset: a folder of the published files, or a Hub repo --------------------------------
+
+REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def resolve_target(target: str, config: str, revision: str | None = None) -> Path:
+    """The local folder that holds `config`'s published Parquet files: `target` itself when it is a folder (a
+    build, or a copy with only `data/` and `README.md`), else `target` read as a Hub dataset repo id and only that
+    config's files (and the card) downloaded at `revision` through huggingface_hub (its cache, its token)."""
+    path = Path(target)
+    if path.exists() or not REPO_ID.match(target):
+        return path
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError, \
+        RevisionNotFoundError
+
+    try:
+        return Path(snapshot_download(target, repo_type="dataset", revision=revision,
+                                      allow_patterns=[f"{DATA_DIR}/{config}/*", "README.md", "stats.json"]))
+    except RevisionNotFoundError:
+        raise EvaluationError(f"{target}: no revision {revision!r} on the Hub") from None
+    except RepositoryNotFoundError:
+        raise EvaluationError(f"{target}: no such dataset repo on the Hub (or no access to it), and no such "
+                              "folder here") from None
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as error:
+        raise EvaluationError(f"{target}: could not be downloaded from the Hub "
+                              f"({str(error).splitlines()[0][:200]})") from None
+
+
+def evaluation_seed(folder: Path) -> int:
+    """The seed the card's intervals used: the build's own (stats.json) where the copy has it, else the build's
+    default, 0 (a copy of the published data has no stats.json unless it was pushed with it)."""
+    report = Path(folder) / "stats.json"
+    try:
+        return int(json.loads(report.read_text(encoding="utf-8"))["options"]["seed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def read_table_rows(path: Path, what: str) -> list[dict]:
+    """A user's JSONL or Parquet file as rows; one line on a file that cannot be read (with its line number)."""
+    path = Path(path)
+    if not path.is_file():
+        raise EvaluationError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_table(path).to_pylist()
+        except Exception as error:  # noqa: BLE001 - any unreadable file is one line
+            raise EvaluationError(f"{path}: cannot be read as Parquet ({str(error)[:200]})") from None
+    if path.suffix not in (".jsonl", ".json"):
+        raise EvaluationError(f"{path}: expected a .jsonl or .parquet file of {what}")
+    rows = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as error:
+                raise EvaluationError(f"{path}:{number}: not a JSON object ({error})") from None
+            if not isinstance(row, dict):
+                raise EvaluationError(f"{path}:{number}: not a JSON object")
+            rows.append(row)
+    return rows
+
+
+ATTRIBUTION_COLUMNS = ("failure_agent", "failure_step")
+
+
+def read_predictions(path: Path, targets: list[str], wanted: list[str]) -> dict[str, dict]:
+    """A user's per-episode predictions, {episode_id: {column: value}}: JSONL or Parquet keyed by `episode_id`, a
+    class per target (e.g. `side`, `decisive`; `final_correct`, `consensus`) and, for agent teams, `failure_agent`
+    and `failure_step`. Every id of `wanted` must be there, and at least one known column."""
+    by_id = {}
+    for number, row in enumerate(read_table_rows(path, "predictions"), 1):
+        if "episode_id" not in row:
+            raise EvaluationError(f"{path}: row {number} has no episode_id")
+        by_id[str(row["episode_id"])] = row
+    columns = {c for row in by_id.values() for c in row} & {*targets, *ATTRIBUTION_COLUMNS}
+    if not columns:
+        raise EvaluationError(f"{path}: no prediction column; expected some of "
+                              f"{', '.join([*targets, *ATTRIBUTION_COLUMNS])} beside episode_id")
+    missing = [episode_id for episode_id in wanted if episode_id not in by_id]
+    if missing:
+        raise EvaluationError(f"{path}: {len(missing)} of the {len(wanted)} episodes have no prediction (first: "
+                              f"{missing[0]!r})")
+    return {episode_id: {c: by_id[episode_id].get(c) for c in columns} for episode_id in wanted}
+
+
+def read_attribution_rows(folder: Path, config: str) -> list[dict]:
+    """What failure attribution needs of each annotated episode of the config (every split), streamed."""
+    import pyarrow.parquet as pq
+
+    rows = []
+    for path in sorted((Path(folder) / DATA_DIR / config).glob("*-*-of-*.parquet")):
+        with pq.ParquetFile(path) as parquet:
+            if "annotations" not in parquet.schema_arrow.names:
+                return []
+            for batch in parquet.iter_batches(batch_size=READ_BATCH):
+                rows += [row for row in map(attribution_row, batch.to_pylist()) if row is not None]
+    return rows

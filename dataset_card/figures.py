@@ -89,8 +89,9 @@ def _whole_counts(axes) -> None:
 
 
 def write_rank_curve(curve: dict, family, folder: Path) -> dict[str, str]:
-    """The rank curve (builder.stages.latents.trained): test accuracy of the trained coordinators against their
-    rank, with 95% intervals, beside the untrained stored state and the baselines; {} when it was not trained."""
+    """The rank curve (builder.stages.latents.trained): accuracy of the trained coordinators against their rank,
+    with 95% intervals, beside the untrained stored state and the baselines, for the targets that were scored
+    (test split or cross-fitted, said in each title); {} when none was."""
     scored = {t: r for t, r in curve.get("targets", {}).items() if "results" in r}
     if not scored:
         return {}
@@ -118,8 +119,8 @@ def write_rank_curve(curve: dict, family, folder: Path) -> dict[str, str]:
                              label=label)
         axes.set_xticks(positions, [s["rank"] for _, s in trained])
         axes.set_xlabel("rank r of the coordinator state")
-        axes.set_ylabel("test accuracy (95% CI over prompt groups)")
-        axes.set_title(f"{target}: {result['test_episodes']} test episodes")
+        axes.set_ylabel("accuracy (95% CI over prompt groups)")
+        axes.set_title(f"{target}: {result['scored_episodes']} episodes, {result['protocol'].replace('_', ' ')}")
         axes.set_ylim(0, 1)
     axes_list[0][-1].legend(fontsize=7, loc="lower right")
     figure.tight_layout()

@@ -236,10 +236,12 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
                  "toxic_chat": sum(o.get("toxic_chat_flagged") or 0 for o in outcomes)},
         benchmark=[(family.name, {"config": family.full_config, "splits": section["splits"],
                                   "test_split": section["test_split"],
-                                  "reading": test_reading(section["test_split"]),
+                                  # the tables already say which targets are not scored
+                                  "reading": [s for s in test_reading(section["test_split"]) if ": not scored (" not in s],
                                   "coordinator": family.coordinator_dir,
                                   "rank_curve": section.get("rank_curve") or {"skipped": "not in this report"},
-                                  "rank_reading": rank_curve_reading(section.get("rank_curve") or {"skipped": "-"}),
+                                  "rank_reading": [s for s in rank_curve_reading(section.get("rank_curve") or {"skipped": "-"})
+                                                   if ": not scored (" not in s],
                                   "rank_figure": figures.get(family.figure_prefix + "rank_curve")})
                    for family, section in sections if "splits" in section],
         rank_rows=ordered_rows,

@@ -36,7 +36,9 @@ def test_no_progress_means_a_silent_stderr_and_a_full_summary(tmp_path):
     assert result.stderr == ""  # no transformers "Loading weights", no sentence-transformers "Batches"
     out = result.stdout
     assert "pairwise: rows read 24, accepted 24, rejected 0" in out
-    assert re.search(r"^  probe: side: .*majority class", out, re.M) and "  probe: decisive:" in out
+    # 24 battles are below the scoring minimum: every analysis says so, none shows a score
+    assert "  probe: side: not scored (12 labelled episodes in 12 prompt groups (scoring needs 30 in 10))." in out
+    assert "  test split: decisive: not scored (24 labelled episodes" in out and "  rank curve: side: not scored (12 labelled" in out
     assert re.search(r"^elapsed \d+\.\ds: pairwise: reading \d", out, re.M)
     assert re.search(r"caches \(pairwise\): embeddings 0 cached / \d+ computed", out)
     stats = subprocess.run([sys.executable, "-m", "builder", "stats", str(tmp_path / "out")], capture_output=True,

@@ -96,12 +96,15 @@ def test_the_builder_class_yields_the_same_splits(split_build):
         assert set(builder.as_dataset(split=split)["episode_id"]) == ids
 
 
-def test_the_report_scores_the_stored_state_and_baselines_on_the_test_split(split_build):
+def test_a_small_set_is_cross_fitted_over_every_split_with_the_baselines(split_build):
+    """160 battles leave 16 test episodes: too few for a fixed split, so every battle is scored once, out of fold."""
     _, report = split_build
     decisive = report["families"]["pairwise"]["test_split"]["decisive"]
-    assert decisive["test_episodes"] == report["families"]["pairwise"]["splits"]["test"]["episodes"]
-    assert {"majority_class", "coordinator_state", "length", "model_identity",
-            "length_and_model_identity"} <= set(decisive["results"])
+    assert report["families"]["pairwise"]["splits"]["test"]["episodes"] < 30
+    assert decisive["protocol"] == "cross_fitted" and decisive["scored_episodes"] == 160
+    assert decisive["scored_groups"] == 160 and decisive["folds"] == 5
+    assert {"majority_class", "coordinator_state", "length", "model_identity", "prompt_only",
+            "length_and_model_identity", "all_baselines"} <= set(decisive["results"])
     for score in decisive["results"].values():
         low, high = score["accuracy_ci95"]
         assert 0 <= low <= score["accuracy"] <= high <= 1
@@ -110,8 +113,8 @@ def test_the_report_scores_the_stored_state_and_baselines_on_the_test_split(spli
 
     card = (split_build[0] / "README.md").read_text()
     state = decisive["results"]["coordinator_state"]
-    sentence = next(s for s in test_reading(report["families"]["pairwise"]["test_split"]) if s.startswith("decisive: "))
-    assert f"- {sentence}" in card and f"scores {state['accuracy']} " in sentence
+    sentence = next(s for s in test_reading(report["families"]["pairwise"]["test_split"]) if s.startswith("decisive "))
+    assert f"- {sentence}" in card and f"scores {state['accuracy']} " in sentence and "(cross fitted)" in sentence
 
 
 def stored_states(folder, config="full") -> tuple[list[str], np.ndarray]:
@@ -129,7 +132,7 @@ def test_evaluate_on_the_stored_state_reproduces_the_cards_row(split_build, tmp_
     vectors = tmp_path / "mine.parquet"
     pq.write_table(pa.table({"episode_id": ids, "vector": states.tolist()}), vectors)
     assert main(["evaluate", str(folder), "--vectors", str(vectors), "--json"]) == 0
-    scored = json.loads(capsys.readouterr().out)
+    scored = json.loads(capsys.readouterr().out)["targets"]
     for target, result in report["families"]["pairwise"]["test_split"].items():
         if "results" in result:
             assert scored[target]["results"]["your_vectors"] == result["results"]["coordinator_state"]
@@ -137,11 +140,11 @@ def test_evaluate_on_the_stored_state_reproduces_the_cards_row(split_build, tmp_
     np.savez(tmp_path / "mine.npz", episode_id=np.array(ids), vectors=states)
     assert main(["evaluate", str(folder), "--vectors", str(tmp_path / "mine.npz")]) == 0
     printed = capsys.readouterr().out
-    assert "decisive: test accuracy" in printed and "your_vectors" in printed
+    assert "decisive: grouped 5-fold cross-fitting" in printed and "your_vectors" in printed
     records = np.array(list(zip(ids, states)), dtype=[("episode_id", "U64"), ("vector", "f8", (states.shape[1],))])
     np.save(tmp_path / "mine.npy", records)
     assert main(["evaluate", str(folder), "--vectors", str(tmp_path / "mine.npy"), "--json"]) == 0
-    from_npy = json.loads(capsys.readouterr().out)
+    from_npy = json.loads(capsys.readouterr().out)["targets"]
     assert all(from_npy[t]["results"]["your_vectors"] == scored[t]["results"]["your_vectors"] for t in scored
                if "results" in scored[t])
     np.save(tmp_path / "plain.npy", states)  # no ids: one line
@@ -165,17 +168,16 @@ def test_evaluate_refuses_bad_vectors_in_one_line(split_build, tmp_path, capsys,
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
 
 
-def test_evaluate_refuses_a_folder_without_splits(split_build, tmp_path, capsys):
+def test_evaluate_refuses_a_config_without_episodes(split_build, tmp_path, capsys):
     import shutil
 
     folder, _ = split_build
     copy = tmp_path / "old"
     shutil.copytree(folder, copy)
     for path in (copy / "data" / "full").glob("*.parquet"):
-        if not path.name.startswith("train-"):
-            path.unlink()
+        path.unlink()
     assert main(["evaluate", str(copy)]) == 2
-    assert "has no test split" in capsys.readouterr().err
+    assert "has no episodes" in capsys.readouterr().err
 
 
 @settings(max_examples=80, deadline=None)
@@ -210,17 +212,17 @@ def test_a_large_split_is_scored_on_the_same_sample_of_whole_groups_by_the_build
                                                                                                 capsys):
     from builder import evaluation
 
-    monkeypatch.setattr(evaluation, "MAX_EPISODES", 12)
-    source = write_jsonl(tmp_path / "battles.jsonl", battles(150))
+    monkeypatch.setattr(evaluation, "MAX_EPISODES", 16)
+    source = write_jsonl(tmp_path / "battles.jsonl", battles(250))
     report = build(quiet_config(source=source, output_dir=tmp_path / "out", rank=4))
     decisive = report["families"]["pairwise"]["test_split"]["decisive"]
     splits = report["families"]["pairwise"]["splits"]
     fit_available = splits["train"]["episodes"] + splits["validation"]["episodes"]
-    assert decisive["sampled"]["train_and_validation"]["of"] == fit_available > 12
-    assert decisive["train_episodes"] == decisive["sampled"]["train_and_validation"]["kept"] <= 12
-    assert decisive["sampled"]["test"]["of"] == splits["test"]["episodes"] > 12
-    assert decisive["test_episodes"] == decisive["sampled"]["test"]["kept"] <= 12
-    assert decisive["test_groups"] == decisive["test_episodes"]  # one battle a prompt here: whole groups
+    assert decisive["sampled"]["train_and_validation"]["of"] == fit_available > 16
+    assert decisive["sampled"]["test"]["of"] == splits["test"]["episodes"] > 16
+    kept = decisive["sampled"]["train_and_validation"]["kept"] + decisive["sampled"]["test"]["kept"]
+    assert decisive["scored_episodes"] == kept <= 32 and decisive["protocol"] == "cross_fitted"
+    assert decisive["scored_groups"] == decisive["scored_episodes"]  # one battle a prompt here: whole groups
     card = (tmp_path / "out" / "README.md").read_text()
     assert (f"{decisive['sampled']['test']['kept']} of {decisive['sampled']['test']['of']} test episodes"
             in " ".join(card.split()))
@@ -233,8 +235,80 @@ def test_a_large_split_is_scored_on_the_same_sample_of_whole_groups_by_the_build
     pq.write_table(pa.table({"episode_id": [i for i in ids if i in wanted],
                              "vector": [s.tolist() for i, s in zip(ids, states) if i in wanted]}), vectors)
     assert main(["evaluate", str(tmp_path / "out"), "--vectors", str(vectors), "--json"]) == 0
-    scored = json.loads(capsys.readouterr().out)["decisive"]
+    scored = json.loads(capsys.readouterr().out)["targets"]["decisive"]
     assert scored["results"]["your_vectors"] == decisive["results"]["coordinator_state"]
     assert scored["sampled"] == decisive["sampled"]
     assert main(["evaluate", str(tmp_path / "out")]) == 0
     assert "sampled as whole prompt groups: " in capsys.readouterr().out
+
+
+def card_rows(card: str) -> set[str]:
+    return {line for line in card.splitlines() if line.startswith("| `")}
+
+
+def test_evaluate_on_a_copy_of_the_published_files_prints_the_cards_table(split_build, tmp_path, capsys):
+    """What a user downloads from the Hub (data/ and README.md, no stats.json): the same scores as the card."""
+    import shutil
+
+    folder, report = split_build
+    copy = tmp_path / "download"
+    shutil.copytree(folder / "data", copy / "data")
+    shutil.copy(folder / "README.md", copy / "README.md")
+    assert main(["evaluate", str(copy), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["targets"] == report["families"]["pairwise"]["test_split"] and scored["seed"] == 0
+    rows = card_rows((folder / "README.md").read_text())
+    for target, result in scored["targets"].items():
+        for name, score in result["results"].items():
+            assert f"| `{name}` | {score['accuracy']} | {score['accuracy_ci95']} | {score['macro_f1']} |" in rows
+    assert main(["evaluate", str(copy)]) == 0
+    assert "decisive: grouped 5-fold cross-fitting over all splits" in capsys.readouterr().out
+
+
+def test_a_constant_predictions_file_scores_its_class_share(split_build, tmp_path, capsys):
+    folder, report = split_build
+    ids, _ = stored_states(folder)
+    predictions = tmp_path / "constant.jsonl"
+    predictions.write_text("".join(json.dumps({"episode_id": i, "decisive": "decisive", "side": "model_a"}) + "\n"
+                                   for i in ids))
+    assert main(["evaluate", str(folder), "--predictions", str(predictions), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)["targets"]
+    full = load_dataset(str(folder), "full", split="all")
+    winners = [WINNERS[w] for w in full["winner"]]
+    decisive_share = sum(w in ("model_a", "model_b") for w in winners) / len(winners)
+    side_share = winners.count("model_a") / sum(w in ("model_a", "model_b") for w in winners)
+    assert scored["decisive"]["results"]["your_predictions"]["accuracy"] == round(decisive_share, 4)
+    assert scored["side"]["results"]["your_predictions"]["accuracy"] == round(side_share, 4)
+    predictions.write_text(json.dumps({"episode_id": ids[0], "side": "model_a"}) + "\n")
+    assert main(["evaluate", str(folder), "--predictions", str(predictions)]) == 2
+    assert "have no prediction" in capsys.readouterr().err
+    predictions.write_text("{not json\n")
+    assert main(["evaluate", str(folder), "--predictions", str(predictions)]) == 2
+    assert f"{predictions}:1: not a JSON object" in capsys.readouterr().err
+
+
+def test_evaluate_reads_a_repo_from_the_hub_at_a_revision(split_build, tmp_path):
+    """A Hub repo id (the local Hub server): pushed with `push`, scored by `evaluate --revision` in a fresh process."""
+    import subprocess
+    import sys
+
+    from hub_server import HubServer
+    from test_push import cli_env
+
+    folder, report = split_build
+    with HubServer() as hub:
+        env = cli_env(hub, tmp_path, "hf_test_write_token")
+        pushed = subprocess.run([sys.executable, "-m", "builder", "push", str(folder), "--repo-id", "org/coord"],
+                                capture_output=True, text=True, env=env, timeout=300)
+        assert pushed.returncode == 0, pushed.stderr
+        run = lambda *extra: subprocess.run([sys.executable, "-m", "builder", "evaluate", "org/coord", *extra],  # noqa: E731
+                                            capture_output=True, text=True, env=env, timeout=300)
+        scored = run("--revision", "main", "--json")
+        missing = run("--revision", "no-such-branch")
+        nowhere = subprocess.run([sys.executable, "-m", "builder", "evaluate", "org/absent"], capture_output=True,
+                                 text=True, env=env, timeout=300)
+    assert scored.returncode == 0, scored.stderr
+    assert json.loads(scored.stdout)["targets"] == report["families"]["pairwise"]["test_split"]
+    assert missing.returncode == 2 and "no revision 'no-such-branch'" in missing.stderr
+    assert nowhere.returncode == 2 and "no such dataset repo" in nowhere.stderr
+    assert "Traceback" not in missing.stderr + nowhere.stderr

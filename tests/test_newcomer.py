@@ -79,7 +79,7 @@ def test_evaluate_names_a_missing_vectors_file_and_a_config_the_build_lacks(samp
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("debate-full"))
     assert main(["evaluate", str(copy), "--config", "debate-full"]) == USAGE_EXIT
-    assert error_lines(capsys) == [f"error: {copy}: this build has no config debate-full (its full configs: full, "
+    assert error_lines(capsys) == [f"error: {copy}: this copy has no config debate-full (its full configs: full, "
                                    "agents-full)"]
 
 

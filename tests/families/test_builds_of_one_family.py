@@ -42,7 +42,7 @@ def test_a_build_of_one_family_alone(tmp_path, capsys, monkeypatch, kept, flags)
 
     capsys.readouterr()
     assert main(["evaluate", str(out)]) == USAGE_EXIT  # the default config, full, is not there: say which are
-    assert capsys.readouterr().err.strip() == f"error: {out}: this build has no config full (its full configs: " \
+    assert capsys.readouterr().err.strip() == f"error: {out}: this copy has no config full (its full configs: " \
                                                f"{kept}-full)"
 
 

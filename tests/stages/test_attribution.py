@@ -12,7 +12,7 @@ from datasets import load_dataset
 
 from builder.pipeline import build
 from builder.sources.loaders import sample_dir
-from builder.stages.labels.attribution import attribution_report, frequent_agents, predictions
+from builder.stages.labels.attribution import attribution_report, attribution_row, frequent_agents, predictions
 from builder.stages.labels.offline import failure_attribution
 from conftest import make_row, quiet_config, write_jsonl
 
@@ -40,10 +40,11 @@ def test_without_events_the_last_answer_is_named_and_rounds_of_several_answers_g
     assert failure_attribution(debate, [["refusal"]]) == {"failure_agent": None, "failure_turn_index": None}
 
 
-def row(labeled=("b", 1), agent="b", turn=1, speakers=("a", "b", "terminal", "a")):
-    return {"split": "who_and_when:algorithm_generated", "group": "q", "agents": ["a", "b", "terminal"],
-            "speakers": list(speakers), "tools": [s == "terminal" for s in speakers], "labeled_agent": labeled[0],
-            "labeled_turn": labeled[1], "labeler": "offline_rules", "agent": agent, "turn": turn}
+def row(labeled=("b", 1), agent="b", turn=1, speakers=("a", "b", "terminal", "a"), rule=("a", 3)):
+    return {"episode_id": "e", "split": "who_and_when:algorithm_generated", "group": "q",
+            "agents": ["a", "b", "terminal"], "speakers": list(speakers), "tools": [s == "terminal" for s in speakers],
+            "labeled_agent": labeled[0], "labeled_turn": labeled[1], "labeler": "offline_rules", "agent": agent,
+            "turn": turn, "rule_agent": rule[0], "rule_turn": rule[1]}
 
 
 def test_the_labels_and_the_baselines_are_scored_as_they_say():
@@ -72,8 +73,8 @@ def test_the_frequent_agent_is_fitted_on_the_other_folds_only():
 
 
 def test_the_report_gives_intervals_per_split_and_names_the_held_out_one():
-    rows = [row() | {"group": f"q{i}"} for i in range(6)]
-    rows += [row() | {"split": "who_and_when:hand_crafted", "group": f"h{i}"} for i in range(4)]
+    rows = [row() | {"group": f"q{i}", "episode_id": f"q{i}"} for i in range(36)]
+    rows += [row() | {"split": "who_and_when:hand_crafted", "group": f"h{i}", "episode_id": f"h{i}"} for i in range(30)]
     report = attribution_report(rows)
     tuned, held = report["splits"]["who_and_when:algorithm_generated"], report["splits"]["who_and_when:hand_crafted"]
     assert tuned["role"] == "tuned on" and held["role"] == "held out"
@@ -81,6 +82,36 @@ def test_the_report_gives_intervals_per_split_and_names_the_held_out_one():
     assert tuned["methods"]["labels"]["agent_accuracy_ci95"] == [1.0, 1.0]
     low, high = held["methods"]["random"]["step_accuracy_ci95"]
     assert low == high == 0.25
+    # the best trivial baseline is chosen on the tuning split; the rule (a, 3: always wrong here) does not beat it
+    assert report["baseline_chosen_on_tuning"] == "frequent_agent" and held["rule_beats_chosen_baseline"] is False
+    assert tuned["methods"]["offline_rule"]["agent_accuracy"] == 0.0
+
+
+def test_a_split_below_the_minimum_is_not_scored():
+    report = attribution_report([row() | {"group": f"q{i}"} for i in range(6)])
+    split = report["splits"]["who_and_when:algorithm_generated"]
+    assert split["protocol"] == "not_scored" and "methods" not in split and "6 annotated runs" in split["protocol_reason"]
+
+
+def test_a_constant_agent_prediction_scores_that_agents_share_exactly():
+    """As `evaluate --predictions` does: a user's (agent, step) per run, matched by normalised name and exact step."""
+    rows = [row(agent="b" if i < 21 else "a", turn=1 if i < 7 else 3) | {"group": f"q{i}", "episode_id": f"e{i}"}
+            for i in range(40)]
+    theirs = {f"e{i}": (" B ", "1") for i in range(40)}
+    scores = attribution_report(rows, theirs=theirs)["splits"]["who_and_when:algorithm_generated"]["methods"]
+    assert scores["your_predictions"]["agent_accuracy"] == 21 / 40
+    assert scores["your_predictions"]["step_accuracy"] == 7 / 40
+    assert "your_predictions" not in attribution_report(rows)["splits"]["who_and_when:algorithm_generated"]["methods"]
+
+
+def test_the_offline_labeler_gives_no_failure_labels_but_the_rule_is_measured(sample_build):
+    """The rule does not beat a constant on held-out runs, so its labels are null; the table still scores it."""
+    folder, report = sample_build
+    full = load_dataset(str(folder), "agents-full", split="all")
+    assert all(e["labels"]["failure_agent"] is None and e["labels"]["failure_turn_index"] is None for e in full)
+    attribution = report["families"]["agents"]["n_agent"]["human_attribution"]
+    assert "no failure_agent" in attribution["offline_labels"]
+    assert "no failure_agent" in " ".join((folder / "README.md").read_text().split())
 
 
 def test_labels_and_events_do_not_read_the_human_annotation(tmp_path):
@@ -102,19 +133,18 @@ def test_labels_and_events_do_not_read_the_human_annotation(tmp_path):
         report = build(quiet_config(source=arena, family_sources={"agents": (str(folder),)}, output_dir=out, rank=2))
         full = load_dataset(str(out), "agents-full", split="all")
         seen.append(({e["episode_id"]: (e["labels"], [t["coordination_events"] for t in e["turns"]]) for e in full},
-                     report["families"]["agents"]["n_agent"]["human_attribution"]))
+                     [predictions(attribution_row(e)) for e in full if attribution_row(e)]))
+        assert report["families"]["agents"]["n_agent"]["human_attribution"]["splits"]
     assert seen[0][0] == seen[1][0]
     assert seen[0][1] != seen[1][1]
 
 
 @pytest.mark.parametrize("split", ["who_and_when:algorithm_generated", "who_and_when:hand_crafted"])
-def test_the_sample_build_reports_both_splits(sample_build, split):
+def test_the_sample_build_reports_both_splits_as_too_small_to_score(sample_build, split):
     _, report = sample_build
     result = report["families"]["agents"]["n_agent"]["human_attribution"]["splits"][split]
     assert result["episodes"] == {"who_and_when:algorithm_generated": 4, "who_and_when:hand_crafted": 2}[split]
-    assert set(result["methods"]) == {"labels", "random", "first_step", "last_step", "most_active_agent",
-                                      "frequent_agent"}
-    assert all("step_within_1_accuracy" in scores for scores in result["methods"].values())
+    assert result["protocol"] == "not_scored" and "methods" not in result
 
 
 def test_the_judge_attributes_failures_with_one_prompt_per_episode(tmp_path, monkeypatch):
@@ -143,5 +173,6 @@ def test_the_judge_attributes_failures_with_one_prompt_per_episode(tmp_path, mon
         assert (labels["failure_agent"], labels["failure_turn_index"]) == (speakers[last], last)  # the fake's answer
     attribution = report["families"]["agents"]["n_agent"]["human_attribution"]
     assert attribution["labelers"] == ["llm_judge"] and len(one_speaker) == len(full) == 6  # one prompt each
-    for result in attribution["splits"].values():  # the fake blames the last answer: it scores as last_step does
-        assert result["methods"]["labels"] == result["methods"]["last_step"]
+    for episode in full:  # the fake blames the last answer: it scores as last_step does
+        hits = predictions(attribution_row(episode))
+        assert hits["labels"] == hits["last_step"]

@@ -430,10 +430,14 @@ def test_the_probe_plan_is_one_capped_sample_of_whole_groups_shared_by_the_targe
 
 def test_probe_says_why_it_skips_small_or_single_class_sets():
     x = np.zeros((3, 2))
-    assert "needs at least 10" in probe_target({"s": x}, ["tie", "tie", "model_a"], ["g"] * 3)["skipped"]
-    assert "only one outcome class" in probe_target({"s": np.zeros((12, 2))}, ["tie"] * 12, list("abcdefghijkl"))["skipped"]
-    assert "occurs in 1 group" in probe_target({"s": np.zeros((12, 2))}, ["tie"] * 11 + ["model_a"],
-                                               list("abcdefghijkl"))["skipped"]
+    groups = [f"g{i}" for i in range(40)]
+    small = probe_target({"s": x}, ["tie", "tie", "model_a"], ["g"] * 3)
+    assert small["protocol"] == "not_scored" and "scoring needs 30 in 10" in small["protocol_reason"]
+    assert "only one outcome class" in probe_target({"s": np.zeros((40, 2))}, ["tie"] * 40, groups)["protocol_reason"]
+    assert "occurs in 1 prompt group" in probe_target({"s": np.zeros((40, 2))}, ["tie"] * 39 + ["model_a"],
+                                                      groups)["protocol_reason"]
+    assert "results" in probe_target({"s": np.random.default_rng(0).normal(size=(40, 2))}, ["tie", "model_a"] * 20,
+                                     groups)
 
 
 # --- a real build ---------------------------------------------------------------------------------------
@@ -462,7 +466,7 @@ def test_built_latents_load_with_declared_types_and_reproject(sample_build):
     baselines = {"prompt_only", "length", "model_identity", "majority_class"}
     assert set(probe["decisive"]["results"]) == {"coordinator_state", "full_dimensional_state"} | baselines
     assert set(probe["side"]["results"]) == {"coordinator_state", "ordered_latents", "full_dimensional_state"} | baselines
-    assert len(report["families"]["pairwise"]["latent_probe"]["reading"]) == 2 and "side:" in report["families"]["pairwise"]["latent_probe"]["reading"][0]
+    assert len(report["families"]["pairwise"]["latent_probe"]["reading"]) == 2 and "side (cross fitted):" in report["families"]["pairwise"]["latent_probe"]["reading"][0]
 
 
 def test_mini_and_preview_latents_live_in_the_full_basis(sample_build):

@@ -37,10 +37,11 @@ from pathlib import Path
 import numpy as np
 
 from builder.files import JsonFileCache, RowFile
-from builder.stages.bootstrap import RESAMPLES, accuracy_and_f1_intervals
+from builder.stages.bootstrap import RESAMPLES
+from builder.stages.scoring import (CROSS_FITTED, MIN_EPISODES, MIN_GROUPS, NOT_SCORED, Protocol, prediction_scores,
+                                    reading)
 from builder.stages.latents.observations import episode_observations
 
-MIN_EPISODES = 10
 MAX_EPISODES = 4_000
 CHUNK_ROWS = 512  # rows the probe converts or scales at once (see fit_model, float64_rows)
 PROBE_VERSION = "probe_v3"  # change when the classifiers, folds or scores change: cached scores are keyed by it
@@ -144,16 +145,6 @@ def cross_validated_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: 
             "fold_accuracy_std": round(float(np.std(fold_accuracy)), 4)}
 
 
-def prediction_scores(y: np.ndarray, predictions: np.ndarray, groups: np.ndarray, seed: int) -> dict:
-    """Accuracy and macro-F1 of `predictions`, each with its 95% interval over resampled groups."""
-    from sklearn.metrics import f1_score
-
-    accuracy_ci, f1_ci = accuracy_and_f1_intervals(y, predictions, groups, seed)
-    return {"accuracy": round(float((predictions == y).astype(np.float64).mean()), 4), "accuracy_ci95": accuracy_ci,
-            "macro_f1": round(float(f1_score(y, predictions, average="macro", zero_division=0)), 4),
-            "macro_f1_ci95": f1_ci}
-
-
 def cap_by_groups(groups: np.ndarray, limit: int, seed: int) -> np.ndarray:
     """Indices of at most `limit` episodes, taken as whole groups in a seeded order (all when fewer)."""
     if len(groups) <= limit:
@@ -184,14 +175,17 @@ def probe_target(features: dict, labels: list[str], groups: list[str], *, folds:
     keep = cap_by_groups(g_all, MAX_EPISODES, seed)
     y, g = y_all[keep], g_all[keep]
     counts = Counter(y.tolist())
-    if len(y) < MIN_EPISODES:
-        return {"skipped": f"{len(y)} episodes; the probe needs at least {MIN_EPISODES}"}
+    group_count = len(set(g.tolist()))
+    if len(y) < MIN_EPISODES or group_count < MIN_GROUPS:  # the one minimum (builder.stages.scoring)
+        return Protocol(NOT_SCORED, f"{len(y)} labelled episodes in {group_count} prompt groups (scoring needs "
+                                    f"{MIN_EPISODES} in {MIN_GROUPS})").describe()
     if len(counts) < 2:
-        return {"skipped": f"only one outcome class ({next(iter(counts))!r})"}
+        return Protocol(NOT_SCORED, f"only one outcome class ({next(iter(counts))!r})").describe()
     groups_per_class = min(len(set(g[y == c])) for c in counts)
     k = min(folds, groups_per_class)
     if k < 2:
-        return {"skipped": f"the rarest class occurs in {groups_per_class} group(s); grouped folds need 2"}
+        return Protocol(NOT_SCORED, f"the rarest class occurs in {groups_per_class} prompt group(s); grouped folds "
+                                    "need 2").describe()
     index = keep if rows is None else np.asarray(rows)[keep]
     models = {name: (kinds.get(name, "logistic"), x, index) for name, x in features.items()}
     models["majority_class"] = ("majority", np.zeros((len(index), 1)), None)
@@ -203,7 +197,9 @@ def probe_target(features: dict, labels: list[str], groups: list[str], *, folds:
             scores = cross_validated_scores(x, y, g, k, seed, kind, rows=x_rows)
             cache.put(key, scores)
         results[name] = scores
-    return {"episodes": int(len(y)), "episodes_available": int(available if available is not None else len(y_all)), "groups": int(len(set(g.tolist()))),
+    return {"protocol": CROSS_FITTED, "protocol_reason": "the probe reads every labelled episode (capped): grouped, "
+                                                         "stratified folds",
+            "episodes": int(len(y)), "episodes_available": int(available if available is not None else len(y_all)), "groups": int(len(set(g.tolist()))),
             "folds": k, "classes": {str(c): int(n) for c, n in sorted(counts.items())}, "results": results}
 
 
@@ -369,33 +365,21 @@ def probe_report(features: ProbeFeatures, positions: list[int], plan: dict[str, 
     return report
 
 
+PROBE_BASELINES = ("majority_class", "prompt_only", "length", "model_identity", "length_and_model_identity")
+
+
 def probe_reading(targets: dict) -> list[str]:
-    """What the scores say, one sentence a target, computed from the intervals (never a fixed claim)."""
+    """What the scores say, one sentence a target (builder.stages.scoring.reading), with what only the probe
+    adds: the ordered latents beside the symmetric state, and why `side` is a leakage check."""
     sentences = []
     for name, result in targets.items():
-        if "skipped" in result:
-            sentences.append(f"{name}: not probed ({result['skipped']}).")
-            continue
-        scores = result["results"]
-        majority = scores["majority_class"]["accuracy"]
-        state = scores["coordinator_state"]
-        baselines = {b: scores[b]["accuracy"] for b in ("prompt_only", "length", "model_identity") if b in scores}
-        best_baseline = max(baselines, key=baselines.get)
-        low, high = state["accuracy_ci95"]
-        if low > majority:
-            verdict = f"the coordinator state keeps some of it ({state['accuracy']} [{low}, {high}] above the majority class {majority})"
-        else:
-            verdict = (f"no evidence that the coordinator state keeps it ({state['accuracy']} [{low}, {high}]; "
-                       f"majority class {majority})")
-        if baselines[best_baseline] > majority:
-            text = f"{name}: {verdict}; best baseline {best_baseline} {baselines[best_baseline]}"
-        else:
-            text = f"{name}: {verdict}; no baseline beats the majority class either"
+        text = reading(name, result.get("results") or {}, "coordinator_state", PROBE_BASELINES, result)
+        scores = result.get("results") or {}
         if "ordered_latents" in scores:
             ordered = scores["ordered_latents"]
-            text += f"; ordered per-agent latents {ordered['accuracy']} {ordered['accuracy_ci95']}"
-        if name == "side":
-            text += ("; the symmetric state cannot identify the side by construction, so its score is a leakage check, "
-                     "not information kept")
-        sentences.append(text + ".")
+            text = text[:-1] + f"; ordered per-agent latents {ordered['accuracy']} {ordered['accuracy_ci95']}."
+        if name == "side" and scores:
+            text = text[:-1] + ("; the symmetric state cannot identify the side by construction, so its score is a "
+                                "leakage check, not information kept.")
+        sentences.append(text)
     return sentences

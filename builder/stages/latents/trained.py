@@ -43,9 +43,11 @@ from pathlib import Path
 import numpy as np
 
 from builder.layout import TRAINED_INFO, TRAINED_TENSORS
-from builder.splits import split_of
+from builder.splits import split_of, split_position
 from builder.stages.latents.embeddings import embed_for
-from builder.stages.latents.probe import fit_model, float64_rows, group_of, prediction_scores
+from builder.stages.latents.probe import fit_model, float64_rows, group_of
+from builder.stages.scoring import (CROSS_FITTED, FOLDS, NOT_SCORED, PROTOCOL_TEXT, TEST_SPLIT, Protocol, fit_parts,
+                                    fold_of, prediction_scores, choose_protocol, reading)
 
 FULL = "full"  # the rank equal to the observation's dimension: no bottleneck
 MAX_RANK = 512
@@ -55,7 +57,6 @@ MAX_EPOCHS = 40
 PATIENCE = 6
 LEARNING_RATE = 3e-3
 WEIGHT_DECAY = 1e-4
-MIN_TEST_EPISODES = 2  # labelled test episodes a target needs to be scored (the intervals say how little 2 is)
 FORMAT_VERSION = 1
 OBSERVATION_DEFINITION = "[e(answer); log1p(output tokens); log1p(input tokens)] of each agent at each turn"
 MODEL_DEFINITION = ("f = tanh(P o + b) per agent (r dims); sided: u_t = [f_a; f_b], N agents: u_t = [mean_i f; max_i f]; "
@@ -242,7 +243,8 @@ def averaged_probabilities(model, batch, swap: Swap | None) -> dict:
 def label_indices(labels: dict[str, list], rows: np.ndarray, classes: dict[str, list[str]]):
     """{target: tensor of class numbers, -1 where an episode has no label}."""
     torch = _torch()
-    return {target: torch.tensor([classes[target].index(labels[target][i]) if labels[target][i] in classes[target]
+    return {target: torch.tensor([classes[target].index(str(labels[target][i]))
+                                  if labels[target][i] is not None and str(labels[target][i]) in classes[target]
                                   else -1 for i in rows], dtype=torch.long) for target in classes}
 
 
@@ -338,13 +340,30 @@ def rank_label(rank: int, full_rank: int) -> str:
     return "full" if rank == full_rank else str(rank)
 
 
+INNER_SALT = b"multi-llm-coord inner validation v1\0"
+INNER_VALIDATION = 0.2  # share of a fold's fitting groups that stops its training (cross-fitting)
+
+
+def inner_split(fit: np.ndarray, groups: np.ndarray) -> dict[str, np.ndarray]:
+    """{"train", "validation"} of the `fit` positions: the INNER_VALIDATION share of their prompt groups first in
+    a stable hash order (at least one group) stops the training, the others train it."""
+    names = sorted(set(groups[fit].tolist()), key=lambda group: split_position(str(group), INNER_SALT))
+    stopping = set(names[:max(1, round(INNER_VALIDATION * len(names)))])
+    held = np.array([groups[i] in stopping for i in fit], dtype=bool)
+    return {"train": fit[~held], "validation": fit[held]}
+
+
 def rank_curve(sequences: SequenceFeatures, baselines: dict, *, ranks: tuple, seed: int,
                embedding_model: dict) -> "RankCurve":
-    """Train a coordinator for each of `ranks` (parse_ranks), score each and the `baselines` on the test split of the sampled episodes.
+    """Train a coordinator for each of `ranks` (parse_ranks) and score each, beside the `baselines`, by each
+    target's protocol (builder.stages.scoring): on the test split of the sampled episodes where it is large
+    enough, by grouped K-fold cross-fitting below that (each fold predicted by models trained on the other folds,
+    stopped on an inner split of their groups), not at all below the minimum.
 
     `baselines`: {name: (feature rows in the sequences' order, classifier kind)}, fitted with the probe's classifier
-    on train + validation. The report's section: per target the scores of every row, the training record of every
-    rank and the chosen rank (or {"skipped": why}); and the chosen model, to save beside the basis."""
+    on the same fitting part. The report's section: per target the protocol and the scores of every row, the
+    training record of every rank and the chosen rank (or {"skipped": why}); and the chosen model (trained on
+    `train`, stopped on `validation`), to save beside the basis."""
     if not ranks:
         return RankCurve({"skipped": "no rank to train (--trained-ranks none)"})
     if not sequences.sequences:
@@ -352,64 +371,89 @@ def rank_curve(sequences: SequenceFeatures, baselines: dict, *, ranks: tuple, se
     split = np.asarray(sequences.splits, dtype=object)
     rows = {name: np.flatnonzero(split == name) for name in ("train", "validation", "test")}
     labels = sequences.labels
-    classes = {target: sorted({labels[target][i] for i in rows["train"] if labels[target][i] is not None})
-               for target in labels}
+    groups = np.asarray(sequences.groups, dtype=object)
+    known = {target: np.array([value is not None for value in labels[target]], bool) for target in labels}
+    classes = {target: sorted({str(v) for v in labels[target] if v is not None}) for target in labels}
     classes = {target: names for target, names in classes.items() if len(names) >= 2}
     if not classes:
-        return RankCurve({"skipped": "no target has two classes among the sampled train episodes"})
-    if not any(labels[t][i] is not None for t in classes for i in rows["validation"]):
-        return RankCurve({"skipped": "no labelled validation episode to stop the training on"})
+        return RankCurve({"skipped": "no target has two classes among the sampled episodes"})
+    in_test = split == "test"
+    protocols = {target: choose_protocol(labels[target], groups, in_test) for target in classes}
+    scored = [target for target, protocol in protocols.items() if protocol.scored]
+    fixed_split = bool(any(known[t][i] for t in classes for i in rows["train"])
+                       and any(known[t][i] for t in classes for i in rows["validation"]))
     swap = Swap.of(sequences.family.sides, classes)
     full_rank = sequences.sequences[0].shape[2]
+    folds = fold_of(groups)
+    fold_parts = [(np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)) for fold in range(FOLDS)
+                  if (folds == fold).any() and (folds != fold).any()]
+    sizes = [full_rank if rank == FULL else rank for rank in ranks]
+    out_of_fold = {rank: {t: np.full(len(groups), None, dtype=object) for t in classes} for rank in sizes}
     with training_threads():
-        runs = [train_one(sequences.sequences, labels, classes, rows, full_rank if rank == FULL else rank, swap,
-                          seed) for rank in ranks]
-        predictions = {run.rank: predict(run.model, sequences.sequences, rows["test"], classes, swap)[0]
-                       for run in runs}
-    groups = np.asarray(sequences.groups, dtype=object)
-    fit_rows = np.concatenate([rows["train"], rows["validation"]])
-    targets = {}
-    for target, names in classes.items():
-        known = np.array([labels[target][i] is not None for i in rows["test"]], bool)
-        test = rows["test"][known]
-        if len(test) < MIN_TEST_EPISODES:
-            targets[target] = {"skipped": f"{len(test)} labelled test episodes among the sampled ones (needs "
-                                          f"{MIN_TEST_EPISODES})"}
-            continue
-        y_test = np.asarray([labels[target][i] for i in test], dtype=object).astype(str)
-        test_groups = groups[test]
-        results = {}
+        runs = [train_one(sequences.sequences, labels, classes, rows, rank, swap, seed) for rank in sizes] \
+            if fixed_split else []
         for run in runs:
-            results[f"trained_rank_{rank_label(run.rank, full_rank)}"] = {
-                "rank": rank_label(run.rank, full_rank), "trained": True,
-                **prediction_scores(y_test, predictions[run.rank][target][known].astype(str), test_groups, seed)}
-        fit = np.array([i for i in fit_rows if labels[target][i] is not None], dtype=np.int64)
-        y_fit = np.asarray([labels[target][i] for i in fit], dtype=object).astype(str)
+            for target, values in predict(run.model, sequences.sequences, rows["test"], classes, swap)[0].items():
+                out_of_fold[run.rank][target][rows["test"]] = values
+        if any(protocols[t].name == CROSS_FITTED for t in scored):
+            for fit, held in fold_parts:
+                for rank in sizes:
+                    model = train_one(sequences.sequences, labels, classes, inner_split(fit, groups), rank, swap,
+                                      seed).model
+                    for target, values in predict(model, sequences.sequences, held, classes, swap)[0].items():
+                        if protocols[target].name == CROSS_FITTED:
+                            out_of_fold[rank][target][held] = values
+    targets = {}
+    for target in classes:
+        protocol = protocols[target]
+        if not protocol.scored or (protocol.name == TEST_SPLIT and not fixed_split):
+            targets[target] = protocol.describe() if not protocol.scored else Protocol(
+                NOT_SCORED, "no labelled validation episode to stop the training on").describe()
+            continue
+        y = np.array([str(v) for v in labels[target]], dtype=object)
+        parts = fit_parts(protocol, known[target], in_test, folds)
+        predicted_rows = np.sort(np.concatenate([part for _, part in parts]))
+        y_scored, scored_groups = y[predicted_rows], groups[predicted_rows]
+        results = {}
+        for rank in sizes:
+            results[f"trained_rank_{rank_label(rank, full_rank)}"] = {
+                "rank": rank_label(rank, full_rank), "trained": True,
+                **prediction_scores(y_scored, out_of_fold[rank][target][predicted_rows].astype(str), scored_groups,
+                                    seed)}
         for name, (x, kind) in baselines.items():
             if target in ("decisive",) and kind == "antisymmetric":
                 continue  # who won does not matter for decisive vs tie
-            if len(set(y_fit)) < 2:
-                continue
-            model = fit_model(kind, float64_rows(x, fit), y_fit)
+            predicted = np.empty(len(y), dtype=object)
+            for fit, held in parts:
+                fit_classes = sorted(set(y[fit].tolist()))
+                predicted[held] = fit_classes[0] if len(fit_classes) < 2 else \
+                    fit_model(kind, float64_rows(x, fit), y[fit]).predict(float64_rows(x, held))
             results[name] = {"rank": None, "trained": False,
-                             **prediction_scores(y_test, model.predict(float64_rows(x, test)).astype(str), test_groups,
-                                                 seed)}
-        targets[target] = {"test_episodes": int(len(test)), "test_groups": int(len(set(test_groups.tolist()))),
-                           "train_episodes": int(sum(labels[target][i] is not None for i in rows["train"])),
-                           "validation_episodes": int(sum(labels[target][i] is not None for i in rows["validation"])),
-                           "results": results}
-    chosen = min(runs, key=lambda run: (run.validation_loss, run.rank))
+                             **prediction_scores(y_scored, predicted[predicted_rows].astype(str), scored_groups, seed)}
+        targets[target] = {**protocol.describe(), "protocol_text": PROTOCOL_TEXT[protocol.name],
+                           "scored_episodes": int(len(predicted_rows)),
+                           "scored_groups": int(len(set(scored_groups.tolist()))), "results": results}
+    if not runs and not any("results" in result for result in targets.values()):
+        return RankCurve({"skipped": "no labelled validation episode to stop the training on, and no target large "
+                                     "enough to cross-fit", "targets": targets})
+    chosen = min(runs, key=lambda run: (run.validation_loss, run.rank)) if runs else None
     training = {"optimiser": f"Adam(lr={LEARNING_RATE}, weight_decay={WEIGHT_DECAY})", "batch_size": BATCH_SIZE,
                 "max_epochs": MAX_EPOCHS, "patience": PATIENCE, "seed": seed,
                 "stopping": "the epoch with the lowest validation loss (summed over targets)",
+                "cross_fitting": f"where a target is cross-fitted, each of the {FOLDS} folds is predicted by models "
+                                 f"trained on the other folds, stopped on {INNER_VALIDATION:.0%} of their prompt "
+                                 "groups (a stable hash order)",
                 "sides": "each episode also in swapped side order; predictions average both orders"
                 if swap is not None else None}
     record = {rank_label(run.rank, full_rank): {"epochs": run.epochs, "best_epoch": run.best_epoch,
                                                 "validation_loss": run.validation_loss} for run in runs}
     report = {"episodes": {name: int(len(value)) for name, value in rows.items()},
               "observation": OBSERVATION_DEFINITION, "model": MODEL_DEFINITION, "training": training, "ranks": record,
-              "chosen_rank": rank_label(chosen.rank, full_rank), "chosen_by": "the lowest validation loss",
+              "chosen_rank": rank_label(chosen.rank, full_rank) if chosen else None,
+              "chosen_by": "the lowest validation loss" if chosen else "none saved: no labelled validation episode",
               "targets": targets}
+    if chosen is None:
+        return RankCurve(report)
     model = TrainedCoordinator(chosen.model, chosen.rank, classes, sequences.family.sides, embedding_model,
                                {"training": training, "rank_record": record[rank_label(chosen.rank, full_rank)],
                                 "episodes": report["episodes"]})
@@ -521,32 +565,18 @@ def ordered_rows(results: dict) -> list[tuple[str, dict]]:
 
 
 def rank_curve_reading(curve: dict) -> list[str]:
-    """What the rank curve shows, one sentence a target, computed from the intervals (never a fixed claim)."""
+    """What the rank curve shows, one sentence a target (builder.stages.scoring.reading, for the best trained rank
+    against the majority class and the best baseline), never a fixed claim."""
     if "skipped" in curve:
         return [f"not trained: {curve['skipped']}."]
     sentences = []
     for target, result in sorted(curve["targets"].items()):  # the order stats.json keeps
-        if "skipped" in result:
-            sentences.append(f"{target}: not scored ({result['skipped']}).")
-            continue
-        results = result["results"]
+        results = result.get("results") or {}
         trained = [(name, scores) for name, scores in ordered_rows(results) if scores["trained"]]
-        _, best = max(trained, key=lambda item: item[1]["accuracy"])
-        baselines = {name: results[name] for name in BASELINES if name in results and name != "majority_class"}
-        top_name = max(baselines, key=lambda name: baselines[name]["accuracy"]) if baselines else None
-        majority = results["majority_class"]["accuracy"]
-        low, high = best["accuracy_ci95"]
-        text = (f"{target}: the best trained rank is {best['rank']} at {best['accuracy']} [{low}, {high}] on "
-                f"{result['test_episodes']} test episodes, " + ("above" if low > majority else "not above")
-                + f" the majority class ({majority})")
-        for name in dict.fromkeys(n for n in ("length", top_name) if n in baselines):  # length, and the best one
-            bar = baselines[name]
-            beating = [s["rank"] for _, s in trained if s["accuracy_ci95"][0] > bar["accuracy_ci95"][1]]
-            text += (f"; against {name} {bar['accuracy']} {bar['accuracy_ci95']}"
-                     + (" (the best baseline)" if name == top_name else "") + ": "
-                     + (f"ranks whose interval clears it: {', '.join(beating)}" if beating
-                        else "no rank's interval clears it"))
+        best = max(trained, key=lambda item: item[1]["accuracy"])[0] if trained else "-"
+        text = reading(target, results, best, BASELINES, result)
         if "coordinator_state" in results:
-            text += f"; the untrained stored state {results['coordinator_state']['accuracy']}"
-        sentences.append(text + ".")
+            text = text[:-1] + f"; the untrained stored state {results['coordinator_state']['accuracy']}."
+        rank = results[best]["rank"] if best in results else "-"
+        sentences.append(text.replace(f" {best} scores", f" the best trained rank ({rank}) scores", 1))
     return sentences
