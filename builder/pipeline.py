@@ -10,11 +10,10 @@ than a batch of episodes (builder/spill.py):
     embed_step    the selected episodes' distinct texts, once each, cached, by the engine  -> Embedded
     fit_step      the low-rank basis on a seeded sample of at most MAX_FIT_TURNS turns     -> Coordinator
     write_step    the writing stages by the engine (token logs, latents, N*, offline labels) -> judge (--labeler
-                  judge) -> the full config's shards by split; the tally; the analyses' inputs; the small configs
-                                                                                          -> Written
-    analyse_step  the latent probe and the rank curve                                      -> Analysed
-    then          coordinators, stats.json (with the test-split table, read from the written shards), figures,
-                  README.md
+                  judge) -> the full config's shards by split; the tally; the small configs  -> Written
+    then, once every family is written, the analyses read each family's published full config back
+    (builder/analyses.py: the latent probe, the benchmark table, the rank curve, failure attribution), and the
+    coordinators, stats.json, figures and README.md are written
 
 `full` keeps the sources' order (sources as given, files in name order, rows in file order); selection picks
 by id. Before any of that, every option is checked (BuildConfig), the sources are resolved (a missing path
@@ -48,7 +47,7 @@ from dataset_card.figures import write_figures, write_rank_curve
 from dataset_card.render import render_card, render_licences
 from builder.config import BuildConfig
 from builder.engines import make_engine
-from builder.evaluation import EvaluationError, score_on_test
+from builder.analyses import Analyses, AnalysisSettings, analyse_family
 from builder.families import FAMILIES, EpisodeFamily, FamilyPlan, plan_families
 from builder.files import unwritable_reason
 from builder.layout import CARD_FILE, FIGURES_DIR, LICENCES_FILE, LOADING_SCRIPT, REPORT_FILE, RUN_FILE, shard_path
@@ -68,9 +67,9 @@ from builder.stages.labels.stage import JudgeStep, LabelRun
 from builder.stages.latents.coordinator import Coordinator
 from builder.stages.latents.embeddings import Embedder, EmbeddingTable, TableBuilder, default_cache_dir, episode_texts
 from builder.stages.latents.observations import episode_observations
-from builder.stages.latents.probe import ProbeFeatures, ScoreCache, group_of, probe_plan, probe_report
+from builder.stages.latents.probe import group_of
 from builder.stages.latents.stage import fit_coordinator, fit_turns
-from builder.stages.latents.trained import RankCurve, SequenceFeatures, parse_ranks, rank_curve
+from builder.stages.latents.trained import parse_ranks
 from builder.stages.writing import describe_stages
 
 SPILL_BATCH = 256          # episodes a pass holds at once
@@ -175,8 +174,8 @@ class FamilyCaches:
     """What a family's caches gave in this run (build-run.json; never the data): embeddings, probe scores, judge."""
 
     embeddings: dict
-    probe_scores: dict
     judge: dict | None = None
+    probe_scores: dict = field(default_factory=dict)  # filled by the analyses
 
     def to_report(self) -> dict:
         return {"embeddings": self.embeddings, "probe_scores": self.probe_scores,
@@ -193,11 +192,11 @@ class FamilyBuild:
     rejects: RejectLog
     stages: list[dict]                    # the per-episode stages' descriptions (recipe versions, models)
     coordinator: Coordinator
-    probe: dict
+    table: EmbeddingTable                 # every text's vector, for the analyses (they read the written data)
     label_run: LabelRun
     splits: dict                          # each split of the full config: episodes, outcome balance
-    rank_curve: RankCurve                 # the trained coordinators' scores, and the chosen one
     caches: FamilyCaches
+    analyses: Analyses | None = None      # once the family is written (builder/analyses.py)
 
 
 @dataclass
@@ -272,55 +271,44 @@ class Embedded:
 
 
 @dataclass
-class AnalysisInputs:
-    """What the write step gathers for the analyses, as the episodes go by: the probe's planned episodes'
-    features, the trained coordinators' sequences, and the labels and prompt groups of the selected episodes."""
-
-    features: ProbeFeatures
-    sequences: SequenceFeatures
-    plan: dict                # the probe's folds per target (probe_plan)
-    positions: list[int]      # the planned episodes, as positions among the selected ones
-    labels: dict[str, list]
-    groups: list[str]
-
-
-@dataclass
 class Written:
     """The write step's result: the configs written (their DatasetInfo), the full config's tally and split
-    report, the small configs' episodes, the labels' run, and the analyses' inputs."""
+    report, the small configs' episodes and the labels' run."""
 
     infos: dict
     tally: FamilyTally
     splits: dict
     small_configs: dict[str, list[dict]]
     label_run: LabelRun
-    analysis: AnalysisInputs
-
-
-@dataclass
-class Analysed:
-    """The analyses' result: the latent probe, the rank curve, and what the probe's score cache gave."""
-
-    probe: dict
-    rank_curve: RankCurve
-    cache: dict
 
 
 def build_family(config: BuildConfig, read: FamilyRead, timer: StepTimer, engine, staging: Path,
                  work: Path) -> FamilyBuild:
     """One family's steps after reading, in order, each a unit with one job and a typed result: embed (each
     distinct text once), fit (the basis, on a capped sample of turns), write (the per-episode stages, the judge,
-    the Parquet shards, the tally, the analyses' inputs), analyse (the latent probe, the rank curve)."""
+    the Parquet shards, the tally). It neither trains nor scores: the analyses read what it wrote."""
     step = partial(_step, timer, read.plan.family.name)
     embedded = embed_step(config, read, engine, work, step)
     coordinator = fit_step(config, read, embedded.table, engine, step)
-    written = write_step(config, read, embedded.table, coordinator, engine, staging, work, step)
-    analysed = analyse_step(config, read.plan.family, written.analysis, coordinator, step)
+    written = write_step(config, read, embedded.table, coordinator, engine, staging, step)
     return FamilyBuild(read.plan, written.small_configs, written.infos, written.tally, read.rows_read, read.rejects,
-                       describe_stages(config.encoding, coordinator, embedded.table), coordinator, analysed.probe,
-                       written.label_run, written.splits, analysed.rank_curve,
-                       FamilyCaches(embeddings=embedded.cache, probe_scores=analysed.cache,
-                                    judge=written.label_run.cache_counts()))
+                       describe_stages(config.encoding, coordinator, embedded.table), coordinator, embedded.table,
+                       written.label_run, written.splits,
+                       FamilyCaches(embeddings=embedded.cache, judge=written.label_run.cache_counts()))
+
+
+def analyse_step(config: BuildConfig, result: FamilyBuild, staging: Path, timer: StepTimer, work: Path) -> Analyses:
+    """The analyses of the family's written full config (builder/analyses.py), with the build's settings."""
+    family = result.plan.family
+    status(f"{family.name}: analysing the written {family.full_config} (probe, benchmark, rank curve "
+           f"{config.trained_ranks})...", config.progress)
+    settings = AnalysisSettings(seed=config.seed, probe_folds=config.probe_folds,
+                                trained_ranks=parse_ranks(config.trained_ranks),
+                                fractions=parse_fractions(config.split_fractions), cache_dir=_cache_dir(config))
+    analyses = analyse_family(staging, family, result.table, result.coordinator, settings, work,
+                              partial(_step, timer, family.name))
+    result.caches.probe_scores = analyses.probe_cache
+    return analyses
 
 
 def embed_step(config: BuildConfig, read: FamilyRead, engine, work: Path, step) -> Embedded:
@@ -348,16 +336,11 @@ def fit_step(config: BuildConfig, read: FamilyRead, table: EmbeddingTable, engin
 
 
 def write_step(config: BuildConfig, read: FamilyRead, table: EmbeddingTable, coordinator: Coordinator, engine,
-               staging: Path, work: Path, step) -> Written:
+               staging: Path, step) -> Written:
     """The selected episodes through the per-episode stages (by the engine) and the judge, into the full config's
-    shards by split; the tally, the analyses' inputs and the small configs gathered as they go by."""
+    shards by split; the tally and the small configs gathered as they go by."""
     family, spill = read.plan.family, read.spill
-    plan = probe_plan(read.groups, read.labels, config.seed)
-    planned = sorted(set().union(*(p.tolist() for p in plan.values()))) if plan else []
-    planned_ids = {read.episode_ids[i] for i in planned}
     fractions = parse_fractions(config.split_fractions)
-    analysis = AnalysisInputs(ProbeFeatures(coordinator, table, family.sided, work / f"{family.name}-probe"),
-                              SequenceFeatures(table, family, fractions), plan, planned, read.labels, read.groups)
     tally = FamilyTally(family)
     writer = SplitConfigWriter(family.full_config, staging, config.rank, config.max_shard_bytes, fractions, group_of,
                                family.split_outcome)
@@ -373,9 +356,6 @@ def write_step(config: BuildConfig, read: FamilyRead, table: EmbeddingTable, coo
         with step("writing"):
             writer.add(batch)
             tally.add_all(batch)
-            chosen = [e for e in batch if e["episode_id"] in planned_ids]
-            analysis.features.add(chosen)
-            analysis.sequences.add(chosen)
             mini += [copy.deepcopy(e) for e in batch if e["episode_id"] in read.mini_ids]
     label_run = judge.finish() if judge else LabelRun(identity=OfflineLabeler.identity)
     if judge and (tally.labelled == 0 or tally.labelled < config.min_labelled * tally.episodes):
@@ -389,26 +369,7 @@ def write_step(config: BuildConfig, read: FamilyRead, table: EmbeddingTable, coo
             small[family.preview_config] = make_preview(mini)
         for name, episodes in small.items():
             infos[name] = write_config(episodes, name, staging, config.rank, config.max_shard_bytes)
-    return Written(infos, tally, writer.report(), small, label_run, analysis)
-
-
-def analyse_step(config: BuildConfig, family: EpisodeFamily, inputs: AnalysisInputs, coordinator: Coordinator,
-                 step) -> Analysed:
-    """What the stored state keeps (the latent probe, grouped folds and baselines) and the rank curve of trained
-    coordinators, from the inputs the write step gathered."""
-    status(f"{family.name}: probing what the coordinator state keeps ({len(inputs.plan)} targets, "
-           f"{len(inputs.groups)} episodes, grouped folds, baselines)...", config.progress)
-    probe_cache = ScoreCache(_cache_dir(config))
-    with step("probe"):
-        probe = probe_report(inputs.features, inputs.positions, inputs.plan, inputs.labels, inputs.groups,
-                             folds=config.probe_folds, seed=config.seed, cache=probe_cache)
-    status(f"{family.name}: training low-rank recurrent coordinators (ranks {config.trained_ranks}, "
-           f"{len(inputs.sequences.splits)} episodes)...", config.progress)
-    with step("rank curve"):
-        curve = rank_curve(inputs.sequences, inputs.features.baselines(), ranks=parse_ranks(config.trained_ranks),
-                           seed=config.seed, embedding_model=coordinator.embedding_model)
-    inputs.features.close()
-    return Analysed(probe, curve, probe_cache.stats())
+    return Written(infos, tally, writer.report(), small, label_run)
 
 
 def fit_observations(batches: Iterable[list[dict]], table, chosen: np.ndarray) -> np.ndarray:
@@ -516,6 +477,8 @@ def build_into(config: BuildConfig, planned: list[FamilyPlan], staging: Path, ti
         built = [build_family(config, result, timer, engine, staging, work) for result in reads]
     finally:
         engine.close()
+    for result in built:  # every family is written: the analyses read it back
+        result.analyses = analyse_step(config, result, staging, timer, work)
     with timer.step("writing"):
         return write_folder(config, built, staging), built
 
@@ -526,8 +489,8 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
     for result in built:
         family = result.plan.family
         result.coordinator.save(staging / family.coordinator_dir)
-        if result.rank_curve.chosen is not None:
-            result.rank_curve.chosen.save(staging / family.coordinator_dir)
+        if result.analyses.rank_curve.chosen is not None:
+            result.analyses.rank_curve.chosen.save(staging / family.coordinator_dir)
         for name, info in result.infos.items():
             summaries[name] = (full_summary(result.tally, info.download_size) if name == family.full_config
                                else config_summary(name, result.small_configs[name], info.download_size))
@@ -537,14 +500,17 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
         rows_read=result.rows_read,
         rejects=result.rejects,
         stages=result.stages,
-        probe=result.probe,
+        probe=result.analyses.probe,
         label_run=result.label_run,
         notes=result.plan.notes,
         provenance=result.plan.provenance,
         sources=result.plan.sources,
-    ) | {"splits": result.splits, "test_split": test_split_scores(staging, result.plan.family, config.seed),
-         "rank_curve": result.rank_curve.report})
+    ) | {"splits": result.splits, "test_split": result.analyses.benchmark,
+         "rank_curve": result.analyses.rank_curve.report})
         for result in built]
+    for (family, section), result in zip(sections, built):
+        if "human_attribution" in (section.get("n_agent") or {}):  # a family whose sources annotate failures
+            section["n_agent"]["human_attribution"] = result.analyses.attribution
     report = build_report(builder_version=builder.__version__, schema_version=SCHEMA_VERSION,
                           options=_options(config), configs=summaries, families=sections)
     (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -552,22 +518,13 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
     figures = {}
     for result in built:
         figures |= write_figures(result.tally, result.plan.family, staging / FIGURES_DIR)
-        figures |= write_rank_curve(result.rank_curve.report, result.plan.family, staging / FIGURES_DIR)
+        figures |= write_rank_curve(result.analyses.rank_curve.report, result.plan.family, staging / FIGURES_DIR)
     # one episode of the first family's mini config, as load_dataset returns it: class labels are ints
     example = _first_row(staging / shard_path(built[0].plan.family.mini_config, 0, 1))
     render_card(report, infos, load_path=load_path_of(config), figures=figures, example=example).save(staging / CARD_FILE)
     (staging / LICENCES_FILE).write_text(render_licences(report), encoding="utf-8")
     shutil.copyfile(multi_llm_coord.__file__, staging / LOADING_SCRIPT)
     return report
-
-
-def test_split_scores(staging: Path, family: EpisodeFamily, seed: int) -> dict:
-    """The benchmark protocol on the family's just-written full config (builder.evaluation): what
-    `multi-llm-coord evaluate` reproduces from the published files."""
-    try:
-        return score_on_test(staging, family, seed=seed)
-    except EvaluationError as error:
-        return {"skipped": str(error).split(": ", 1)[-1]}
 
 
 def judge_settings(config: BuildConfig) -> JudgeSettings:

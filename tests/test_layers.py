@@ -20,7 +20,7 @@ LAYERS = [
     ["builder.config"],
     ["builder.families"],
     ["builder.output", "builder.engines"],
-    ["builder.evaluation", "builder.validate"],
+    ["builder.evaluation", "builder.analyses", "builder.validate"],
     ["builder.pipeline", "builder.push", "dataset_card"],
     ["builder.cli", "builder.__main__"],
 ]

@@ -12,7 +12,6 @@ from builder.families.base import EpisodeFamily, FamilyPlan, SourceOption, VoteO
 from builder.provenance import team_provenance
 from builder.sources.agent_teams import iter_team_rows, plan_team_sources
 from builder.sources.loaders import source_name
-from builder.stages.labels.attribution import attribution_report, attribution_row
 
 
 @dataclass
@@ -50,13 +49,9 @@ class TeamOutcomes(VoteOutcomes):
     response_kinds: Counter = field(default_factory=Counter)
     single_speaker_runs: int = 0  # annotated runs in which one agent alone spoke (kept: builder/sources/agent_teams.py)
     provider_usage: defaultdict[str, ProviderUsage] = field(default_factory=lambda: defaultdict(ProviderUsage))
-    attribution: list[dict] = field(default_factory=list)
 
     def add(self, episode: dict) -> str:
         group = super().add(episode)
-        row = attribution_row(episode)
-        if row is not None:
-            self.attribution.append(row)
         self.response_kinds.update(r["kind"] for t in episode["turns"] for r in t["responses"])
         self.single_speaker_runs += len(episode["agents"]) == 1
         for reply in (r for t in episode["turns"] for r in t["responses"]):
@@ -72,7 +67,7 @@ class TeamOutcomes(VoteOutcomes):
         report["provider_usage"] = {**sum(by_source.values(), ProviderUsage()).summary(),
                                     "by_source": {s: usage.summary() for s, usage in by_source.items()}} \
             if by_source else None
-        report["human_attribution"] = attribution_report(self.attribution) if self.attribution else None
+        report["human_attribution"] = None  # measured on the written data (builder/analyses.py)
         return report
 
 
