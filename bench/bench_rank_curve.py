@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", help="arena-layout file or folder (required unless --smoke)")
     parser.add_argument("--rank", type=int, default=16, help="--rank of the builds (the stored state's)")
     parser.add_argument("--repeats", type=int, default=3, help="warm builds of each kind (medians)")
-    parser.add_argument("--ranks", default="1,2,4,8,16,32,64,full", help="--trained-ranks of the measured builds")
+    parser.add_argument("--ranks", default="1,2,4,8,16,32,64", help="--trained-ranks of the measured builds")
     parser.add_argument("--smoke", action="store_true", help="the embedded sample, one repeat: checks it runs")
     parser.add_argument("--contention", action="store_true", help="also build beside a busy torch process")
     args = parser.parse_args(argv)

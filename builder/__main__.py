@@ -1,3 +1,4 @@
 from builder.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a spawned worker process imports the main module (builder.stages.latents.trained)
+    raise SystemExit(main())

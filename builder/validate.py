@@ -203,14 +203,15 @@ def _coordinator_problems(output_dir: Path, report: dict | None) -> list[str]:
 
 def _trained_problems(path: Path, folder: str, curve) -> list[str]:
     """Where the report's rank curve chose a trained coordinator, its two files are there, at the chosen rank."""
-    if not isinstance(curve, dict) or "chosen_rank" not in curve:
+    if not isinstance(curve, dict) or not curve.get("chosen_rank"):
         return []
     missing = [f"{folder}/{name} is missing" for name in (TRAINED_TENSORS, TRAINED_INFO) if not (path / name).is_file()]
     if missing:
         return missing
     try:
         info = json.loads((path / TRAINED_INFO).read_text(encoding="utf-8"))
-        rank = "full" if info["rank"] == info["observation_dims"] else str(info["rank"])  # as rank_label names it
+        rank = ("full" if info["rank"] == info["observation_dims"] else str(info["rank"])) \
+            + ("" if info["prompt_input"] else "_without_prompt")  # as the rank curve names it
     except (OSError, ValueError, KeyError, TypeError) as error:
         return [f"{folder}/{TRAINED_INFO} cannot be read ({error})"]
     if str(rank) != str(curve["chosen_rank"]):

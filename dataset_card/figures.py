@@ -107,17 +107,23 @@ def write_rank_curve(curve: dict, family, folder: Path) -> dict[str, str]:
              "coordinator_state": ("#9467bd", "-")}
     for axes, (target, result) in zip(axes_list[0], scored.items()):
         trained = [(name, s) for name, s in ordered_rows(result["results"]) if s["trained"]]
-        positions = np.arange(len(trained))
-        accuracy = np.array([s["accuracy"] for _, s in trained])
-        intervals = np.array([s["accuracy_ci95"] for _, s in trained])
-        axes.errorbar(positions, accuracy, yerr=[accuracy - intervals[:, 0], intervals[:, 1] - accuracy], fmt="o-",
-                      color="#1f77b4", capsize=3, label="trained coordinator")
+        ranks = list(dict.fromkeys(s["rank"] for _, s in trained))  # the x axis: each rank once
+        for prompt, colour, marker, label in ((True, "#1f77b4", "o-", "trained coordinator, with the prompt"),
+                                              (False, "#17becf", "s--", "trained coordinator, without the prompt")):
+            rows = [s for _, s in trained if s.get("prompt", True) == prompt]
+            if not rows:
+                continue
+            positions = np.array([ranks.index(s["rank"]) for s in rows]) + (0 if prompt else 0.12)
+            accuracy = np.array([s["accuracy"] for s in rows])
+            intervals = np.array([s["accuracy_ci95"] for s in rows])
+            axes.errorbar(positions, accuracy, yerr=[accuracy - intervals[:, 0], intervals[:, 1] - accuracy],
+                          fmt=marker, color=colour, capsize=3, label=label)
         for name, (colour, style) in lines.items():
             if name in result["results"]:
                 label = f"{name} (not trained)" if name == "coordinator_state" else name
                 axes.axhline(result["results"][name]["accuracy"], color=colour, linestyle=style, linewidth=1,
                              label=label)
-        axes.set_xticks(positions, [s["rank"] for _, s in trained])
+        axes.set_xticks(np.arange(len(ranks)), ranks)
         axes.set_xlabel("rank r of the coordinator state")
         axes.set_ylabel("accuracy (95% CI over prompt groups)")
         axes.set_title(f"{target}: {result['scored_episodes']} episodes, {result['protocol'].replace('_', ' ')}")

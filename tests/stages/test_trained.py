@@ -56,21 +56,28 @@ def no_baselines(count: int) -> dict:
 
 def test_a_trained_rank_one_coordinator_finds_an_ordered_signal_that_the_majority_class_misses():
     features = sided_features(800)
-    curve = rank_curve(features, no_baselines(800), ranks=(1, 4), seed=0,
+    curve = rank_curve(features, no_baselines(800), ranks=(1, 3), seed=0,
                        embedding_model={"name": "synthetic", "weights_sha256": "-", "dimension": 4})
     side = curve.report["targets"]["side"]["results"]
     assert side["trained_rank_1"]["accuracy_ci95"][0] > side["majority_class"]["accuracy"] + 0.15
     assert side["trained_rank_1"]["accuracy"] >= 0.75 and side["trained_rank_1"]["trained"] is True
     assert side["majority_class"]["trained"] is False and side["majority_class"]["rank"] is None
-    assert set(curve.report["ranks"]) == {"1", "4"} and curve.report["chosen_rank"] in ("1", "4")
-    assert curve.chosen.rank == int(curve.report["chosen_rank"])
+    assert set(curve.report["ranks"]) == {"1", "3", "1_without_prompt", "3_without_prompt"}
+    assert side["trained_rank_1_without_prompt"]["prompt"] is False and side["trained_rank_1"]["prompt"] is True
+    # every target is cross-fitted, so only the saved model is trained on `train`: the one whose mean validation
+    # loss over the folds is lowest
+    chosen = curve.report["chosen_rank"]
+    fold_loss = {name: record["cross_fitting_validation_loss"] for name, record in curve.report["ranks"].items()}
+    assert chosen == min(fold_loss, key=fold_loss.get) and "validation_loss" in curve.report["ranks"][chosen]
+    assert curve.chosen.rank == int(chosen.split("_")[0])
     assert curve.report["episodes"] == {"train": 640, "validation": 80, "test": 80}
     # 80 test episodes are too few for a fixed split: every labelled pair is predicted once, out of fold
     labelled = sum(label is not None for label in features.labels["side"])
     assert curve.report["targets"]["side"]["protocol"] == "cross_fitted"
     assert curve.report["targets"]["side"]["scored_episodes"] == labelled
     sentences = rank_curve_reading(curve.report)
-    assert sentences[1].startswith("side (cross fitted): the best trained rank (")
+    assert sentences[1].startswith("side (cross fitted): the best trained rank with the prompt (")
+    assert "; without the prompt the best trained rank (" in sentences[1]
     assert " above the majority class" in sentences[1]
 
 
@@ -147,13 +154,18 @@ def test_an_episode_keeps_its_last_whole_turns_within_the_bound():
         return {"agent_id": agent, "content": text, "output_tokens": len(text), "input_tokens": 3}
 
     long_pairs = {"agents": [{"agent_id": "model_a"}, {"agent_id": "model_b"}],
-                  "turns": [{"responses": [reply("model_b", "b" * t), reply("model_a", "a" * t)]} for t in range(1, 21)]}
+                  "turns": [{"prompt": "aaaa" if t == 1 else None,  # later rounds: no new user message
+                             "responses": [reply("model_b", "b" * t), reply("model_a", "a" * t)]} for t in range(1, 21)]}
     sequence = episode_sequence(long_pairs, ListTable(), sided=True)
-    assert sequence.shape == (MAX_RESPONSES // 2, 2, 5)
+    assert sequence.shape == (MAX_RESPONSES // 2, 2, 8)  # [e(answer); 2 token counts; e(prompt)]
     assert sequence[-1, 0, 1] == 20 and sequence[-1, 1, 1] == 0  # side a first whatever the order in the turn
     assert np.isclose(sequence[-1, 0, 3], np.log1p(20)) and np.isclose(sequence[-1, 0, 4], np.log1p(3))
-    crowd = {"agents": [], "turns": [{"responses": [reply(f"a{i}", "x") for i in range(MAX_RESPONSES + 4)]}]}
-    assert episode_sequence(crowd, ListTable(), sided=False).shape == (1, MAX_RESPONSES, 5)  # one turn, capped
+    # the last turns were asked nothing new: they carry the first turn's prompt, cut off with its turn
+    assert sequence[-1, 0, 5:].tolist() == [4, 4, 1] == sequence[-1, 1, 5:].tolist()
+    crowd = {"agents": [], "turns": [{"prompt": None, "responses": [reply(f"a{i}", "x")
+                                                                    for i in range(MAX_RESPONSES + 4)]}]}
+    crowded = episode_sequence(crowd, ListTable(), sided=False)
+    assert crowded.shape == (1, MAX_RESPONSES, 8) and not crowded[..., 5:].any()  # one turn, capped; no prompt
 
 
 def test_the_reading_is_computed_from_the_intervals():
@@ -166,7 +178,7 @@ def test_the_reading_is_computed_from_the_intervals():
                "coordinator_state": row(0.5, 0.4, 0.6)}
     curve = {"targets": {"side": {"protocol": "test_split", "results": results}}}
     [sentence] = rank_curve_reading(curve)
-    assert sentence.startswith("side (test split): the best trained rank (4) scores 0.9 [0.85, 0.95], above the "
+    assert sentence.startswith("side (test split): the best trained rank with the prompt (4) scores 0.9 [0.85, 0.95], above the "
                                "majority class (0.5)")
     assert "best baseline length 0.7 [0.65, 0.75] (its interval clears the baseline's)" in sentence
     results["length"] = row(0.95, 0.9, 0.99)
@@ -187,7 +199,8 @@ def test_the_reading_is_computed_from_the_intervals():
 def test_the_sample_build_reports_draws_and_saves_the_rank_curve(sample_build):
     folder, report = sample_build
     curve = report["families"]["pairwise"]["rank_curve"]
-    assert set(curve["ranks"]) == {"1", "2", "4", "8", "16", "32", "64", "full"}
+    ranks = {"1", "2", "4", "8", "16", "32", "64"}
+    assert set(curve["ranks"]) == ranks | {f"{r}_without_prompt" for r in ranks}
     for target in ("side", "decisive"):
         rows = curve["targets"][target]["results"]
         assert {f"trained_rank_{r}" for r in curve["ranks"]} <= set(rows)
@@ -200,8 +213,8 @@ def test_the_sample_build_reports_draws_and_saves_the_rank_curve(sample_build):
     info = json.loads((folder / "coordinator" / "trained-coordinator.json").read_text())
     assert info["sides"] == ["model_a", "model_b"] and set(info["targets"]) == {"side", "decisive"}
     assert "no state of this model is stored in the dataset's rows" in info["not_in_rows"]
-    assert str(info["rank"]) == curve["chosen_rank"] or (curve["chosen_rank"] == "full"
-                                                         and info["rank"] == info["observation_dims"])
+    assert info["observation_dims"] == (770 if info["prompt_input"] else 386)
+    assert str(info["rank"]) + ("" if info["prompt_input"] else "_without_prompt") == curve["chosen_rank"]
     assert report["families"]["debate"]["rank_curve"]["skipped"]  # too few labelled debates: said, not faked
 
 
@@ -276,7 +289,8 @@ def test_a_debate_build_trains_pooled_coordinators_on_real_histories(tmp_path):
     report = build(quiet_config(output_dir=tmp_path / "out", rank=3, family_sources={"debate": (str(folder),)},
                                 questions=(f"gsm8k={tmp_path / 'q.jsonl'}",), trained_ranks="2,full"))
     curve = report["families"]["debate"]["rank_curve"]
-    assert set(curve["ranks"]) == {"2", "full"} and curve["training"]["sides"] is None
+    assert set(curve["ranks"]) == {"2", "full", "2_without_prompt", "full_without_prompt"}
+    assert curve["training"]["sides"] is None
     result = curve["targets"]["final_correct"]
     assert result["protocol"] == "cross_fitted" and result["scored_episodes"] == 120  # 120 questions: every one once
     assert result["results"]["trained_rank_2"]["accuracy"] > result["results"]["majority_class"]["accuracy"]

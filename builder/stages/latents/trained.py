@@ -5,7 +5,9 @@ The state stored in the data (`turns[].latent_h`) is not trained: a PCA basis an
 rank r of --trained-ranks (default 1, 2, 4, 8, 16, 32, 64 and `full`, the observation's own dimension), a small
 recurrent model is trained whose state has r numbers:
 
-    o_(t,i) = [ e(answer_(t,i)) ; log1p(output tokens_(t,i)) ; log1p(input tokens_(t,i)) ]   each agent, each turn
+    o_(t,i) = [ e(answer_(t,i)) ; log1p(output tokens_(t,i)) ; log1p(input tokens_(t,i)) ; e(prompt_t) ]
+                                                       each agent, each turn; prompt_t: what the agents were asked
+                                                       (the turn's user message, else the latest one before it)
     f_(t,i) = tanh(P o_(t,i) + b)                      the learned projection into r dimensions
     u_t     = [ f_(t,a) ; f_(t,b) ]                    sided families (model_a, model_b: order means something)
               [ mean_i f_(t,i) ; max_i f_(t,i) ]       N agents (in any order)
@@ -25,7 +27,10 @@ recurrent model is trained whose state has r numbers:
 - **Scores**: test accuracy and macro-F1 of each rank's own predictions, with the 95% interval over the test
   split's prompt groups (probe.prediction_scores). On the same test episodes, the stored untrained state and the
   baselines are fitted with the probe's classifier on train + validation (`rank_curve`).
-- **Chosen model**: the rank with the lowest validation loss (the test split plays no part) is saved beside the
+- **The prompt as input**: an answer can only be judged against its question, so the observation ends with the
+  prompt's embedding (the same encoder). Every rank is also trained without it (the first d + 2 numbers alone,
+  rows `trained_rank_r_without_prompt`), so the curve shows what the prompt adds; neither is chosen on test.
+- **Chosen model**: the rank (with or without the prompt) with the lowest validation loss (the test split plays no part) is saved beside the
   fitted basis as trained-coordinator.safetensors (weights; executes no code on load) and
   trained-coordinator.json (rank, observation, targets and classes, embedding model, training record). Run it on
   new episodes with `TrainedCoordinator.load(folder).run(episodes)`.
@@ -36,8 +41,10 @@ Nothing trained here is written into an episode's row: a state fitted on an epis
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +64,11 @@ MAX_EPOCHS = 40
 PATIENCE = 6
 LEARNING_RATE = 3e-3
 WEIGHT_DECAY = 1e-4
-FORMAT_VERSION = 1
-OBSERVATION_DEFINITION = "[e(answer); log1p(output tokens); log1p(input tokens)] of each agent at each turn"
+FORMAT_VERSION = 2  # 2: the prompt's embedding ends the observation (`prompt_input`)
+OBSERVATION_DEFINITION = ("[e(answer); log1p(output tokens); log1p(input tokens); e(prompt)] of each agent at each turn "
+                          "(prompt: the turn's user message, else the latest before it); the rows marked without_prompt "
+                          "see the first d + 2 numbers alone")
+WITHOUT_PROMPT = "_without_prompt"  # the suffix of the rows trained without the prompt
 MODEL_DEFINITION = ("f = tanh(P o + b) per agent (r dims); sided: u_t = [f_a; f_b], N agents: u_t = [mean_i f; max_i f]; "
                     "h_t = GRUCell(u_t, h_(t-1)), h_0 = 0; one linear head per target on h_T")
 
@@ -80,17 +90,23 @@ def parse_ranks(text: str) -> tuple:
     return tuple(sorted((r for r in ranks if r != FULL))) + ((FULL,) if FULL in ranks else ())
 
 
-def response_observations(turn: dict, table) -> np.ndarray:
-    """[agents, d + 2]: each response's embedding and its log token counts (an unknown count is 0)."""
+def response_observations(turn: dict, table, prompt: str | None) -> np.ndarray:
+    """[agents, 2d + 2]: each response's embedding, its log token counts (an unknown count is 0) and the
+    embedding of the prompt it answers (zero without one)."""
     vectors = table.of([response["content"] for response in turn["responses"]])
     tokens = np.log1p([[response["output_tokens"] or 0, response["input_tokens"] or 0]
                        for response in turn["responses"]])
-    return np.hstack([vectors, tokens]).astype(np.float32)
+    asked = table.of([prompt])[0] if prompt else np.zeros(table.dimension, np.float32)
+    return np.hstack([vectors, tokens, np.tile(asked, (len(vectors), 1))]).astype(np.float32)
 
 
 def episode_sequence(episode: dict, table, sided: bool) -> np.ndarray:
-    """[turns, agents, d + 2] of the episode's last whole turns holding at most MAX_RESPONSES responses (at least
+    """[turns, agents, 2d + 2] of the episode's last whole turns holding at most MAX_RESPONSES responses (at least
     its last turn); a sided episode has exactly its two sides in order, an agent that did not answer left zero."""
+    asked, latest = {}, None  # each turn's prompt: its own user message, else the latest one before it
+    for turn in episode["turns"]:
+        latest = turn["prompt"] or latest
+        asked[id(turn)] = latest
     turns, kept = [], 0
     for turn in reversed(episode["turns"]):
         if turns and kept + len(turn["responses"]) > MAX_RESPONSES:
@@ -101,11 +117,11 @@ def episode_sequence(episode: dict, table, sided: bool) -> np.ndarray:
     if sided:
         order = {agent["agent_id"]: position for position, agent in enumerate(episode["agents"][:2])}
     width = 2 if sided else max(1, min(MAX_RESPONSES, max((len(turn["responses"]) for turn in turns), default=1)))
-    sequence = np.zeros((len(turns), width, table.dimension + 2), np.float32)
+    sequence = np.zeros((len(turns), width, 2 * table.dimension + 2), np.float32)
     for t, turn in enumerate(turns):
         if not turn["responses"]:
             continue
-        rows = response_observations(turn, table)[:MAX_RESPONSES]
+        rows = response_observations(turn, table, asked[id(turn)])[:MAX_RESPONSES]
         if sided:
             for response, row in zip(turn["responses"], rows):
                 if response["agent_id"] in order:
@@ -161,6 +177,81 @@ def training_threads():
         yield
     finally:
         torch.set_num_threads(before)
+
+
+# --- the trainings, over the CPUs this process may use ------------------------------------------------------
+
+PARALLEL_FROM = 100  # episodes from which the trainings spread over worker processes (each costs ~3 s to start)
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """One model to train: the observation variant ("" with the prompt, WITHOUT_PROMPT), its rank, the rows it
+    trains and stops on, the rows it predicts, and whether its weights come back (the saved model's)."""
+
+    variant: str
+    size: int
+    rows: dict
+    predict_rows: np.ndarray
+    keep_weights: bool
+    seed: int
+
+
+@dataclass
+class JobResult:
+    epochs: int
+    best_epoch: int
+    validation_loss: float
+    predictions: dict
+    weights: dict | None
+
+
+_CONTEXT: dict = {}
+
+
+def _training_context(sequences: list[np.ndarray], labels: dict, classes: dict, swap) -> dict:
+    columns = sequences[0].shape[2]
+    embedding_dims = (columns - 2) // 2
+    # with the prompt, and without it: the first d + 2 numbers (views, no copy)
+    variants = {"": sequences, WITHOUT_PROMPT: [sequence[..., :columns - embedding_dims] for sequence in sequences]}
+    return {"variants": variants, "labels": labels, "classes": classes, "swap": swap}
+
+
+def _start_worker(sequences, labels, classes, swap) -> None:
+    _CONTEXT.update(_training_context(sequences, labels, classes, swap))
+    _torch().set_num_threads(TRAINING_THREADS)
+
+
+def _run_job(job: TrainingJob, context: dict | None = None) -> JobResult:
+    context = context or _CONTEXT
+    sequences = context["variants"][job.variant]
+    run = train_one(sequences, context["labels"], context["classes"], job.rows, job.size, context["swap"], job.seed)
+    predictions = predict(run.model, sequences, job.predict_rows, context["classes"], context["swap"])[0]
+    weights = {name: value.clone() for name, value in run.model.state_dict().items()} if job.keep_weights else None
+    return JobResult(run.epochs, run.best_epoch, run.validation_loss, predictions, weights)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, which a container or `taskset` narrows), not the machine's."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def run_jobs(jobs: list[TrainingJob], sequences: list[np.ndarray], labels: dict, classes: dict, swap) -> list[JobResult]:
+    """Every job's result, in order. From PARALLEL_FROM episodes on, the jobs spread over one worker process per
+    usable CPU (spawned: no torch state is forked), each training on one torch thread, so the trainings never
+    ask for more threads than the process may use and a busy machine slows them in proportion; each job is
+    seeded on its own, so the results are the same in any process."""
+    workers = min(usable_cpus(), len(jobs))
+    if workers < 2 or len(sequences) < PARALLEL_FROM:
+        context = _training_context(sequences, labels, classes, swap)
+        with training_threads():
+            return [_run_job(job, context) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_start_worker, initargs=(sequences, labels, classes, swap)) as pool:
+        return list(pool.map(_run_job, jobs))
 
 
 def make_model(observation_dims: int, rank: int, classes: dict[str, list[str]], sided: bool):
@@ -383,26 +474,34 @@ def rank_curve(sequences: SequenceFeatures, baselines: dict, *, ranks: tuple, se
     fixed_split = bool(any(known[t][i] for t in classes for i in rows["train"])
                        and any(known[t][i] for t in classes for i in rows["validation"]))
     swap = Swap.of(sequences.family.sides, classes)
-    full_rank = sequences.sequences[0].shape[2]
+    columns = sequences.sequences[0].shape[2]
+    widths = {"": columns, WITHOUT_PROMPT: columns - (columns - 2) // 2}  # without the prompt: the first d + 2
+    models = [(suffix, widths[suffix] if rank == FULL else rank, widths[suffix]) for suffix in widths for rank in ranks]
+    name_of = {(suffix, size): rank_label(size, width) + suffix for suffix, size, width in models}
     folds = fold_of(groups)
     fold_parts = [(np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)) for fold in range(FOLDS)
                   if (folds == fold).any() and (folds != fold).any()]
-    sizes = [full_rank if rank == FULL else rank for rank in ranks]
-    out_of_fold = {rank: {t: np.full(len(groups), None, dtype=object) for t in classes} for rank in sizes}
-    with training_threads():
-        runs = [train_one(sequences.sequences, labels, classes, rows, rank, swap, seed) for rank in sizes] \
-            if fixed_split else []
-        for run in runs:
-            for target, values in predict(run.model, sequences.sequences, rows["test"], classes, swap)[0].items():
-                out_of_fold[run.rank][target][rows["test"]] = values
-        if any(protocols[t].name == CROSS_FITTED for t in scored):
-            for fit, held in fold_parts:
-                for rank in sizes:
-                    model = train_one(sequences.sequences, labels, classes, inner_split(fit, groups), rank, swap,
-                                      seed).model
-                    for target, values in predict(model, sequences.sequences, held, classes, swap)[0].items():
-                        if protocols[target].name == CROSS_FITTED:
-                            out_of_fold[rank][target][held] = values
+    out_of_fold = {key: {t: np.full(len(groups), None, dtype=object) for t in classes} for key in name_of}
+    fold_losses: dict[tuple, list[float]] = {key: [] for key in name_of}
+    train = partial(run_jobs, sequences=sequences.sequences, labels=labels, classes=classes, swap=swap)
+    if any(protocols[t].name == CROSS_FITTED for t in scored):
+        jobs = [TrainingJob(suffix, size, inner_split(fit, groups), held, False, seed)
+                for fit, held in fold_parts for suffix, size, _ in models]
+        for job, result in zip(jobs, train(jobs)):
+            fold_losses[(job.variant, job.size)].append(result.validation_loss)
+            for target, values in result.predictions.items():
+                if protocols[target].name == CROSS_FITTED:
+                    out_of_fold[(job.variant, job.size)][target][job.predict_rows] = values
+    # On `train`, stopped on `validation`: every model where a target is scored on the test split; else only the
+    # one saved, chosen by its mean validation loss over the cross-fitting folds (nothing is chosen on test)
+    fixed = [(suffix, size) for suffix, size, _ in models] if fixed_split else []
+    if fixed and not any(protocols[t].name == TEST_SPLIT for t in scored) and any(fold_losses.values()):
+        fixed = [min(fixed, key=lambda key: (float(np.mean(fold_losses[key])), key[1], key[0]))]
+    jobs = [TrainingJob(suffix, size, rows, rows["test"], True, seed) for suffix, size in fixed]
+    runs = dict(zip(fixed, train(jobs))) if jobs else {}
+    for (suffix, size), result in runs.items():
+        for target, values in result.predictions.items():
+            out_of_fold[(suffix, size)][target][rows["test"]] = values
     targets = {}
     for target in classes:
         protocol = protocols[target]
@@ -415,11 +514,11 @@ def rank_curve(sequences: SequenceFeatures, baselines: dict, *, ranks: tuple, se
         predicted_rows = np.sort(np.concatenate([part for _, part in parts]))
         y_scored, scored_groups = y[predicted_rows], groups[predicted_rows]
         results = {}
-        for rank in sizes:
-            results[f"trained_rank_{rank_label(rank, full_rank)}"] = {
-                "rank": rank_label(rank, full_rank), "trained": True,
-                **prediction_scores(y_scored, out_of_fold[rank][target][predicted_rows].astype(str), scored_groups,
-                                    seed)}
+        for suffix, size, width in models:
+            results[f"trained_rank_{name_of[(suffix, size)]}"] = {
+                "rank": rank_label(size, width), "trained": True, "prompt": not suffix,
+                **prediction_scores(y_scored, out_of_fold[(suffix, size)][target][predicted_rows].astype(str),
+                                    scored_groups, seed)}
         for name, (x, kind) in baselines.items():
             if target in ("decisive",) and kind == "antisymmetric":
                 continue  # who won does not matter for decisive vs tie
@@ -436,7 +535,12 @@ def rank_curve(sequences: SequenceFeatures, baselines: dict, *, ranks: tuple, se
     if not runs and not any("results" in result for result in targets.values()):
         return RankCurve({"skipped": "no labelled validation episode to stop the training on, and no target large "
                                      "enough to cross-fit", "targets": targets})
-    chosen = min(runs, key=lambda run: (run.validation_loss, run.rank)) if runs else None
+    chosen_key = min(runs, key=lambda key: (runs[key].validation_loss, key[1], key[0])) if runs else None
+    chosen = None
+    if chosen_key is not None:
+        chosen = make_model(widths[chosen_key[0]], chosen_key[1], classes, swap is not None)
+        chosen.load_state_dict(runs[chosen_key].weights)
+        chosen.eval()
     training = {"optimiser": f"Adam(lr={LEARNING_RATE}, weight_decay={WEIGHT_DECAY})", "batch_size": BATCH_SIZE,
                 "max_epochs": MAX_EPOCHS, "patience": PATIENCE, "seed": seed,
                 "stopping": "the epoch with the lowest validation loss (summed over targets)",
@@ -445,18 +549,21 @@ def rank_curve(sequences: SequenceFeatures, baselines: dict, *, ranks: tuple, se
                                  "groups (a stable hash order)",
                 "sides": "each episode also in swapped side order; predictions average both orders"
                 if swap is not None else None}
-    record = {rank_label(run.rank, full_rank): {"epochs": run.epochs, "best_epoch": run.best_epoch,
-                                                "validation_loss": run.validation_loss} for run in runs}
+    record = {name_of[key]: ({"epochs": runs[key].epochs, "best_epoch": runs[key].best_epoch,
+                              "validation_loss": runs[key].validation_loss} if key in runs else {})
+              | ({"cross_fitting_validation_loss": round(float(np.mean(fold_losses[key])), 6)} if fold_losses[key]
+                 else {}) for key in name_of}
     report = {"episodes": {name: int(len(value)) for name, value in rows.items()},
               "observation": OBSERVATION_DEFINITION, "model": MODEL_DEFINITION, "training": training, "ranks": record,
-              "chosen_rank": rank_label(chosen.rank, full_rank) if chosen else None,
-              "chosen_by": "the lowest validation loss" if chosen else "none saved: no labelled validation episode",
+              "chosen_rank": name_of[chosen_key] if chosen else None,
+              "chosen_by": ("none saved: no labelled validation episode" if not chosen else "the lowest validation loss"
+                            if len(runs) > 1 else "the lowest mean validation loss over the cross-fitting folds"),
               "targets": targets}
     if chosen is None:
         return RankCurve(report)
-    model = TrainedCoordinator(chosen.model, chosen.rank, classes, sequences.family.sides, embedding_model,
-                               {"training": training, "rank_record": record[rank_label(chosen.rank, full_rank)],
-                                "episodes": report["episodes"]})
+    model = TrainedCoordinator(chosen, chosen_key[1], classes, sequences.family.sides, embedding_model,
+                               {"training": training, "rank_record": record[name_of[chosen_key]],
+                                "episodes": report["episodes"]}, prompt_input=not chosen_key[0])
     return RankCurve(report, model)
 
 
@@ -482,10 +589,13 @@ class TrainedCoordinator:
     sides: tuple[str, str] | None  # a sided family's two side labels, in agent order (None: N agents)
     embedding_model: dict
     record: dict
+    prompt_input: bool = True  # the observation ends with the prompt's embedding (else: the first d + 2 numbers)
 
     def describe(self) -> dict:
+        dims = int(self.embedding_model["dimension"])
         return {"format_version": FORMAT_VERSION, "rank": self.rank, "observation": OBSERVATION_DEFINITION,
-                "observation_dims": int(self.embedding_model["dimension"]) + 2, "model": MODEL_DEFINITION,
+                "prompt_input": self.prompt_input, "observation_dims": 2 * dims + 2 if self.prompt_input else dims + 2,
+                "model": MODEL_DEFINITION,
                 "sides": list(self.sides) if self.sides else None, "targets": self.classes, "embedding_model": self.embedding_model,
                 "trained": self.record,
                 "not_in_rows": "no state of this model is stored in the dataset's rows (it was trained on their "
@@ -514,14 +624,16 @@ class TrainedCoordinator:
         model = make_model(info["observation_dims"], info["rank"], info["targets"], sides is not None)
         model.load_state_dict(load_file(str(folder / TRAINED_TENSORS)))
         model.eval()
-        return cls(model, info["rank"], info["targets"], sides, info["embedding_model"], info["trained"])
+        return cls(model, info["rank"], info["targets"], sides, info["embedding_model"], info["trained"],
+                   info["prompt_input"])
 
     def run(self, episodes: list[dict], embedder=None, cache_dir: Path | None = None) -> list[dict]:
         """Per episode: `state` (h_T, rank numbers), `predictions` and `probabilities` per target. The embedder
         defaults to the model the coordinator was trained with, whose identity must match."""
         table = embed_for(self.embedding_model, episodes, embedder, cache_dir, "trained")
         sided = self.sides is not None
-        sequences = [episode_sequence(episode, table, sided) for episode in episodes]
+        width = int(self.embedding_model["dimension"]) * (2 if self.prompt_input else 1) + 2
+        sequences = [episode_sequence(episode, table, sided)[..., :width] for episode in episodes]
         swap = Swap.of(self.sides, self.classes)
         torch = _torch()
         results = []
@@ -555,28 +667,35 @@ ROW_DESCRIPTIONS = {
 
 
 def ordered_rows(results: dict) -> list[tuple[str, dict]]:
-    """The rows of a target in reading order: trained ranks by rank (full last), the untrained states, the
-    baselines (the report's JSON sorts keys; the card and the figure do not)."""
+    """The rows of a target in reading order: trained ranks with the prompt by rank (full last), then without it,
+    the untrained states, the baselines (the report's JSON sorts keys; the card and the figure do not)."""
     trained = sorted((name for name in results if results[name]["trained"]),
-                     key=lambda name: (results[name]["rank"] == FULL, int(results[name]["rank"])
-                                       if results[name]["rank"] != FULL else 0))
+                     key=lambda name: (not results[name].get("prompt", True), results[name]["rank"] == FULL,
+                                       int(results[name]["rank"]) if results[name]["rank"] != FULL else 0))
     others = [name for name in (*UNTRAINED, *BASELINES) if name in results]
     return [(name, results[name]) for name in trained + others]
 
 
 def rank_curve_reading(curve: dict) -> list[str]:
     """What the rank curve shows, one sentence a target (builder.stages.scoring.reading, for the best trained rank
-    against the majority class and the best baseline), never a fixed claim."""
+    with the prompt against the majority class and the best baseline; then the best without the prompt), never a
+    fixed claim."""
     if "skipped" in curve:
         return [f"not trained: {curve['skipped']}."]
     sentences = []
     for target, result in sorted(curve["targets"].items()):  # the order stats.json keeps
         results = result.get("results") or {}
         trained = [(name, scores) for name, scores in ordered_rows(results) if scores["trained"]]
-        best = max(trained, key=lambda item: item[1]["accuracy"])[0] if trained else "-"
+        with_prompt = [item for item in trained if item[1].get("prompt", True)]
+        without = [item for item in trained if not item[1].get("prompt", True)]
+        best = max(with_prompt, key=lambda item: item[1]["accuracy"])[0] if with_prompt else "-"
         text = reading(target, results, best, BASELINES, result)
+        if without:
+            _, alone = max(without, key=lambda item: item[1]["accuracy"])
+            text = text[:-1] + (f"; without the prompt the best trained rank ({alone['rank']}) scores "
+                                f"{alone['accuracy']} {alone['accuracy_ci95']}.")
         if "coordinator_state" in results:
             text = text[:-1] + f"; the untrained stored state {results['coordinator_state']['accuracy']}."
         rank = results[best]["rank"] if best in results else "-"
-        sentences.append(text.replace(f" {best} scores", f" the best trained rank ({rank}) scores", 1))
+        sentences.append(text.replace(f" {best} scores", f" the best trained rank with the prompt ({rank}) scores", 1))
     return sentences
