@@ -44,7 +44,6 @@ import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -236,22 +235,25 @@ def usable_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def run_jobs(jobs: list[TrainingJob], sequences: list[np.ndarray], labels: dict, classes: dict, swap) -> list[JobResult]:
-    """Every job's result, in order. From PARALLEL_FROM episodes on, the jobs spread over one worker process per
-    usable CPU (spawned: no torch state is forked), each training on one torch thread, so the trainings never
+@contextmanager
+def training_pool(sequences: list[np.ndarray], labels: dict, classes: dict, swap):
+    """A function that runs a list of jobs and returns their results in order, for the duration of the block. From
+    PARALLEL_FROM episodes on, the jobs spread over one worker process per usable CPU (spawned: no torch state is
+    forked; started once for every list of the block), each training on one torch thread, so the trainings never
     ask for more threads than the process may use and a busy machine slows them in proportion; each job is
     seeded on its own, so the results are the same in any process."""
-    workers = min(usable_cpus(), len(jobs))
+    workers = usable_cpus()
     if workers < 2 or len(sequences) < PARALLEL_FROM:
         context = _training_context(sequences, labels, classes, swap)
         with training_threads():
-            return [_run_job(job, context) for job in jobs]
+            yield lambda jobs: [_run_job(job, context) for job in jobs]
+        return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_start_worker, initargs=(sequences, labels, classes, swap)) as pool:
-        return list(pool.map(_run_job, jobs))
+        yield lambda jobs: list(pool.map(_run_job, jobs))
 
 
 def make_model(observation_dims: int, rank: int, classes: dict[str, list[str]], sided: bool):
@@ -483,25 +485,25 @@ def rank_curve(sequences: SequenceFeatures, baselines: dict, *, ranks: tuple, se
                   if (folds == fold).any() and (folds != fold).any()]
     out_of_fold = {key: {t: np.full(len(groups), None, dtype=object) for t in classes} for key in name_of}
     fold_losses: dict[tuple, list[float]] = {key: [] for key in name_of}
-    train = partial(run_jobs, sequences=sequences.sequences, labels=labels, classes=classes, swap=swap)
-    if any(protocols[t].name == CROSS_FITTED for t in scored):
-        jobs = [TrainingJob(suffix, size, inner_split(fit, groups), held, False, seed)
-                for fit, held in fold_parts for suffix, size, _ in models]
-        for job, result in zip(jobs, train(jobs)):
-            fold_losses[(job.variant, job.size)].append(result.validation_loss)
+    with training_pool(sequences.sequences, labels, classes, swap) as train:
+        if any(protocols[t].name == CROSS_FITTED for t in scored):
+            jobs = [TrainingJob(suffix, size, inner_split(fit, groups), held, False, seed)
+                    for fit, held in fold_parts for suffix, size, _ in models]
+            for job, result in zip(jobs, train(jobs)):
+                fold_losses[(job.variant, job.size)].append(result.validation_loss)
+                for target, values in result.predictions.items():
+                    if protocols[target].name == CROSS_FITTED:
+                        out_of_fold[(job.variant, job.size)][target][job.predict_rows] = values
+        # On `train`, stopped on `validation`: every model where a target is scored on the test split; else only the
+        # one saved, chosen by its mean validation loss over the cross-fitting folds (nothing is chosen on test)
+        fixed = [(suffix, size) for suffix, size, _ in models] if fixed_split else []
+        if fixed and not any(protocols[t].name == TEST_SPLIT for t in scored) and any(fold_losses.values()):
+            fixed = [min(fixed, key=lambda key: (float(np.mean(fold_losses[key])), key[1], key[0]))]
+        jobs = [TrainingJob(suffix, size, rows, rows["test"], True, seed) for suffix, size in fixed]
+        runs = dict(zip(fixed, train(jobs))) if jobs else {}
+        for (suffix, size), result in runs.items():
             for target, values in result.predictions.items():
-                if protocols[target].name == CROSS_FITTED:
-                    out_of_fold[(job.variant, job.size)][target][job.predict_rows] = values
-    # On `train`, stopped on `validation`: every model where a target is scored on the test split; else only the
-    # one saved, chosen by its mean validation loss over the cross-fitting folds (nothing is chosen on test)
-    fixed = [(suffix, size) for suffix, size, _ in models] if fixed_split else []
-    if fixed and not any(protocols[t].name == TEST_SPLIT for t in scored) and any(fold_losses.values()):
-        fixed = [min(fixed, key=lambda key: (float(np.mean(fold_losses[key])), key[1], key[0]))]
-    jobs = [TrainingJob(suffix, size, rows, rows["test"], True, seed) for suffix, size in fixed]
-    runs = dict(zip(fixed, train(jobs))) if jobs else {}
-    for (suffix, size), result in runs.items():
-        for target, values in result.predictions.items():
-            out_of_fold[(suffix, size)][target][rows["test"]] = values
+                out_of_fold[(suffix, size)][target][rows["test"]] = values
     targets = {}
     for target in classes:
         protocol = protocols[target]
