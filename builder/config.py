@@ -98,7 +98,7 @@ class BuildConfig:
         "separated; `full`: the observation's own dimension, 770 with the prompt, which costs about 20x a rank-16 "
         "model and is left out by default), each trained with and without the prompt and scored by the benchmark's "
         "protocol (test split, or cross-fitted below its minimum); `none` trains none.")
-    probe_folds: int = option(5, "Folds of the stratified cross-validation in the latent probe.", low=2, high=100)
+    probe_folds: int = option(5, "Folds of the latent probe's grouped cross-validation (by a stable hash of the prompt group).", low=2, high=100)
     labeler: str = option("offline", "Who labels coordination outcomes: offline (deterministic rules) or judge (an LLM).",
                           choices=LABELERS)
     judge_base_url: str = option("https://api.openai.com/v1",

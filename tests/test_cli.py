@@ -53,7 +53,7 @@ def test_progress_shows_only_our_named_bars_without_versions(tmp_path):
     for bar in BARS:
         assert f"{bar}:" in err, bar
     assert "Batches" not in err and "Loading weights" not in err and "_v1" not in err and "_v3" not in err
-    assert "pairwise: probing what the coordinator state keeps" in err
+    assert "pairwise: analysing the written full (probe, benchmark, rank curve" in err
 
 
 def test_version_names_the_builder_and_the_schema():

@@ -1,9 +1,9 @@
 """The probe: how much outcome information does the coordinator state keep? Grouped, baselined, bounded.
 
 - **Grouped**: cross-validation folds never split a prompt (pairwise battles) or a question (debates)
-  between training and test (`StratifiedGroupKFold`): the same prompt in both would let a probe
-  recognise the prompt instead of reading the state (measured: the prompt alone predicts arena winners
-  well above the majority class).
+  between training and test (folds by a stable hash of the group, builder.stages.scoring, as every score of
+  the dataset): the same prompt in both would let a probe recognise the prompt instead of reading the state
+  (measured: the prompt alone predicts arena winners well above the majority class).
 - **Baselined**: every target is scored with the coordinator state and, beside it, the obvious baselines:
   the majority class, the prompt alone, the answers' lengths, and the models' identities.
 - **Bounded**: each score is the pooled out-of-fold accuracy (and macro-F1) with a 95% interval from a
@@ -38,13 +38,13 @@ import numpy as np
 
 from builder.files import JsonFileCache, RowFile
 from builder.stages.bootstrap import RESAMPLES
-from builder.stages.scoring import (CROSS_FITTED, MIN_EPISODES, MIN_GROUPS, NOT_SCORED, Protocol, prediction_scores,
-                                    reading)
+from builder.stages.scoring import (CROSS_FITTED, MIN_EPISODES, MIN_GROUPS, NOT_SCORED, Protocol, fold_of,
+                                    prediction_scores, reading)
 from builder.stages.latents.observations import episode_observations
 
 MAX_EPISODES = 4_000
 CHUNK_ROWS = 512  # rows the probe converts or scales at once (see fit_model, float64_rows)
-PROBE_VERSION = "probe_v3"  # change when the classifiers, folds or scores change: cached scores are keyed by it
+PROBE_VERSION = "probe_v4"  # change when the classifiers, folds or scores change: cached scores are keyed by it
 SCORE_FIELDS = ("accuracy", "accuracy_ci95", "macro_f1", "macro_f1_ci95", "fold_accuracy_mean", "fold_accuracy_std")
 SYMMETRIC = ("coordinator_state", "full_dimensional_state")
 
@@ -127,18 +127,24 @@ def float64_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 def cross_validated_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, seed: int, kind: str,
                            rows: np.ndarray | None = None) -> dict:
-    """Grouped k-fold scores of one feature set, on x[rows] (all of x by default). `x` may be float32: each
-    fold's rows are converted to float64 on their own copy (the same numbers as copying the rows and converting
-    the whole matrix first, without holding either)."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
+    """Grouped k-fold scores of one feature set, on x[rows] (all of x by default): the folds are the scoring
+    protocol's (builder.stages.scoring.fold_of, a stable hash of the prompt group), so the probe, the benchmark
+    and the rank curve cut a set the same way; a fold whose other folds hold one class predicts that class. `x`
+    may be float32: each fold's rows are converted to float64 on their own copy (the same numbers as copying the
+    rows and converting the whole matrix first, without holding either)."""
     rows = np.arange(len(y)) if rows is None else rows
     predictions = np.empty(len(y), dtype=y.dtype)
     fold_accuracy = []
-    folds = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    for train, test in folds.split(np.zeros((len(y), 1)), y, groups):  # the split reads only the sample count of X
-        model = fit_model(kind, float64_rows(x, rows[train]), y[train])
-        predictions[test] = model.predict(float64_rows(x, rows[test]))
+    folds = fold_of(groups, k)
+    for fold in range(k):
+        test, train = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
+        if not len(test) or not len(train):
+            continue
+        if len(set(y[train].tolist())) < 2:
+            predictions[test] = y[train][0]
+        else:
+            model = fit_model(kind, float64_rows(x, rows[train]), y[train])
+            predictions[test] = model.predict(float64_rows(x, rows[test]))
         fold_accuracy.append(float((predictions[test] == y[test]).mean()))
     return {**prediction_scores(y, predictions, groups, seed),
             "fold_accuracy_mean": round(float(np.mean(fold_accuracy)), 4),
@@ -182,8 +188,8 @@ def probe_target(features: dict, labels: list[str], groups: list[str], *, folds:
     if len(counts) < 2:
         return Protocol(NOT_SCORED, f"only one outcome class ({next(iter(counts))!r})").describe()
     groups_per_class = min(len(set(g[y == c])) for c in counts)
-    k = min(folds, groups_per_class)
-    if k < 2:
+    k = folds
+    if groups_per_class < 2:
         return Protocol(NOT_SCORED, f"the rarest class occurs in {groups_per_class} prompt group(s); grouped folds "
                                     "need 2").describe()
     index = keep if rows is None else np.asarray(rows)[keep]
@@ -197,8 +203,8 @@ def probe_target(features: dict, labels: list[str], groups: list[str], *, folds:
             scores = cross_validated_scores(x, y, g, k, seed, kind, rows=x_rows)
             cache.put(key, scores)
         results[name] = scores
-    return {"protocol": CROSS_FITTED, "protocol_reason": "the probe reads every labelled episode (capped): grouped, "
-                                                         "stratified folds",
+    return {"protocol": CROSS_FITTED, "protocol_reason": "the probe reads every labelled episode (capped): "
+                                                         f"{k} folds by prompt group",
             "episodes": int(len(y)), "episodes_available": int(available if available is not None else len(y_all)), "groups": int(len(set(g.tolist()))),
             "folds": k, "classes": {str(c): int(n) for c, n in sorted(counts.items())}, "results": results}
 
@@ -351,7 +357,8 @@ def probe_report(features: ProbeFeatures, positions: list[int], plan: dict[str, 
              "embedding": features.table.dimension}
     report = {
         "version": PROBE_VERSION,
-        "grouping": "folds grouped by prompt (pairwise) or question (debates): StratifiedGroupKFold, shuffled, seeded",
+        "grouping": "folds by a stable hash of the prompt (pairwise) or question (debates), the scoring protocol's "
+                    "(builder.stages.scoring.fold_of)",
         "classifier": "StandardScaler + LogisticRegression(C=0.1, tol=1e-3); ordered_latents without intercept or "
                       "centring; majority_class a DummyClassifier",
         "scores": "pooled out-of-fold accuracy and macro-F1, 95% percentile bootstrap over groups "
