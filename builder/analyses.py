@@ -11,20 +11,13 @@ the data and write their results into the report.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from multi_llm_coord import WINNER_NAMES
-
-from builder.evaluation import EvaluationError, read_attribution_rows, score_on_test
-from builder.layout import DATA_DIR
+from builder.evaluation import EvaluationError, published_episodes, read_split_episodes, score_on_test
 from builder.stages.labels.attribution import attribution_report
 from builder.stages.latents.probe import ProbeFeatures, ScoreCache, group_of, probe_plan, probe_report
 from builder.stages.latents.trained import RankCurve, SequenceFeatures, rank_curve
-
-READ_BATCH = 256
-
 
 @dataclass(frozen=True)
 class AnalysisSettings:
@@ -49,40 +42,29 @@ class Analyses:
     probe_cache: dict
 
 
-def published_episodes(folder: Path, config: str) -> Iterator[list[dict]]:
-    """The config's episodes, batch by batch, in the order of its files (split, shard), as the dataset holds
-    them with the winner's class number read back as its name."""
-    import pyarrow.parquet as pq
-
-    for path in sorted((Path(folder) / DATA_DIR / config).glob("*-*-of-*.parquet")):
-        with pq.ParquetFile(path) as parquet:
-            for batch in parquet.iter_batches(batch_size=READ_BATCH):
-                episodes = batch.to_pylist()
-                for episode in episodes:
-                    if episode.get("winner") is not None:
-                        episode["winner"] = WINNER_NAMES[episode["winner"]]
-                yield episodes
-
-
 def analyse_family(folder: Path, family, table, coordinator, settings: AnalysisSettings, work: Path,
                    step) -> Analyses:
-    """Every analysis of `family` on its full config in `folder`: a first pass reads each episode's prompt group
-    and labels, the probe's plan picks at most MAX_EPISODES of them (whole groups, seeded), a second pass gathers
+    """Every analysis of `family` on its full config in `folder`, in two passes over the files: the first reads
+    what the benchmark table and failure attribution need (as `evaluate` does) and each episode's prompt group and
+    labels; the probe's plan picks at most MAX_EPISODES of them (whole groups, seeded), and the second gathers
     those episodes' features; then the probe, the rank curve, the benchmark table and failure attribution."""
     config = family.full_config
     groups: list[str] = []
     labels: dict[str, list] = {}
-    for batch in published_episodes(folder, config):
-        groups += [group_of(episode) for episode in batch]
+
+    def gather(batch: list[dict]) -> None:
+        groups.extend(group_of(episode) for episode in batch)
         for name, values in family.probe_targets(batch).items():
             labels.setdefault(name, []).extend(values)
+
+    published = read_split_episodes(folder, config, family, each_batch=gather)
     plan = probe_plan(groups, labels, settings.seed)
     planned = sorted(set().union(*(p.tolist() for p in plan.values()))) if plan else []
     wanted = set(planned)
     features = ProbeFeatures(coordinator, table, family.sided, work / f"{family.name}-probe")
     sequences = SequenceFeatures(table, family, settings.fractions)
     position = 0
-    for batch in published_episodes(folder, config):
+    for _, batch in published_episodes(folder, config):
         chosen = [episode for offset, episode in enumerate(batch) if position + offset in wanted]
         position += len(batch)
         features.add(chosen)
@@ -97,9 +79,8 @@ def analyse_family(folder: Path, family, table, coordinator, settings: AnalysisS
     features.close()
     with step("benchmark"):
         try:
-            benchmark = score_on_test(folder, family, seed=settings.seed)
+            benchmark = score_on_test(folder, family, seed=settings.seed, episodes=published)
         except EvaluationError as error:
             benchmark = {"skipped": str(error).split(": ", 1)[-1]}
-        rows = read_attribution_rows(folder, config)
-        attribution = attribution_report(rows, settings.seed) if rows else None
+        attribution = attribution_report(published.attribution, settings.seed) if published.attribution else None
     return Analyses(probe, benchmark, curve, attribution, cache.stats())

@@ -298,7 +298,7 @@ def _push(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from builder.evaluation import (ATTRIBUTION_COLUMNS, EvaluationError, evaluation_seed, read_attribution_rows,
+    from builder.evaluation import (ATTRIBUTION_COLUMNS, EvaluationError, evaluation_seed,
                                     read_predictions, read_split_episodes, read_vectors, resolve_target, score_on_test,
                                     table_lines)
     from builder.stages.labels.attribution import attribution_report
@@ -323,7 +323,6 @@ def _evaluate(args) -> int:
     try:
         episodes = read_split_episodes(folder, args.config, family)
         vectors = read_vectors(args.vectors, episodes.ids()) if args.vectors else None
-        attribution_rows = read_attribution_rows(folder, args.config)
         predictions = read_predictions(args.predictions, list(family.probe_targets([])),
                                        episodes.ids()) if args.predictions else None
         seed = evaluation_seed(folder)  # the card's intervals used the build's seed
@@ -332,11 +331,11 @@ def _evaluate(args) -> int:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_EXIT
     attribution = None
-    if attribution_rows:
+    if episodes.attribution:
         theirs = None
         if predictions is not None and set(ATTRIBUTION_COLUMNS) & {c for p in predictions.values() for c in p}:
             theirs = {i: (p.get("failure_agent"), p.get("failure_step")) for i, p in predictions.items()}
-        attribution = attribution_report(attribution_rows, seed, theirs)
+        attribution = attribution_report(episodes.attribution, seed, theirs)
     if args.json:
         print(json.dumps({"config": args.config, "seed": seed, "targets": results,
                           "failure_attribution": attribution}, indent=2, sort_keys=True))

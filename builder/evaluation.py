@@ -24,6 +24,7 @@ from __future__ import annotations
 import heapq
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -35,8 +36,8 @@ from multi_llm_coord import WINNER_NAMES
 from builder.layout import DATA_DIR
 from builder.splits import split_position
 from builder.stages.labels.attribution import attribution_row
-from builder.stages.latents.probe import (MAX_EPISODES, fit_model, group_of, length_features, model_identity,
-                                          ordered_latents)
+from builder.stages.latents.probe import (MAX_EPISODES, fitted_predictions, group_of, length_features,
+                                          model_identity, ordered_latents)
 from builder.stages.scoring import (CROSS_FITTED, NOT_SCORED, PROTOCOL_TEXT, TEST_SPLIT, choose_protocol, fit_parts,
                                     fold_of, prediction_scores, reading)
 
@@ -96,10 +97,12 @@ class GroupSample:
 @dataclass
 class SplitEpisodes:
     """What the protocol needs of a full config's episodes: train + validation to fit, test to score, each a
-    GroupSample of at most MAX_EPISODES episodes (all of them below that)."""
+    GroupSample of at most MAX_EPISODES episodes (all of them below that); and what failure attribution needs of
+    every annotated episode (builder.stages.labels.attribution)."""
 
     fit: GroupSample
     test: GroupSample
+    attribution: list[dict]
 
     def ids(self) -> list[str]:
         return [row["episode_id"] for part in (self.fit, self.test) for row in part.rows()]
@@ -110,14 +113,29 @@ class SplitEpisodes:
                 for name, part in (("train_and_validation", self.fit), ("test", self.test)) if part.sampled}
 
 
-def read_split_episodes(folder: Path, config: str, family, limit: int | None = None) -> SplitEpisodes:
-    """The config's Parquet files, batch by batch, into what the protocol needs of each (sampled) episode; each
-    part keeps at most `limit` episodes (MAX_EPISODES by default)."""
+def published_episodes(folder: Path, config: str) -> Iterator[tuple[str, list[dict]]]:
+    """(split, a batch of episodes) of the config's Parquet files, in the order of its files (split, shard), as
+    the dataset holds them with the winner's class number read back as its name."""
     import pyarrow.parquet as pq
 
+    for path in sorted((Path(folder) / DATA_DIR / config).glob("*-*-of-*.parquet")):
+        split = path.name.split("-", 1)[0]
+        with pq.ParquetFile(path) as parquet:
+            for batch in parquet.iter_batches(batch_size=READ_BATCH):
+                episodes = batch.to_pylist()
+                for episode in episodes:
+                    if episode.get("winner") is not None:
+                        episode["winner"] = WINNER_NAMES[episode["winner"]]
+                yield split, episodes
+
+
+def read_split_episodes(folder: Path, config: str, family, limit: int | None = None,
+                        each_batch: Callable[[list[dict]], None] | None = None) -> SplitEpisodes:
+    """The config's Parquet files, batch by batch, into what the protocol needs of each (sampled) episode and the
+    attribution rows of the annotated ones; each part keeps at most `limit` episodes (MAX_EPISODES by default).
+    `each_batch` sees every batch too, so a caller that needs more of the episodes reads them in the same pass."""
+
     def protocol_row(episode: dict, group: str) -> dict:
-        if episode["winner"] is not None:
-            episode["winner"] = WINNER_NAMES[episode["winner"]]
         targets = family.probe_targets([episode])
         return {"episode_id": episode["episode_id"], "group": group,
                 "targets": {name: values[0] for name, values in targets.items()},
@@ -128,17 +146,17 @@ def read_split_episodes(folder: Path, config: str, family, limit: int | None = N
                 "prompt": next((turn["prompt"] for turn in episode["turns"] if turn["prompt"]), "") or ""}
 
     limit = limit or MAX_EPISODES
-    found = SplitEpisodes(GroupSample(limit), GroupSample(limit))
-    for path in sorted((Path(folder) / DATA_DIR / config).glob("*-*-of-*.parquet")):
-        split = path.name.split("-", 1)[0]
+    found = SplitEpisodes(GroupSample(limit), GroupSample(limit), [])
+    for split, batch in published_episodes(folder, config):
+        if each_batch is not None:
+            each_batch(batch)
+        found.attribution += [row for row in map(attribution_row, batch) if row is not None]
         part = found.fit if split in FIT_SPLITS else found.test if split == "test" else None
         if part is None:
             continue
-        with pq.ParquetFile(path) as parquet:
-            for batch in parquet.iter_batches(batch_size=READ_BATCH):
-                for episode in batch.to_pylist():
-                    group = group_of(episode)
-                    part.add(group, partial(protocol_row, episode, group))
+        for episode in batch:
+            group = group_of(episode)
+            part.add(group, partial(protocol_row, episode, group))
     return found
 
 
@@ -172,21 +190,6 @@ def baseline_features(rows: list[dict], sided: bool) -> dict[str, np.ndarray]:
 TRIVIAL_BASELINES = ("majority_class", "length", "model_identity", "prompt_only", "length_and_model_identity",
                      "all_baselines")
 KINDS = {"majority_class": "majority", "ordered_latents": "antisymmetric"}
-
-
-def fitted_predictions(kind: str, x: np.ndarray, y: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray]],
-                       size: int) -> np.ndarray:
-    """Each part's predicted rows from a model fitted on that part's fit rows only (a fit part with one class
-    predicts it)."""
-    predicted = np.empty(size, dtype=object)
-    for fit, scored in parts:
-        classes = set(y[fit].tolist())
-        if len(classes) < 2:
-            predicted[scored] = next(iter(classes))
-            continue
-        model = fit_model(kind, np.array(x[fit], dtype=np.float64), y[fit])
-        predicted[scored] = model.predict(np.array(x[scored], dtype=np.float64))
-    return predicted
 
 
 def score_on_test(folder: Path, family, vectors: dict[str, np.ndarray] | None = None, seed: int = 0,
@@ -224,7 +227,7 @@ def score_on_test(folder: Path, family, vectors: dict[str, np.ndarray] | None = 
         for name, x in {"majority_class": np.zeros((len(rows), 1)), **features}.items():
             if target == "decisive" and name == "ordered_latents":
                 continue  # who won does not matter for decisive vs tie
-            predicted = fitted_predictions(KINDS.get(name, "linear"), x, y, parts, len(rows))
+            predicted = fitted_predictions(KINDS.get(name, "linear"), x, y, parts)
             scores[name] = prediction_scores(y[scored], predicted[scored], groups[scored], seed)
         if predictions is not None:
             theirs = np.array([str((predictions.get(rows[i]["episode_id"]) or {}).get(target)) for i in scored],
@@ -409,17 +412,3 @@ def read_predictions(path: Path, targets: list[str], wanted: list[str]) -> dict[
         raise EvaluationError(f"{path}: {len(missing)} of the {len(wanted)} episodes have no prediction (first: "
                               f"{missing[0]!r})")
     return {episode_id: {c: by_id[episode_id].get(c) for c in columns} for episode_id in wanted}
-
-
-def read_attribution_rows(folder: Path, config: str) -> list[dict]:
-    """What failure attribution needs of each annotated episode of the config (every split), streamed."""
-    import pyarrow.parquet as pq
-
-    rows = []
-    for path in sorted((Path(folder) / DATA_DIR / config).glob("*-*-of-*.parquet")):
-        with pq.ParquetFile(path) as parquet:
-            if "annotations" not in parquet.schema_arrow.names:
-                return []
-            for batch in parquet.iter_batches(batch_size=READ_BATCH):
-                rows += [row for row in map(attribution_row, batch.to_pylist()) if row is not None]
-    return rows

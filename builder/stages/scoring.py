@@ -24,7 +24,6 @@ Nothing fitted on an episode's own outcome goes into its prediction: a fold's mo
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,12 +48,10 @@ PROTOCOL_TEXT = {
 
 @dataclass(frozen=True)
 class Protocol:
-    """How one target is scored: its name, the episodes (positions) that are scored, and why."""
+    """How one target is scored: its name and why."""
 
     name: str
     reason: str
-    episodes: int = 0
-    groups: int = 0
 
     @property
     def scored(self) -> bool:
@@ -83,35 +80,44 @@ def choose_protocol(labels, groups, in_test) -> Protocol:
     test_episodes, test_groups = int(test.sum()), len(set(groups[test].tolist()))
     if test_episodes >= TEST_SPLIT_MIN_EPISODES and test_groups >= TEST_SPLIT_MIN_GROUPS and len(fit_classes) >= 2:
         return Protocol(TEST_SPLIT, f"the test split holds {test_episodes} labelled episodes in {test_groups} prompt "
-                                    "groups", test_episodes, test_groups)
+                                    "groups")
     episodes, group_count = int(known.sum()), len(set(groups[known].tolist()))
     size = (f"{episodes} labelled episodes in {group_count} prompt groups, {test_groups} of them in the test split "
             f"(a fixed test split needs {TEST_SPLIT_MIN_EPISODES} episodes in {TEST_SPLIT_MIN_GROUPS} groups)")
     if episodes < MIN_EPISODES or group_count < MIN_GROUPS:
         return Protocol(NOT_SCORED, f"{episodes} labelled episodes in {group_count} prompt groups (scoring needs "
-                                    f"{MIN_EPISODES} in {MIN_GROUPS})", episodes, group_count)
-    classes = Counter(str(label) for label in labels[known])
+                                    f"{MIN_EPISODES} in {MIN_GROUPS})")
+    classes = {str(label) for label in labels[known]}
     groups_per_class = {c: len({g for label, g in zip(labels[known], groups[known]) if str(label) == c})
                         for c in classes}
     if len(classes) < 2:
         return Protocol(NOT_SCORED, f"only one outcome class ({next(iter(classes), None)!r}) among the "
-                                    f"{episodes} labelled episodes", episodes, group_count)
+                                    f"{episodes} labelled episodes")
     if min(groups_per_class.values()) < 2:
         return Protocol(NOT_SCORED, f"{episodes} labelled episodes, but a class occurs in fewer than 2 prompt groups "
-                                    f"({dict(sorted(groups_per_class.items()))})", episodes, group_count)
-    return Protocol(CROSS_FITTED, size, episodes, group_count)
+                                    f"(the rarest occurs in {min(groups_per_class.values())} prompt group(s): "
+                                    f"{dict(sorted(groups_per_class.items()))})")
+    return Protocol(CROSS_FITTED, size)
+
+
+def fold_parts(folds: np.ndarray, known: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(fit positions, predicted positions) of each fold among the `known` episodes (all by default): the fold is
+    predicted by what the other folds fit; a fold with nothing to predict, or nothing to fit on, is left out."""
+    known = np.ones(len(folds), bool) if known is None else np.asarray(known, dtype=bool)
+    parts = [(np.flatnonzero(known & (folds != fold)), np.flatnonzero(known & (folds == fold)))
+             for fold in range(int(folds.max()) + 1 if len(folds) else 0)]
+    return [(fit, held) for fit, held in parts if len(fit) and len(held)]
 
 
 def fit_parts(protocol: Protocol, known: np.ndarray, in_test: np.ndarray,
               folds: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """(fit positions, predicted positions) pairs among the `known` episodes: one pair for the test split, one per
-    non-empty fold when cross-fitted (every known episode predicted exactly once)."""
+    fold when cross-fitted (every known episode predicted exactly once)."""
     known = np.asarray(known, dtype=bool)
     if protocol.name == TEST_SPLIT:
         return [(np.flatnonzero(known & ~in_test), np.flatnonzero(known & in_test))]
     if protocol.name == CROSS_FITTED:
-        return [(np.flatnonzero(known & (folds != fold)), np.flatnonzero(known & (folds == fold)))
-                for fold in range(int(folds.max()) + 1) if (known & (folds == fold)).any()]
+        return fold_parts(folds, known)
     return []
 
 
@@ -127,15 +133,18 @@ def prediction_scores(y: np.ndarray, predictions: np.ndarray, groups: np.ndarray
             "macro_f1_ci95": f1_ci}
 
 
-def reading(target: str, scores: dict, subject: str, baselines: tuple[str, ...], protocol: dict) -> str:
+def reading(target: str, scores: dict, subject: str, baselines: tuple[str, ...], protocol: dict,
+            label: str | None = None, notes: tuple[str, ...] = ()) -> str:
     """What a target's scores say, one sentence, from the intervals (never a fixed claim): `subject` (a row of
-    `scores`) against the majority class and the best of `baselines`. Every writer of a reading uses it."""
+    `scores`, named `label` in the sentence, itself by default) against the majority class and the best of
+    `baselines`, then the caller's `notes` (clauses). Every writer of a reading uses it."""
     if protocol.get("protocol") == NOT_SCORED:
         return f"{target}: not scored ({protocol['protocol_reason']})."
     majority = scores["majority_class"]["accuracy"]
     state = scores[subject]
     low, high = state["accuracy_ci95"]
-    text = (f"{target} ({protocol['protocol'].replace('_', ' ')}): {subject} scores {state['accuracy']} [{low}, {high}], "
+    text = (f"{target} ({protocol['protocol'].replace('_', ' ')}): {label or subject} scores {state['accuracy']} "
+            f"[{low}, {high}], "
             + ("above" if low > majority else "not above") + f" the majority class ({majority})")
     present = {name: scores[name] for name in baselines if name in scores and name != "majority_class"}
     if present:
@@ -145,4 +154,4 @@ def reading(target: str, scores: dict, subject: str, baselines: tuple[str, ...],
                     else "the baseline's interval clears it" if bar["accuracy_ci95"][0] > high
                     else "the intervals overlap")
         text += f"; best baseline {best} {bar['accuracy']} {bar['accuracy_ci95']} ({relation})"
-    return text + "."
+    return "; ".join((text, *notes)) + "."

@@ -45,8 +45,8 @@ TUNED_ON = "who_and_when:algorithm_generated"  # the only split the event thresh
 
 def attribution_row(episode: dict) -> dict | None:
     """What the evaluation needs of one annotated episode (a few hundred bytes), or None without annotation."""
-    annotations = episode["annotations"]
-    if annotations["mistake_agent"] is None:
+    annotations = episode.get("annotations") or {}  # a config whose sources annotate nothing may lack them
+    if annotations.get("mistake_agent") is None:
         return None
     turns = episode["turns"]
     events = [[name if isinstance(name, str) else EVENTS[name] for name in turn["coordination_events"] or []]
@@ -118,7 +118,7 @@ def attribution_report(rows: list[dict], seed: int = 0,
     result = {"method": "accuracy; 95% percentile bootstrap over question groups "
                         f"({RESAMPLES} resamples); random: its expected accuracy",
               "labelers": sorted({r["labeler"] for r in rows}), "failure_events": list(FAILURE_EVENTS),
-              "offline_labels": RULE_SILENT, "splits": {}}
+              "offline_labels": RULE_SILENT, "methods": methods, "splits": {}}
     for split in sorted({r["split"] for r in rows}):
         chosen = [r for r in rows if r["split"] == split]
         groups = np.array([str(r["group"]) for r in chosen])

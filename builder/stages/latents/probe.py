@@ -38,8 +38,7 @@ import numpy as np
 
 from builder.files import JsonFileCache, RowFile
 from builder.stages.bootstrap import RESAMPLES
-from builder.stages.scoring import (CROSS_FITTED, MIN_EPISODES, MIN_GROUPS, NOT_SCORED, Protocol, fold_of,
-                                    prediction_scores, reading)
+from builder.stages.scoring import CROSS_FITTED, choose_protocol, fold_of, fold_parts, prediction_scores, reading
 from builder.stages.latents.observations import episode_observations
 
 MAX_EPISODES = 4_000
@@ -125,27 +124,33 @@ def float64_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def fitted_predictions(kind: str, x, y: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray]],
+                       rows: np.ndarray | None = None) -> np.ndarray:
+    """Each part's predicted positions by `make_model(kind)` fitted on that part's fit positions only (a fit part
+    with one class predicts it): the one fitting loop of the probe, the benchmark table and the rank curve's
+    baselines. `x` is an array or anything indexed like one (a `RowFile`), `rows` its row of each position (the
+    positions themselves by default); each part's rows are copied to float64 on their own (float64_rows)."""
+    rows = np.arange(len(y)) if rows is None else rows
+    predicted = np.empty(len(y), dtype=object)
+    for fit, held in parts:
+        if len(set(y[fit].tolist())) < 2:
+            predicted[held] = y[fit][0]
+            continue
+        model = fit_model(kind, float64_rows(x, rows[fit]), y[fit])
+        predicted[held] = model.predict(float64_rows(x, rows[held]))
+    return predicted
+
+
 def cross_validated_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, seed: int, kind: str,
                            rows: np.ndarray | None = None) -> dict:
     """Grouped k-fold scores of one feature set, on x[rows] (all of x by default): the folds are the scoring
     protocol's (builder.stages.scoring.fold_of, a stable hash of the prompt group), so the probe, the benchmark
-    and the rank curve cut a set the same way; a fold whose other folds hold one class predicts that class. `x`
-    may be float32: each fold's rows are converted to float64 on their own copy (the same numbers as copying the
-    rows and converting the whole matrix first, without holding either)."""
-    rows = np.arange(len(y)) if rows is None else rows
-    predictions = np.empty(len(y), dtype=y.dtype)
-    fold_accuracy = []
-    folds = fold_of(groups, k)
-    for fold in range(k):
-        test, train = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
-        if not len(test) or not len(train):
-            continue
-        if len(set(y[train].tolist())) < 2:
-            predictions[test] = y[train][0]
-        else:
-            model = fit_model(kind, float64_rows(x, rows[train]), y[train])
-            predictions[test] = model.predict(float64_rows(x, rows[test]))
-        fold_accuracy.append(float((predictions[test] == y[test]).mean()))
+    and the rank curve cut a set the same way. `x` may be float32: each fold's rows are converted to float64 on
+    their own copy (the same numbers as copying the rows and converting the whole matrix first, without holding
+    either)."""
+    parts = fold_parts(fold_of(groups, k))
+    predictions = fitted_predictions(kind, x, y, parts, rows)
+    fold_accuracy = [float((predictions[held] == y[held]).mean()) for _, held in parts]
     return {**prediction_scores(y, predictions, groups, seed),
             "fold_accuracy_mean": round(float(np.mean(fold_accuracy)), 4),
             "fold_accuracy_std": round(float(np.std(fold_accuracy)), 4)}
@@ -180,18 +185,11 @@ def probe_target(features: dict, labels: list[str], groups: list[str], *, folds:
     y_all, g_all = np.asarray(labels), np.asarray(groups)
     keep = cap_by_groups(g_all, MAX_EPISODES, seed)
     y, g = y_all[keep], g_all[keep]
+    protocol = choose_protocol(y, g, np.zeros(len(y), bool))  # the one minimum (builder.stages.scoring)
+    if not protocol.scored:
+        return protocol.describe()
     counts = Counter(y.tolist())
-    group_count = len(set(g.tolist()))
-    if len(y) < MIN_EPISODES or group_count < MIN_GROUPS:  # the one minimum (builder.stages.scoring)
-        return Protocol(NOT_SCORED, f"{len(y)} labelled episodes in {group_count} prompt groups (scoring needs "
-                                    f"{MIN_EPISODES} in {MIN_GROUPS})").describe()
-    if len(counts) < 2:
-        return Protocol(NOT_SCORED, f"only one outcome class ({next(iter(counts))!r})").describe()
-    groups_per_class = min(len(set(g[y == c])) for c in counts)
     k = folds
-    if groups_per_class < 2:
-        return Protocol(NOT_SCORED, f"the rarest class occurs in {groups_per_class} prompt group(s); grouped folds "
-                                    "need 2").describe()
     index = keep if rows is None else np.asarray(rows)[keep]
     models = {name: (kinds.get(name, "logistic"), x, index) for name, x in features.items()}
     models["majority_class"] = ("majority", np.zeros((len(index), 1)), None)
@@ -380,13 +378,13 @@ def probe_reading(targets: dict) -> list[str]:
     adds: the ordered latents beside the symmetric state, and why `side` is a leakage check."""
     sentences = []
     for name, result in targets.items():
-        text = reading(name, result.get("results") or {}, "coordinator_state", PROBE_BASELINES, result)
         scores = result.get("results") or {}
+        notes = []
         if "ordered_latents" in scores:
             ordered = scores["ordered_latents"]
-            text = text[:-1] + f"; ordered per-agent latents {ordered['accuracy']} {ordered['accuracy_ci95']}."
+            notes.append(f"ordered per-agent latents {ordered['accuracy']} {ordered['accuracy_ci95']}")
         if name == "side" and scores:
-            text = text[:-1] + ("; the symmetric state cannot identify the side by construction, so its score is a "
-                                "leakage check, not information kept.")
-        sentences.append(text)
+            notes.append("the symmetric state cannot identify the side by construction, so its score is a leakage "
+                         "check, not information kept")
+        sentences.append(reading(name, scores, "coordinator_state", PROBE_BASELINES, result, notes=tuple(notes)))
     return sentences

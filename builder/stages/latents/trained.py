@@ -51,9 +51,9 @@ import numpy as np
 from builder.layout import TRAINED_INFO, TRAINED_TENSORS
 from builder.splits import split_of, split_position
 from builder.stages.latents.embeddings import embed_for
-from builder.stages.latents.probe import fit_model, float64_rows, group_of
-from builder.stages.scoring import (CROSS_FITTED, FOLDS, NOT_SCORED, PROTOCOL_TEXT, TEST_SPLIT, Protocol, fit_parts,
-                                    fold_of, prediction_scores, choose_protocol, reading)
+from builder.stages.latents.probe import fitted_predictions, group_of
+from builder.stages.scoring import (CROSS_FITTED, FOLDS, NOT_SCORED, PROTOCOL_TEXT, TEST_SPLIT, Protocol,
+                                    choose_protocol, fit_parts, fold_of, fold_parts, prediction_scores, reading)
 
 FULL = "full"  # the rank equal to the observation's dimension: no bottleneck
 MAX_RANK = 512
@@ -481,14 +481,12 @@ def rank_curve(sequences: SequenceFeatures, baselines: dict, *, ranks: tuple, se
     models = [(suffix, widths[suffix] if rank == FULL else rank, widths[suffix]) for suffix in widths for rank in ranks]
     name_of = {(suffix, size): rank_label(size, width) + suffix for suffix, size, width in models}
     folds = fold_of(groups)
-    fold_parts = [(np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)) for fold in range(FOLDS)
-                  if (folds == fold).any() and (folds != fold).any()]
     out_of_fold = {key: {t: np.full(len(groups), None, dtype=object) for t in classes} for key in name_of}
     fold_losses: dict[tuple, list[float]] = {key: [] for key in name_of}
     with training_pool(sequences.sequences, labels, classes, swap) as train:
         if any(protocols[t].name == CROSS_FITTED for t in scored):
             jobs = [TrainingJob(suffix, size, inner_split(fit, groups), held, False, seed)
-                    for fit, held in fold_parts for suffix, size, _ in models]
+                    for fit, held in fold_parts(folds) for suffix, size, _ in models]
             for job, result in zip(jobs, train(jobs)):
                 fold_losses[(job.variant, job.size)].append(result.validation_loss)
                 for target, values in result.predictions.items():
@@ -524,11 +522,7 @@ def rank_curve(sequences: SequenceFeatures, baselines: dict, *, ranks: tuple, se
         for name, (x, kind) in baselines.items():
             if target in ("decisive",) and kind == "antisymmetric":
                 continue  # who won does not matter for decisive vs tie
-            predicted = np.empty(len(y), dtype=object)
-            for fit, held in parts:
-                fit_classes = sorted(set(y[fit].tolist()))
-                predicted[held] = fit_classes[0] if len(fit_classes) < 2 else \
-                    fit_model(kind, float64_rows(x, fit), y[fit]).predict(float64_rows(x, held))
+            predicted = fitted_predictions(kind, x, y, parts)
             results[name] = {"rank": None, "trained": False,
                              **prediction_scores(y_scored, predicted[predicted_rows].astype(str), scored_groups, seed)}
         targets[target] = {**protocol.describe(), "protocol_text": PROTOCOL_TEXT[protocol.name],
@@ -691,13 +685,13 @@ def rank_curve_reading(curve: dict) -> list[str]:
         with_prompt = [item for item in trained if item[1].get("prompt", True)]
         without = [item for item in trained if not item[1].get("prompt", True)]
         best = max(with_prompt, key=lambda item: item[1]["accuracy"])[0] if with_prompt else "-"
-        text = reading(target, results, best, BASELINES, result)
+        notes = []
         if without:
             _, alone = max(without, key=lambda item: item[1]["accuracy"])
-            text = text[:-1] + (f"; without the prompt the best trained rank ({alone['rank']}) scores "
-                                f"{alone['accuracy']} {alone['accuracy_ci95']}.")
+            notes.append(f"without the prompt the best trained rank ({alone['rank']}) scores {alone['accuracy']} "
+                         f"{alone['accuracy_ci95']}")
         if "coordinator_state" in results:
-            text = text[:-1] + f"; the untrained stored state {results['coordinator_state']['accuracy']}."
-        rank = results[best]["rank"] if best in results else "-"
-        sentences.append(text.replace(f" {best} scores", f" the best trained rank with the prompt ({rank}) scores", 1))
+            notes.append(f"the untrained stored state {results['coordinator_state']['accuracy']}")
+        label = f"the best trained rank with the prompt ({results[best]['rank'] if best in results else '-'})"
+        sentences.append(reading(target, results, best, BASELINES, result, label=label, notes=tuple(notes)))
     return sentences
