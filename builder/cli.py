@@ -323,8 +323,10 @@ def _evaluate(args) -> int:
     try:
         episodes = read_split_episodes(folder, args.config, family)
         vectors = read_vectors(args.vectors, episodes.ids()) if args.vectors else None
+        # every episode scored: the benchmark's (sampled past MAX_EPISODES) and every annotated run of attribution
+        scored_ids = list(dict.fromkeys(episodes.ids() + [row["episode_id"] for row in episodes.attribution]))
         predictions = read_predictions(args.predictions, list(family.probe_targets([])),
-                                       episodes.ids()) if args.predictions else None
+                                       scored_ids) if args.predictions else None
         seed = evaluation_seed(folder)  # the card's intervals used the build's seed
         results = score_on_test(folder, family, vectors, seed=seed, episodes=episodes, predictions=predictions)
     except EvaluationError as error:

@@ -312,3 +312,21 @@ def test_evaluate_reads_a_repo_from_the_hub_at_a_revision(split_build, tmp_path)
     assert missing.returncode == 2 and "no revision 'no-such-branch'" in missing.stderr
     assert nowhere.returncode == 2 and "no such dataset repo" in nowhere.stderr
     assert "Traceback" not in missing.stderr + nowhere.stderr
+
+
+def test_predictions_must_cover_every_annotated_run_not_only_the_benchmarks_sample(sample_build, tmp_path, monkeypatch,
+                                                                                    capsys):
+    """Attribution scores every annotated run, even where the benchmark keeps a sample: a predictions file that
+    covers the sample alone is refused in one line, not scored with the other runs counted as misses."""
+    from builder import evaluation
+
+    folder, _ = sample_build
+    monkeypatch.setattr(evaluation, "MAX_EPISODES", 2)
+    agents = next(family for family in FAMILIES if family.full_config == "agents-full")
+    sampled = evaluation.read_split_episodes(folder, "agents-full", agents)
+    assert len(sampled.ids()) < len(sampled.attribution) == 6
+    predictions = tmp_path / "sampled.jsonl"
+    predictions.write_text("".join(json.dumps({"episode_id": i, "failure_agent": "WebSurfer", "failure_step": 0}) + "\n"
+                                   for i in sampled.ids()))
+    assert main(["evaluate", str(folder), "--config", "agents-full", "--predictions", str(predictions)]) == 2
+    assert "have no prediction" in capsys.readouterr().err
