@@ -30,6 +30,7 @@ REJECT_REASONS: dict[str, str] = {
                      "integer, NaN or infinite number)",
     "too_deeply_nested": "the row nests objects or lists deeper than the builder reads",
     "duplicate_agent": "two agents of the episode have the same id",
+    "duplicate_span": "a span already read (the same trace and span id: a retried export); it is counted once",
     "corrupt_file": "the rest of a file cannot be read (a compressed stream or Parquet file broken at this point)",
 }
 

@@ -33,9 +33,10 @@ every Who&When run is a failure (`is_correct` / `is_corrected` false), kept as `
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 from collections.abc import Callable, Iterator
-from itertools import chain
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -63,13 +64,14 @@ from builder.sources.loaders import (
     read_json_document,
     sample_dir,
 )
-from builder.sources.otlp import conversation_to_episode, conversations, is_otlp_request, read_spans
+from builder.sources.otlp import Span, SpanStore, conversation_to_episode, is_otlp_request, request_spans
 
 EXECUTORS = frozenset({"Computer_terminal", "ComputerTerminal"})  # the teams' code executors (see above)
 USERS = frozenset({"human", "user"})  # the speaker names of a user's message (Magentic-One, plain transcripts)
 MAGENTIC_ROLE = re.compile(r"^(?P<agent>[^()]+?)\s*\((?P<note>[^()]*)\)$")
 ADDRESSED = re.compile(r"^->\s*(?P<addressee>.+)$")
 MAX_STEP = 1_000_000
+MAX_FIRST_LINE = 64 * 2**20  # read of a file's first line to tell JSON lines from one document
 LAYOUT_TASKS = {"algorithm_generated": "who_and_when:algorithm_generated",
                 "hand_crafted": "who_and_when:hand_crafted", "transcript": "agent_team"}
 
@@ -111,6 +113,9 @@ def team_row_to_episode(row, source: str, max_text_chars: int, layout: str | Non
     comes from the file's folder where it says, else from the messages."""
     if not isinstance(row, dict):
         raise Rejection("malformed_row", f"expected an object, got {type(row).__name__}")
+    if "history" not in row and "messages" not in row:
+        raise Rejection("malformed_row", "neither a team run (history or messages) nor an OpenTelemetry "
+                                         "ExportTraceServiceRequest (resourceSpans)")
     history = row.get("history") if "history" in row else row.get("messages")
     if not isinstance(history, list) or not history:
         raise Rejection("empty_conversation", "history is empty")
@@ -234,7 +239,22 @@ class TeamFile:
             if is_message_list(document):  # a bare group-chat transcript: the file is one run
                 yield RowLocation(self.name, 1), {"messages": document}
                 return
+            if isinstance(document, Rejection) and _starts_json_lines(self.path):
+                # JSON lines in a .json file (the OpenTelemetry Collector's documented example name)
+                yield from iter_file(self.path, self.name, json_lines=True)
+                return
         yield from iter_file(self.path, self.name)
+
+
+def _starts_json_lines(path: Path) -> bool:
+    """Whether the file's first line is a JSON object of its own (so the file is JSON lines, not one document)."""
+    with (gzip.open(path, "rt", encoding="utf-8", errors="replace") if path.name.endswith(".gz")
+          else open(path, encoding="utf-8", errors="replace")) as handle:
+        first = handle.readline(MAX_FIRST_LINE)
+    try:
+        return isinstance(json.loads(first), dict)
+    except ValueError:
+        return False
 
 
 def plan_team_sources(sources: tuple[str, ...]) -> list[TeamFile]:
@@ -255,23 +275,29 @@ def plan_team_sources(sources: tuple[str, ...]) -> list[TeamFile]:
 
 
 def iter_team_rows(files: list[TeamFile], max_text_chars: int) -> Iterator[tuple[RowLocation, object, Callable]]:
-    """(location, row, normalise) of every run. A file of OpenTelemetry trace requests (builder.sources.otlp) is
-    read whole first: its spans are grouped into conversations, each one row at the line of its first span."""
-    for team_file in files:
-        rows = team_file.rows()
-        first = next(rows, None)
-        if first is None:
-            continue
-        rows = chain([first], rows)
-        if is_otlp_request(first[1]):
-            spans, rejected = read_spans(rows)
-            for location, rejection in rejected:
-                yield location, rejection, None
-            normalise = partial(conversation_to_episode, source=team_file.name, max_text_chars=max_text_chars)
-            for conversation in conversations(spans):
-                yield conversation.spans[0].location, conversation, normalise
-            continue
-        normalise = partial(team_row_to_episode, source=team_file.name, max_text_chars=max_text_chars,
-                            layout=team_file.layout)
-        for location, row in rows:
-            yield location, row, normalise
+    """(location, row, normalise) of every run. Each row is read for what it holds: an OpenTelemetry trace
+    request (builder.sources.otlp) gives spans, kept on disk until every file is read, since one conversation's
+    spans may lie in several traces and files; anything else is a team run. Then each conversation is one row
+    at the line of its first span. A span that cannot be read, or is read twice, is a counted rejection of its
+    own, naming its file and line."""
+    store = SpanStore()
+    try:
+        for team_file in files:
+            normalise = partial(team_row_to_episode, source=team_file.name, max_text_chars=max_text_chars,
+                                layout=team_file.layout)
+            for location, row in team_file.rows():
+                if not is_otlp_request(row):
+                    yield location, row, normalise
+                    continue
+                for found in request_spans(row, location):
+                    if not isinstance(found, Span):
+                        yield found[0], found[1], None
+                    elif not store.add(found):
+                        yield location, Rejection("duplicate_span", f"span {found.span_id} of trace {found.trace_id} "
+                                                  "read before (a retried export?): counted once"), None
+        for conversation in store.conversations():
+            first = conversation.spans[0].location
+            yield first, conversation, partial(conversation_to_episode, source=first.file,
+                                               max_text_chars=max_text_chars)
+    finally:
+        store.close()

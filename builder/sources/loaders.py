@@ -180,13 +180,14 @@ def looks_like_local_path(source: str) -> bool:
     return source.startswith((".", "/", "~")) or source.count("/") > 1 or source.endswith(LOCAL_SUFFIXES)
 
 
-def iter_file(path: Path, label: str | None = None) -> Iterator[tuple[RowLocation, dict | Rejection]]:
-    """Every row of one file; a file that breaks while being read yields one `corrupt_file` rejection for the
-    rest of it (at the line where it broke) and ends, so that the other files of a folder are still read."""
+def iter_file(path: Path, label: str | None = None, json_lines: bool = False) -> Iterator[tuple[RowLocation, dict | Rejection]]:
+    """Every row of one file (`json_lines`: read as JSON lines whatever its name); a file that breaks while being
+    read yields one `corrupt_file` rejection for the rest of it (at the line where it broke) and ends, so that
+    the other files of a folder are still read."""
     name, label = path.name, label or path.name
     if name.endswith(".parquet"):
         rows = _iter_parquet(path)
-    elif name.endswith((".jsonl", ".jsonl.gz")):
+    elif json_lines or name.endswith((".jsonl", ".jsonl.gz")):
         rows = _iter_jsonl(path)
     elif name.endswith((".json", ".json.gz")):
         rows = _iter_json_array(path)

@@ -32,8 +32,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+import sqlite3
+import tempfile
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from builder.episode import agent, check_text, empty_metadata, episode, optional_text, response, turn
 from builder.rejections import Rejection, RowLocation
@@ -44,6 +49,8 @@ BASIS_PROVIDER_USAGE = "provider_usage"
 LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 MAX_SPANS = 100_000  # in one conversation: far beyond any real run; bounds what one trace may claim
 HANDOFF_PREFIX = "handoff to "
+AUTOGEN_TEAM = re.compile(r"_(?P<team>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?=[/.]|$)")
+SCOPE_LAYOUTS = ("scopeSpans", "instrumentationLibrarySpans")  # OTLP >= 0.19, and the layout before it
 
 
 def is_otlp_request(row) -> bool:
@@ -60,6 +67,7 @@ class Span:
     attributes: dict
     resource: dict
     location: RowLocation
+    end: int = 0  # endTimeUnixNano; 0 where not recorded
 
     @property
     def kind(self) -> str | None:
@@ -88,23 +96,39 @@ class Conversation:
 
 
 def read_spans(rows) -> tuple[list[Span], list[tuple[RowLocation, Rejection]]]:
-    """Every span of the ExportTraceServiceRequest rows, and a rejection for each request that is not one."""
+    """Every span of the ExportTraceServiceRequest rows, and a rejection for each request that is not one and
+    for each span that cannot be read (the other spans of its request are kept)."""
     spans, rejected = [], []
     for location, row in rows:
-        if isinstance(row, Rejection):
-            rejected.append((location, row))
-            continue
-        try:
-            spans.extend(_request_spans(row, location))
-        except Rejection as rejection:
-            rejected.append((location, rejection))
+        for found in request_spans(row, location):
+            (spans if isinstance(found, Span) else rejected).append(found)
     return spans, rejected
 
 
-def _request_spans(row, location: RowLocation) -> list[Span]:
+def request_spans(row, location: RowLocation) -> Iterator[Span | tuple[RowLocation, Rejection]]:
+    """The spans of one request, each one a Span or (location, rejection): a span that cannot be read is rejected
+    alone, naming where it is in the request; a request that is not one is one rejection."""
+    if isinstance(row, Rejection):
+        yield location, row
+        return
+    try:
+        resources = list(_resource_scopes(row))
+    except Rejection as rejection:
+        yield location, rejection
+        return
+    for resource, where, raw_spans in resources:
+        for n, raw in enumerate(raw_spans):
+            try:
+                yield _span(raw, f"{where}.spans[{n}]", resource, location)
+            except Rejection as rejection:
+                yield location, rejection
+
+
+def _resource_scopes(row) -> Iterator[tuple[dict, str, list]]:
+    """(resource attributes, where, spans) of each scope of a request. The layout before OTLP 0.19 named the
+    scopes `instrumentationLibrarySpans` (what older collectors and SDKs still write): read the same way."""
     if not is_otlp_request(row):
         raise Rejection("malformed_row", "not an ExportTraceServiceRequest (no resourceSpans list)")
-    found = []
     for r, resource_spans in enumerate(row["resourceSpans"]):
         if not isinstance(resource_spans, dict):
             raise Rejection("invalid_type", f"resourceSpans[{r}] is not an object")
@@ -112,24 +136,27 @@ def _request_spans(row, location: RowLocation) -> list[Span]:
         if not isinstance(resource_object, dict):
             raise Rejection("invalid_type", f"resourceSpans[{r}].resource is not an object")
         resource = attributes_of(resource_object.get("attributes"), f"resourceSpans[{r}].resource")
-        for s, scope in enumerate(_list(resource_spans.get("scopeSpans"), f"resourceSpans[{r}].scopeSpans")):
-            if not isinstance(scope, dict):
-                raise Rejection("invalid_type", f"resourceSpans[{r}].scopeSpans[{s}] is not an object")
-            for n, raw in enumerate(_list(scope.get("spans"), f"scopeSpans[{s}].spans")):
-                where = f"resourceSpans[{r}].scopeSpans[{s}].spans[{n}]"
-                if not isinstance(raw, dict):
+        for layout in SCOPE_LAYOUTS:
+            for s, scope in enumerate(_list(resource_spans.get(layout), f"resourceSpans[{r}].{layout}")):
+                where = f"resourceSpans[{r}].{layout}[{s}]"
+                if not isinstance(scope, dict):
                     raise Rejection("invalid_type", f"{where} is not an object")
-                parent = raw.get("parentSpanId") or None
-                name = raw.get("name", "")
-                if not isinstance(name, str):
-                    raise Rejection("invalid_type", f"{where}.name is {type(name).__name__}")
-                found.append(Span(
-                    trace_id=hex_id(raw.get("traceId"), 16, f"{where}.traceId"),
-                    span_id=hex_id(raw.get("spanId"), 8, f"{where}.spanId"),
-                    parent_id=None if parent is None else hex_id(parent, 8, f"{where}.parentSpanId"),
-                    name=name, start=_int64(raw.get("startTimeUnixNano", "0"), f"{where}.startTimeUnixNano"),
-                    attributes=attributes_of(raw.get("attributes"), where), resource=resource, location=location))
-    return found
+                yield resource, where, _list(scope.get("spans"), f"{where}.spans")
+
+
+def _span(raw, where: str, resource: dict, location: RowLocation) -> Span:
+    if not isinstance(raw, dict):
+        raise Rejection("invalid_type", f"{where} is not an object")
+    parent = raw.get("parentSpanId") or None
+    name = raw.get("name", "")
+    if not isinstance(name, str):
+        raise Rejection("invalid_type", f"{where}.name is {type(name).__name__}")
+    return Span(trace_id=hex_id(raw.get("traceId"), 16, f"{where}.traceId"),
+                span_id=hex_id(raw.get("spanId"), 8, f"{where}.spanId"),
+                parent_id=None if parent is None else hex_id(parent, 8, f"{where}.parentSpanId"),
+                name=name, start=_int64(raw.get("startTimeUnixNano", "0"), f"{where}.startTimeUnixNano"),
+                attributes=attributes_of(raw.get("attributes"), where), resource=resource, location=location,
+                end=_int64(raw.get("endTimeUnixNano", "0"), f"{where}.endTimeUnixNano"))
 
 
 def hex_id(value, size: int, where: str) -> str:
@@ -207,21 +234,122 @@ def any_value(value, where: str):
     return None
 
 
-def conversations(spans: list[Span]) -> list[Conversation]:
-    """The spans grouped by conversation: gen_ai.conversation.id or session.id on the span or its nearest
-    ancestor that has one, else the trace; in the order each conversation's first span was read."""
+def conversations(spans: list[Span], default_key: str | None = None) -> list[Conversation]:
+    """The spans grouped by conversation: the gen_ai.conversation.id or session.id of the outermost span of its
+    lineage that has one (an agent run nested in another's, as Pydantic AI's delegation is, has an id of its own
+    but is part of the outer run), else `default_key` (the traces joined with it, see SpanStore), else the
+    trace; in the order each conversation's first span was read."""
     by_id = {s.span_id: s for s in spans}
     grouped: dict[str, Conversation] = {}
     for span in spans:
         key = None
         for node in _lineage(span, by_id):
-            value = node.attributes.get("gen_ai.conversation.id") or node.attributes.get("session.id")
-            if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+            value = _conversation_id(node)
+            if value is not None:
                 key = f"conversation:{value}"
-                break
-        key = key or f"trace:{span.trace_id}"
+        key = key or default_key or f"trace:{span.trace_id}"
         grouped.setdefault(key, Conversation(key)).spans.append(span)
     return list(grouped.values())
+
+
+def _conversation_id(span: Span) -> str | None:
+    value = span.attributes.get("gen_ai.conversation.id") or span.attributes.get("session.id")
+    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value) else None
+
+
+def join_keys(span: Span) -> set[str]:
+    """What ties the span's trace to others of the same conversation: its conversation or session id, and
+    autogen-agentchat's team id, which its runtime writes into every agent id and message destination
+    (`writer_<team uuid>/<team uuid>`, `group_topic_<team uuid>.(<team uuid>)-T`) though it starts a new trace
+    for each message it delivers."""
+    keys = set()
+    conversation = _conversation_id(span)
+    if conversation is not None:
+        keys.add(f"conversation:{conversation}")
+    for name in ("gen_ai.agent.id", "messaging.destination"):
+        value = span.attributes.get(name)
+        match = AUTOGEN_TEAM.search(value) if isinstance(value, str) else None
+        if match:
+            keys.add(f"team:{match.group('team')}")
+    return keys
+
+
+class SpanStore:
+    """The spans of every trace file of a source, kept on disk (SQLite in a temporary folder of its own, removed
+    on close) and handed back a conversation at a time once all are read, since a conversation's spans may lie
+    in several traces (autogen-agentchat starts one per message) and several files (a collector rotating its file
+    exporter). Memory holds a few ids per trace and one conversation's spans, never all the spans. A span read
+    twice (the same trace and span id: a retried export) is kept once."""
+
+    def __init__(self):
+        self._folder = tempfile.TemporaryDirectory(prefix="multi-llm-coord-spans-")
+        self._db = sqlite3.connect(Path(self._folder.name) / "spans.sqlite")
+        self._db.execute("CREATE TABLE spans (trace TEXT, span TEXT, seq INTEGER, record TEXT, PRIMARY KEY (trace, span))")
+        self._first_seen: dict[str, int] = {}  # trace id -> the order its first span was read in
+        self._keys: dict[str, set[str]] = {}  # trace id -> its join keys
+        self.count = 0
+
+    def add(self, span: Span) -> bool:
+        """Keep the span; False where it was read before."""
+        record = [span.parent_id, span.name, span.start, span.attributes, span.resource,
+                  span.location.file, span.location.line, span.end]
+        cursor = self._db.execute("INSERT OR IGNORE INTO spans VALUES (?, ?, ?, ?)", (
+            span.trace_id, span.span_id, self.count, json.dumps(record, ensure_ascii=False, separators=(",", ":"))))
+        if cursor.rowcount == 0:
+            return False
+        self._first_seen.setdefault(span.trace_id, self.count)
+        self.count += 1
+        keys = join_keys(span)
+        if keys:
+            self._keys.setdefault(span.trace_id, set()).update(keys)
+        return True
+
+    def conversations(self) -> Iterator[Conversation]:
+        """Each conversation, its traces joined by any key they share, in the order its first span was read."""
+        for traces in self._joined_traces():
+            keys = set().union(*(self._keys.get(trace, set()) for trace in traces))
+            named = sorted(k for k in keys if k.startswith("conversation:"))
+            teams = sorted(k for k in keys if k.startswith("team:"))
+            default = named[0] if len(named) == 1 else teams[0] if teams else f"trace:{traces[0]}"
+            yield from conversations(self._spans_of(traces), default)
+
+    def _joined_traces(self) -> list[list[str]]:
+        """The trace ids grouped by the keys they share (union-find), each group and the groups in read order."""
+        parent = {trace: trace for trace in self._first_seen}
+
+        def root(trace: str) -> str:
+            while parent[trace] != trace:
+                parent[trace] = parent[parent[trace]]
+                trace = parent[trace]
+            return trace
+
+        holder: dict[str, str] = {}
+        for trace, keys in self._keys.items():
+            for key in sorted(keys):
+                other = holder.setdefault(key, trace)
+                a, b = root(trace), root(other)
+                if a != b:
+                    parent[max(a, b, key=self._first_seen.get)] = min(a, b, key=self._first_seen.get)
+        groups: dict[str, list[str]] = {}
+        for trace in sorted(self._first_seen, key=self._first_seen.get):
+            groups.setdefault(root(trace), []).append(trace)
+        return list(groups.values())
+
+    def _spans_of(self, traces: list[str]) -> list[Span]:
+        found = []
+        for start in range(0, len(traces), 500):  # SQLite's bound on parameters
+            chunk = traces[start:start + 500]
+            found += self._db.execute(
+                f"SELECT trace, span, seq, record FROM spans WHERE trace IN ({', '.join('?' * len(chunk))})", chunk)
+        spans = []
+        for trace, span_id, _, record in sorted(found, key=lambda row: row[2]):
+            parent, name, start, attributes, resource, file, line, end = json.loads(record)
+            spans.append(Span(trace, span_id, parent, name, start, attributes, resource, RowLocation(file, line), end))
+        return spans
+
+    def close(self) -> None:
+        self._db.close()
+        self._folder.cleanup()
 
 
 def _lineage(span: Span, by_id: dict[str, Span]):
@@ -249,7 +377,9 @@ def conversation_to_episode(conversation: Conversation, source: str, max_text_ch
         sent = _input_messages(call.attributes, max_text_chars)
         written, called = _output(call.attributes, max_text_chars)
         content = written if written or not called else "\n".join(called)
-        steps.append({"start": call.start, "kind": "message" if written or not called else "tool_call",
+        # where no content is recorded the finish reason still tells a call that only called tools
+        only_tools = bool(called) or (not written and _finished_for_tools(call.attributes))
+        steps.append({"start": call.start, "kind": "tool_call" if only_tools and not written else "message",
                       "agent": name, "content": content, "addressee": None, "sent": sent,
                       "usage": _usage(call.attributes), "model": _model(call.attributes, max_text_chars), "span": call})
     for tool in tools:
@@ -260,9 +390,14 @@ def conversation_to_episode(conversation: Conversation, source: str, max_text_ch
                 asked[-1]["addressee"] = target
             continue
         result = tool.attributes.get("output.value", tool.attributes.get("gen_ai.tool.call.result"))
-        steps.append({"start": tool.start, "kind": "tool_result", "agent": _agent_of(tool, by_id, max_text_chars),
+        # a tool's result exists when the tool ends (a delegate agent's calls run inside it)
+        steps.append({"start": max(tool.start, tool.end), "kind": "tool_result", "agent": _agent_of(tool, by_id, max_text_chars),
                       "content": check_text("" if result is None else str(result), max_text_chars, f"{tool.name} output"),
                       "addressee": None, "sent": None, "usage": (None, None), "model": None, "span": tool})
+    for start, outer, inner in _delegations(spans, by_id, max_text_chars):
+        asked = [s for s in steps if s["agent"] == outer and s["kind"] != "tool_result" and s["start"] <= start]
+        if asked and asked[-1]["addressee"] is None:  # the call whose answer started the delegate's run
+            asked[-1]["addressee"] = inner
     steps.sort(key=lambda s: (s["start"], s["span"].span_id))
     agent_ids = list(dict.fromkeys(s["agent"] for s in steps))
     if len(agent_ids) < 2:
@@ -299,22 +434,71 @@ def conversation_to_episode(conversation: Conversation, source: str, max_text_ch
 
 
 def _agent_of(span: Span, by_id: dict[str, Span], max_text_chars: int) -> str:
-    for node in _lineage(span, by_id):
-        name = node.attributes.get("gen_ai.agent.name") or node.attributes.get("agent.name")
-        if name is None and node.kind == "agent":
-            name = node.attributes.get("graph.node.id")
-        name = optional_text(name, max_text_chars, f"{node.name} agent name")
-        if name and name.strip():
-            return name
-    return "unnamed agent"
+    """The agent a span belongs to: its own agent name, else its nearest agent ancestor's (an LLM call nested in
+    a smolagents managed agent is that agent's, not the manager's)."""
+    node = _agent_span(span, by_id, max_text_chars)
+    return "unnamed agent" if node is None else _agent_name(node, max_text_chars)
+
+
+def _agent_span(span: Span, by_id: dict[str, Span], max_text_chars: int) -> Span | None:
+    return next((node for node in _lineage(span, by_id) if _agent_name(node, max_text_chars)), None)
+
+
+def _agent_name(span: Span, max_text_chars: int) -> str | None:
+    """The name a span gives its agent: gen_ai.agent.name or agent.name; else the LangGraph node it ran in (the
+    OpenInference LangChain instrumentor keeps it only in the span's `metadata` JSON, `langgraph_node`); on an
+    agent span without them, graph.node.id, else the span's own name (smolagents names a managed agent's span
+    `researcher.run` and the top-level agent's by its class, `CodeAgent.run`)."""
+    name = span.attributes.get("gen_ai.agent.name") or span.attributes.get("agent.name") or _graph_node(span)
+    if name is None and span.kind == "agent":
+        name = span.attributes.get("graph.node.id") or span.name.removesuffix(".run")
+    name = optional_text(name, max_text_chars, f"{span.name} agent name")
+    return name if name and name.strip() else None
+
+
+def _graph_node(span: Span) -> str | None:
+    metadata = span.attributes.get("metadata")
+    if not isinstance(metadata, str) or "langgraph_node" not in metadata:
+        return None
+    decoded = embedded_json(metadata, f"{span.name} metadata")
+    node = decoded.get("langgraph_node") if isinstance(decoded, dict) else None
+    return node if isinstance(node, str) else None
+
+
+def _delegations(spans: list[Span], by_id: dict[str, Span], max_text_chars: int) -> list[tuple[int, str, str]]:
+    """(start, delegating agent, delegate) for each agent span nested in another agent's span: a manager that
+    runs a managed agent (smolagents), an agent that calls another as a tool."""
+    found = []
+    for span in spans:
+        if span.kind != "agent" or not _agent_name(span, max_text_chars):
+            continue
+        parent = by_id.get(span.parent_id) if span.parent_id else None
+        outer = _agent_span(parent, by_id, max_text_chars) if parent is not None else None
+        inner_name = _agent_name(span, max_text_chars)
+        if outer is not None and _agent_name(outer, max_text_chars) != inner_name:
+            found.append((span.start, _agent_name(outer, max_text_chars), inner_name))
+    return sorted(found)
 
 
 def _input_messages(attributes: dict, max_text_chars: int) -> list[dict] | None:
     """[{role, content, calls}] of what the call sent (calls: its tool calls as name(arguments)), or None where
     the span records no content."""
     if "gen_ai.input.messages" in attributes:
-        return list(_genai_messages(attributes["gen_ai.input.messages"], max_text_chars))
+        sent = list(_genai_messages(attributes["gen_ai.input.messages"], max_text_chars))
+        instructions = _system_instructions(attributes.get("gen_ai.system_instructions"), max_text_chars)
+        return ([{"role": "system", "content": instructions, "calls": []}] if instructions else []) + sent
     return _openinference_messages(attributes, "llm.input_messages", max_text_chars)
+
+
+def _system_instructions(value, max_text_chars: int) -> str | None:
+    """The text of gen_ai.system_instructions ([{type: text, content}]), which the latest conventions (Pydantic
+    AI) keep apart from the input messages though the provider was sent them as the system message."""
+    if value is None:
+        return None
+    parts = json_attribute(value, "gen_ai.system_instructions")
+    texts = [part.get("content") for part in (parts if isinstance(parts, list) else [])
+             if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("content"), str)]
+    return check_text("\n".join(texts), max_text_chars, "gen_ai.system_instructions") if texts else None
 
 
 def _output(attributes: dict, max_text_chars: int) -> tuple[str, list[str]]:
@@ -348,16 +532,17 @@ def _genai_messages(value, max_text_chars: int):
                 texts.append(optional_text(part.get("content"), max_text_chars, "input text") or "")
             elif part.get("type") == "tool_call":
                 calls.append(f"{part.get('name')}({_arguments(part.get('arguments'))})")
-            elif part.get("type") == "tool_call_response":
-                texts.append(check_text(str(part.get("response", "")), max_text_chars, "tool response"))
+            elif part.get("type") == "tool_call_response":  # `response`; Pydantic AI writes `result`
+                texts.append(check_text(str(part.get("response", part.get("result", ""))), max_text_chars,
+                                        "tool response"))
         yield {"role": check_text(message["role"], 100, "role"), "content": "\n".join(texts),
                "calls": [check_text(c, max_text_chars, "tool call") for c in calls]}
 
 
 def _openinference_messages(attributes: dict, prefix: str, max_text_chars: int):
     """llm.input_messages.N.message.role / .content / .tool_calls.M.tool_call.function.* flattened back into
-    messages, in N's order; None where no message of the prefix is recorded."""
-    messages: dict[int, dict] = defaultdict(lambda: {"role": None, "content": "", "calls": {}})
+    messages, in N's order (a message's content may instead be parts, `.message.contents.M.message_content.text`); None where no message of the prefix is recorded."""
+    messages: dict[int, dict] = defaultdict(lambda: {"role": None, "content": "", "calls": {}, "parts": {}})
     for key, value in attributes.items():
         if not key.startswith(prefix + "."):
             continue
@@ -370,12 +555,18 @@ def _openinference_messages(attributes: dict, prefix: str, max_text_chars: int):
             message["role"] = optional_text(value, 100, key)
         elif rest == "message.content":
             message["content"] = check_text(value if isinstance(value, str) else str(value), max_text_chars, key)
+        elif rest.startswith("message.contents.") and rest.endswith(".message_content.text"):
+            number = rest.split(".")[2]  # a message of several parts (smolagents): its text parts, in order
+            if number.isdigit():
+                message["parts"][int(number)] = check_text(str(value), max_text_chars, key)
         elif rest.startswith("message.tool_calls.") and rest.endswith(("function.name", "function.arguments")):
             number = rest.split(".")[2]
             message["calls"].setdefault(number, {})[rest.rsplit(".", 1)[1]] = value
     if not messages:
         return None
-    return [{"role": message["role"], "content": message["content"],
+    return [{"role": message["role"],
+             "content": message["content"] or check_text("\n".join(t for _, t in sorted(message["parts"].items())),
+                                                         max_text_chars, prefix),
              "calls": [check_text(f"{c.get('name')}({_arguments(c.get('arguments'))})", max_text_chars, prefix)
                        for _, c in sorted(message["calls"].items())]}
             for _, message in sorted(messages.items())]
@@ -408,6 +599,11 @@ def _usage(attributes: dict) -> tuple[int | None, int | None]:
 def _model(attributes: dict, max_text_chars: int) -> str | None:
     value = attributes.get("gen_ai.response.model") or attributes.get("gen_ai.request.model") or attributes.get("llm.model_name")
     return optional_text(value, max_text_chars, "model name") if isinstance(value, str) and value else None
+
+
+def _finished_for_tools(attributes: dict) -> bool:
+    reasons = attributes.get("gen_ai.response.finish_reasons")
+    return isinstance(reasons, list) and bool(reasons) and all(r in ("tool_calls", "tool_call") for r in reasons)
 
 
 def _handoff_target(span: Span, max_text_chars: int) -> str | None:

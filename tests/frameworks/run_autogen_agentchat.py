@@ -1,0 +1,54 @@
+"""autogen-agentchat 0.7: a round-robin team of two AssistantAgents (the writer calls a tool) against the local
+scripted server at argv[1], its spans captured by the OpenTelemetry SDK from the framework's own GenAI spans
+(the runtime's, the agents') and the OpenTelemetry OpenAI instrumentor's `chat` spans (message content captured),
+written as OTLP JSON lines to argv[2]. The runtime starts a new trace for each message it delivers: the team's
+run is many traces, tied only by the ids in the agents' attributes."""
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "span_only"
+os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
+
+from opentelemetry import trace  # noqa: E402
+from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor  # noqa: E402
+from opentelemetry.sdk.resources import Resource  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from otlp_file import write_otlp_jsonl  # noqa: E402
+
+base_url, out = sys.argv[1], Path(sys.argv[2])
+exporter = InMemorySpanExporter()
+provider = TracerProvider(resource=Resource.create({"service.name": "autogen-agentchat-team"}))
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+OpenAIInstrumentor().instrument(tracer_provider=provider)
+
+from autogen_agentchat.agents import AssistantAgent  # noqa: E402
+from autogen_agentchat.conditions import MaxMessageTermination  # noqa: E402
+from autogen_agentchat.teams import RoundRobinGroupChat  # noqa: E402
+from autogen_ext.models.openai import OpenAIChatCompletionClient  # noqa: E402
+
+
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+async def main() -> None:
+    client = OpenAIChatCompletionClient(model="scripted-model", base_url=base_url, api_key="test",
+                                        model_info={"vision": False, "function_calling": True, "json_output": False,
+                                                    "family": "unknown", "structured_output": False})
+    writer = AssistantAgent("writer", model_client=client, tools=[add], system_message="You add numbers.")
+    reviewer = AssistantAgent("reviewer", model_client=client, system_message="You check the answer.")
+    team = RoundRobinGroupChat([writer, reviewer], termination_condition=MaxMessageTermination(4))
+    await team.run(task="What is 2+2?")
+    await client.close()
+
+asyncio.run(main())
+write_otlp_jsonl(exporter.get_finished_spans(), out)
