@@ -12,6 +12,7 @@ from builder.families.base import EpisodeFamily, FamilyPlan, SourceOption, VoteO
 from builder.provenance import team_provenance
 from builder.sources.agent_teams import iter_team_rows, plan_team_sources
 from builder.sources.loaders import source_name
+from builder.sources.otlp import JOIN_KINDS, join_kind
 
 
 @dataclass
@@ -49,9 +50,13 @@ class TeamOutcomes(VoteOutcomes):
     response_kinds: Counter = field(default_factory=Counter)
     single_speaker_runs: int = 0  # annotated runs in which one agent alone spoke (kept: builder/sources/agent_teams.py)
     provider_usage: defaultdict[str, ProviderUsage] = field(default_factory=lambda: defaultdict(ProviderUsage))
+    trace_joins: Counter = field(default_factory=Counter)  # trace episodes by how their spans were gathered
 
     def add(self, episode: dict) -> str:
         group = super().add(episode)
+        joined = join_kind(episode)
+        if joined is not None:
+            self.trace_joins[joined] += 1
         self.response_kinds.update(r["kind"] for t in episode["turns"] for r in t["responses"])
         self.single_speaker_runs += len(episode["agents"]) == 1
         for reply in (r for t in episode["turns"] for r in t["responses"]):
@@ -67,6 +72,9 @@ class TeamOutcomes(VoteOutcomes):
         report["provider_usage"] = {**sum(by_source.values(), ProviderUsage()).summary(),
                                     "by_source": {s: usage.summary() for s, usage in by_source.items()}} \
             if by_source else None
+        # a trace that nothing joins to others is an episode of its own: the report says how many
+        report["trace_episodes"] = ({kind: self.trace_joins[kind] for kind in JOIN_KINDS.values()}
+                                    if self.trace_joins else None)
         report["human_attribution"] = None  # measured on the written data (builder/analyses.py)
         return report
 

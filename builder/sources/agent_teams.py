@@ -64,7 +64,8 @@ from builder.sources.loaders import (
     read_json_document,
     sample_dir,
 )
-from builder.sources.otlp import Span, SpanStore, conversation_to_episode, is_otlp_request, request_spans
+from builder.sources.otlp import Span, SpanStore, conversation_to_episode
+from builder.sources.trace_exports import trace_spans
 
 EXECUTORS = frozenset({"Computer_terminal", "ComputerTerminal"})  # the teams' code executors (see above)
 USERS = frozenset({"human", "user"})  # the speaker names of a user's message (Magentic-One, plain transcripts)
@@ -276,7 +277,7 @@ def plan_team_sources(sources: tuple[str, ...]) -> list[TeamFile]:
 
 def iter_team_rows(files: list[TeamFile], max_text_chars: int) -> Iterator[tuple[RowLocation, object, Callable]]:
     """(location, row, normalise) of every run. Each row is read for what it holds: an OpenTelemetry trace
-    request (builder.sources.otlp) gives spans, kept on disk until every file is read, since one conversation's
+    request (builder.sources.otlp) or a trace store's export of a trace (builder.sources.trace_exports) gives spans, kept on disk until every file is read, since one conversation's
     spans may lie in several traces and files; anything else is a team run. Then each conversation is one row
     at the line of its first span. A span that cannot be read, or is read twice, is a counted rejection of its
     own, naming its file and line."""
@@ -286,10 +287,11 @@ def iter_team_rows(files: list[TeamFile], max_text_chars: int) -> Iterator[tuple
             normalise = partial(team_row_to_episode, source=team_file.name, max_text_chars=max_text_chars,
                                 layout=team_file.layout)
             for location, row in team_file.rows():
-                if not is_otlp_request(row):
+                spans = trace_spans(row, location)
+                if spans is None:
                     yield location, row, normalise
                     continue
-                for found in request_spans(row, location):
+                for found in spans:
                     if not isinstance(found, Span):
                         yield found[0], found[1], None
                     elif not store.add(found):

@@ -49,6 +49,9 @@ BASIS_PROVIDER_USAGE = "provider_usage"
 LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 MAX_SPANS = 100_000  # in one conversation: far beyond any real run; bounds what one trace may claim
 HANDOFF_PREFIX = "handoff to "
+TRACE_TASK_PREFIX = "agent_trace:"
+# How a trace episode's spans were gathered, by the prefix of its question id (conversations(), SpanStore)
+JOIN_KINDS = {"conversation": "by_conversation_id", "team": "by_team_id", "trace": "one_trace_alone"}
 AUTOGEN_TEAM = re.compile(r"_(?P<team>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?=[/.]|$)")
 SCOPE_LAYOUTS = ("scopeSpans", "instrumentationLibrarySpans")  # OTLP >= 0.19, and the layout before it
 
@@ -154,9 +157,9 @@ def _span(raw, where: str, resource: dict, location: RowLocation) -> Span:
     return Span(trace_id=hex_id(raw.get("traceId"), 16, f"{where}.traceId"),
                 span_id=hex_id(raw.get("spanId"), 8, f"{where}.spanId"),
                 parent_id=None if parent is None else hex_id(parent, 8, f"{where}.parentSpanId"),
-                name=name, start=_int64(raw.get("startTimeUnixNano", "0"), f"{where}.startTimeUnixNano"),
+                name=name, start=int64(raw.get("startTimeUnixNano", "0"), f"{where}.startTimeUnixNano"),
                 attributes=attributes_of(raw.get("attributes"), where), resource=resource, location=location,
-                end=_int64(raw.get("endTimeUnixNano", "0"), f"{where}.endTimeUnixNano"))
+                end=int64(raw.get("endTimeUnixNano", "0"), f"{where}.endTimeUnixNano"))
 
 
 def hex_id(value, size: int, where: str) -> str:
@@ -174,7 +177,7 @@ def hex_id(value, size: int, where: str) -> str:
     return raw.hex()
 
 
-def _int64(value, where: str) -> int:
+def int64(value, where: str) -> int:
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
@@ -352,6 +355,13 @@ class SpanStore:
         self._folder.cleanup()
 
 
+def join_kind(episode: dict) -> str | None:
+    """How a trace episode's spans were gathered (a JOIN_KINDS value); None for an episode not read from traces."""
+    if not episode["task"].startswith(TRACE_TASK_PREFIX):
+        return None
+    return JOIN_KINDS.get(str(episode["metadata"]["question_id"]).split(":", 1)[0])
+
+
 def _lineage(span: Span, by_id: dict[str, Span]):
     """The span, its parent, its parent's parent, ... (as far as the spans read reach; cycles end it)."""
     seen = set()
@@ -419,7 +429,7 @@ def conversation_to_episode(conversation: Conversation, source: str, max_text_ch
         episode_id=f"trace:{conversation.key.split(':', 1)[1]}",
         source=source,
         topology="recorded" if recorded else "full_mesh",
-        task=f"agent_trace:{optional_text(first.resource.get('service.name'), max_text_chars, 'service.name') or 'unknown_service'}",
+        task=f"{TRACE_TASK_PREFIX}{optional_text(first.resource.get('service.name'), max_text_chars, 'service.name') or 'unknown_service'}",
         agents=[agent(a, models.get(a, "unknown")) for a in agent_ids],
         turns=turns,
         winner=None,
@@ -427,7 +437,7 @@ def conversation_to_episode(conversation: Conversation, source: str, max_text_ch
                                                              if s["kind"] == "message"), None),
                  "final_correct": None, "correct_by": None, "decision_success": None, "final_consensus": None,
                  "best_judge_score": None},
-        metadata=empty_metadata(conversation.key.split(":", 1)[1]),
+        metadata=empty_metadata(conversation.key),  # its kind (conversation:, team:, trace:) says how it was joined
         memory="full_history",
         input_tokens_basis=BASIS_RECORDED_MESSAGES if recorded else BASIS_PROVIDER_USAGE,
     )
@@ -457,11 +467,12 @@ def _agent_name(span: Span, max_text_chars: int) -> str | None:
 
 
 def _graph_node(span: Span) -> str | None:
+    # JSON text in OTLP; an object once a store decoded it (MLflow); dotted keys once flattened (Phoenix)
     metadata = span.attributes.get("metadata")
-    if not isinstance(metadata, str) or "langgraph_node" not in metadata:
-        return None
-    decoded = embedded_json(metadata, f"{span.name} metadata")
-    node = decoded.get("langgraph_node") if isinstance(decoded, dict) else None
+    if isinstance(metadata, str) and "langgraph_node" in metadata:
+        metadata = embedded_json(metadata, f"{span.name} metadata")
+    node = (metadata.get("langgraph_node") if isinstance(metadata, dict)
+            else span.attributes.get("metadata.langgraph_node"))
     return node if isinstance(node, str) else None
 
 

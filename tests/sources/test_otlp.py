@@ -143,6 +143,11 @@ def test_traces_build_and_validate_as_agent_team_configs(ag2, openai_agents, tmp
     assert validate_folder(tmp_path / "out") == []
     full = load_dataset(str(tmp_path / "out"), "agents-full", split="all")
     assert len(full) == 2 and report["families"]["agents"]["rejections"]["total"] == 0
+    # AG2's conversation id gathers its spans; the Agents SDK exports no conversation id without a session
+    assert report["families"]["agents"]["n_agent"]["trace_episodes"] == {
+        "by_conversation_id": 1, "by_team_id": 0, "one_trace_alone": 1}
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "Episodes read from traces: 1 gathered by their conversation or session id, 0 by the framework's" in card
     usage = report["families"]["agents"]["n_agent"]["provider_usage"]
     assert usage["calls_with_usage"] == 6 and usage["provider_input_tokens"] > 0
     assert usage["tiktoken_input_tokens"] > 0 and usage["input_ratio"] is not None

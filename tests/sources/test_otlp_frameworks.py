@@ -8,25 +8,34 @@ asserted against what the server received and returned:
 - Pydantic AI (native GenAI spans): an agent that delegates to another through a tool, each run with a
   conversation id of its own;
 - LangGraph (OpenInference LangChain instrumentor): two graph nodes, whose spans name no agent but keep the node
-  in their `metadata`."""
+  in their `metadata`.
+Each run's spans are also sent to a real MLflow tracking server and a real Arize Phoenix server started here
+(their OTLP endpoints) and exported the way their documentation shows (MLflow: search_traces, Trace.to_json;
+Phoenix: the spans dataframe saved as Parquet): each export gives the episodes of the OTLP file."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from builder.rejections import Rejection
 from builder.sources.agent_teams import iter_team_rows, plan_team_sources
+from builder.sources.otlp import join_kind
 from openai_server import ScriptedChatServer
 
 MODULES = ("smolagents", "openinference.instrumentation.smolagents", "autogen_agentchat",
            "opentelemetry.instrumentation.openai_v2", "pydantic_ai", "langgraph",
-           "openinference.instrumentation.langchain")
+           "openinference.instrumentation.langchain", "mlflow", "phoenix.client")
 for module in MODULES:
     if os.environ.get("MULTI_LLM_COORD_REQUIRE_FRAMEWORKS"):
         __import__(module)  # CI installs the test extra: these tests must run there, never skip
@@ -159,6 +168,7 @@ def test_autogen_team_run_is_one_episode_across_its_traces(autogen_team):
     # traces without any LLM call that share no team id (agent creation, the runtime's acks) are counted apart
     assert rejected and {reason for reason, _ in rejected} == {"empty_conversation"}
     assert [a["agent_id"] for a in episode["agents"]] == ["writer", "reviewer"]
+    assert join_kind(episode) == "by_team_id"
     assert steps(episode) == [("writer", "tool_call", None), ("writer", "tool_result", None),
                               ("reviewer", "message", None), ("writer", "message", None)]
     # its chat spans record no content with this instrumentor (content goes to log events): usage only
@@ -184,6 +194,7 @@ def test_pydantic_ai_delegation_is_one_episode(pydantic_ai):
     (episode,), rejected = read(trace)
     assert rejected == []
     assert [a["agent_id"] for a in episode["agents"]] == ["coordinator", "specialist"]
+    assert join_kind(episode) == "by_conversation_id"
     # the delegate's run (with a conversation id of its own) is inside the coordinator's tool call; the tool's
     # result comes when the tool ends, after the delegate has answered
     assert steps(episode) == [("coordinator", "tool_call", "specialist"), ("specialist", "message", None),
@@ -258,3 +269,143 @@ def test_the_older_layout_and_json_lines_named_json(pydantic_ai, tmp_path):
     (episode,), rejected = read(write_lines(tmp_path / "traces.json", rows))
     assert rejected == [] and steps(episode) == steps(clean)
     assert [t["responses"] for t in episode["turns"]] == [t["responses"] for t in clean["turns"]]
+
+
+
+# --- the same runs through a trace store: MLflow's tracking server, and its documented export -------------------
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def serve(command: list[str], health: str, log: Path, env: dict | None = None):
+    """Start a server process in a session of its own; wait (up to 2 minutes) until `health` answers 200."""
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(log, "w"), start_new_session=True,
+                              env={**os.environ, **(env or {})})
+    for _ in range(240):
+        try:
+            if urllib.request.urlopen(health, timeout=2).status == 200:
+                return server
+        except OSError:
+            time.sleep(0.5)
+    os.killpg(server.pid, signal.SIGTERM)
+    raise AssertionError(log.read_text()[-3000:])
+
+
+def stop(server) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """A real MLflow tracking server (SQLite store) on a free local port, for the module's tests."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    server = serve([sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+                    f"sqlite:///{folder / 'store.sqlite'}", "--default-artifact-root", str(folder / "artifacts"),
+                    "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                   f"http://127.0.0.1:{port}/health", folder / "server.log",
+                   {"MLFLOW_ENABLE_TELEMETRY": "false", "DO_NOT_TRACK": "1"})
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(server)
+
+
+@pytest.fixture(scope="module")
+def phoenix_server(tmp_path_factory):
+    """A real Arize Phoenix server (its SQLite store in a folder of the test's) on free local ports."""
+    folder = tmp_path_factory.mktemp("phoenix")
+    port = free_port()
+    server = serve([sys.executable, "-m", "phoenix.server.main", "serve"], f"http://127.0.0.1:{port}/healthz",
+                   folder / "server.log", {"PHOENIX_WORKING_DIR": str(folder), "PHOENIX_PORT": str(port),
+                                           "PHOENIX_GRPC_PORT": str(free_port()), "PHOENIX_HOST": "127.0.0.1",
+                                           "PHOENIX_TELEMETRY_ENABLED": "false"})
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(server)
+
+
+def through_mlflow(url: str, trace: Path, folder: Path) -> Path:
+    """Send the run's OTLP requests to MLflow's OTLP endpoint (as a collector forwarding them would), then export
+    the experiment's traces as MLflow's documentation shows: search_traces, then Trace.to_json() for each."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=url)
+    experiment = client.create_experiment(trace.stem)
+    for line in trace.read_text().splitlines():
+        request = urllib.request.Request(f"{url}/v1/traces", data=line.encode(), method="POST", headers={
+            "Content-Type": "application/json", "x-mlflow-experiment-id": experiment})
+        assert urllib.request.urlopen(request, timeout=60).status == 200
+    traces = client.search_traces(locations=[experiment], max_results=500)
+    export = folder / f"{trace.stem}.mlflow.jsonl"
+    export.write_text("".join(t.to_json() + "\n" for t in traces))
+    return export
+
+
+@pytest.mark.parametrize("run", ["smolagents", "autogen_team", "pydantic_ai", "langgraph"])
+def test_an_mlflow_export_gives_the_episodes_of_the_otlp_file(run, request, mlflow_server, tmp_path):
+    exchanges, trace = request.getfixturevalue(run)
+    export = through_mlflow(mlflow_server, trace, tmp_path)
+    (from_otlp,), _ = read(trace)
+    (from_mlflow,), rejected = read(export)
+    assert {reason for reason, _ in rejected} <= {"empty_conversation"}
+    for key in ("episode_id", "agents", "turns", "topology", "input_tokens_basis", "task"):
+        assert from_mlflow[key] == from_otlp[key], key
+    assert_matches_the_wire(from_mlflow, exchanges, content=None)
+
+
+def through_phoenix(url: str, trace: Path, folder: Path) -> Path:
+    """Send the run's requests to Phoenix's OTLP endpoint (protobuf, as an OTLP exporter sends them; the run's own
+    project named in the resource, as `openinference.project.name` does), then export the project's spans the
+    way Phoenix's documentation shows: the spans dataframe, saved as Parquet."""
+    from google.protobuf.json_format import ParseDict
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from phoenix.client import Client
+
+    project, sent = trace.stem.replace(".", "-"), 0
+    for line in trace.read_text().splitlines():
+        row = json.loads(line)
+        for resource_spans in row["resourceSpans"]:
+            resource_spans.setdefault("resource", {}).setdefault("attributes", []).append(
+                {"key": "openinference.project.name", "value": {"stringValue": project}})
+            for scope in resource_spans["scopeSpans"]:
+                for span in scope["spans"]:
+                    sent += 1
+                    for key in ("traceId", "spanId", "parentSpanId"):  # OTLP/JSON's hex, protobuf's bytes
+                        if span.get(key):
+                            span[key] = base64.b64encode(bytes.fromhex(span[key])).decode()
+        request = urllib.request.Request(f"{url}/v1/traces", method="POST",
+                                         data=ParseDict(row, ExportTraceServiceRequest()).SerializeToString(),
+                                         headers={"Content-Type": "application/x-protobuf"})
+        assert urllib.request.urlopen(request, timeout=60).status == 200
+    client = Client(base_url=url)
+    for _ in range(120):  # Phoenix writes what it received in the background
+        try:
+            frame = client.spans.get_spans_dataframe(project_identifier=project, limit=10_000)
+        except Exception:  # the project appears with its first span
+            frame = None
+        if frame is not None and len(frame) == sent:
+            break
+        time.sleep(0.5)
+    assert frame is not None and len(frame) == sent
+    export = folder / f"{project}.parquet"
+    frame.to_parquet(export)
+    return export
+
+
+@pytest.mark.parametrize("run", ["smolagents", "autogen_team", "pydantic_ai", "langgraph"])
+def test_a_phoenix_export_gives_the_episodes_of_the_otlp_file(run, request, phoenix_server, tmp_path):
+    exchanges, trace = request.getfixturevalue(run)
+    export = through_phoenix(phoenix_server, trace, tmp_path)
+    (from_otlp,), _ = read(trace)
+    (from_phoenix,), rejected = read(export)
+    assert {reason for reason, _ in rejected} <= {"empty_conversation"}
+    for key in ("episode_id", "agents", "turns", "topology", "input_tokens_basis"):
+        assert from_phoenix[key] == from_otlp[key], key
+    assert from_phoenix["task"] == "agent_trace:unknown_service"  # Phoenix does not export the resource
+    assert_matches_the_wire(from_phoenix, exchanges, content=None)
