@@ -7,8 +7,8 @@ run exported from a store gives the episode its OTLP file gives.
   parent_span_id, name, start_time_unix_nano, end_time_unix_nano, attributes: {key: the value as JSON text}}]}};
   ids are the protobuf JSON mapping's base64. A file holds one trace (.json), an array of them, or one per line.
 - Arize Phoenix (checked on arize-phoenix 17.30's own server, sent OTLP at /v1/traces, exported the way its
-  documentation shows: `Client().spans.get_spans_dataframe(project_identifier=...)` saved as Parquet): a row per
-  span, with `context.trace_id`, `context.span_id`, `parent_id` (hex), `name`, `start_time`, `end_time`
+  documentation shows: `Client().spans.get_spans_dataframe(project_identifier=...)`, saved as Parquet or, where
+  pyarrow refuses a column that mixes types, as JSON lines of records with epoch times): a row per span, with `context.trace_id`, `context.span_id`, `parent_id` (hex), `name`, `start_time`, `end_time`
   (timestamps) and the attributes as `attributes.<prefix>` columns holding the rest of the dotted key as nested
   objects ({"agent.name": ..., "input": {"messages": ...}}) and OpenInference's indexed lists as lists
   (`attributes.llm.input_messages`: [{"message.role", "message.content", "message.tool_calls": [...]}]); they
@@ -66,15 +66,19 @@ def _mlflow_span(raw, where: str, resource: dict, location: RowLocation) -> Span
 
 
 def _mlflow_value(value, where: str):
-    """MLflow keeps each attribute as the JSON text of its value ("\\"chat\\"", "8", "[...]")."""
+    """MLflow keeps each attribute as the JSON text of its value ("\\"chat\\"", "8", "[...]"), except a string
+    that is JSON text itself, which it keeps as it is: an object is therefore such a string (OTLP's kvlist
+    values are rare, strings holding JSON objects common: a message's content, LangGraph's metadata), kept as
+    the text it was."""
     if not isinstance(value, str):
         return value
     try:
-        return embedded_json(value, where)
+        decoded = embedded_json(value, where)
     except Rejection as rejection:
         if rejection.reason == "invalid_value":  # not JSON text: a value written as it is
             return value
         raise
+    return value if isinstance(decoded, dict) else decoded
 
 
 def is_phoenix_span(row) -> bool:
