@@ -436,3 +436,43 @@ def test_a_phoenix_export_gives_the_episodes_of_the_otlp_file(run, request, phoe
             assert from_phoenix[key] == from_otlp[key], (export.name, key)
         assert from_phoenix["task"] == "agent_trace:unknown_service"  # Phoenix does not export the resource
         assert_matches_the_wire(from_phoenix, exchanges, content=None)
+
+
+def test_spans_wait_on_disk_not_in_memory(pydantic_ai, tmp_path):
+    """Memory grows with the number of traces by a few ids each, not with their spans: the Pydantic AI run
+    copied under fresh ids 40 and 400 times, each copy one conversation, read with tracemalloc watching (SQLite's
+    own page cache, bounded, is not Python's memory)."""
+    import tracemalloc
+
+    _, trace = pydantic_ai
+    lines = trace.read_text().splitlines()
+
+    def copies(count: int) -> Path:
+        path = tmp_path / f"copies-{count}.jsonl"
+        with open(path, "w") as out:
+            for copy in range(count):
+                for line in lines:  # a fresh trace id and conversation ids for each copy, same spans
+                    row = json.loads(line)
+                    for resource in row["resourceSpans"]:
+                        for scope in resource["scopeSpans"]:
+                            for span in scope["spans"]:
+                                span["traceId"] = f"{copy:08x}" + span["traceId"][8:]
+                                for attribute in span["attributes"]:
+                                    if attribute["key"] == "gen_ai.conversation.id":
+                                        attribute["value"]["stringValue"] += f"-{copy}"
+                    out.write(json.dumps(row) + "\n")
+        return path
+
+    def peak(path: Path) -> tuple[int, int]:
+        tracemalloc.start()
+        episodes = 0
+        for _, row, normalise in iter_team_rows(plan_team_sources((str(path),)), 100_000):
+            episodes += not isinstance(row, Rejection) and bool(normalise(row)["turns"])
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return episodes, top
+
+    small, large = peak(copies(40)), peak(copies(400))
+    assert (small[0], large[0]) == (40, 400)
+    # each trace more costs its ids (under 1 KB here); holding its 6 spans would cost about 25 KB
+    assert (large[1] - small[1]) / 360 < 2_000, (small, large)
