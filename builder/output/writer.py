@@ -12,6 +12,8 @@ train-XXXXX-of-YYYYY once their count is known.
 
 from __future__ import annotations
 
+import functools
+
 from pathlib import Path
 
 from multi_llm_coord import episode_features
@@ -148,13 +150,21 @@ def write_config(episodes: list[dict], config_name: str, root: Path, rank: int, 
 def shard_options() -> dict:
     """What `datasets` itself writes into Parquet, where the installed pyarrow supports it: a page index (the Hub's
     viewer and readers skip pages by it) and content-defined chunking (pyarrow >= 21: unchanged rows give unchanged
-    pages across releases, so the Hub's storage deduplicates them). Both are deterministic."""
-    import inspect
+    pages across releases, so the Hub's storage deduplicates them). Both are deterministic. Asked of the writer
+    itself: pyarrow 25 takes content-defined chunking through its **options, where no signature shows it."""
+    return {name: True for name in ("write_page_index", "use_content_defined_chunking") if _writer_accepts(name)}
 
+
+@functools.cache
+def _writer_accepts(option: str) -> bool:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    supported = inspect.signature(pq.ParquetWriter.__init__).parameters
-    return {name: True for name in ("write_page_index", "use_content_defined_chunking") if name in supported}
+    try:
+        pq.ParquetWriter(pa.BufferOutputStream(), pa.schema([("x", pa.int8())]), **{option: True}).close()
+    except TypeError:
+        return False
+    return True
 
 
 def _with_event_ids(episode: dict, features) -> dict:

@@ -5,22 +5,16 @@ conventions, message content captured) and written as OTLP JSON lines to argv[2]
 import sys
 from pathlib import Path
 
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from autogen import ConversableAgent, GroupChat, GroupChatManager
 from autogen.opentelemetry import instrument_agent, instrument_llm_wrapper
 from autogen.opentelemetry.instrumentators.pattern import instrument_groupchat
 
 sys.path.insert(0, str(Path(__file__).parent))
-from otlp_file import write_otlp_jsonl  # noqa: E402
+from otlp_file import capturing_provider, write_otlp_jsonl  # noqa: E402
 
 base_url, out = sys.argv[1], Path(sys.argv[2])
-exporter = InMemorySpanExporter()
-provider = TracerProvider(resource=Resource.create({"service.name": "ag2-groupchat"}))
-provider.add_span_processor(SimpleSpanProcessor(exporter))
+provider, exporter = capturing_provider("ag2-groupchat")
 instrument_llm_wrapper(tracer_provider=provider, capture_messages=True)
 config = {"config_list": [{"model": "scripted-model", "base_url": base_url, "api_key": "test"}], "cache_seed": None}
 agents = [ConversableAgent(name, system_message=prompt, llm_config=config, human_input_mode="NEVER")

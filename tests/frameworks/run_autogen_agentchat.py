@@ -1,31 +1,26 @@
 """autogen-agentchat 0.7: a round-robin team of two AssistantAgents (the writer calls a tool) against the local
 scripted server at argv[1], its spans captured by the OpenTelemetry SDK from the framework's own GenAI spans
-(the runtime's, the agents') and the OpenTelemetry OpenAI instrumentor's `chat` spans (message content captured),
-written as OTLP JSON lines to argv[2]. The runtime starts a new trace for each message it delivers: the team's
-run is many traces, tied only by the ids in the agents' attributes."""
+(the runtime's, the agents') and opentelemetry-instrumentation-openai-v2's `chat` spans, written as OTLP JSON
+lines to argv[2]. Content capture is on as 2.3b0 reads it ("true"), but that release sends message content to
+log events, not to the spans (its "span_only" mode needs an opentelemetry-util-genai newer than any release):
+the `chat` spans carry usage alone. The runtime starts a new trace for each message it delivers: the team's run
+is many traces, tied only by the team id in the agents' attributes."""
 
 import asyncio
 import os
 import sys
 from pathlib import Path
 
-os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "span_only"
-os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
+os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"
 
 from opentelemetry import trace  # noqa: E402
 from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor  # noqa: E402
-from opentelemetry.sdk.resources import Resource  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from otlp_file import write_otlp_jsonl  # noqa: E402
+from otlp_file import capturing_provider, write_otlp_jsonl  # noqa: E402
 
 base_url, out = sys.argv[1], Path(sys.argv[2])
-exporter = InMemorySpanExporter()
-provider = TracerProvider(resource=Resource.create({"service.name": "autogen-agentchat-team"}))
-provider.add_span_processor(SimpleSpanProcessor(exporter))
+provider, exporter = capturing_provider("autogen-agentchat-team")
 trace.set_tracer_provider(provider)
 OpenAIInstrumentor().instrument(tracer_provider=provider)
 

@@ -8,18 +8,12 @@ from pathlib import Path
 from typing import Annotated, TypedDict
 
 from openinference.instrumentation.langchain import LangChainInstrumentor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 sys.path.insert(0, str(Path(__file__).parent))
-from otlp_file import write_otlp_jsonl  # noqa: E402
+from otlp_file import capturing_provider, write_otlp_jsonl  # noqa: E402
 
 base_url, out = sys.argv[1], Path(sys.argv[2])
-exporter = InMemorySpanExporter()
-provider = TracerProvider(resource=Resource.create({"service.name": "langgraph-two-nodes"}))
-provider.add_span_processor(SimpleSpanProcessor(exporter))
+provider, exporter = capturing_provider("langgraph-two-nodes")
 LangChainInstrumentor().instrument(tracer_provider=provider)
 
 from langchain_core.messages import SystemMessage  # noqa: E402

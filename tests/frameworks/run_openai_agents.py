@@ -9,20 +9,14 @@ from pathlib import Path
 
 from openai import AsyncOpenAI
 from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agents import Agent, Runner, function_tool, set_default_openai_api, set_default_openai_client
 
 sys.path.insert(0, str(Path(__file__).parent))
-from otlp_file import write_otlp_jsonl  # noqa: E402
+from otlp_file import capturing_provider, write_otlp_jsonl  # noqa: E402
 
 base_url, out = sys.argv[1], Path(sys.argv[2])
-exporter = InMemorySpanExporter()
-provider = TracerProvider(resource=Resource.create({"service.name": "openai-agents-handoff"}))
-provider.add_span_processor(SimpleSpanProcessor(exporter))
+provider, exporter = capturing_provider("openai-agents-handoff")
 OpenAIAgentsInstrumentor().instrument(tracer_provider=provider)  # replaces the SDK's processors with its own
 
 

@@ -7,18 +7,12 @@ import sys
 from pathlib import Path
 
 from openinference.instrumentation.smolagents import SmolagentsInstrumentor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 sys.path.insert(0, str(Path(__file__).parent))
-from otlp_file import write_otlp_jsonl  # noqa: E402
+from otlp_file import capturing_provider, write_otlp_jsonl  # noqa: E402
 
 base_url, out = sys.argv[1], Path(sys.argv[2])
-exporter = InMemorySpanExporter()
-provider = TracerProvider(resource=Resource.create({"service.name": "smolagents-managed"}))
-provider.add_span_processor(SimpleSpanProcessor(exporter))
+provider, exporter = capturing_provider("smolagents-managed")
 SmolagentsInstrumentor().instrument(tracer_provider=provider)
 
 from smolagents import CodeAgent, OpenAIServerModel, ToolCallingAgent  # noqa: E402

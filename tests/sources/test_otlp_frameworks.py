@@ -32,7 +32,7 @@ import pytest
 from builder.rejections import Rejection
 from builder.sources.agent_teams import iter_team_rows, plan_team_sources
 from builder.sources.otlp import join_kind
-from openai_server import ScriptedChatServer
+from test_otlp import AG2_SCRIPT, AGENTS_SCRIPT, run_framework
 
 MODULES = ("smolagents", "openinference.instrumentation.smolagents", "autogen_agentchat",
            "opentelemetry.instrumentation.openai_v2", "pydantic_ai", "langgraph",
@@ -43,7 +43,6 @@ for module in MODULES:
     else:
         pytest.importorskip(module, reason="the test extra's agent frameworks are not installed")
 
-FRAMEWORKS = Path(__file__).resolve().parents[1] / "frameworks"
 SMOLAGENTS_SCRIPT = ['Thought: ask the researcher.\n<code>\nanswer = researcher(task="What is 2+2?")\nprint(answer)\n</code>',
                      {"tool_calls": [("final_answer", {"answer": "2+2 is 4."})]},
                      'Thought: done.\n<code>\nfinal_answer("4")\n</code>']
@@ -52,17 +51,11 @@ LANGGRAPH_SCRIPT = ["2+2 is 4.", "The answer is 4."]
 PYDANTIC_SCRIPT = [{"tool_calls": [("ask_specialist", {"question": "2+2?"})]}, "4", "The specialist says 4."]
 
 
-# every framework run, the two of test_otlp.py included, goes through both trace stores
-RUNS = ["ag2", "openai_agents", "smolagents", "autogen_team", "pydantic_ai", "langgraph"]
-
-
-def run_framework(script_name: str, replies: list, folder: Path) -> tuple[list, Path]:
-    trace = folder / f"{script_name.removesuffix('.py')}.otlp.jsonl"
-    with ScriptedChatServer(replies) as server:
-        result = subprocess.run([sys.executable, str(FRAMEWORKS / script_name), server.base_url, str(trace)],
-                                capture_output=True, text=True, timeout=240)
-        assert result.returncode == 0, result.stderr[-3000:]
-        return server.exchanges, trace
+# every framework run, the two of test_otlp.py included, goes through both trace stores: (runner, script)
+RUNS = {"ag2": ("run_ag2.py", AG2_SCRIPT), "openai_agents": ("run_openai_agents.py", AGENTS_SCRIPT),
+        "smolagents": ("run_smolagents.py", SMOLAGENTS_SCRIPT),
+        "autogen_team": ("run_autogen_agentchat.py", AUTOGEN_SCRIPT),
+        "pydantic_ai": ("run_pydantic_ai.py", PYDANTIC_SCRIPT), "langgraph": ("run_langgraph.py", LANGGRAPH_SCRIPT)}
 
 
 def read(*paths: Path) -> tuple[list[dict], list[tuple[str, str]]]:
@@ -125,37 +118,37 @@ def assert_matches_the_wire(episode: dict, exchanges: list, content: str | None 
 
 
 @pytest.fixture(scope="module")
-def ag2(tmp_path_factory):
-    from test_otlp import AG2_SCRIPT
+def framework_run(tmp_path_factory):
+    """(exchanges, trace file) of a framework's run by its name in RUNS, each run once for the module."""
+    done = {}
 
-    return run_framework("run_ag2.py", AG2_SCRIPT, tmp_path_factory.mktemp("ag2"))
+    def run(name: str) -> tuple[list, Path]:
+        if name not in done:
+            script, replies = RUNS[name]
+            done[name] = run_framework(script, replies, tmp_path_factory.mktemp(name))
+        return done[name]
 
-
-@pytest.fixture(scope="module")
-def openai_agents(tmp_path_factory):
-    from test_otlp import AGENTS_SCRIPT
-
-    return run_framework("run_openai_agents.py", AGENTS_SCRIPT, tmp_path_factory.mktemp("openai_agents"))
-
-
-@pytest.fixture(scope="module")
-def smolagents(tmp_path_factory):
-    return run_framework("run_smolagents.py", SMOLAGENTS_SCRIPT, tmp_path_factory.mktemp("smolagents"))
+    return run
 
 
 @pytest.fixture(scope="module")
-def autogen_team(tmp_path_factory):
-    return run_framework("run_autogen_agentchat.py", AUTOGEN_SCRIPT, tmp_path_factory.mktemp("autogen"))
+def smolagents(framework_run):
+    return framework_run("smolagents")
 
 
 @pytest.fixture(scope="module")
-def pydantic_ai(tmp_path_factory):
-    return run_framework("run_pydantic_ai.py", PYDANTIC_SCRIPT, tmp_path_factory.mktemp("pydantic_ai"))
+def autogen_team(framework_run):
+    return framework_run("autogen_team")
 
 
 @pytest.fixture(scope="module")
-def langgraph(tmp_path_factory):
-    return run_framework("run_langgraph.py", LANGGRAPH_SCRIPT, tmp_path_factory.mktemp("langgraph"))
+def pydantic_ai(framework_run):
+    return framework_run("pydantic_ai")
+
+
+@pytest.fixture(scope="module")
+def langgraph(framework_run):
+    return framework_run("langgraph")
 
 
 def test_smolagents_managed_agent_is_an_agent_of_its_own(smolagents):
@@ -367,8 +360,8 @@ def through_mlflow(url: str, trace: Path, folder: Path) -> Path:
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_an_mlflow_export_gives_the_episodes_of_the_otlp_file(run, request, mlflow_server, tmp_path):
-    exchanges, trace = request.getfixturevalue(run)
+def test_an_mlflow_export_gives_the_episodes_of_the_otlp_file(run, framework_run, mlflow_server, tmp_path):
+    exchanges, trace = framework_run(run)
     export = through_mlflow(mlflow_server, trace, tmp_path)
     (from_otlp,), _ = read(trace)
     (from_mlflow,), rejected = read(export)
@@ -425,8 +418,8 @@ def through_phoenix(url: str, trace: Path, folder: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_a_phoenix_export_gives_the_episodes_of_the_otlp_file(run, request, phoenix_server, tmp_path):
-    exchanges, trace = request.getfixturevalue(run)
+def test_a_phoenix_export_gives_the_episodes_of_the_otlp_file(run, framework_run, phoenix_server, tmp_path):
+    exchanges, trace = framework_run(run)
     exports = through_phoenix(phoenix_server, trace, tmp_path)
     (from_otlp,), _ = read(trace)
     for export in exports:
