@@ -131,28 +131,8 @@ def framework_run(tmp_path_factory):
     return run
 
 
-@pytest.fixture(scope="module")
-def smolagents(framework_run):
-    return framework_run("smolagents")
-
-
-@pytest.fixture(scope="module")
-def autogen_team(framework_run):
-    return framework_run("autogen_team")
-
-
-@pytest.fixture(scope="module")
-def pydantic_ai(framework_run):
-    return framework_run("pydantic_ai")
-
-
-@pytest.fixture(scope="module")
-def langgraph(framework_run):
-    return framework_run("langgraph")
-
-
-def test_smolagents_managed_agent_is_an_agent_of_its_own(smolagents):
-    exchanges, trace = smolagents
+def test_smolagents_managed_agent_is_an_agent_of_its_own(framework_run):
+    exchanges, trace = framework_run("smolagents")
     (episode,), rejected = read(trace)
     assert rejected == []
     # the manager's unnamed CodeAgent is named by its span; the researcher's calls are the researcher's, and the
@@ -171,8 +151,8 @@ def test_smolagents_managed_agent_is_an_agent_of_its_own(smolagents):
     assert provider == sum(reply["usage"]["prompt_tokens"] for _, reply in exchanges) and agent_totals == provider
 
 
-def test_autogen_team_run_is_one_episode_across_its_traces(autogen_team):
-    exchanges, trace = autogen_team
+def test_autogen_team_run_is_one_episode_across_its_traces(framework_run):
+    exchanges, trace = framework_run("autogen_team")
     traces = {s["traceId"] for line in trace.read_text().splitlines() for r in json.loads(line)["resourceSpans"]
               for scope in r["scopeSpans"] for s in scope["spans"]}
     assert len(traces) > 10  # the runtime's trace per message
@@ -188,8 +168,8 @@ def test_autogen_team_run_is_one_episode_across_its_traces(autogen_team):
     assert_matches_the_wire(episode, exchanges, content=None)
 
 
-def test_a_team_run_split_over_files_is_still_one_episode(autogen_team, tmp_path):
-    _, trace = autogen_team
+def test_a_team_run_split_over_files_is_still_one_episode(framework_run, tmp_path):
+    _, trace = framework_run("autogen_team")
     lines = trace.read_text().splitlines(keepends=True)
     folder = tmp_path / "rotated"
     folder.mkdir()
@@ -201,8 +181,8 @@ def test_a_team_run_split_over_files_is_still_one_episode(autogen_team, tmp_path
     assert all(file.startswith("traces-") for _, file in rejected)
 
 
-def test_pydantic_ai_delegation_is_one_episode(pydantic_ai):
-    exchanges, trace = pydantic_ai
+def test_pydantic_ai_delegation_is_one_episode(framework_run):
+    exchanges, trace = framework_run("pydantic_ai")
     (episode,), rejected = read(trace)
     assert rejected == []
     assert [a["agent_id"] for a in episode["agents"]] == ["coordinator", "specialist"]
@@ -215,8 +195,8 @@ def test_pydantic_ai_delegation_is_one_episode(pydantic_ai):
     assert episode["input_tokens_basis"] == "recorded_messages"
 
 
-def test_langgraph_nodes_are_the_agents(langgraph):
-    exchanges, trace = langgraph
+def test_langgraph_nodes_are_the_agents(framework_run):
+    exchanges, trace = framework_run("langgraph")
     (episode,), rejected = read(trace)
     assert rejected == []
     assert [a["agent_id"] for a in episode["agents"]] == ["researcher", "writer"]
@@ -236,8 +216,8 @@ def write_lines(path: Path, rows: list) -> Path:
     return path
 
 
-def test_a_stray_line_costs_only_itself(pydantic_ai, tmp_path):
-    _, trace = pydantic_ai
+def test_a_stray_line_costs_only_itself(framework_run, tmp_path):
+    _, trace = framework_run("pydantic_ai")
     (clean,), _ = read(trace)
     rows = requests_of(trace)
     broken = write_lines(tmp_path / "t.jsonl", ["not json at all", {"hello": "world"}, *rows])
@@ -246,8 +226,8 @@ def test_a_stray_line_costs_only_itself(pydantic_ai, tmp_path):
     assert sorted(rejected) == [("malformed_json", "t.jsonl"), ("malformed_row", "t.jsonl")]
 
 
-def test_a_bad_span_is_rejected_alone(pydantic_ai, tmp_path):
-    _, trace = pydantic_ai
+def test_a_bad_span_is_rejected_alone(framework_run, tmp_path):
+    _, trace = framework_run("pydantic_ai")
     rows = requests_of(trace)
     spans = rows[0]["resourceSpans"][0]["scopeSpans"][0]["spans"]
     assert len(spans) > 1
@@ -257,8 +237,8 @@ def test_a_bad_span_is_rejected_alone(pydantic_ai, tmp_path):
     assert len(episode["turns"]) == len(read(trace)[0][0]["turns"]) - 1  # that span's call alone is missing
 
 
-def test_a_retried_export_is_counted_once(pydantic_ai, tmp_path):
-    _, trace = pydantic_ai
+def test_a_retried_export_is_counted_once(framework_run, tmp_path):
+    _, trace = framework_run("pydantic_ai")
     (clean,), _ = read(trace)
     rows = requests_of(trace)
     (episode,), rejected = read(write_lines(tmp_path / "t.jsonl", rows + rows[:2]))
@@ -268,8 +248,8 @@ def test_a_retried_export_is_counted_once(pydantic_ai, tmp_path):
     assert rejected == [("duplicate_span", "t.jsonl")] * duplicated
 
 
-def test_the_older_layout_and_json_lines_named_json(pydantic_ai, tmp_path):
-    _, trace = pydantic_ai
+def test_the_older_layout_and_json_lines_named_json(framework_run, tmp_path):
+    _, trace = framework_run("pydantic_ai")
     (clean,), _ = read(trace)
     rows = requests_of(trace)
     for row in rows:  # OTLP before 0.19: instrumentationLibrarySpans / instrumentationLibrary
@@ -431,13 +411,13 @@ def test_a_phoenix_export_gives_the_episodes_of_the_otlp_file(run, framework_run
         assert_matches_the_wire(from_phoenix, exchanges, content=None)
 
 
-def test_spans_wait_on_disk_not_in_memory(pydantic_ai, tmp_path):
+def test_spans_wait_on_disk_not_in_memory(framework_run, tmp_path):
     """Memory grows with the number of traces by a few ids each, not with their spans: the Pydantic AI run
     copied under fresh ids 20 and 200 times, each copy one conversation, read with tracemalloc watching (SQLite's
     own page cache, bounded, is not Python's memory)."""
     import tracemalloc
 
-    _, trace = pydantic_ai
+    _, trace = framework_run("pydantic_ai")
     lines = trace.read_text().splitlines()
 
     def copies(count: int) -> Path:
