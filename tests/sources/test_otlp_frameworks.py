@@ -339,15 +339,20 @@ def through_mlflow(url: str, trace: Path, folder: Path) -> Path:
     return export
 
 
+def episode_as_from_the_otlp_file(export: Path, trace: Path, *also: str) -> dict:
+    """The one episode of a store's export, asserted equal to the OTLP file's in what the store keeps."""
+    (from_otlp,), _ = read(trace)
+    (exported,), rejected = read(export)
+    assert {reason for reason, _ in rejected} <= {"empty_conversation"}
+    for key in ("episode_id", "agents", "turns", "topology", "input_tokens_basis", *also):
+        assert exported[key] == from_otlp[key], (export.name, key)
+    return exported
+
+
 @pytest.mark.parametrize("run", RUNS)
 def test_an_mlflow_export_gives_the_episodes_of_the_otlp_file(run, framework_run, mlflow_server, tmp_path):
     exchanges, trace = framework_run(run)
-    export = through_mlflow(mlflow_server, trace, tmp_path)
-    (from_otlp,), _ = read(trace)
-    (from_mlflow,), rejected = read(export)
-    assert {reason for reason, _ in rejected} <= {"empty_conversation"}
-    for key in ("episode_id", "agents", "turns", "topology", "input_tokens_basis", "task"):
-        assert from_mlflow[key] == from_otlp[key], key
+    from_mlflow = episode_as_from_the_otlp_file(through_mlflow(mlflow_server, trace, tmp_path), trace, "task")
     assert_matches_the_wire(from_mlflow, exchanges, content=None)
 
 
@@ -400,13 +405,8 @@ def through_phoenix(url: str, trace: Path, folder: Path) -> list[Path]:
 @pytest.mark.parametrize("run", RUNS)
 def test_a_phoenix_export_gives_the_episodes_of_the_otlp_file(run, framework_run, phoenix_server, tmp_path):
     exchanges, trace = framework_run(run)
-    exports = through_phoenix(phoenix_server, trace, tmp_path)
-    (from_otlp,), _ = read(trace)
-    for export in exports:
-        (from_phoenix,), rejected = read(export)
-        assert {reason for reason, _ in rejected} <= {"empty_conversation"}
-        for key in ("episode_id", "agents", "turns", "topology", "input_tokens_basis"):
-            assert from_phoenix[key] == from_otlp[key], (export.name, key)
+    for export in through_phoenix(phoenix_server, trace, tmp_path):
+        from_phoenix = episode_as_from_the_otlp_file(export, trace)
         assert from_phoenix["task"] == "agent_trace:unknown_service"  # Phoenix does not export the resource
         assert_matches_the_wire(from_phoenix, exchanges, content=None)
 
