@@ -33,8 +33,6 @@ every Who&When run is a failure (`is_correct` / `is_corrected` false), kept as `
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -63,6 +61,7 @@ from builder.sources.loaders import (
     local_files,
     read_json_document,
     sample_dir,
+    starts_with_json_object_line,
 )
 from builder.sources.otlp import Span, SpanStore, conversation_to_episode
 from builder.sources.trace_exports import trace_spans
@@ -72,7 +71,6 @@ USERS = frozenset({"human", "user"})  # the speaker names of a user's message (M
 MAGENTIC_ROLE = re.compile(r"^(?P<agent>[^()]+?)\s*\((?P<note>[^()]*)\)$")
 ADDRESSED = re.compile(r"^->\s*(?P<addressee>.+)$")
 MAX_STEP = 1_000_000
-MAX_FIRST_LINE = 64 * 2**20  # read of a file's first line to tell JSON lines from one document
 LAYOUT_TASKS = {"algorithm_generated": "who_and_when:algorithm_generated",
                 "hand_crafted": "who_and_when:hand_crafted", "transcript": "agent_team"}
 
@@ -240,22 +238,11 @@ class TeamFile:
             if is_message_list(document):  # a bare group-chat transcript: the file is one run
                 yield RowLocation(self.name, 1), {"messages": document}
                 return
-            if isinstance(document, Rejection) and _starts_json_lines(self.path):
+            if isinstance(document, Rejection) and starts_with_json_object_line(self.path):
                 # JSON lines in a .json file (the OpenTelemetry Collector's documented example name)
                 yield from iter_file(self.path, self.name, json_lines=True)
                 return
         yield from iter_file(self.path, self.name)
-
-
-def _starts_json_lines(path: Path) -> bool:
-    """Whether the file's first line is a JSON object of its own (so the file is JSON lines, not one document)."""
-    with (gzip.open(path, "rt", encoding="utf-8", errors="replace") if path.name.endswith(".gz")
-          else open(path, encoding="utf-8", errors="replace")) as handle:
-        first = handle.readline(MAX_FIRST_LINE)
-    try:
-        return isinstance(json.loads(first), dict)
-    except ValueError:
-        return False
 
 
 def plan_team_sources(sources: tuple[str, ...]) -> list[TeamFile]:
@@ -277,8 +264,9 @@ def plan_team_sources(sources: tuple[str, ...]) -> list[TeamFile]:
 
 def iter_team_rows(files: list[TeamFile], max_text_chars: int) -> Iterator[tuple[RowLocation, object, Callable]]:
     """(location, row, normalise) of every run. Each row is read for what it holds: an OpenTelemetry trace
-    request (builder.sources.otlp) or a trace store's export of a trace (builder.sources.trace_exports) gives spans, kept on disk until every file is read, since one conversation's
-    spans may lie in several traces and files; anything else is a team run. Then each conversation is one row
+    request (builder.sources.otlp) or a trace store's export of a trace (builder.sources.trace_exports) gives
+    spans, kept on disk until every file is read, since one conversation's spans may lie in several traces and
+    files; anything else is a team run. Then each conversation is one row
     at the line of its first span. A span that cannot be read, or is read twice, is a counted rejection of its
     own, naming its file and line."""
     store = SpanStore()

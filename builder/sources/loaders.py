@@ -308,6 +308,15 @@ def read_json_document(path: Path):
         return _decode_json(handle.read().removeprefix(UTF8_BOM))
 
 
+def starts_with_json_object_line(path: Path, limit: int = 64 * 2**20) -> bool:
+    """Whether the file's first line (read up to `limit` bytes) is a JSON object of its own: the file is JSON
+    lines, though its name may say one document."""
+    with _open_bytes(path) as handle:
+        first = handle.readline(limit).removeprefix(UTF8_BOM)
+    # bad bytes do not decide the layout: the JSON-lines reader rejects that line alone (invalid_utf8)
+    return isinstance(_decode_json(first.decode("utf-8", "replace").encode()), dict)
+
+
 def _iter_json_array(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
     """(1-based item, row) of a JSON array (or {"data": [...]}); a file holding one object is one row (mallm-demo
     and Who&When keep one record per file)."""

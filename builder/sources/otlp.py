@@ -401,7 +401,8 @@ def conversation_to_episode(conversation: Conversation, source: str, max_text_ch
             continue
         result = tool.attributes.get("output.value", tool.attributes.get("gen_ai.tool.call.result"))
         # a tool's result exists when the tool ends (a delegate agent's calls run inside it)
-        steps.append({"start": max(tool.start, tool.end), "kind": "tool_result", "agent": _agent_of(tool, by_id, max_text_chars),
+        steps.append({"start": max(tool.start, tool.end), "kind": "tool_result",
+                      "agent": _agent_of(tool, by_id, max_text_chars),
                       "content": check_text("" if result is None else str(result), max_text_chars, f"{tool.name} output"),
                       "addressee": None, "sent": None, "usage": (None, None), "model": None, "span": tool})
     for start, outer, inner in _delegations(spans, by_id, max_text_chars):
@@ -446,12 +447,11 @@ def conversation_to_episode(conversation: Conversation, source: str, max_text_ch
 def _agent_of(span: Span, by_id: dict[str, Span], max_text_chars: int) -> str:
     """The agent a span belongs to: its own agent name, else its nearest agent ancestor's (an LLM call nested in
     a smolagents managed agent is that agent's, not the manager's)."""
-    node = _agent_span(span, by_id, max_text_chars)
-    return "unnamed agent" if node is None else _agent_name(node, max_text_chars)
+    return _nearest_agent(span, by_id, max_text_chars) or "unnamed agent"
 
 
-def _agent_span(span: Span, by_id: dict[str, Span], max_text_chars: int) -> Span | None:
-    return next((node for node in _lineage(span, by_id) if _agent_name(node, max_text_chars)), None)
+def _nearest_agent(span: Span, by_id: dict[str, Span], max_text_chars: int) -> str | None:
+    return next((name for node in _lineage(span, by_id) if (name := _agent_name(node, max_text_chars))), None)
 
 
 def _agent_name(span: Span, max_text_chars: int) -> str | None:
@@ -481,13 +481,11 @@ def _delegations(spans: list[Span], by_id: dict[str, Span], max_text_chars: int)
     runs a managed agent (smolagents), an agent that calls another as a tool."""
     found = []
     for span in spans:
-        if span.kind != "agent" or not _agent_name(span, max_text_chars):
-            continue
-        parent = by_id.get(span.parent_id) if span.parent_id else None
-        outer = _agent_span(parent, by_id, max_text_chars) if parent is not None else None
-        inner_name = _agent_name(span, max_text_chars)
-        if outer is not None and _agent_name(outer, max_text_chars) != inner_name:
-            found.append((span.start, _agent_name(outer, max_text_chars), inner_name))
+        inner = _agent_name(span, max_text_chars) if span.kind == "agent" else None
+        parent = by_id.get(span.parent_id) if inner and span.parent_id else None
+        outer = _nearest_agent(parent, by_id, max_text_chars) if parent is not None else None
+        if outer is not None and outer != inner:
+            found.append((span.start, outer, inner))
     return sorted(found)
 
 
@@ -552,7 +550,8 @@ def _genai_messages(value, max_text_chars: int):
 
 def _openinference_messages(attributes: dict, prefix: str, max_text_chars: int):
     """llm.input_messages.N.message.role / .content / .tool_calls.M.tool_call.function.* flattened back into
-    messages, in N's order (a message's content may instead be parts, `.message.contents.M.message_content.text`); None where no message of the prefix is recorded."""
+    messages, in N's order (a message's content may instead be parts, `.message.contents.M.message_content.text`);
+    None where no message of the prefix is recorded."""
     messages: dict[int, dict] = defaultdict(lambda: {"role": None, "content": "", "calls": {}, "parts": {}})
     for key, value in attributes.items():
         if not key.startswith(prefix + "."):
