@@ -2,7 +2,8 @@
 
     python bench/bench_build.py --source PATH [--limit N] [--rank 16] [--rebuild-rank 8] [--scales 1,4,10]
                                 [--repeats 1] [--ray]
-    python bench/bench_build.py --smoke          # a tiny input written from the embedded sample (the suite runs it)
+    python bench/bench_build.py --smoke          # a tiny input written from the embedded sample, no rank curve
+                                                 # (the suite runs it; bench_rank_curve.py measures the curve)
 
 Prints, as JSON:
 - the floor: a process that imports the embedder, loads the model and encodes the build's distinct texts,
@@ -139,7 +140,8 @@ def smoke_source(folder: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", help="arena-layout file or folder (required unless --smoke)")
-    parser.add_argument("--smoke", action="store_true", help="a tiny input, rank 2: checks the benchmark still runs")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a tiny input, rank 2, no rank curve: checks the benchmark still runs")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--rebuild-rank", type=int, default=8)
@@ -172,7 +174,14 @@ def run_benchmark(args, work: Path) -> dict:
     rank, rebuild_rank = (2, 3) if args.smoke else (args.rank, args.rebuild_rank)
     options = dict(source=str(source), limit=args.limit, stratify=bool(args.limit), rank=rank,
                    embedding_batch_size=args.batch_size, embedding_precision=args.precision, progress=False,
-                   family_sources={"debate": ("none",), "agents": ("none",)})
+                   family_sources={"debate": ("none",), "agents": ("none",)},
+                   **({"trained_ranks": "none"} if args.smoke else {}))
+    from builder.config import BuildConfig, ConfigError
+
+    try:  # the builds' own checks, before any process is timed (bfloat16 on a CPU without it, for one)
+        BuildConfig(**options, output_dir=str(work / "checked"))
+    except ConfigError as error:
+        raise SystemExit(f"bench_build.py: the build refuses these options: {error}") from None
     episodes = [arena_row_to_episode(row, "bench", 200_000) for _, row in iter_source_rows(str(source))
                 if isinstance(row, dict)]
     texts = sorted({text for e in episodes for text in episode_texts(e)})

@@ -2,10 +2,11 @@
 a warm build: time and peak memory, every figure a whole build process.
 
     python bench/bench_rank_curve.py --source PATH [--repeats 3] [--ranks 1,2,4,8,16,32,64,full]
-    python bench/bench_rank_curve.py --smoke     # the embedded sample's 48 battles (the suite runs it)
+    python bench/bench_rank_curve.py --smoke     # the embedded sample's 48 battles, ranks 1 and 64 (the suite runs it)
     python bench/bench_rank_curve.py --source PATH --contention   # also: the step beside a busy torch process
 
-One cold build fills the embedding cache; then, alternately, warm builds with `--trained-ranks none` and with
+Every build reads the source alone (no debate or agent-team family). One cold build fills the embedding cache; then,
+alternately, warm builds with `--trained-ranks none` and with
 the ranks (`--repeats` of each; medians). Prints, as JSON: each warm build's seconds and peak RSS, the median
 time added (target for the 2,400 battles of the arena bench file on 2 cores: at most 60 s), the median seconds
 of the build's own `rank curve` step (from build-run.json), the peak RSS with over without, and the rank curve
@@ -36,13 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rank", type=int, default=16, help="--rank of the builds (the stored state's)")
     parser.add_argument("--repeats", type=int, default=3, help="warm builds of each kind (medians)")
     parser.add_argument("--ranks", default="1,2,4,8,16,32,64", help="--trained-ranks of the measured builds")
-    parser.add_argument("--smoke", action="store_true", help="the embedded sample, one repeat: checks it runs")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the embedded sample, ranks 1 and 64, one repeat: checks it runs")
     parser.add_argument("--contention", action="store_true", help="also build beside a busy torch process")
     args = parser.parse_args(argv)
     if args.smoke:
         from builder.sources.loaders import sample_path
 
-        args.source, args.repeats = str(sample_path()), 1
+        args.source, args.repeats, args.ranks = str(sample_path()), 1, "1,64"
     if not args.source:
         parser.error("--source is required (or --smoke)")
     with tempfile.TemporaryDirectory(prefix="bench-build-") as scratch:
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_benchmark(args, work: Path) -> dict:
     options = {"source": args.source, "output_dir": str(work / "out"), "cache_dir": str(work / "cache"),
-               "rank": args.rank, "progress": False}
+               "rank": args.rank, "progress": False, "family_sources": {"debate": ["none"], "agents": ["none"]}}
     cold = measured_build({**options, "trained_ranks": "none"})
     runs = {"without": [], "with": []}
     for _ in range(args.repeats):

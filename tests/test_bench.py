@@ -55,7 +55,7 @@ def test_judge_benchmark_smoke(tmp_path):
 
 def test_rank_curve_benchmark_smoke(tmp_path):
     figures = run("bench_rank_curve.py", "--smoke", "--contention", scratch=tmp_path)
-    assert figures["episodes"] == 48 and figures["ranks"] == "1,2,4,8,16,32,64"
+    assert figures["episodes"] == 48 and figures["ranks"] == "1,64"
     # measured, not asserted against the target (a timing): beside a busy torch process the step still ran
     assert figures["rank_curve_step_beside_a_busy_torch_process_s"] > 0 and figures["contention_over_quiet"] > 0
     assert figures["rank_curve_step_s"] > 0 and figures["warm_builds"]["without"][0]["rank_curve_step_s"] == 0

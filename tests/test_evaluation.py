@@ -41,11 +41,16 @@ def battles(count: int, start: int = 0) -> list[dict]:
     return rows
 
 
+# The builds here test the splits and the benchmark's protocol on the pairwise family: no other family, and no
+# rank curve (tests/stages/test_trained.py trains it), whose 70 trainings would be most of their time.
+PAIRWISE_ONLY = dict(trained_ranks="none", family_sources={"debate": ("none",), "agents": ("none",)})
+
+
 @pytest.fixture(scope="module")
 def split_build(tmp_path_factory):
     folder = tmp_path_factory.mktemp("splits")
     source = write_jsonl(folder / "battles.jsonl", battles(160))
-    report = build(quiet_config(source=source, output_dir=folder / "out", rank=4))
+    report = build(quiet_config(source=source, output_dir=folder / "out", rank=4, **PAIRWISE_ONLY))
     return folder / "out", report
 
 
@@ -75,7 +80,7 @@ def test_adding_rows_never_moves_an_episode_between_splits(split_build, tmp_path
     folder, _ = split_build
     before = ids_by_split(folder)
     source = write_jsonl(tmp_path / "more.jsonl", battles(160) + battles(40, start=160))
-    build(quiet_config(source=source, output_dir=tmp_path / "out", rank=4))
+    build(quiet_config(source=source, output_dir=tmp_path / "out", rank=4, **PAIRWISE_ONLY))
     after = ids_by_split(tmp_path / "out")
     for split, ids in before.items():
         assert ids <= after[split], split
@@ -214,7 +219,7 @@ def test_a_large_split_is_scored_on_the_same_sample_of_whole_groups_by_the_build
 
     monkeypatch.setattr(evaluation, "MAX_EPISODES", 16)
     source = write_jsonl(tmp_path / "battles.jsonl", battles(250))
-    report = build(quiet_config(source=source, output_dir=tmp_path / "out", rank=4))
+    report = build(quiet_config(source=source, output_dir=tmp_path / "out", rank=4, **PAIRWISE_ONLY))
     decisive = report["families"]["pairwise"]["test_split"]["decisive"]
     splits = report["families"]["pairwise"]["splits"]
     fit_available = splits["train"]["episodes"] + splits["validation"]["episodes"]

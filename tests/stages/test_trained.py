@@ -286,7 +286,9 @@ def test_a_debate_build_trains_pooled_coordinators_on_real_histories(tmp_path):
         rows.append(row)
     write_history(folder, "gsm8k_debate_120__MIXED3_N=3_R=2.jsonl", rows)
     (tmp_path / "q.jsonl").write_text("".join(f'"Question {i}: what is 2+2?"\n' for i in range(120)))
-    report = build(quiet_config(output_dir=tmp_path / "out", rank=3, family_sources={"debate": (str(folder),)},
+    # debates alone (`source="none"`): the pairwise sample would train the same ranks again, `full` included
+    report = build(quiet_config(output_dir=tmp_path / "out", rank=3, source="none",
+                                family_sources={"debate": (str(folder),), "agents": ("none",)},
                                 questions=(f"gsm8k={tmp_path / 'q.jsonl'}",), trained_ranks="2,full"))
     curve = report["families"]["debate"]["rank_curve"]
     assert set(curve["ranks"]) == {"2", "full", "2_without_prompt", "full_without_prompt"}
