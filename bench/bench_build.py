@@ -1,7 +1,7 @@
 """Benchmark a whole build against its floor, the bare embedding of the same texts, every figure a whole process.
 
     python bench/bench_build.py --source PATH [--limit N] [--rank 16] [--rebuild-rank 8] [--scales 1,4,10]
-                                [--repeats 1] [--ray]
+                                [--repeats 1] [--ray] [--pairs N] [--trained-ranks none]
     python bench/bench_build.py --smoke          # a tiny input written from the embedded sample, no rank curve
                                                  # (the suite runs it; bench_rank_curve.py measures the curve)
 
@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="builds per scale; the figures are their medians")
     parser.add_argument("--ray", action="store_true", help="also build with --engine ray (needs the ray extra)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--trained-ranks", default=None,
+                        help="the builds' --trained-ranks (default: the build's; `none` times a build without the "
+                             "rank curve)")
     parser.add_argument("--pairs", type=int, default=1,
                         help="alternated (plain script, cold build) pairs; the ratio is the median of the pairs'")
     args = parser.parse_args(argv)
@@ -175,7 +178,7 @@ def run_benchmark(args, work: Path) -> dict:
     options = dict(source=str(source), limit=args.limit, stratify=bool(args.limit), rank=rank,
                    embedding_batch_size=args.batch_size, embedding_precision=args.precision, progress=False,
                    family_sources={"debate": ("none",), "agents": ("none",)},
-                   **({"trained_ranks": "none"} if args.smoke else {}))
+                   **({"trained_ranks": args.trained_ranks or "none"} if args.smoke or args.trained_ranks else {}))
     from builder.config import BuildConfig, ConfigError
 
     try:  # the builds' own checks, before any process is timed (bfloat16 on a CPU without it, for one)
@@ -231,6 +234,7 @@ def run_benchmark(args, work: Path) -> dict:
         "episodes": cold["episodes"],
         "distinct_texts": len(texts),
         "embedding_precision": args.precision,
+        "trained_ranks": options.get("trained_ranks", "the build's default"),
         "embedding_batch_size": floor["batch_size"],
         "floor_process_s": floor["seconds"],
         "encode_texts_per_s": round(len(texts) / floor["encode_seconds"], 1),
