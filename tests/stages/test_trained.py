@@ -301,3 +301,44 @@ def test_a_debate_build_trains_pooled_coordinators_on_real_histories(tmp_path):
     assert info["sides"] is None and info["targets"] == {"final_correct": ["correct", "wrong"]}
     assert (tmp_path / "out" / "figures" / "debate_rank_curve.png").is_file()
     assert validate_folder(tmp_path / "out") == []
+
+
+def test_the_adam_steps_are_torch_adams_bit_for_bit():
+    """AdamSteps runs torch's own functional Adam: the same weights as torch.optim.Adam, a parameter without a
+    gradient (here the bias, on the middle steps) neither stepped nor decayed by either."""
+    import torch
+
+    from builder.stages.latents.trained import LEARNING_RATE, WEIGHT_DECAY, AdamSteps
+
+    torch.manual_seed(0)
+    ours, theirs = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
+    theirs.load_state_dict(ours.state_dict())
+    optimisers = {id(ours): AdamSteps(ours.parameters()),
+                  id(theirs): torch.optim.Adam(theirs.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)}
+    x = torch.randn(8, 5)
+    for step in range(6):
+        for model in (ours, theirs):
+            optimisers[id(model)].zero_grad()
+            loss = (x @ model.weight.T).pow(2).sum() if step in (2, 3) else model(x).pow(2).sum()
+            loss.backward()
+            optimisers[id(model)].step()
+        assert torch.equal(ours.weight, theirs.weight) and torch.equal(ours.bias, theirs.bias), step
+    assert not torch.equal(ours.weight, torch.nn.Linear(5, 3).weight)
+
+
+def test_training_imports_no_compiler():
+    """A torch Optimizer imports torch._dynamo when it is built (about 2 s); the coordinators' training does not."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from builder.stages.latents.trained import train_one\n"
+            "rng = np.random.default_rng(0)\n"
+            "sequences = [rng.normal(size=(1, 2, 6)).astype(np.float16) for _ in range(20)]\n"
+            "labels = {'side': ['model_a', 'model_b'] * 10}\n"
+            "rows = {'train': np.arange(16), 'validation': np.arange(16, 20)}\n"
+            "train_one(sequences, labels, {'side': ['model_a', 'model_b']}, rows, 2, None, 0)\n"
+            "print('torch._dynamo' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "False"

@@ -358,6 +358,37 @@ def swapped_targets(targets: dict, swap: Swap) -> dict:
             for target, y in targets.items()}
 
 
+class AdamSteps:
+    """torch.optim.Adam(lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY), stepped through its functional form
+    (torch.optim.adam.adam, the code Adam.step runs, with the same defaults and state: the same weights bit for
+    bit). Constructing a torch Optimizer imports torch._dynamo (about 2 s on these machines), which a build that did
+    not load the embedding model, and every training worker, would pay for nothing. As in Adam, a parameter without
+    a gradient (a head whose target has no label in the batch) is neither stepped nor decayed."""
+
+    def __init__(self, parameters):
+        torch = _torch()
+        self.parameters = list(parameters)
+        self.exp_avgs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.parameters]
+        self.exp_avg_sqs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.parameters]
+        step_dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32  # as Adam's
+        self.steps = [torch.tensor(0.0, dtype=step_dtype) for _ in self.parameters]
+
+    def zero_grad(self) -> None:
+        for parameter in self.parameters:
+            parameter.grad = None
+
+    def step(self) -> None:
+        torch = _torch()
+        from torch.optim.adam import adam
+
+        stepped = [i for i, parameter in enumerate(self.parameters) if parameter.grad is not None]
+        with torch.no_grad():
+            adam([self.parameters[i] for i in stepped], [self.parameters[i].grad for i in stepped],
+                 [self.exp_avgs[i] for i in stepped], [self.exp_avg_sqs[i] for i in stepped], [],
+                 [self.steps[i] for i in stepped], amsgrad=False, beta1=0.9, beta2=0.999, lr=LEARNING_RATE,
+                 weight_decay=WEIGHT_DECAY, eps=1e-8, maximize=False)
+
+
 @dataclass
 class TrainingRun:
     rank: int
@@ -375,7 +406,7 @@ def train_one(sequences: list[np.ndarray], labels: dict[str, list], classes: dic
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = make_model(sequences[0].shape[2], rank, classes, swap is not None)
-        optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+        optimiser = AdamSteps(model.parameters())
         order = np.random.default_rng(seed)
         validation = padded([sequences[i] for i in rows["validation"]], width)
         validation_targets = label_indices(labels, rows["validation"], classes)
