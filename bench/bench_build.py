@@ -91,6 +91,10 @@ print(json.dumps({"peak_rss_mib": round(peak_kib / 1024, 1), "problems": len(pro
 """
 
 
+# The benchmarks build their source alone: no debate or agent-team family beside it.
+SOURCE_ALONE = {"debate": ["none"], "agents": ["none"]}
+
+
 def repeated_source(source: Path, times: int, folder: Path) -> Path:
     """The source's rows `times` over, each copy with new ids (question_id + '#r<copy>')."""
     from builder.sources import iter_source_rows
@@ -177,8 +181,10 @@ def run_benchmark(args, work: Path) -> dict:
     rank, rebuild_rank = (2, 3) if args.smoke else (args.rank, args.rebuild_rank)
     options = dict(source=str(source), limit=args.limit, stratify=bool(args.limit), rank=rank,
                    embedding_batch_size=args.batch_size, embedding_precision=args.precision, progress=False,
-                   family_sources={"debate": ("none",), "agents": ("none",)},
-                   **({"trained_ranks": args.trained_ranks or "none"} if args.smoke or args.trained_ranks else {}))
+                   family_sources=SOURCE_ALONE)
+    trained_ranks = args.trained_ranks or ("none" if args.smoke else None)
+    if trained_ranks:
+        options["trained_ranks"] = trained_ranks
     from builder.config import BuildConfig, ConfigError
 
     try:  # the builds' own checks, before any process is timed (bfloat16 on a CPU without it, for one)

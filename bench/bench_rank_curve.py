@@ -5,9 +5,8 @@ a warm build: time and peak memory, every figure a whole build process.
     python bench/bench_rank_curve.py --smoke     # the embedded sample's 48 battles, ranks 1 and 64 (the suite runs it)
     python bench/bench_rank_curve.py --source PATH --contention   # also: the step beside a busy torch process
 
-Every build reads the source alone (no debate or agent-team family). One cold build fills the embedding cache; then,
-alternately, warm builds with `--trained-ranks none` and with
-the ranks (`--repeats` of each; medians). Prints, as JSON: each warm build's seconds and peak RSS, the median
+Every build reads the source alone (no debate or agent-team family). One cold build fills the embedding cache;
+then, alternately, warm builds with `--trained-ranks none` and with the ranks (`--repeats` of each; medians). Prints, as JSON: each warm build's seconds and peak RSS, the median
 time added (target for the 2,400 battles of the arena bench file on 2 cores: at most 60 s), the median seconds
 of the build's own `rank curve` step (from build-run.json), the peak RSS with over without, and the rank curve
 itself (per target: test accuracy and interval of every row), so the figures and the table come from one run.
@@ -26,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_build import measured_build  # noqa: E402 - the script's folder is on sys.path when it runs
+from bench_build import SOURCE_ALONE, measured_build  # noqa: E402 - the script's folder is on sys.path when it runs
 
 RANK_CURVE_STEP = "pairwise: rank curve"
 
@@ -54,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_benchmark(args, work: Path) -> dict:
     options = {"source": args.source, "output_dir": str(work / "out"), "cache_dir": str(work / "cache"),
-               "rank": args.rank, "progress": False, "family_sources": {"debate": ["none"], "agents": ["none"]}}
+               "rank": args.rank, "progress": False, "family_sources": SOURCE_ALONE}
     cold = measured_build({**options, "trained_ranks": "none"})
     runs = {"without": [], "with": []}
     for _ in range(args.repeats):

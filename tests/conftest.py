@@ -88,6 +88,11 @@ def quiet_config(**values) -> BuildConfig:
     return BuildConfig(progress=False, **values)
 
 
+# A build of the pairwise source alone with no rank curve: for tests of what the rank curve (70 trainings at these
+# sizes, trained in tests/stages/test_trained.py) and the other families do not touch.
+PAIRWISE_ONLY = dict(trained_ranks="none", family_sources={"debate": ("none",), "agents": ("none",)})
+
+
 def copy_with_edited_rows(built: Path, target: Path, config: str, edit) -> Path:
     """A copy of a built folder whose `config` Parquet rows went through `edit(rows)` (to break invariants)."""
     import shutil

@@ -20,7 +20,7 @@ from builder.families import FAMILIES
 from builder.pipeline import build
 from builder.splits import split_of
 from builder.stages.latents.probe import group_of
-from conftest import make_row, quiet_config, write_jsonl
+from conftest import PAIRWISE_ONLY, make_row, quiet_config, write_jsonl
 
 WINNERS = ["model_a", "model_b", "tie", "tie (bothbad)"]
 
@@ -39,11 +39,6 @@ def battles(count: int, start: int = 0) -> list[dict]:
             conversation_b=[{"role": "user", "content": f"Question {i}: how do rivers form?"},
                             {"role": "assistant", "content": f"Water flows downhill ({i % 7})."}]))
     return rows
-
-
-# The builds here test the splits and the benchmark's protocol on the pairwise family: no other family, and no
-# rank curve (tests/stages/test_trained.py trains it), whose 70 trainings would be most of their time.
-PAIRWISE_ONLY = dict(trained_ranks="none", family_sources={"debate": ("none",), "agents": ("none",)})
 
 
 @pytest.fixture(scope="module")

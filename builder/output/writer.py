@@ -13,7 +13,6 @@ train-XXXXX-of-YYYYY once their count is known.
 from __future__ import annotations
 
 import functools
-
 from pathlib import Path
 
 from multi_llm_coord import episode_features

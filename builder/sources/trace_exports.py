@@ -9,7 +9,8 @@ run exported from a store gives the episode its OTLP file gives.
 - Arize Phoenix (checked on arize-phoenix 17.30's own server, sent OTLP at /v1/traces, exported the way its
   documentation shows: `Client().spans.get_spans_dataframe(project_identifier=...)`, saved as Parquet or, where
   pyarrow refuses a column that mixes types, as JSON lines of records with ISO times): a row per span, with
-  `context.trace_id`, `context.span_id`, `parent_id` (hex), `name`, `start_time`, `end_time` (timestamps) and the attributes as `attributes.<prefix>` columns holding the rest of the dotted key as nested
+  `context.trace_id`, `context.span_id`, `parent_id` (hex), `name`, `start_time`, `end_time` (timestamps) and
+  the attributes as `attributes.<prefix>` columns holding the rest of the dotted key as nested
   objects ({"agent.name": ..., "input": {"messages": ...}}) and OpenInference's indexed lists as lists
   (`attributes.llm.input_messages`: [{"message.role", "message.content", "message.tool_calls": [...]}]); they
   are flattened back into the dotted keys of OTLP. Numbers may come back as floats (4.0), missing ones as NaN,

@@ -23,7 +23,7 @@ from builder.stages.latents.probe import MAX_EPISODES, probe_plan, probe_target
 from builder.stages.latents.stage import MAX_FIT_TURNS, fit_turns
 from builder.stages.latents.projection import METHODS, fit_projection
 from builder.validate import validate_folder
-from conftest import copy_with_edited_rows, make_row, quiet_config, write_jsonl
+from conftest import PAIRWISE_ONLY, copy_with_edited_rows, make_row, quiet_config, write_jsonl
 
 ALL_MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
@@ -225,7 +225,7 @@ def test_the_same_source_builds_the_same_shards_whatever_the_cache_saw_first(tmp
     then this source is built over it, and again with a cold cache: byte-identical shards."""
     other = write_jsonl(tmp_path / "other.jsonl", arena_rows(range(0, 8), long_first=True))
     this = write_jsonl(tmp_path / "this.jsonl", arena_rows(range(4, 12), long_first=False))
-    common = dict(rank=2, trained_ranks="none", family_sources={"debate": ("none",), "agents": ("none",)})
+    common = dict(rank=2, **PAIRWISE_ONLY)
     build(quiet_config(source=other, output_dir=tmp_path / "other", cache_dir=tmp_path / "cache", **common))
     warm = build(quiet_config(source=this, output_dir=tmp_path / "warm", cache_dir=tmp_path / "cache", **common))
     build(quiet_config(source=this, output_dir=tmp_path / "cold", cache_dir=tmp_path / "cold-cache", **common))

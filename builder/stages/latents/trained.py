@@ -367,9 +367,12 @@ class AdamSteps:
 
     def __init__(self, parameters):
         torch = _torch()
+        from torch.optim.adam import adam
+
+        self.adam = adam
         self.parameters = list(parameters)
-        self.exp_avgs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.parameters]
-        self.exp_avg_sqs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.parameters]
+        self.exp_avgs = [torch.zeros_like(p) for p in self.parameters]
+        self.exp_avg_sqs = [torch.zeros_like(p) for p in self.parameters]
         step_dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32  # as Adam's
         self.steps = [torch.tensor(0.0, dtype=step_dtype) for _ in self.parameters]
 
@@ -378,12 +381,9 @@ class AdamSteps:
             parameter.grad = None
 
     def step(self) -> None:
-        torch = _torch()
-        from torch.optim.adam import adam
-
         stepped = [i for i, parameter in enumerate(self.parameters) if parameter.grad is not None]
-        with torch.no_grad():
-            adam([self.parameters[i] for i in stepped], [self.parameters[i].grad for i in stepped],
+        with _torch().no_grad():
+            self.adam([self.parameters[i] for i in stepped], [self.parameters[i].grad for i in stepped],
                  [self.exp_avgs[i] for i in stepped], [self.exp_avg_sqs[i] for i in stepped], [],
                  [self.steps[i] for i in stepped], amsgrad=False, beta1=0.9, beta2=0.999, lr=LEARNING_RATE,
                  weight_decay=WEIGHT_DECAY, eps=1e-8, maximize=False)
