@@ -14,7 +14,7 @@ from builder.episode import INT32_MAX
 from builder.provenance import JUDGE_KINDS
 from builder.sources.loaders import NO_SOURCE, SAMPLE_SOURCE
 from builder.splits import parse_fractions
-from builder.stages.latents.embeddings import cpu_runs_bfloat16, resolved_device
+from builder.stages.latents import embeddings
 from builder.stages.latents.projection import METHODS as PROJECTION_METHODS
 from builder.stages.latents.trained import parse_ranks
 
@@ -173,7 +173,8 @@ class BuildConfig:
             raise ConfigError("--embedding-precision float16 is for GPUs: give --device cuda (on a CPU it is slower "
                               "and no smaller)")
         if self.embedding_precision == "bfloat16" and not (self.device or "").startswith(("cuda", "mps")):
-            if resolved_device(self.device) == "cpu" and not cpu_runs_bfloat16():
+            # Looked up on the module at call time: one function answers for the CPU, wherever it is asked.
+            if embeddings.resolved_device(self.device) == "cpu" and not embeddings.cpu_runs_bfloat16():
                 raise ConfigError("--embedding-precision bfloat16 needs a CPU with AVX512-BF16 or AMX (this one would "
                                   "emulate it, slower than float32) or a GPU (--device cuda)")
         if self.ray_address and self.engine != "ray":

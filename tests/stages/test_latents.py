@@ -277,6 +277,8 @@ def test_bfloat16_is_refused_in_one_line_on_a_cpu_that_would_emulate_it(monkeypa
     with pytest.raises(ConfigError, match="bfloat16 needs a CPU with AVX512-BF16 or AMX"):
         BuildConfig(embedding_precision="bfloat16", device="cpu")
     BuildConfig(embedding_precision="bfloat16", device="cuda")  # a GPU runs it
+    monkeypatch.setattr(embeddings, "cpu_runs_bfloat16", lambda: True)  # a CPU that runs it natively
+    assert BuildConfig(embedding_precision="bfloat16", device="cpu").embedding_precision == "bfloat16"
 
 
 def test_texts_are_encoded_alone_unless_a_batch_size_is_given():
