@@ -31,6 +31,11 @@ REJECT_REASONS: dict[str, str] = {
     "too_deeply_nested": "the row nests objects or lists deeper than the builder reads",
     "duplicate_agent": "two agents of the episode have the same id",
     "duplicate_span": "a span already read (the same trace and span id: a retried export); it is counted once",
+    "unread_content": "a trace span records a reply text or tool call that its episode's response does not hold (a "
+                      "vocabulary the reader does not map, or two vocabularies that disagree); the episode is kept "
+                      "without it",
+    "unplaced_content": "a log record names a span (trace and span id) that no trace file of the source holds: its "
+                        "content belongs to no conversation",
     "corrupt_file": "the rest of a file cannot be read (a compressed stream or Parquet file broken at this point)",
 }
 

@@ -12,7 +12,11 @@ from builder.families.base import EpisodeFamily, FamilyPlan, SourceOption, VoteO
 from builder.provenance import team_provenance
 from builder.sources.agent_teams import iter_team_rows, plan_team_sources
 from builder.sources.loaders import source_name
-from builder.sources.otlp import JOIN_KINDS, join_kind
+from builder.sources.otlp import TRACE_READING, TraceReading
+from builder.sources.spans import JoinKind
+
+
+TRACE_COUNTS = tuple(name for name in TraceReading.__dataclass_fields__ if name != "join")
 
 
 @dataclass
@@ -51,12 +55,16 @@ class TeamOutcomes(VoteOutcomes):
     single_speaker_runs: int = 0  # annotated runs in which one agent alone spoke (kept: builder/sources/agent_teams.py)
     provider_usage: defaultdict[str, ProviderUsage] = field(default_factory=lambda: defaultdict(ProviderUsage))
     trace_joins: Counter = field(default_factory=Counter)  # trace episodes by how their spans were gathered
+    # per source: what its trace episodes were read from and hold (builder/sources/otlp.py's conservation)
+    trace_reading: defaultdict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
 
     def add(self, episode: dict) -> str:
         group = super().add(episode)
-        joined = join_kind(episode)
-        if joined is not None:
-            self.trace_joins[joined] += 1
+        reading = episode.get(TRACE_READING)
+        if reading is not None:
+            self.trace_joins[JoinKind(reading["join"])] += 1
+            self.trace_reading[episode["source"]].update(
+                {name: reading[name] for name in TRACE_COUNTS} | {"episodes": 1})
         self.response_kinds.update(r["kind"] for t in episode["turns"] for r in t["responses"])
         self.single_speaker_runs += len(episode["agents"]) == 1
         for reply in (r for t in episode["turns"] for r in t["responses"]):
@@ -73,8 +81,13 @@ class TeamOutcomes(VoteOutcomes):
                                     "by_source": {s: usage.summary() for s, usage in by_source.items()}} \
             if by_source else None
         # a trace that nothing joins to others is an episode of its own: the report says how many
-        report["trace_episodes"] = ({kind: self.trace_joins[kind] for kind in JOIN_KINDS.values()}
+        report["trace_episodes"] = ({kind.value: self.trace_joins[kind] for kind in JoinKind}
                                     if self.trace_joins else None)
+        # what was read of the traces and what the episodes hold, per source: LLM spans and responses are equal,
+        # texts kept fall short of texts recorded only by the unread_content rejections counted beside them
+        report["trace_conservation"] = ({source: {name: counts[name] for name in ("episodes", *TRACE_COUNTS)}
+                                         for source, counts in sorted(self.trace_reading.items())}
+                                        if self.trace_reading else None)
         report["human_attribution"] = None  # measured on the written data (builder/analyses.py)
         return report
 

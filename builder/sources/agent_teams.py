@@ -63,7 +63,10 @@ from builder.sources.loaders import (
     sample_dir,
     starts_with_json_object_line,
 )
-from builder.sources.otlp import Span, SpanStore, conversation_to_episode
+from builder.sources.otlp import read_conversation
+from builder.sources.otlp_wire import SpanLog
+from builder.sources.span_store import SpanStore
+from builder.sources.spans import Span
 from builder.sources.trace_exports import trace_spans
 
 EXECUTORS = frozenset({"Computer_terminal", "ComputerTerminal"})  # the teams' code executors (see above)
@@ -263,12 +266,13 @@ def plan_team_sources(sources: tuple[str, ...]) -> list[TeamFile]:
 
 
 def iter_team_rows(files: list[TeamFile], max_text_chars: int) -> Iterator[tuple[RowLocation, object, Callable]]:
-    """(location, row, normalise) of every run. Each row is read for what it holds: an OpenTelemetry trace
-    request (builder.sources.otlp) or a trace store's export of a trace (builder.sources.trace_exports) gives
-    spans, kept on disk until every file is read, since one conversation's spans may lie in several traces and
-    files; anything else is a team run. Then each conversation is one row
-    at the line of its first span. A span that cannot be read, or is read twice, is a counted rejection of its
-    own, naming its file and line."""
+    """(location, row, normalise) of every run. Each row is read for what it holds: an OpenTelemetry trace or logs
+    request (builder/sources/otlp_wire.py) or a trace store's export of a trace (builder/sources/trace_exports.py)
+    gives spans and the log records tied to them, kept on disk until every file is read, since one conversation's
+    spans may lie in several traces and files; anything else is a team run. Then each conversation is one row at
+    the line of its first span, after a rejection for each text of its spans that it does not hold (the episode is
+    kept). A span that cannot be read, or is read twice, and a log record whose span no file holds, are counted
+    rejections of their own, naming their file and line."""
     store = SpanStore()
     try:
         for team_file in files:
@@ -280,14 +284,30 @@ def iter_team_rows(files: list[TeamFile], max_text_chars: int) -> Iterator[tuple
                     yield location, row, normalise
                     continue
                 for found in spans:
-                    if not isinstance(found, Span):
+                    if isinstance(found, SpanLog):
+                        store.add_log(found)
+                    elif not isinstance(found, Span):
                         yield found[0], found[1], None
                     elif not store.add(found):
                         yield location, Rejection("duplicate_span", f"span {found.span_id} of trace {found.trace_id} "
                                                   "read before (a retried export?): counted once"), None
         for conversation in store.conversations():
             first = conversation.spans[0].location
-            yield first, conversation, partial(conversation_to_episode, source=first.file,
-                                               max_text_chars=max_text_chars)
+            try:
+                episode, losses = read_conversation(conversation, first.file, max_text_chars)
+            except Rejection as rejection:
+                yield first, rejection, None
+                continue
+            for location, rejection in losses:
+                yield location, rejection, None
+            yield first, episode, _as_read
+        for location, trace, span, name in store.unplaced_logs():
+            yield location, Rejection("unplaced_content", f"log record {name or '(unnamed)'} names span {span} of "
+                                      f"trace {trace}, which no file holds"), None
     finally:
         store.close()
+
+
+def _as_read(episode: dict) -> dict:
+    """A trace episode is read whole with its conversation (its losses come before it as rejections)."""
+    return episode

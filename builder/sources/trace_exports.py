@@ -1,15 +1,17 @@
-"""Spans as trace stores export them, read into the same Span objects as OTLP files (builder.sources.otlp), so a
+"""Spans as trace stores export them, read into the one span model (builder/sources/spans.py) through its table of formats, so a
 run exported from a store gives the episode its OTLP file gives.
 
 - MLflow tracing (checked on mlflow 3.17's own server, which ingests OTLP at /v1/traces, exported the way its
   documentation shows: `mlflow.search_traces(..., return_type="list")`, then `Trace.to_json()` per trace): one
   trace is {"info": {trace_id, tags: {"service.name", ...}, ...}, "data": {"spans": [{trace_id, span_id,
-  parent_span_id, name, start_time_unix_nano, end_time_unix_nano, attributes: {key: the value as JSON text}}]}};
+  parent_span_id, name, start_time_unix_nano, end_time_unix_nano, attributes: {key: the value as JSON text},
+  events: [{name, time_unix_nano, attributes}]}]}};
   ids are the protobuf JSON mapping's base64. A file holds one trace (.json), an array of them, or one per line.
 - Arize Phoenix (checked on arize-phoenix 17.30's own server, sent OTLP at /v1/traces, exported the way its
   documentation shows: `Client().spans.get_spans_dataframe(project_identifier=...)`, saved as Parquet or, where
   pyarrow refuses a column that mixes types, as JSON lines of records with ISO times): a row per span, with
-  `context.trace_id`, `context.span_id`, `parent_id` (hex), `name`, `start_time`, `end_time` (timestamps) and
+  `context.trace_id`, `context.span_id`, `parent_id` (hex), `name`, `start_time`, `end_time` (timestamps),
+  `events` ([{name, timestamp, attributes}]) and
   the attributes as `attributes.<prefix>` columns holding the rest of the dotted key as nested
   objects ({"agent.name": ..., "input": {"messages": ...}}) and OpenInference's indexed lists as lists
   (`attributes.llm.input_messages`: [{"message.role", "message.content", "message.tool_calls": [...]}]); they
@@ -26,7 +28,8 @@ from datetime import datetime, timedelta, timezone
 
 from builder.rejections import Rejection, RowLocation
 from builder.sources.loaders import embedded_json
-from builder.sources.otlp import Span, hex_id, int64, is_otlp_request, request_spans
+from builder.sources.otlp_wire import is_otlp_logs, is_otlp_request, request_logs, request_spans
+from builder.sources.spans import Span, SpanEvent, SpanFormat, as_list, int64, span_from
 
 
 def is_mlflow_trace(row) -> bool:
@@ -34,36 +37,12 @@ def is_mlflow_trace(row) -> bool:
             and isinstance(row["data"].get("spans"), list))
 
 
-def mlflow_spans(row, location: RowLocation) -> Iterator[Span | tuple[RowLocation, Rejection]]:
-    """The spans of one exported MLflow trace, each a Span or (location, rejection) of that span alone."""
-    tags = row["info"].get("tags")
-    service = tags.get("service.name") if isinstance(tags, dict) else None
-    resource = {"service.name": service} if isinstance(service, str) else {}
-    for n, raw in enumerate(row["data"]["spans"]):
-        try:
-            yield _mlflow_span(raw, f"data.spans[{n}]", resource, location)
-        except Rejection as rejection:
-            yield location, rejection
-
-
-def _mlflow_span(raw, where: str, resource: dict, location: RowLocation) -> Span:
-    if not isinstance(raw, dict):
-        raise Rejection("invalid_type", f"{where} is not an object")
-    name = raw.get("name", "")
-    attributes = raw.get("attributes") or {}
-    if not isinstance(name, str):
-        raise Rejection("invalid_type", f"{where}.name is {type(name).__name__}")
+def _mlflow_attributes(attributes, where: str) -> dict:
+    if attributes is None:
+        return {}
     if not isinstance(attributes, dict):
         raise Rejection("invalid_type", f"{where}.attributes is not an object")
-    parent = raw.get("parent_span_id") or None
-    return Span(trace_id=hex_id(raw.get("trace_id"), 16, f"{where}.trace_id"),
-                span_id=hex_id(raw.get("span_id"), 8, f"{where}.span_id"),
-                parent_id=None if parent is None else hex_id(parent, 8, f"{where}.parent_span_id"),
-                name=name, start=int64(raw.get("start_time_unix_nano", 0), f"{where}.start_time_unix_nano"),
-                attributes={key: _mlflow_value(value, f"{where}.attributes[{key!r}]")
-                            for key, value in attributes.items()},
-                resource=resource, location=location,
-                end=int64(raw.get("end_time_unix_nano") or 0, f"{where}.end_time_unix_nano"))
+    return {key: _mlflow_value(value, f"{where}.attributes[{key!r}]") for key, value in attributes.items()}
 
 
 def _mlflow_value(value, where: str):
@@ -82,25 +61,84 @@ def _mlflow_value(value, where: str):
     return value if isinstance(decoded, dict) else decoded
 
 
+def _events(time_key: str, attributes):
+    """A format's event list [{name, <time_key>, attributes}] as SpanEvents, attributes read by `attributes`."""
+
+    def read(values, where: str) -> list[SpanEvent]:
+        events = []
+        for i, raw in enumerate(as_list(values, f"{where}.events")):
+            if not isinstance(raw, dict) or not isinstance(raw.get("name", ""), str):
+                raise Rejection("invalid_type", f"{where}.events[{i}] is not an event object")
+            events.append(SpanEvent(raw.get("name", ""), _nanoseconds(raw.get(time_key), f"{where}.events[{i}]"),
+                                    attributes(raw.get("attributes"), f"{where}.events[{i}]")))
+        return events
+
+    return read
+
+
+def _event_attributes(values, where: str) -> dict:
+    """An event's attributes as MLflow exports them: values as they were set (not JSON text)."""
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise Rejection("invalid_type", f"{where}.attributes is not an object")
+    return dict(values)
+
+
+MLFLOW = SpanFormat(trace_id="trace_id", span_id="span_id", parent_id="parent_span_id", name="name",
+                    start="start_time_unix_nano", end="end_time_unix_nano", attributes=_mlflow_attributes,
+                    events=_events("time_unix_nano", _event_attributes), time=lambda value, where: int64(value, where))
+
+
+def mlflow_spans(row, location: RowLocation) -> Iterator[Span | tuple[RowLocation, Rejection]]:
+    """The spans of one exported MLflow trace, each a Span or (location, rejection) of that span alone."""
+    tags = row["info"].get("tags")
+    service = tags.get("service.name") if isinstance(tags, dict) else None
+    resource = {"service.name": service} if isinstance(service, str) else {}
+    for n, raw in enumerate(row["data"]["spans"]):
+        try:
+            yield span_from(raw, MLFLOW, f"data.spans[{n}]", resource, location)
+        except Rejection as rejection:
+            yield location, rejection
+
+
 def is_phoenix_span(row) -> bool:
     return isinstance(row, dict) and "context.span_id" in row and "context.trace_id" in row
 
 
-def phoenix_span(row, location: RowLocation) -> Span:
-    """One row of a Phoenix spans dataframe as a Span."""
-    name = row.get("name") or ""
-    if not isinstance(name, str):
-        raise Rejection("invalid_type", f"name is {type(name).__name__}")
+def _phoenix_attributes(row, where: str) -> dict:
+    """The `attributes.<prefix>` columns of a row, flattened back into OTLP's dotted keys."""
     attributes = {}
     for column, value in row.items():
         if column.startswith("attributes."):
             _flatten(column.removeprefix("attributes."), value, attributes)
-    parent = row.get("parent_id")
-    return Span(trace_id=hex_id(row.get("context.trace_id"), 16, "context.trace_id"),
-                span_id=hex_id(row.get("context.span_id"), 8, "context.span_id"),
-                parent_id=hex_id(parent, 8, "parent_id") if isinstance(parent, str) and parent else None,
-                name=name, start=_nanoseconds(row.get("start_time"), "start_time"), attributes=attributes,
-                resource={}, location=location, end=_nanoseconds(row.get("end_time"), "end_time"))
+    return attributes
+
+
+def _phoenix_event_attributes(values, where: str) -> dict:
+    attributes = {}
+    if isinstance(values, dict):
+        for key, value in values.items():
+            _flatten(key, value, attributes)
+    return attributes
+
+
+# A Phoenix row is the span itself: its attribute columns are read from the whole row (attributes_key None
+# hands span_from the row).
+PHOENIX = SpanFormat(trace_id="context.trace_id", span_id="context.span_id", parent_id="parent_id", name="name",
+                     start="start_time", end="end_time", attributes=_phoenix_attributes,
+                     events=_events("timestamp", _phoenix_event_attributes), time=lambda value, where: _nanoseconds(value, where),
+                     attributes_key=None)
+
+
+def phoenix_span(row, location: RowLocation) -> Span:
+    """One row of a Phoenix spans dataframe as a Span."""
+    if not (isinstance(row.get("parent_id"), str) and row.get("parent_id")):
+        row = {**row, "parent_id": None}  # a root span: None, or NaN once pandas wrote the column
+    events = row.get("events")
+    if events is not None and not isinstance(events, list):  # an array once read from Parquet
+        row = {**row, "events": list(events) if hasattr(events, "__len__") else None}
+    return span_from(row, PHOENIX, "span", {}, location)
 
 
 def _flatten(key: str, value, into: dict) -> None:
@@ -126,7 +164,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def _nanoseconds(value, where: str) -> int:
     """A timestamp (pandas' Timestamp, a datetime, ISO text or nanoseconds) as nanoseconds since the epoch."""
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return 0
     if isinstance(getattr(value, "value", None), int) and hasattr(value, "tz_localize"):  # pandas.Timestamp
         return value.value
@@ -141,10 +179,13 @@ def _nanoseconds(value, where: str) -> int:
     return int64(value, where)
 
 
-def trace_spans(row, location: RowLocation) -> Iterator[Span | tuple[RowLocation, Rejection]] | None:
-    """The spans a row holds, as an OTLP request or a trace store's export; None where it holds none."""
+def trace_spans(row, location: RowLocation) -> Iterator | None:
+    """What a row holds of traces: Spans, SpanLogs (log records that name a span) and (location, rejection)s, as an
+    OTLP trace or logs request or a trace store's export of a trace; None where it holds none."""
     if is_otlp_request(row):
         return request_spans(row, location)
+    if is_otlp_logs(row):
+        return request_logs(row, location)
     if is_mlflow_trace(row):
         return mlflow_spans(row, location)
     if is_phoenix_span(row):

@@ -23,7 +23,9 @@ from builder.sources.agent_scaling import agent_scaling_row_to_episode, parse_fi
 from builder.sources.answer_sets import answer_set_row_to_episode
 from builder.sources.arena import arena_row_to_episode
 from builder.sources.agent_teams import team_row_to_episode
-from builder.sources.otlp import conversation_to_episode, conversations, read_spans
+from builder.sources.otlp import conversation_to_episode
+from builder.sources.otlp_wire import read_spans
+from builder.sources.span_store import conversations
 from builder.sources.mallm import mallm_row_to_episode
 from builder.sources.loaders import check_nesting
 from conftest import FixedCounter, make_row, quiet_config, write_jsonl

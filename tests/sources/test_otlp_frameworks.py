@@ -31,7 +31,8 @@ import pytest
 
 from builder.rejections import Rejection
 from builder.sources.agent_teams import iter_team_rows, plan_team_sources
-from builder.sources.otlp import join_kind
+from builder.sources.otlp import join_of
+from builder.sources.spans import JoinKind
 from test_otlp import AG2_SCRIPT, AGENTS_SCRIPT, run_framework
 
 MODULES = ("smolagents", "openinference.instrumentation.smolagents", "autogen_agentchat",
@@ -160,7 +161,7 @@ def test_autogen_team_run_is_one_episode_across_its_traces(framework_run):
     # traces without any LLM call that share no team id (agent creation, the runtime's acks) are counted apart
     assert rejected and {reason for reason, _ in rejected} == {"empty_conversation"}
     assert [a["agent_id"] for a in episode["agents"]] == ["writer", "reviewer"]
-    assert join_kind(episode) == "by_team_id"
+    assert join_of(episode) is JoinKind.TEAM
     assert steps(episode) == [("writer", "tool_call", None), ("writer", "tool_result", None),
                               ("reviewer", "message", None), ("writer", "message", None)]
     # its chat spans record no content with this instrumentor (content goes to log events): usage only
@@ -186,7 +187,7 @@ def test_pydantic_ai_delegation_is_one_episode(framework_run):
     (episode,), rejected = read(trace)
     assert rejected == []
     assert [a["agent_id"] for a in episode["agents"]] == ["coordinator", "specialist"]
-    assert join_kind(episode) == "by_conversation_id"
+    assert join_of(episode) is JoinKind.CONVERSATION
     # the delegate's run (with a conversation id of its own) is inside the coordinator's tool call; the tool's
     # result comes when the tool ends, after the delegate has answered
     assert steps(episode) == [("coordinator", "tool_call", "specialist"), ("specialist", "message", None),
