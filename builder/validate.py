@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from multi_llm_coord import (
@@ -37,7 +38,7 @@ from builder.output.folder import manifest_differences, read_manifest
 from builder.output.report import ReportError, family_sections, read_report
 from builder.sources.agent_scaling import TEMPLATE_BASES
 from builder.sources.mallm import BASIS_RECORDED
-from builder.sources.otlp import BASIS_PROVIDER_USAGE, BASIS_RECORDED_MESSAGES
+from builder.sources.otlp import BASIS_PROVIDER_USAGE, BASIS_RECORDED_MESSAGES, TRACE_TASK_PREFIX
 from builder.stages.token_logs import content_inputs
 
 CONTENT_BASES = ("content_only", BASIS_RECORDED)  # counted from the contents alone, so the counts can be re-derived
@@ -73,6 +74,7 @@ def validate_folder(output_dir: Path) -> list[str]:
     previews = {family.preview_config for family in FAMILIES if family.preview_config}
     small = set(mini_of_full) | previews
     held: dict[str, dict[str, dict]] = {}
+    traced: dict[str, Counter] = defaultdict(Counter)  # per source, what the trace episodes of full configs hold
     for name in sorted(present, key=lambda n: n not in small):
         files = sorted((output_dir / "data" / name).glob("*-*-of-*.parquet"))
         if not any(f.name.startswith("train-") for f in files):
@@ -105,6 +107,8 @@ def validate_folder(output_dir: Path) -> list[str]:
                                             f"its copy in {name}")
                     if name in small:
                         held.setdefault(name, {})[episode["episode_id"]] = episode
+                    elif episode["task"].startswith(TRACE_TASK_PREFIX):
+                        traced[episode["source"]].update(_trace_counts(episode))
         except Exception as error:  # noqa: BLE001 - a file that breaks while read is a finding
             problems.append(f"config {name}: unreadable Parquet ({str(error)[:200]})")
             continue
@@ -119,10 +123,44 @@ def validate_folder(output_dir: Path) -> list[str]:
         if report and report["configs"].get(name, {}).get("episodes") not in (None, count):
             problems.append(f"config {name}: {REPORT_FILE} says {report['configs'][name]['episodes']} episodes, "
                             f"files hold {count}")
+    problems.extend(_conservation_problems(report, traced))
     for family in FAMILIES:
         preview, mini = family.preview_config, family.mini_config
         if preview in held and mini in held and list(held[preview]) != list(held[mini]):
             problems.append(f"config {preview}: does not hold the episodes of {mini}")
+    return problems
+
+
+def _trace_counts(episode: dict) -> Counter:
+    """What a trace episode holds of its LLM calls: the responses they wrote and the provider's usage."""
+    replies = [r for t in episode["turns"] for r in t["responses"] if r["kind"] != "tool_result"]
+    return Counter({"episodes": 1, "responses": len(replies),
+                    "provider_input_tokens": sum(r["provider_input_tokens"] or 0 for r in replies),
+                    "provider_output_tokens": sum(r["provider_output_tokens"] or 0 for r in replies)})
+
+
+def _conservation_problems(report: dict | None, traced: dict[str, Counter]) -> list[str]:
+    """The report's trace conservation held against the written data: per source, every LLM span read is one
+    response in the files, the provider's usage summed over the responses is the sum over the LLM spans, and texts
+    fall short of those recorded only by the counted unread_content rejections."""
+    if report is None:
+        return []
+    problems = []
+    for family, section in (report.get("families") or {}).items():
+        reading = ((section or {}).get("n_agent") or {}).get("trace_conservation") or {}
+        unread = ((section or {}).get("rejections") or {}).get("by_reason", {}).get("unread_content", 0)
+        lost = sum(counts["texts_recorded"] - counts["texts_kept"] for counts in reading.values())
+        if lost != unread:
+            problems.append(f"{REPORT_FILE}: family {family}'s trace episodes lost {lost} text(s), "
+                            f"{unread} counted as unread_content")
+        for source, counts in reading.items():
+            held = traced.get(source, Counter())
+            for name, read_name in (("episodes", "episodes"), ("responses", "llm_spans"), ("responses", "responses"),
+                                    ("provider_input_tokens", "provider_input_tokens"),
+                                    ("provider_output_tokens", "provider_output_tokens")):
+                if held[name] != counts[read_name]:
+                    problems.append(f"{REPORT_FILE}: source {source!r} read {counts[read_name]} {read_name}, the "
+                                    f"files hold {held[name]} {name}")
     return problems
 
 

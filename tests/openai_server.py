@@ -102,7 +102,8 @@ class FakeJudgeServer(LoopbackServer):
 
 class ScriptedChatServer(LoopbackServer):
     """An OpenAI-compatible chat-completions model that answers from a script, for running real agent frameworks
-    in the tests: each request takes the next reply of `script` (a text, or {"tool_calls": [(name, arguments)]}),
+    in the tests: each request takes the next reply of `script` (a text, or {"tool_calls": [(name, arguments)]},
+    with "content" beside them for a reply that writes text and calls tools),
     and the server records every request it received and every response it sent (`exchanges`), so a test can
     compare a trace with what really went over the wire. Its usage is deterministic: prompt tokens are the words
     of the request's message contents, completion tokens the words of the reply (plus its tool calls)."""
@@ -135,7 +136,7 @@ class ScriptedChatServer(LoopbackServer):
             calls = [{"id": f"call_{index}_{n}", "type": "function",
                       "function": {"name": name, "arguments": json.dumps(arguments)}}
                      for n, (name, arguments) in enumerate(step["tool_calls"])]
-            message = {"role": "assistant", "content": None, "tool_calls": calls}
+            message = {"role": "assistant", "content": step.get("content"), "tool_calls": calls}
             finish = "tool_calls"
         else:
             message, finish = {"role": "assistant", "content": step}, "stop"

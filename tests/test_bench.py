@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
-OUR_TEMPORARY_PREFIXES = ("bench-build-", "bench-judge-", "multi-llm-coord-")
+OUR_TEMPORARY_PREFIXES = ("bench-build-", "bench-judge-", "bench-traces-", "multi-llm-coord-")
 
 
 def run(script: str, *args, scratch: Path) -> dict:
@@ -63,3 +63,11 @@ def test_rank_curve_benchmark_smoke(tmp_path):
     assert set(figures["rank_curve"]) == {"side", "decisive"}
     assert {"trained_rank_1", "trained_rank_64", "trained_rank_1_without_prompt",
             "majority_class"} <= set(figures["rank_curve"]["side"])
+
+
+def test_trace_reading_benchmark_smoke(tmp_path):
+    """A real framework run copied to 2,000 spans: every copy an episode, memory flat in the number of traces."""
+    figures = run("bench_traces.py", "--smoke", scratch=tmp_path)
+    assert figures["full"]["spans"] >= 2_000 and figures["full"]["episodes"] > figures["tenth"]["episodes"] > 0
+    assert figures["full"]["spans_per_s"] > 0
+    assert figures["peak_full_over_tenth"] < 2  # ten times the traces, nowhere near ten times the memory

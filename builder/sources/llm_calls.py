@@ -325,7 +325,7 @@ def tool_result(span: Span, max_text_chars: int) -> str | None:
     tool message in its events (Strands: a `gen_ai.choice` event, or `operation.details` output); None if nothing."""
     for name in ("output.value", "gen_ai.tool.call.result"):
         if name in span.attributes:
-            return _text_of(span.attributes[name], max_text_chars, f"{span.name} output")
+            return _text_of(_langchain_message_content(span.attributes[name]), max_text_chars, f"{span.name} output")
     for event in span.events:
         payload = _payload(event)
         if event.name == CHOICE_EVENT and "message" in payload:
@@ -334,6 +334,16 @@ def tool_result(span: Span, max_text_chars: int) -> str | None:
             messages = _genai_messages(payload["gen_ai.output.messages"], "gen_ai.output.messages", max_text_chars)
             return "\n".join(m["content"] for m in messages)
     return None
+
+
+def _langchain_message_content(value):
+    """A LangChain ToolMessage as the OpenInference LangChain instrumentor records a tool's output (its JSON dump,
+    {"type": "tool", "data": {"content": ...}}) is the message's content; any other value is itself."""
+    decoded = _json_or_none(value) if isinstance(value, str) else None
+    if isinstance(decoded, dict) and decoded.get("type") == "tool" and isinstance(decoded.get("data"), dict) \
+            and "content" in decoded["data"]:
+        return decoded["data"]["content"]
+    return value
 
 
 def handoff_target(span: Span, max_text_chars: int) -> str | None:
@@ -350,7 +360,9 @@ def handoff_tool_target(call: str, agents: set[str]) -> str | None:
     name = call.split("(", 1)[0]
     if name.startswith(HANDOFF_TOOL):
         wanted = name[len(HANDOFF_TOOL):]
-        return next((a for a in sorted(agents) if _tool_name(a) == wanted), None)
+        # AG2 numbers its handoff tools (transfer_to_critic_1)
+        return next((a for a in sorted(agents) if wanted == _tool_name(a) or (
+            wanted.startswith(_tool_name(a) + "_") and wanted[len(_tool_name(a)) + 1:].isdigit())), None)
     return None
 
 

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from builder.episode import agent, check_text, empty_metadata, episode, optional_text, response, turn
 from builder.rejections import Rejection, RowLocation
 from builder.sources.llm_calls import (
+    CallRecord,
     agent_name,
     handoff_target,
     handoff_tool_target,
@@ -101,8 +102,9 @@ def read_conversation(conversation: Conversation, source: str, max_text_chars: i
     reading = TraceReading(conversation.join.value, llm_spans=len(calls))
     losses = []
     steps = []
-    for call in calls:
-        record = read_call(call, max_text_chars)
+    records = [read_call(call, max_text_chars) for call in calls]
+    _text_from_later_history(records)
+    for call, record in zip(calls, records):
         content = record.content
         steps.append(Step(call.start, "tool_call" if record.only_tools else "message", _agent_of(call, by_id, max_text_chars),
                           content, call, sent=record.sent, usage=record.usage, model=record.model,
@@ -124,6 +126,29 @@ def read_conversation(conversation: Conversation, source: str, max_text_chars: i
     if len(agent_ids) < 2:
         raise Rejection("too_few_agents", f"{len(agent_ids)} agent(s) in the conversation")
     return _episode(conversation, steps, agent_ids, source, max_text_chars) | {TRACE_READING: reading.to_dict()}, losses
+
+
+def _text_from_later_history(records: list[CallRecord]) -> None:
+    """The text of a reply whose span records only its tool calls, taken from the history a later call of the
+    conversation was sent: where that call's messages (after the system's) begin with this call's own and go on,
+    the next one is this reply, as the framework kept it (AG2 0.14 writes a reply's tool calls to
+    gen_ai.output.messages and drops its text, which the next agent is still sent)."""
+    for index, record in enumerate(records):
+        if record.text or not record.calls or record.sent is None:
+            continue
+        mine = _history(record.sent)
+        for later in records[index + 1:]:
+            theirs = _history(later.sent or [])
+            if len(theirs) > len(mine) and theirs[:len(mine)] == mine:
+                reply = theirs[len(mine)]
+                if reply["role"] == "assistant" and reply["content"] and set(reply["calls"]) <= set(record.calls):
+                    record.text = reply["content"]
+                    record.outputs.append(reply["content"])
+                break
+
+
+def _history(sent: list[dict]) -> list[dict]:
+    return [m for m in sent if m["role"] != "system"]
 
 
 def _tool_steps(spans: list[Span], by_id: dict[str, Span], steps: list[Step], max_text_chars: int) -> list[Step]:

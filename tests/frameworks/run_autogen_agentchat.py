@@ -1,10 +1,12 @@
 """autogen-agentchat 0.7: a round-robin team of two AssistantAgents (the writer calls a tool) against the local
 scripted server at argv[1], its spans captured by the OpenTelemetry SDK from the framework's own GenAI spans
 (the runtime's, the agents') and opentelemetry-instrumentation-openai-v2's `chat` spans, written as OTLP JSON
-lines to argv[2]. Content capture is on as 2.3b0 reads it ("true"), but that release sends message content to
-log events, not to the spans (its "span_only" mode needs an opentelemetry-util-genai newer than any release):
-the `chat` spans carry usage alone. The runtime starts a new trace for each message it delivers: the team's run
-is many traces, tied only by the team id in the agents' attributes."""
+lines to argv[2]. Content capture is on as 2.3b0 reads it ("true"): that release sends message content to log
+events (gen_ai.system/user/assistant/tool.message, gen_ai.choice, each tied to its `chat` span), not to the
+spans (its "span_only" mode needs an opentelemetry-util-genai newer than any release): the log records are
+written as OTLP JSON lines beside the traces, to argv[2] with `.logs` before its suffix, unless argv[3] is
+"no-logs". The runtime starts a new trace for each message it delivers: the team's run is many traces, tied only
+by the team id in the agents' attributes."""
 
 import asyncio
 import os
@@ -17,12 +19,13 @@ from opentelemetry import trace  # noqa: E402
 from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from otlp_file import capturing_provider, write_otlp_jsonl  # noqa: E402
+from otlp_file import capturing_logs, capturing_provider, write_otlp_jsonl, write_otlp_logs_jsonl  # noqa: E402
 
 base_url, out = sys.argv[1], Path(sys.argv[2])
 provider, exporter = capturing_provider("autogen-agentchat-team")
+logs, log_exporter = capturing_logs("autogen-agentchat-team")
 trace.set_tracer_provider(provider)
-OpenAIInstrumentor().instrument(tracer_provider=provider)
+OpenAIInstrumentor().instrument(tracer_provider=provider, logger_provider=logs)
 
 from autogen_agentchat.agents import AssistantAgent  # noqa: E402
 from autogen_agentchat.conditions import MaxMessageTermination  # noqa: E402
@@ -47,3 +50,5 @@ async def main() -> None:
 
 asyncio.run(main())
 write_otlp_jsonl(exporter.get_finished_spans(), out)
+if sys.argv[3:] != ["no-logs"]:
+    write_otlp_logs_jsonl(log_exporter.get_finished_logs(), out.with_name(out.name.replace(".otlp.", ".logs.otlp.")))

@@ -148,6 +148,19 @@ def test_traces_build_and_validate_as_agent_team_configs(ag2, openai_agents, tmp
         "by_conversation_id": 1, "by_team_id": 0, "one_trace_alone": 1}
     card = (tmp_path / "out" / "README.md").read_text()
     assert "Episodes read from traces: 1 gathered by their conversation or session id, 0 by the framework's" in card
+    # what was read of the traces is what the files hold: every LLM span a response, every text kept
+    conservation = report["families"]["agents"]["n_agent"]["trace_conservation"]
+    assert {source: (c["episodes"], c["llm_spans"], c["responses"], c["texts_recorded"] == c["texts_kept"])
+            for source, c in conservation.items()} == {ag2[1].name: (1, 3, 3, True),
+                                                      openai_agents[1].name: (1, 3, 3, True)}
+    assert "| `" + ag2[1].name + "` | 1 | 3 | 3 |" in card
+    # validate holds the report against the files: a report claiming a response the files lack is found
+    stats = tmp_path / "out" / "stats.json"
+    claimed = json.loads(stats.read_text())
+    claimed["families"]["agents"]["n_agent"]["trace_conservation"][ag2[1].name]["llm_spans"] = 4
+    stats.write_text(json.dumps(claimed))
+    assert any(f"source {ag2[1].name!r} read 4 llm_spans, the files hold 3 responses" in problem
+               for problem in validate_folder(tmp_path / "out"))
     usage = report["families"]["agents"]["n_agent"]["provider_usage"]
     assert usage["calls_with_usage"] == 6 and usage["provider_input_tokens"] > 0
     assert usage["tiktoken_input_tokens"] > 0 and usage["input_ratio"] is not None

@@ -8,7 +8,11 @@ asserted against what the server received and returned:
 - Pydantic AI (native GenAI spans): an agent that delegates to another through a tool, each run with a
   conversation id of its own;
 - LangGraph (OpenInference LangChain instrumentor): two graph nodes, whose spans name no agent but keep the node
-  in their `metadata`.
+  in their `metadata`; and the multi-agent supervisor of its tutorials, whose agents are `create_react_agent`
+  subgraphs that run every call in their own inner nodes (`agent`, `tools`) and hand off with `Command`;
+- AG2's group orchestration with handoffs, where one reply holds the agent's text and its handoff tool call (AG2's
+  spans record only the call; the text is in the history the next agent is sent);
+- autogen-agentchat's message content, which its OpenAI instrumentor writes to log records, not to spans.
 Each run's spans are also sent to a real MLflow tracking server and a real Arize Phoenix server started here
 (their OTLP endpoints) and exported the way their documentation shows (MLflow: search_traces, Trace.to_json;
 Phoenix: the spans dataframe saved as Parquet): each export gives the episodes of the OTLP file."""
@@ -49,6 +53,15 @@ SMOLAGENTS_SCRIPT = ['Thought: ask the researcher.\n<code>\nanswer = researcher(
                      'Thought: done.\n<code>\nfinal_answer("4")\n</code>']
 AUTOGEN_SCRIPT = [{"tool_calls": [("add", {"a": 2, "b": 2})]}, "Checked: 4 is right.", "Agreed, 4."]
 LANGGRAPH_SCRIPT = ["2+2 is 4.", "The answer is 4."]
+LANGGRAPH_SUPERVISOR_SCRIPT = [{"tool_calls": [("transfer_to_math_expert", {})]},
+                               {"tool_calls": [("add", {"a": 2, "b": 2})]}, "2+2 is 4.",
+                               {"tool_calls": [("transfer_to_writer", {})]}, "The answer is 4.",
+                               "Done: the answer is 4."]
+AG2_HANDOFFS_SCRIPT = [{"content": "Louvre in the morning, lunch, Seine cruise: 95 euros.",
+                        "tool_calls": [("transfer_to_critic_1", {})]},
+                       {"content": "I disagree: the cruise puts it over the budget.",
+                        "tool_calls": [("transfer_to_planner_1", {})]},
+                       "Revised: Louvre and a walk, 60 euros."]
 PYDANTIC_SCRIPT = [{"tool_calls": [("ask_specialist", {"question": "2+2?"})]}, "4", "The specialist says 4."]
 
 
@@ -56,7 +69,9 @@ PYDANTIC_SCRIPT = [{"tool_calls": [("ask_specialist", {"question": "2+2?"})]}, "
 RUNS = {"ag2": ("run_ag2.py", AG2_SCRIPT), "openai_agents": ("run_openai_agents.py", AGENTS_SCRIPT),
         "smolagents": ("run_smolagents.py", SMOLAGENTS_SCRIPT),
         "autogen_team": ("run_autogen_agentchat.py", AUTOGEN_SCRIPT),
-        "pydantic_ai": ("run_pydantic_ai.py", PYDANTIC_SCRIPT), "langgraph": ("run_langgraph.py", LANGGRAPH_SCRIPT)}
+        "pydantic_ai": ("run_pydantic_ai.py", PYDANTIC_SCRIPT), "langgraph": ("run_langgraph.py", LANGGRAPH_SCRIPT),
+        "langgraph_supervisor": ("run_langgraph_supervisor.py", LANGGRAPH_SUPERVISOR_SCRIPT),
+        "ag2_handoffs": ("run_ag2_handoffs.py", AG2_HANDOFFS_SCRIPT)}
 
 
 def read(*paths: Path) -> tuple[list[dict], list[tuple[str, str]]]:
@@ -113,9 +128,23 @@ def assert_matches_the_wire(episode: dict, exchanges: list, content: str | None 
             assert "\n".join(text for text, _ in recorded_view(answer["sent"])) == \
                 "\n".join(text for text, _ in wire_view(request))
         if content:
-            message = reply["choices"][0]["message"]
-            assert answer["content"] == (message["content"] or "\n".join(
-                f"{c['function']['name']}({c['function']['arguments']})" for c in message["tool_calls"]))
+            assert answer["content"] == reply_text(reply)
+
+
+def reply_text(reply: dict) -> str:
+    """What the server answered, as a response keeps it: the text, then each tool call as name(arguments)."""
+    message = reply["choices"][0]["message"]
+    return "\n".join([message["content"]] * bool(message["content"]) + [
+        f"{c['function']['name']}({c['function']['arguments']})" for c in message.get("tool_calls") or []])
+
+
+def conserved(episode: dict, exchanges: list) -> None:
+    """Every call the server answered is one response, and the trace's reading lost nothing."""
+    reading = episode["trace_reading"]
+    assert reading["llm_spans"] == reading["responses"] == len(calls(episode)) == len(exchanges)
+    assert reading["texts_kept"] == reading["texts_recorded"] > 0
+    assert reading["provider_input_tokens"] == sum(reply["usage"]["prompt_tokens"] for _, reply in exchanges)
+    assert reading["provider_output_tokens"] == sum(reply["usage"]["completion_tokens"] for _, reply in exchanges)
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +198,33 @@ def test_autogen_team_run_is_one_episode_across_its_traces(framework_run):
     assert_matches_the_wire(episode, exchanges, content=None)
 
 
+def test_autogen_content_comes_from_the_log_records_beside_the_traces(framework_run):
+    exchanges, trace = framework_run("autogen_team")
+    logs = trace.with_name(trace.name.replace(".otlp.", ".logs.otlp."))
+    assert "resourceLogs" in logs.read_text()
+    (episode,), rejected = read(trace, logs)
+    assert {reason for reason, _ in rejected} == {"empty_conversation"}  # the runtime's traces without a call
+    assert steps(episode) == [("writer", "tool_call", None), ("writer", "tool_result", None),
+                              ("reviewer", "message", None), ("writer", "message", None)]
+    # the log events (gen_ai.system/user/assistant/tool.message, gen_ai.choice) give what each call sent and wrote
+    assert episode["input_tokens_basis"] == "recorded_messages"
+    assert_matches_the_wire(episode, exchanges)
+    conserved(episode, exchanges)
+
+
+def test_a_log_record_of_a_span_never_read_is_a_counted_loss(framework_run, tmp_path):
+    exchanges, trace = framework_run("autogen_team")
+    logs = trace.with_name(trace.name.replace(".otlp.", ".logs.otlp."))
+    rows = [json.loads(line) for line in logs.read_text().splitlines()]
+    record = rows[0]["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
+    record["spanId"] = "00000000000000ff"  # a span no file holds
+    moved = write_lines(tmp_path / "logs.jsonl", rows)
+    (episode,), rejected = read(trace, moved)
+    assert [r for r in rejected if r[0] != "empty_conversation"] == [("unplaced_content", "logs.jsonl")]
+    # the call lost its system message's text alone: what was sent is still recorded, less that message
+    assert len(calls(episode)[0]["sent"]) == len(exchanges[0][0]["messages"]) - 1
+
+
 def test_a_team_run_split_over_files_is_still_one_episode(framework_run, tmp_path):
     _, trace = framework_run("autogen_team")
     lines = trace.read_text().splitlines(keepends=True)
@@ -204,6 +260,79 @@ def test_langgraph_nodes_are_the_agents(framework_run):
     assert steps(episode) == [("researcher", "message", None), ("writer", "message", None)]
     assert_matches_the_wire(episode, exchanges)
     assert episode["turns"][0]["prompt"] == "What is 2+2?"
+
+
+def test_langgraph_supervisor_calls_belong_to_the_subgraph_agents(framework_run):
+    exchanges, trace = framework_run("langgraph_supervisor")
+    (episode,), rejected = read(trace)
+    assert rejected == []
+    # every call runs in a subgraph's inner node `agent`; the agent is the outermost named subgraph
+    assert [a["agent_id"] for a in episode["agents"]] == ["supervisor", "math_expert", "writer"]
+    assert steps(episode) == [("supervisor", "tool_call", "math_expert"), ("supervisor", "tool_result", None),
+                              ("math_expert", "tool_call", None), ("math_expert", "tool_result", None),
+                              ("math_expert", "message", None), ("supervisor", "tool_call", "writer"),
+                              ("supervisor", "tool_result", None), ("writer", "message", None),
+                              ("supervisor", "message", None)]
+    assert [t["responses"][0]["content"] for t in episode["turns"]][3] == "4"  # the tool's result, not its message
+    # the instrumentor records a call of no arguments with none (the wire's "{}"): the texts, exactly
+    assert [c["content"] for c in calls(episode)] == [
+        "transfer_to_math_expert()", 'add({"a": 2, "b": 2})', "2+2 is 4.", "transfer_to_writer()",
+        "The answer is 4.", "Done: the answer is 4."]
+    for answer, (request, _) in zip(calls(episode), exchanges):
+        assert recorded_view(answer["sent"]) == wire_view(request)
+    assert_matches_the_wire(episode, exchanges, content=None)
+    conserved(episode, exchanges)
+
+
+def test_ag2_reply_keeps_its_text_and_its_handoff(framework_run):
+    exchanges, trace = framework_run("ag2_handoffs")
+    (episode,), rejected = read(trace)
+    assert rejected == []
+    said = [(r["agent_id"], r["kind"], r["addressee"], r["content"]) for r in calls(episode)]
+    # AG2 records a reply's tool calls alone; its text comes from the history the next agent was sent
+    assert said == [("planner", "message", "critic", reply_text(exchanges[0][1])),
+                    ("critic", "message", "planner", reply_text(exchanges[1][1])),
+                    ("planner", "message", None, "Revised: Louvre and a walk, 60 euros.")]
+    assert "I disagree: the cruise puts it over the budget.\ntransfer_to_planner_1({})" == said[1][3]
+    assert_matches_the_wire(episode, exchanges, content=None)
+    conserved(episode, exchanges)
+
+
+def test_every_run_is_conserved(framework_run):
+    """Each framework run's reading: one response per LLM span, every text kept, usage summed over calls only."""
+    for name in RUNS:
+        exchanges, trace = framework_run(name)
+        (episode,), _ = read(trace)
+        reading = episode["trace_reading"]
+        assert reading["llm_spans"] == reading["responses"] == len(exchanges), name
+        assert reading["texts_kept"] == reading["texts_recorded"], name
+        assert reading["provider_output_tokens"] == sum(r["usage"]["completion_tokens"] for _, r in exchanges), name
+
+
+def test_a_text_the_episode_cannot_hold_is_a_counted_loss(framework_run, tmp_path):
+    """A span whose two vocabularies disagree: the OpenInference reply is read, and the GenAI text that no response
+    holds is counted as unread_content with its span, the episode kept."""
+    _, trace = framework_run("langgraph")
+    rows = requests_of(trace)
+    for row in rows:
+        for resource in row["resourceSpans"]:
+            for scope in resource["scopeSpans"]:
+                for span in scope["spans"]:
+                    if any(a["key"] == "openinference.span.kind" and a["value"]["stringValue"] == "LLM"
+                           for a in span["attributes"]):
+                        span["attributes"].append({"key": "gen_ai.prompt.0.content", "value": {"stringValue": "hi"}})
+                        span["attributes"].append({"key": "gen_ai.completion.0.content",
+                                                   "value": {"stringValue": "a text nobody placed"}})
+                        target = span["spanId"]
+                        break
+                else:
+                    continue
+                break
+    (episode,), rejected = read(write_lines(tmp_path / "t.jsonl", rows))
+    assert rejected == [("unread_content", "t.jsonl")]
+    assert episode["trace_reading"]["texts_recorded"] == episode["trace_reading"]["texts_kept"] + 1
+    assert all("nobody placed" not in t["responses"][0]["content"] for t in episode["turns"])
+    assert target
 
 
 # --- trace files as collectors and exporters really write them, from the Pydantic AI run's real file ----------
@@ -392,14 +521,15 @@ def through_phoenix(url: str, trace: Path, folder: Path) -> list[Path]:
         time.sleep(0.5)
     assert frame is not None and len(frame) == sent
     # JSON lines always; Parquet where pyarrow takes the frame (it refuses a column mixing types, such as the
-    # Agents SDK's output.value, a number on one span and text on another)
+    # Agents SDK's output.value or LangGraph's metadata, a number on one span and text on another, and a struct
+    # column with no field, such as AG2's empty tool parameters)
     exports = [folder / f"{project}.jsonl"]
     frame.to_json(exports[0], orient="records", lines=True, date_format="iso", date_unit="ns")
     try:
         frame.to_parquet(folder / f"{project}.parquet")
         exports.append(folder / f"{project}.parquet")
-    except pyarrow.ArrowTypeError:
-        assert trace.stem.startswith("run_openai_agents")
+    except (pyarrow.ArrowTypeError, pyarrow.ArrowNotImplementedError):
+        assert trace.stem.startswith(("run_openai_agents", "run_langgraph_supervisor", "run_ag2_handoffs"))
     return exports
 
 
