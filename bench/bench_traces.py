@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             episodes, seconds, peak = read(path)
             figures[label] = {"spans": written, "episodes": episodes, "seconds": round(seconds, 2),
                               "spans_per_s": round(written / seconds), "peak_traced_mib": round(peak / 2**20, 2)}
-        figures["peak_full_over_tenth"] = round(figures["full"]["peak_traced_mib"] / figures["tenth"]["peak_traced_mib"], 2)
+        figures["peak_full_over_tenth"] = round(figures["full"]["peak_traced_mib"]
+                                                / figures["tenth"]["peak_traced_mib"], 2)
     print(json.dumps(figures, indent=1))
     return 0
 

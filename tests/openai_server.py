@@ -157,6 +157,26 @@ class ScriptedChatServer(LoopbackServer):
                 response = server.reply(request)
                 with server.lock:
                     server.exchanges.append((request, response))
+                if request.get("stream"):  # server-sent events, as OpenAI streams: the same reply in chunks
+                    return self.send_json(200, stream_events(response, request), {"Content-Type": "text/event-stream"})
                 self.send_json(200, response)
 
         return Handler
+
+
+def stream_events(response: dict, request: dict) -> bytes:
+    """A chat completion as OpenAI streams it (`stream=True`): a chunk with the role and the text, one per tool
+    call, one with the finish reason, then (with `stream_options.include_usage`) one with the usage, and [DONE]."""
+    choice = response["choices"][0]
+    message = choice["message"]
+    base = {"id": response["id"], "object": "chat.completion.chunk", "created": 0, "model": response["model"]}
+
+    def chunk(delta: dict, finish=None) -> dict:
+        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    chunks = [chunk({"role": "assistant", "content": message["content"]})]
+    chunks += [chunk({"tool_calls": [{"index": n, **call}]}) for n, call in enumerate(message.get("tool_calls") or [])]
+    chunks.append(chunk({}, choice["finish_reason"]))
+    if (request.get("stream_options") or {}).get("include_usage"):
+        chunks.append({**base, "choices": [], "usage": response["usage"]})
+    return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode() + b"data: [DONE]\n\n"

@@ -44,6 +44,7 @@ USAGE_NAMES = (("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.
 MODEL_NAMES = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
 HANDOFF_PREFIX = "handoff to "  # the OpenAI Agents SDK's handoff span: "handoff to <agent>"
 HANDOFF_TOOL = "transfer_to_"  # a handoff tool (LangGraph's supervisor and swarm, AG2, the Agents SDK): transfer_to_<agent>
+HANDOFF_ARGUMENT_TOOL = "handoff_to_agent"  # Strands' swarm: the target is the call's agent_name argument
 
 
 @dataclass
@@ -149,7 +150,9 @@ def _genai_messages(value, name: str, max_text_chars: int) -> list[dict]:
             elif part.get("type") == "tool_call":
                 calls.append(render_call(part.get("name"), part.get("arguments"), max_text_chars))
             elif part.get("type") == "tool_call_response":  # `response`; Pydantic AI writes `result`
-                texts.append(_text_of(part.get("response", part.get("result", "")), max_text_chars, "tool response"))
+                result = part.get("response", part.get("result", ""))  # Strands: its content blocks
+                texts.append(_message_content(result, max_text_chars)[0] if _is_blocks(result)
+                             else _text_of(result, max_text_chars, "tool response"))
         found.append({"role": check_text(message["role"], 100, "role"), "content": "\n".join(texts), "calls": calls})
     return found
 
@@ -273,7 +276,8 @@ def _flattened_messages(attributes: dict, prefix: str, shape: Flattened, max_tex
     return [{"role": message["role"],
              "content": message["content"] or check_text("\n".join(t for _, t in sorted(message["parts"].items())),
                                                          max_text_chars, prefix),
-             "calls": [render_call(c.get("name"), c.get("arguments"), max_text_chars) for _, c in sorted(message["calls"].items())]}
+             "calls": [render_call(c.get("name"), c.get("arguments"), max_text_chars)
+                       for _, c in sorted(message["calls"].items())]}
             for _, message in sorted(messages.items())]
 
 
@@ -324,8 +328,10 @@ def tool_result(span: Span, max_text_chars: int) -> str | None:
     """What a tool span records it returned: OpenInference's output.value, GenAI's gen_ai.tool.call.result, or a
     tool message in its events (Strands: a `gen_ai.choice` event, or `operation.details` output); None if nothing."""
     for name in ("output.value", "gen_ai.tool.call.result"):
-        if name in span.attributes:
-            return _text_of(_langchain_message_content(span.attributes[name]), max_text_chars, f"{span.name} output")
+        if name in span.attributes:  # text, JSON text of content blocks (Strands), a LangChain ToolMessage
+            value = _langchain_message_content(span.attributes[name])
+            return (_message_content(value, max_text_chars)[0] if isinstance(value, str) or _is_blocks(value)
+                    else _text_of(value, max_text_chars, f"{span.name} output"))
     for event in span.events:
         payload = _payload(event)
         if event.name == CHOICE_EVENT and "message" in payload:
@@ -356,8 +362,14 @@ def handoff_target(span: Span, max_text_chars: int) -> str | None:
 
 
 def handoff_tool_target(call: str, agents: set[str]) -> str | None:
-    """The agent a `transfer_to_<agent>(...)` tool call hands to, where that agent is one of the conversation's."""
-    name = call.split("(", 1)[0]
+    """The agent a handoff tool call hands to, where that agent is one of the conversation's: `transfer_to_<agent>`
+    (LangGraph's supervisor and swarm, AG2, the Agents SDK) or Strands' swarm tool `handoff_to_agent` (its
+    `agent_name` argument)."""
+    name, _, arguments = call.partition("(")
+    if name == HANDOFF_ARGUMENT_TOOL:
+        decoded = _json_or_none(arguments[:-1])
+        target = decoded.get("agent_name") if isinstance(decoded, dict) else None
+        return target if target in agents else None
     if name.startswith(HANDOFF_TOOL):
         wanted = name[len(HANDOFF_TOOL):]
         # AG2 numbers its handoff tools (transfer_to_critic_1)

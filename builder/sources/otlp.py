@@ -106,9 +106,9 @@ def read_conversation(conversation: Conversation, source: str, max_text_chars: i
     _text_from_later_history(records)
     for call, record in zip(calls, records):
         content = record.content
-        steps.append(Step(call.start, "tool_call" if record.only_tools else "message", _agent_of(call, by_id, max_text_chars),
-                          content, call, sent=record.sent, usage=record.usage, model=record.model,
-                          calls=tuple(record.calls)))
+        steps.append(Step(call.start, "tool_call" if record.only_tools else "message",
+                          _agent_of(call, by_id, max_text_chars), content, call, sent=record.sent, usage=record.usage,
+                          model=record.model, calls=tuple(record.calls)))
         reading.texts_recorded += len(record.outputs)
         missing = [text for text in record.outputs if text not in content]
         reading.texts_kept += len(record.outputs) - len(missing)
@@ -235,6 +235,3 @@ def _delegations(spans: list[Span], by_id: dict[str, Span], max_text_chars: int)
 def _first_user_message(sent: list[dict]) -> str | None:
     return next((m["content"] for m in sent if m["role"] == "user" and m["content"]), None)
 
-
-__all__ = ["BASIS_PROVIDER_USAGE", "BASIS_RECORDED_MESSAGES", "JoinKind", "TraceReading", "conversation_to_episode",
-           "join_of", "read_conversation"]

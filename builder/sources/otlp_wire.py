@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from builder.rejections import Rejection, RowLocation
-from builder.sources.spans import Span, SpanEvent, SpanFormat, as_list, hex_id, int64, span_from
+from builder.sources.spans import Span, SpanEvent, SpanFormat, as_list, event_reader, hex_id, int64, span_from
 
 SCOPE_LAYOUTS = ("scopeSpans", "instrumentationLibrarySpans")  # OTLP >= 0.19, and the layout before it
 
@@ -74,19 +74,9 @@ def any_value(value, where: str):
     return None
 
 
-def _span_events(values, where: str) -> list[SpanEvent]:
-    events = []
-    for i, raw in enumerate(as_list(values, f"{where}.events")):
-        if not isinstance(raw, dict) or not isinstance(raw.get("name", ""), str):
-            raise Rejection("invalid_type", f"{where}.events[{i}] is not an event object")
-        events.append(SpanEvent(raw.get("name", ""), int64(raw.get("timeUnixNano"), f"{where}.events[{i}].timeUnixNano"),
-                                attributes_of(raw.get("attributes"), f"{where}.events[{i}]")))
-    return events
-
-
 OTLP_JSON = SpanFormat(trace_id="traceId", span_id="spanId", parent_id="parentSpanId", name="name",
                        start="startTimeUnixNano", end="endTimeUnixNano", attributes=attributes_of,
-                       events=_span_events, time=int64)
+                       events=event_reader("timeUnixNano", attributes_of, int64), time=int64)
 
 
 def request_spans(row, location: RowLocation) -> Iterator[Span | tuple[RowLocation, Rejection]]:

@@ -120,6 +120,23 @@ def span_from(raw, span_format: SpanFormat, where: str, resource: dict, location
                 events=span_format.events(raw.get(span_format.event_key), where))
 
 
+def event_reader(time_key: str, attributes: Callable[[object, str], dict], time: Callable[[object, str], int]
+                 ) -> Callable[[object, str], list[SpanEvent]]:
+    """A format's event list [{name, <time_key>, attributes}] as SpanEvents, each event's attributes read by
+    `attributes` and its time by `time`."""
+
+    def read(values, where: str) -> list[SpanEvent]:
+        events = []
+        for i, raw in enumerate(as_list(values, f"{where}.events")):
+            if not isinstance(raw, dict) or not isinstance(raw.get("name", ""), str):
+                raise Rejection("invalid_type", f"{where}.events[{i}] is not an event object")
+            events.append(SpanEvent(raw.get("name", ""), time(raw.get(time_key), f"{where}.events[{i}].{time_key}"),
+                                    attributes(raw.get("attributes"), f"{where}.events[{i}]")))
+        return events
+
+    return read
+
+
 def hex_id(value, size: int, where: str) -> str:
     """A trace (16 bytes) or span (8 bytes) id as lowercase hex: OTLP/JSON's hex, or the protobuf mapping's base64."""
     if not isinstance(value, str) or not value:

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from builder.rejections import Rejection, RowLocation
 from builder.sources.loaders import embedded_json
 from builder.sources.otlp_wire import is_otlp_logs, is_otlp_request, request_logs, request_spans
-from builder.sources.spans import Span, SpanEvent, SpanFormat, as_list, int64, span_from
+from builder.sources.spans import Span, SpanFormat, event_reader, int64, span_from
 
 
 def is_mlflow_trace(row) -> bool:
@@ -61,21 +61,6 @@ def _mlflow_value(value, where: str):
     return value if isinstance(decoded, dict) else decoded
 
 
-def _events(time_key: str, attributes):
-    """A format's event list [{name, <time_key>, attributes}] as SpanEvents, attributes read by `attributes`."""
-
-    def read(values, where: str) -> list[SpanEvent]:
-        events = []
-        for i, raw in enumerate(as_list(values, f"{where}.events")):
-            if not isinstance(raw, dict) or not isinstance(raw.get("name", ""), str):
-                raise Rejection("invalid_type", f"{where}.events[{i}] is not an event object")
-            events.append(SpanEvent(raw.get("name", ""), _nanoseconds(raw.get(time_key), f"{where}.events[{i}]"),
-                                    attributes(raw.get("attributes"), f"{where}.events[{i}]")))
-        return events
-
-    return read
-
-
 def _event_attributes(values, where: str) -> dict:
     """An event's attributes as MLflow exports them: values as they were set (not JSON text)."""
     if values is None:
@@ -87,7 +72,7 @@ def _event_attributes(values, where: str) -> dict:
 
 MLFLOW = SpanFormat(trace_id="trace_id", span_id="span_id", parent_id="parent_span_id", name="name",
                     start="start_time_unix_nano", end="end_time_unix_nano", attributes=_mlflow_attributes,
-                    events=_events("time_unix_nano", _event_attributes), time=lambda value, where: int64(value, where))
+                    events=event_reader("time_unix_nano", _event_attributes, int64), time=int64)
 
 
 def mlflow_spans(row, location: RowLocation) -> Iterator[Span | tuple[RowLocation, Rejection]]:
@@ -127,7 +112,9 @@ def _phoenix_event_attributes(values, where: str) -> dict:
 # hands span_from the row).
 PHOENIX = SpanFormat(trace_id="context.trace_id", span_id="context.span_id", parent_id="parent_id", name="name",
                      start="start_time", end="end_time", attributes=_phoenix_attributes,
-                     events=_events("timestamp", _phoenix_event_attributes), time=lambda value, where: _nanoseconds(value, where),
+                     events=event_reader("timestamp", _phoenix_event_attributes,
+                                         lambda value, where: _nanoseconds(value, where)),  # defined below
+                     time=lambda value, where: _nanoseconds(value, where),
                      attributes_key=None)
 
 

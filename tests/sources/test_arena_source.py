@@ -94,12 +94,13 @@ def test_each_bad_row_is_rejected_with_its_reason(reason):
 def test_every_reason_is_exercised_somewhere():
     # malformed_json and duplicate_id are found by the loader and the pipeline (tests below and in test_pipeline);
     # the N-agent reasons by the debate normalisers (test_debates).
-    # the reasons added for issue 9's classes by test_bad_rows; duplicate_span by test_otlp_frameworks.
+    # the reasons added for issue 9's classes by test_bad_rows; duplicate_span, unread_content and unplaced_content
+    # by test_otlp_frameworks.
     from test_bad_rows import NEW_REASONS
     from test_debates import BAD_DEBATE_REASONS
 
     assert set(REJECT_REASONS) == set(BAD_ROWS) | {"malformed_json", "duplicate_id"} | BAD_DEBATE_REASONS | NEW_REASONS \
-        | {"duplicate_span"}
+        | {"duplicate_span", "unread_content", "unplaced_content"}
 
 
 def test_trailing_user_message_without_answer_is_broken_order():

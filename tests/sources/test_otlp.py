@@ -31,10 +31,12 @@ AGENTS_SCRIPT = [{"tool_calls": [("transfer_to_math_agent", {})]}, {"tool_calls"
                  "The sum is 4."]
 
 
-def run_framework(script_name: str, replies: list, tmp_path: Path) -> tuple[list, Path]:
+def run_framework(script_name: str, replies: list, tmp_path: Path, python: str = sys.executable,
+                  args: tuple = ()) -> tuple[list, Path]:
+    """(what the server received and answered, the trace file) of a framework runner's run, in `python`."""
     trace = tmp_path / f"{script_name}.otlp.jsonl"
     with ScriptedChatServer(replies) as server:
-        result = subprocess.run([sys.executable, str(FRAMEWORKS / script_name), server.base_url, str(trace)],
+        result = subprocess.run([python, str(FRAMEWORKS / script_name), server.base_url, str(trace), *args],
                                 capture_output=True, text=True, timeout=240)
         assert result.returncode == 0, result.stderr[-3000:]
         return server.exchanges, trace

@@ -20,6 +20,7 @@ Phoenix: the spans dataframe saved as Parquet): each export gives the episodes o
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import signal
@@ -29,6 +30,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow
 import pytest
@@ -62,16 +64,31 @@ AG2_HANDOFFS_SCRIPT = [{"content": "Louvre in the morning, lunch, Seine cruise: 
                        {"content": "I disagree: the cruise puts it over the budget.",
                         "tool_calls": [("transfer_to_planner_1", {})]},
                        "Revised: Louvre and a walk, 60 euros."]
+# Strands: a swarm (the researcher writes and hands off, then ends its turn; the writer answers), then agents as
+# tools (the orchestrator calls math_assistant, an agent of its own)
+STRANDS_SCRIPT = [{"content": "2+2 is 4; over to the writer.",
+                   "tool_calls": [("handoff_to_agent", {"agent_name": "writer", "message": "Write it up."})]},
+                  "Handed off.", "The answer is 4.", {"tool_calls": [("math_assistant", {"question": "3+3?"})]}, "6",
+                  "3+3 is 6."]
 PYDANTIC_SCRIPT = [{"tool_calls": [("ask_specialist", {"question": "2+2?"})]}, "4", "The specialist says 4."]
 
 
-# every framework run, the two of test_otlp.py included, goes through both trace stores: (runner, script)
-RUNS = {"ag2": ("run_ag2.py", AG2_SCRIPT), "openai_agents": ("run_openai_agents.py", AGENTS_SCRIPT),
-        "smolagents": ("run_smolagents.py", SMOLAGENTS_SCRIPT),
-        "autogen_team": ("run_autogen_agentchat.py", AUTOGEN_SCRIPT),
-        "pydantic_ai": ("run_pydantic_ai.py", PYDANTIC_SCRIPT), "langgraph": ("run_langgraph.py", LANGGRAPH_SCRIPT),
-        "langgraph_supervisor": ("run_langgraph_supervisor.py", LANGGRAPH_SUPERVISOR_SCRIPT),
-        "ag2_handoffs": ("run_ag2_handoffs.py", AG2_HANDOFFS_SCRIPT)}
+# every framework run, the two of test_otlp.py included, goes through both trace stores
+class Run(NamedTuple):
+    runner: str  # in tests/frameworks/
+    script: list  # the scripted server's replies
+    environment: str | None = None  # a key of ENVIRONMENTS, where the framework needs an environment of its own
+    args: tuple = ()
+
+
+RUNS = {"ag2": Run("run_ag2.py", AG2_SCRIPT), "openai_agents": Run("run_openai_agents.py", AGENTS_SCRIPT),
+        "smolagents": Run("run_smolagents.py", SMOLAGENTS_SCRIPT),
+        "autogen_team": Run("run_autogen_agentchat.py", AUTOGEN_SCRIPT),
+        "pydantic_ai": Run("run_pydantic_ai.py", PYDANTIC_SCRIPT), "langgraph": Run("run_langgraph.py", LANGGRAPH_SCRIPT),
+        "langgraph_supervisor": Run("run_langgraph_supervisor.py", LANGGRAPH_SUPERVISOR_SCRIPT),
+        "ag2_handoffs": Run("run_ag2_handoffs.py", AG2_HANDOFFS_SCRIPT),
+        "strands": Run("run_strands.py", STRANDS_SCRIPT, "strands"),
+        "strands_latest": Run("run_strands.py", STRANDS_SCRIPT, "strands", ("latest",))}
 
 
 def read(*paths: Path) -> tuple[list[dict], list[tuple[str, str]]]:
@@ -92,8 +109,11 @@ def steps(episode: dict) -> list[tuple]:
             for t in episode["turns"]]
 
 
-def calls(episode: dict) -> list[dict]:
-    return [t["responses"][0] for t in episode["turns"] if t["responses"][0]["kind"] != "tool_result"]
+def calls(*episodes: dict) -> list[dict]:
+    """The responses of the LLM calls of the episodes, in order (a run of several patterns is several episodes,
+    read in the order their calls were made)."""
+    return [t["responses"][0] for episode in episodes for t in episode["turns"]
+            if t["responses"][0]["kind"] != "tool_result"]
 
 
 def wire_view(request: dict) -> list[tuple[str, list[str]]]:
@@ -113,11 +133,11 @@ def recorded_view(sent: list[dict]) -> list[tuple[str, list[str]]]:
     return [(m["content"], [c.split("(", 1)[0] for c in m["calls"]]) for m in sent]
 
 
-def assert_matches_the_wire(episode: dict, exchanges: list, content: str | None = "messages") -> None:
+def assert_matches_the_wire(episode: dict | list[dict], exchanges: list, content: str | None = "messages") -> None:
     """Each call's usage is the server's; with content "messages" what the call recorded as sent is the request
     message by message, with "text" the same text (smolagents merges consecutive messages of one role before
     sending them: the words are the same, the cuts between messages are not)."""
-    made = calls(episode)
+    made = calls(*(episode if isinstance(episode, list) else [episode]))
     assert len(made) == len(exchanges)
     for answer, (request, reply) in zip(made, exchanges):
         assert answer["provider_input_tokens"] == reply["usage"]["prompt_tokens"]
@@ -147,6 +167,36 @@ def conserved(episode: dict, exchanges: list) -> None:
     assert reading["provider_output_tokens"] == sum(reply["usage"]["completion_tokens"] for _, reply in exchanges)
 
 
+# Frameworks whose pins conflict with the test extra's run from an environment of their own, made from the package
+# index on first use and reused (keyed by its requirements) under MULTI_LLM_COORD_FRAMEWORK_ENVS, else
+# ~/.cache/multi-llm-coord/framework-envs. strands-agents 1.62 wants opentelemetry-instrumentation-threading, whose
+# newest release pins opentelemetry-sdk 1.45.1 below the extra's 1.45.2.
+ENVIRONMENTS = {"strands": ("strands-agents[openai]==1.62.0", "opentelemetry-exporter-otlp-proto-common>=1.45,<2")}
+
+
+def framework_python(name: str) -> str:
+    """The Python of the framework's own environment, made once; a failure fails the test where frameworks are
+    required (CI), else skips it."""
+    requirements = ENVIRONMENTS[name]
+    root = Path(os.environ.get("MULTI_LLM_COORD_FRAMEWORK_ENVS") or Path.home() / ".cache" / "multi-llm-coord"
+                / "framework-envs")
+    key = hashlib.sha256("\n".join((sys.version, *requirements)).encode()).hexdigest()[:12]
+    folder = root / f"{name}-{key}"
+    python, done = folder / "bin" / "python", folder / ".complete"
+    if not done.is_file():
+        made = subprocess.run([sys.executable, "-m", "venv", "--clear", str(folder)], capture_output=True, text=True)
+        installed = made.returncode == 0 and subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", *requirements], capture_output=True, text=True,
+            timeout=900)
+        if not installed or installed.returncode != 0:
+            why = f"{name}'s environment could not be made: {(installed.stderr if installed else made.stderr)[-2000:]}"
+            if os.environ.get("MULTI_LLM_COORD_REQUIRE_FRAMEWORKS"):
+                pytest.fail(why)
+            pytest.skip(why)
+        done.write_text("\n".join(requirements))
+    return str(python)
+
+
 @pytest.fixture(scope="module")
 def framework_run(tmp_path_factory):
     """(exchanges, trace file) of a framework's run by its name in RUNS, each run once for the module."""
@@ -154,8 +204,9 @@ def framework_run(tmp_path_factory):
 
     def run(name: str) -> tuple[list, Path]:
         if name not in done:
-            script, replies = RUNS[name]
-            done[name] = run_framework(script, replies, tmp_path_factory.mktemp(name))
+            run = RUNS[name]
+            python = framework_python(run.environment) if run.environment else sys.executable
+            done[name] = run_framework(run.runner, run.script, tmp_path_factory.mktemp(name), python, run.args)
         return done[name]
 
     return run
@@ -298,15 +349,41 @@ def test_ag2_reply_keeps_its_text_and_its_handoff(framework_run):
     conserved(episode, exchanges)
 
 
-def test_every_run_is_conserved(framework_run):
+@pytest.mark.parametrize("run", RUNS)
+def test_every_run_is_conserved(run, framework_run):
     """Each framework run's reading: one response per LLM span, every text kept, usage summed over calls only."""
-    for name in RUNS:
-        exchanges, trace = framework_run(name)
-        (episode,), _ = read(trace)
-        reading = episode["trace_reading"]
-        assert reading["llm_spans"] == reading["responses"] == len(exchanges), name
-        assert reading["texts_kept"] == reading["texts_recorded"], name
-        assert reading["provider_output_tokens"] == sum(r["usage"]["completion_tokens"] for _, r in exchanges), name
+    exchanges, trace = framework_run(run)
+    episodes, rejected = read(trace)
+    assert {reason for reason, _ in rejected} <= {"empty_conversation"}
+    readings = [episode["trace_reading"] for episode in episodes]
+    assert sum(r["llm_spans"] for r in readings) == sum(r["responses"] for r in readings) == len(exchanges)
+    assert all(r["texts_kept"] == r["texts_recorded"] for r in readings)
+    for name, usage in (("provider_input_tokens", "prompt_tokens"), ("provider_output_tokens", "completion_tokens")):
+        assert sum(r[name] for r in readings) == sum(reply["usage"][usage] for _, reply in exchanges)
+
+
+@pytest.mark.parametrize("run", ["strands", "strands_latest"])
+def test_strands_swarm_and_agents_as_tools_from_span_events(run, framework_run):
+    """Strands writes every message as span events, per message by default (`gen_ai.user.message`,
+    `gen_ai.choice`, with content blocks as JSON text) or as `operation.details` events with the latest
+    conventions: both runs give the same episodes, every text and every call of the wire."""
+    exchanges, trace = framework_run(run)
+    (swarm, tools), rejected = read(trace)
+    assert rejected == []
+    assert [a["agent_id"] for a in swarm["agents"]] == ["researcher", "writer"]
+    # the researcher writes and hands off with the swarm's tool (its agent_name argument is the addressee)
+    assert steps(swarm) == [("researcher", "message", "writer"), ("researcher", "tool_result", None),
+                            ("researcher", "message", None), ("writer", "message", None)]
+    assert swarm["turns"][1]["responses"][0]["content"] == "Handing off to writer: Write it up."
+    assert [a["agent_id"] for a in tools["agents"]] == ["orchestrator", "math_assistant"]
+    assert steps(tools) == [("orchestrator", "tool_call", "math_assistant"), ("math_assistant", "message", None),
+                            ("orchestrator", "tool_result", None), ("orchestrator", "message", None)]
+    assert tools["turns"][2]["responses"][0]["content"] == "6\n"
+    assert [c["content"] for c in calls(swarm, tools)] == [reply_text(reply) for _, reply in exchanges]
+    for answer, (request, _) in zip(calls(swarm, tools), exchanges):
+        assert recorded_view(answer["sent"]) == wire_view(request)
+    assert {swarm["input_tokens_basis"], tools["input_tokens_basis"]} == {"recorded_messages"}
+    assert_matches_the_wire([swarm, tools], exchanges, content=None)
 
 
 def test_a_text_the_episode_cannot_hold_is_a_counted_loss(framework_run, tmp_path):
@@ -458,7 +535,7 @@ def through_mlflow(url: str, trace: Path, folder: Path) -> Path:
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=url)
-    experiment = client.create_experiment(trace.stem)
+    experiment = client.create_experiment(f"{trace.parent.name}.{trace.stem}")  # one per run
     for line in trace.read_text().splitlines():
         request = urllib.request.Request(f"{url}/v1/traces", data=line.encode(), method="POST", headers={
             "Content-Type": "application/json", "x-mlflow-experiment-id": experiment})
@@ -469,20 +546,25 @@ def through_mlflow(url: str, trace: Path, folder: Path) -> Path:
     return export
 
 
-def episode_as_from_the_otlp_file(export: Path, trace: Path, *also: str) -> dict:
-    """The one episode of a store's export, asserted equal to the OTLP file's in what the store keeps."""
-    (from_otlp,), _ = read(trace)
-    (exported,), rejected = read(export)
+def episodes_as_from_the_otlp_file(export: Path, trace: Path, *also: str) -> list[dict]:
+    """The episodes of a store's export, asserted equal to the OTLP file's in what the store keeps."""
+    from_otlp, _ = read(trace)
+    exported, rejected = read(export)
     assert {reason for reason, _ in rejected} <= {"empty_conversation"}
-    for key in ("episode_id", "agents", "turns", "topology", "input_tokens_basis", *also):
-        assert exported[key] == from_otlp[key], (export.name, key)
+    # a store exports traces in an order of its own: the episodes in the OTLP file's order
+    order = [episode["episode_id"] for episode in from_otlp]
+    exported = sorted(exported, key=lambda episode: order.index(episode["episode_id"]))
+    assert [episode["episode_id"] for episode in exported] == order
+    for mine, theirs in zip(exported, from_otlp):
+        for key in ("episode_id", "agents", "turns", "topology", "input_tokens_basis", *also):
+            assert mine[key] == theirs[key], (export.name, key)
     return exported
 
 
 @pytest.mark.parametrize("run", RUNS)
 def test_an_mlflow_export_gives_the_episodes_of_the_otlp_file(run, framework_run, mlflow_server, tmp_path):
     exchanges, trace = framework_run(run)
-    from_mlflow = episode_as_from_the_otlp_file(through_mlflow(mlflow_server, trace, tmp_path), trace, "task")
+    from_mlflow = episodes_as_from_the_otlp_file(through_mlflow(mlflow_server, trace, tmp_path), trace, "task")
     assert_matches_the_wire(from_mlflow, exchanges, content=None)
 
 
@@ -494,7 +576,7 @@ def through_phoenix(url: str, trace: Path, folder: Path) -> list[Path]:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
     from phoenix.client import Client
 
-    project, sent = trace.stem.replace(".", "-"), 0
+    project, sent = f"{trace.parent.name}-{trace.stem}".replace(".", "-"), 0  # one per run
     for line in trace.read_text().splitlines():
         row = json.loads(line)
         for resource_spans in row["resourceSpans"]:
@@ -529,7 +611,7 @@ def through_phoenix(url: str, trace: Path, folder: Path) -> list[Path]:
         frame.to_parquet(folder / f"{project}.parquet")
         exports.append(folder / f"{project}.parquet")
     except (pyarrow.ArrowTypeError, pyarrow.ArrowNotImplementedError):
-        assert trace.stem.startswith(("run_openai_agents", "run_langgraph_supervisor", "run_ag2_handoffs"))
+        assert trace.stem.startswith(("run_openai_agents", "run_langgraph_supervisor", "run_ag2_handoffs", "run_strands"))
     return exports
 
 
@@ -537,8 +619,9 @@ def through_phoenix(url: str, trace: Path, folder: Path) -> list[Path]:
 def test_a_phoenix_export_gives_the_episodes_of_the_otlp_file(run, framework_run, phoenix_server, tmp_path):
     exchanges, trace = framework_run(run)
     for export in through_phoenix(phoenix_server, trace, tmp_path):
-        from_phoenix = episode_as_from_the_otlp_file(export, trace)
-        assert from_phoenix["task"] == "agent_trace:unknown_service"  # Phoenix does not export the resource
+        from_phoenix = episodes_as_from_the_otlp_file(export, trace)
+        # Phoenix does not export the resource
+        assert {episode["task"] for episode in from_phoenix} == {"agent_trace:unknown_service"}
         assert_matches_the_wire(from_phoenix, exchanges, content=None)
 
 
