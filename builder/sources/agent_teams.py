@@ -64,11 +64,12 @@ from builder.sources.loaders import (
     starts_with_json_object_line,
 )
 from builder.sources.otlp import read_conversation
-from builder.sources.otlp_wire import SpanLog
+from builder.sources.otlp_wire import PROTOBUF_SUFFIXES, SpanLog, protobuf_requests
 from builder.sources.span_store import SpanStore
 from builder.sources.spans import Span
 from builder.sources.trace_exports import trace_spans
 
+TEAM_SUFFIXES = (*LOCAL_SUFFIXES, *PROTOBUF_SUFFIXES)  # the files a --team-source folder is read for
 EXECUTORS = frozenset({"Computer_terminal", "ComputerTerminal"})  # the teams' code executors (see above)
 USERS = frozenset({"human", "user"})  # the speaker names of a user's message (Magentic-One, plain transcripts)
 MAGENTIC_ROLE = re.compile(r"^(?P<agent>[^()]+?)\s*\((?P<note>[^()]*)\)$")
@@ -233,6 +234,10 @@ class TeamFile:
         return f"{self.subset}/{self.path.name}" if self.subset else self.path.name
 
     def rows(self) -> Iterator[tuple[RowLocation, object]]:
+        if self.path.name.endswith(PROTOBUF_SUFFIXES):  # OTLP protobuf, as a collector's file exporter writes it
+            for number, row in protobuf_requests(self.path):
+                yield RowLocation(self.name, number), row
+            return
         if self.path.name.endswith((".json", ".json.gz")):
             try:
                 document = read_json_document(self.path)
@@ -256,9 +261,9 @@ def plan_team_sources(sources: tuple[str, ...]) -> list[TeamFile]:
         path = sample_dir() / "teams" if source == SAMPLE_SOURCE else Path(source)
         if not path.exists():
             raise SourceError(f"--team-source {source}: no such file or folder")
-        found = local_files(path, "--team-source")
+        found = local_files(path, "--team-source", TEAM_SUFFIXES)
         if not found:
-            raise SourceError(f"--team-source {source}: holds no {', '.join(LOCAL_SUFFIXES)} files")
+            raise SourceError(f"--team-source {source}: holds no {', '.join(TEAM_SUFFIXES)} files")
         for file in found:
             subset = next((part for part in reversed(file.parts) if part in FOLDER_LAYOUTS), None)
             planned.append(TeamFile(file, FOLDER_LAYOUTS.get(subset), subset))

@@ -43,8 +43,11 @@ USAGE_NAMES = (("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.
                ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion"))
 MODEL_NAMES = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
 HANDOFF_PREFIX = "handoff to "  # the OpenAI Agents SDK's handoff span: "handoff to <agent>"
-HANDOFF_TOOL = "transfer_to_"  # a handoff tool (LangGraph's supervisor and swarm, AG2, the Agents SDK): transfer_to_<agent>
-HANDOFF_ARGUMENT_TOOL = "handoff_to_agent"  # Strands' swarm: the target is the call's agent_name argument
+# Handoff tools named after their target: transfer_to_<agent> (LangGraph's supervisor and swarm, AG2, the Agents
+# SDK, autogen-agentchat's Swarm), handoff_to_<agent> (Microsoft Agent Framework's HandoffBuilder)
+HANDOFF_TOOL_PREFIXES = ("transfer_to_", "handoff_to_")
+# Handoff tools whose target is an argument: Strands' swarm, Google ADK's transfer to a sub-agent
+HANDOFF_ARGUMENT_TOOLS = {"handoff_to_agent": "agent_name", "transfer_to_agent": "agent_name"}
 
 
 @dataclass
@@ -362,16 +365,16 @@ def handoff_target(span: Span, max_text_chars: int) -> str | None:
 
 
 def handoff_tool_target(call: str, agents: set[str]) -> str | None:
-    """The agent a handoff tool call hands to, where that agent is one of the conversation's: `transfer_to_<agent>`
-    (LangGraph's supervisor and swarm, AG2, the Agents SDK) or Strands' swarm tool `handoff_to_agent` (its
-    `agent_name` argument)."""
+    """The agent a handoff tool call hands to, where that agent is one of the conversation's: a tool named after
+    it (HANDOFF_TOOL_PREFIXES) or one that names it in an argument (HANDOFF_ARGUMENT_TOOLS)."""
     name, _, arguments = call.partition("(")
-    if name == HANDOFF_ARGUMENT_TOOL:
+    if name in HANDOFF_ARGUMENT_TOOLS:
         decoded = _json_or_none(arguments[:-1])
-        target = decoded.get("agent_name") if isinstance(decoded, dict) else None
+        target = decoded.get(HANDOFF_ARGUMENT_TOOLS[name]) if isinstance(decoded, dict) else None
         return target if target in agents else None
-    if name.startswith(HANDOFF_TOOL):
-        wanted = name[len(HANDOFF_TOOL):]
+    prefix = next((p for p in HANDOFF_TOOL_PREFIXES if name.startswith(p)), None)
+    if prefix is not None:
+        wanted = name[len(prefix):]
         # AG2 numbers its handoff tools (transfer_to_critic_1)
         return next((a for a in sorted(agents) if wanted == _tool_name(a) or (
             wanted.startswith(_tool_name(a) + "_") and wanted[len(_tool_name(a)) + 1:].isdigit())), None)
@@ -440,6 +443,23 @@ AGENT_NAMES: tuple[tuple[str, Callable[[Span], object]], ...] = (
 )
 
 
+CREWAI_DELEGATION_TOOLS = frozenset({"Delegate work to coworker", "Ask question to coworker"})
+
+
+def delegate_of(span: Span, max_text_chars: int) -> str | None:
+    """The agent a delegation tool span runs, whose calls sit under it without an agent span of their own: CrewAI's
+    `Delegate work to coworker` / `Ask question to coworker`, by their `coworker` argument (the worker's role)."""
+    if span.kind != "tool":
+        return None
+    tool = span.attributes.get("tool.name") or span.name.removesuffix(".run")
+    if tool not in CREWAI_DELEGATION_TOOLS:
+        return None
+    arguments = span.attributes.get("input.value")
+    decoded = _json_or_none(arguments) if isinstance(arguments, str) else None
+    coworker = decoded.get("coworker") if isinstance(decoded, dict) else None
+    return optional_text(coworker, max_text_chars, f"{span.name} coworker") if isinstance(coworker, str) else None
+
+
 def agent_name(span: Span, max_text_chars: int) -> str | None:
     """The name a span gives its agent by AGENT_NAMES, or None."""
     for _, rule in AGENT_NAMES:
@@ -452,5 +472,10 @@ def agent_name(span: Span, max_text_chars: int) -> str | None:
 
 
 def nearest_agent(span: Span, by_id: dict[str, Span], max_text_chars: int) -> str | None:
-    """The agent of the nearest span, from this one up its lineage, that names one."""
-    return next((name for node in lineage(span, by_id) if (name := agent_name(node, max_text_chars))), None)
+    """The agent of the nearest span, from this one up its lineage, that names one: by AGENT_NAMES, or, for the
+    spans under it (not the tool span itself, which is its caller's), a delegation tool's delegate."""
+    for node in lineage(span, by_id):
+        name = agent_name(node, max_text_chars) or (delegate_of(node, max_text_chars) if node is not span else None)
+        if name:
+            return name
+    return None

@@ -28,6 +28,7 @@ from builder.rejections import Rejection, RowLocation
 SAMPLE_SOURCE = "sample"  # the embedded sample, a source name every family's option takes
 NO_SOURCE = "none"  # no source of this kind: every family's option takes it (`--source none` builds no pairwise config)
 LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet", ".csv", ".csv.gz")
+BINARY_SUFFIXES = (".parquet", ".binpb", ".pb")  # not text: no encoding to check (Parquet; OTLP protobuf traces)
 MAX_NESTING = 32  # the deepest source layout (MALLM memory entries) nests 4 levels; deeper rows are rejected
 # What a broken file raises while it is being read: a gzip stream cut or altered mid-way, a bad Parquet page.
 STREAM_ERRORS = (OSError, EOFError, zlib.error)
@@ -46,8 +47,9 @@ def sample_path() -> Path:
     return sample_dir() / "arena-hard-auto" / "battles.jsonl"
 
 
-def local_files(path: Path, flag: str = "--source") -> list[Path]:
-    """A file, or the readable files of a folder in name order, each checked (`check_local_path`). Never a
+def local_files(path: Path, flag: str = "--source", suffixes: tuple[str, ...] = LOCAL_SUFFIXES) -> list[Path]:
+    """A file, or the readable files of a folder (those named with `suffixes`) in name order, each checked
+    (`check_local_path`). Never a
     folder this builder wrote (a build's Parquet would be read back as battles): such subfolders are skipped with
     a warning. A subfolder that cannot be listed is a SourceError naming it, not a silent gap."""
     check_local_path(path, flag)
@@ -62,7 +64,7 @@ def local_files(path: Path, flag: str = "--source") -> list[Path]:
             elif _written_by_us(base / name):
                 warn(f"{base / name}: skipped, a folder this builder wrote (not a source)")
                 dirs.remove(name)
-        found += [base / name for name in files if name.endswith(LOCAL_SUFFIXES)]
+        found += [base / name for name in files if name.endswith(suffixes)]
     files = sorted(p for p in found if p.is_file())
     for file in files:
         check_text_encoding(file)
@@ -108,7 +110,7 @@ FOREIGN_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32")
 def check_text_encoding(path: Path) -> None:
     """A JSON, JSONL or CSV file in UTF-16 or UTF-32 (a Windows editor's "Unicode") is refused before any work,
     naming the file: read as UTF-8 every row of it would be rejected, and only after the other families' builds."""
-    if path.name.endswith((".parquet",)):
+    if path.name.endswith(BINARY_SUFFIXES):
         return
     try:
         with _open_bytes(path) as stream:

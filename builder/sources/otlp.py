@@ -31,6 +31,7 @@ from builder.rejections import Rejection, RowLocation
 from builder.sources.llm_calls import (
     CallRecord,
     agent_name,
+    delegate_of,
     handoff_target,
     handoff_tool_target,
     nearest_agent,
@@ -220,11 +221,11 @@ def _agent_of(span: Span, by_id: dict[str, Span], max_text_chars: int) -> str:
 
 
 def _delegations(spans: list[Span], by_id: dict[str, Span], max_text_chars: int) -> list[tuple[int, str, str]]:
-    """(start, delegating agent, delegate) for each agent span nested in another agent's span: a manager that
-    runs a managed agent (smolagents), an agent that calls another as a tool."""
+    """(start, delegating agent, delegate) for each agent span nested in another agent's span (a manager that runs
+    a managed agent, smolagents; an agent that calls another as a tool) and each delegation tool span (CrewAI)."""
     found = []
     for span in spans:
-        inner = agent_name(span, max_text_chars) if span.kind == "agent" else None
+        inner = (agent_name(span, max_text_chars) if span.kind == "agent" else None) or delegate_of(span, max_text_chars)
         parent = by_id.get(span.parent_id) if inner and span.parent_id else None
         outer = nearest_agent(parent, by_id, max_text_chars) if parent is not None else None
         if outer is not None and outer != inner:

@@ -2,6 +2,10 @@
 Collector's file exporter writes them (one request per line, or a .json file holding one) and as SDKs' OTLP/JSON
 exporters send them.
 
+OTLP protobuf files as the Collector's file exporter writes them with `format: proto` (`.binpb`, `.pb`): each
+message a 4-byte big-endian length, then a `TracesData` or `LogsData` message (the bytes of an export request),
+read into the same JSON shape.
+
 Traces: {"resourceSpans": [{"resource": {"attributes"}, "scopeSpans": [{"spans": [...]}]}]}; the layout before
 OTLP 0.19 named the scopes `instrumentationLibrarySpans`, read the same way. Logs: {"resourceLogs": [{"resource",
 "scopeLogs": [{"logRecords": [{timeUnixNano, eventName, attributes, body, traceId, spanId}]}]}]}: a log record that
@@ -13,13 +17,17 @@ decimal strings; ids in the protobuf JSON mapping's base64 (what `MessageToJson`
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from builder.rejections import Rejection, RowLocation
 from builder.sources.spans import Span, SpanEvent, SpanFormat, as_list, event_reader, hex_id, int64, span_from
 
 SCOPE_LAYOUTS = ("scopeSpans", "instrumentationLibrarySpans")  # OTLP >= 0.19, and the layout before it
+PROTOBUF_SUFFIXES = (".binpb", ".pb")  # OTLP protobuf files (the file exporter's `format: proto`)
+MAX_FRAME_BYTES = 1 << 30  # one message of a protobuf file: a larger length is a broken file, not a request
 
 
 def is_otlp_request(row) -> bool:
@@ -182,3 +190,47 @@ def _log(raw, where: str, location: RowLocation) -> SpanLog | None:
     time = int64(raw.get("timeUnixNano") or raw.get("observedTimeUnixNano"), f"{where}.timeUnixNano")
     return SpanLog(hex_id(raw["traceId"], 16, f"{where}.traceId"), hex_id(raw["spanId"], 8, f"{where}.spanId"),
                    SpanEvent(name, time, attributes, any_value(raw.get("body"), f"{where}.body")), location)
+
+
+def protobuf_requests(path: Path) -> Iterator[tuple[int, dict | Rejection]]:
+    """(message number, request) of each length-prefixed message of an OTLP protobuf file, as the JSON mapping
+    gives it (integer enums, ids in base64); a message that is neither traces nor logs is a rejection of its own,
+    and a file broken at a message (a length past its end) one `corrupt_file` rejection for the rest of it."""
+    from google.protobuf.json_format import MessageToDict
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.logs.v1.logs_pb2 import LogsData
+    from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+
+    with open(path, "rb") as stream:
+        number = 0
+        while head := stream.read(4):
+            number += 1
+            size = struct.unpack(">I", head)[0] if len(head) == 4 else None
+            body = stream.read(size) if size is not None and size <= MAX_FRAME_BYTES else b""
+            if size is None or len(body) != size:
+                yield number, Rejection("corrupt_file", f"message {number}: its length runs past the end of the file")
+                return
+            found = _protobuf_request(body, TracesData, LogsData, DecodeError)
+            yield number, (MessageToDict(found, use_integers_for_enums=True) if found is not None else
+                           Rejection("malformed_row", f"message {number} is neither OTLP TracesData nor LogsData"))
+
+
+def _protobuf_request(body: bytes, traces_data, logs_data, decode_error):
+    """The message as TracesData or LogsData, or None. Both put their resources in field 1, so bytes of one may
+    parse as the other: traces are taken where every span has OTLP's 16-byte trace id and 8-byte span id (a log
+    record's first field is a fixed64 time, never a span's id), else logs where some record is found."""
+    try:
+        traces = traces_data.FromString(body)
+    except decode_error:
+        traces = None
+    spans = [span for resource in traces.resource_spans for scope in resource.scope_spans for span in scope.spans] \
+        if traces is not None else []
+    if spans and all(len(span.trace_id) == 16 and len(span.span_id) == 8 for span in spans):
+        return traces
+    try:
+        logs = logs_data.FromString(body)
+    except decode_error:
+        return traces
+    if any(scope.log_records for resource in logs.resource_logs for scope in resource.scope_logs):
+        return logs
+    return traces

@@ -64,6 +64,22 @@ AG2_HANDOFFS_SCRIPT = [{"content": "Louvre in the morning, lunch, Seine cruise: 
                        {"content": "I disagree: the cruise puts it over the budget.",
                         "tool_calls": [("transfer_to_planner_1", {})]},
                        "Revised: Louvre and a walk, 60 euros."]
+AGENTS_TOOLS_SCRIPT = [{"tool_calls": [("translate_to_spanish", {"input": "hello"})]}, "hola", "In Spanish: hola."]
+AUTOGEN_SWARM_SCRIPT = [{"content": "Sandwiches and a blanket; checker, please look.",
+                         "tool_calls": [("transfer_to_checker", {})]}, "Looks good: bring water too.", "Done."]
+LANGGRAPH_SWARM_SCRIPT = [{"content": "Let me add.", "tool_calls": [("add", {"a": 2, "b": 2})]},
+                          {"content": "It is 4; Bob, please check.", "tool_calls": [("transfer_to_bob", {})]},
+                          "Checked: 4."]
+AGENT_FRAMEWORK_SCRIPT = [{"tool_calls": [("handoff_to_math", {})]}, "2+2 is 4.", "Fresh bread, warm hearts.",
+                          "Good slogan."]
+ADK_SCRIPT = [{"content": "This is a question for the helper.",
+               "tool_calls": [("transfer_to_agent", {"agent_name": "helper"})]}, "2+2 is 4."]
+CREWAI_SCRIPT = [{"tool_calls": [("delegate_work_to_coworker", {"task": "Check that 2+2 is 4", "context": "A sum.",
+                                                                "coworker": "Checker"})]},
+                 "Final Answer: 2+2 is indeed 4.", "Final Answer: 4",
+                 {"tool_calls": [("delegate_work_to_coworker", {"task": "Write a bakery slogan", "context": "A bakery.",
+                                                                "coworker": "Writer"})]},
+                 "Final Answer: Fresh bread daily.", "Final Answer: Fresh bread daily."]
 # Strands: a swarm (the researcher writes and hands off, then ends its turn; the writer answers), then agents as
 # tools (the orchestrator calls math_assistant, an agent of its own)
 STRANDS_SCRIPT = [{"content": "2+2 is 4; over to the writer.",
@@ -87,6 +103,12 @@ RUNS = {"ag2": Run("run_ag2.py", AG2_SCRIPT), "openai_agents": Run("run_openai_a
         "pydantic_ai": Run("run_pydantic_ai.py", PYDANTIC_SCRIPT), "langgraph": Run("run_langgraph.py", LANGGRAPH_SCRIPT),
         "langgraph_supervisor": Run("run_langgraph_supervisor.py", LANGGRAPH_SUPERVISOR_SCRIPT),
         "ag2_handoffs": Run("run_ag2_handoffs.py", AG2_HANDOFFS_SCRIPT),
+        "openai_agents_tools": Run("run_openai_agents_tools.py", AGENTS_TOOLS_SCRIPT),
+        "autogen_swarm": Run("run_autogen_swarm.py", AUTOGEN_SWARM_SCRIPT),
+        "langgraph_swarm": Run("run_langgraph_swarm.py", LANGGRAPH_SWARM_SCRIPT),
+        "agent_framework": Run("run_agent_framework.py", AGENT_FRAMEWORK_SCRIPT, "agent_framework"),
+        "google_adk": Run("run_google_adk.py", ADK_SCRIPT, "google_adk"),
+        "crewai": Run("run_crewai.py", CREWAI_SCRIPT, "crewai"),
         "strands": Run("run_strands.py", STRANDS_SCRIPT, "strands"),
         "strands_latest": Run("run_strands.py", STRANDS_SCRIPT, "strands", ("latest",))}
 
@@ -171,7 +193,15 @@ def conserved(episode: dict, exchanges: list) -> None:
 # index on first use and reused (keyed by its requirements) under MULTI_LLM_COORD_FRAMEWORK_ENVS, else
 # ~/.cache/multi-llm-coord/framework-envs. strands-agents 1.62 wants opentelemetry-instrumentation-threading, whose
 # newest release pins opentelemetry-sdk 1.45.1 below the extra's 1.45.2.
-ENVIRONMENTS = {"strands": ("strands-agents[openai]==1.62.0", "opentelemetry-exporter-otlp-proto-common>=1.45,<2")}
+# Microsoft Agent Framework's OpenAI client and Google ADK want openai 3 (the Agents SDK refuses it); CrewAI and ADK
+# pin their own dependencies.
+OTLP_ENCODER = "opentelemetry-exporter-otlp-proto-common>=1.44,<2"  # what the runners' otlp_file.py writes with
+ENVIRONMENTS = {"strands": ("strands-agents[openai]==1.62.0", OTLP_ENCODER),
+                "agent_framework": ("agent-framework-core==1.26.0", "agent-framework-openai==1.17.0",
+                                    "agent-framework-orchestrations==1.4.0", "opentelemetry-sdk>=1.44,<2", OTLP_ENCODER),
+                "google_adk": ("google-adk==2.13.0", "litellm==1.110.2", OTLP_ENCODER),
+                "crewai": ("crewai==1.15.30", "openinference-instrumentation-crewai==1.1.21",
+                           "openinference-instrumentation-openai==0.1.66", "opentelemetry-sdk>=1.44,<2", OTLP_ENCODER)}
 
 
 def framework_python(name: str) -> str:
@@ -274,6 +304,45 @@ def test_a_log_record_of_a_span_never_read_is_a_counted_loss(framework_run, tmp_
     assert [r for r in rejected if r[0] != "empty_conversation"] == [("unplaced_content", "logs.jsonl")]
     # the call lost its system message's text alone: what was sent is still recorded, less that message
     assert len(calls(episode)[0]["sent"]) == len(exchanges[0][0]["messages"]) - 1
+
+
+def protobuf_file(path: Path, *sources: Path) -> Path:
+    """The JSON-lines requests of the files rewritten as the Collector's file exporter writes `format: proto`: each
+    a 4-byte big-endian length, then the TracesData / LogsData message (the same bytes as the export request)."""
+    from google.protobuf.json_format import ParseDict
+    from opentelemetry.proto.logs.v1.logs_pb2 import LogsData
+    from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+
+    frames = []
+    for source in sources:
+        for line in source.read_text().splitlines():
+            row = json.loads(line)
+            holder = "resourceSpans" if "resourceSpans" in row else "resourceLogs"
+            for resource in row[holder]:
+                for scope in resource.get("scopeSpans", resource.get("scopeLogs", [])):
+                    for item in scope.get("spans", scope.get("logRecords", [])):
+                        for key in ("traceId", "spanId", "parentSpanId"):  # OTLP/JSON's hex, protobuf's bytes
+                            if item.get(key):
+                                item[key] = base64.b64encode(bytes.fromhex(item[key])).decode()
+            body = ParseDict(row, TracesData() if holder == "resourceSpans" else LogsData()).SerializeToString()
+            frames.append(len(body).to_bytes(4, "big") + body)
+    path.write_bytes(b"".join(frames[0::2] + frames[1::2]))  # traces and logs interleaved, as one exporter writes
+    return path
+
+
+def test_otlp_protobuf_files_give_the_episodes_of_the_json_files(framework_run, tmp_path):
+    exchanges, trace = framework_run("autogen_team")
+    logs = trace.with_name(trace.name.replace(".otlp.", ".logs.otlp."))
+    (from_json,), _ = read(trace, logs)
+    (from_proto,), rejected = read(protobuf_file(tmp_path / "telemetry.binpb", trace, logs))
+    assert {reason for reason, _ in rejected} == {"empty_conversation"}
+    for key in ("episode_id", "agents", "turns", "input_tokens_basis", "task", "trace_reading"):
+        assert from_proto[key] == from_json[key], key
+    conserved(from_proto, exchanges)
+    broken = tmp_path / "broken.pb"
+    broken.write_bytes(protobuf_file(tmp_path / "whole.pb", trace).read_bytes()[:-10])  # cut inside the last message
+    episodes, rejected = read(broken)
+    assert ("corrupt_file", "broken.pb") in rejected and len(episodes) == 1
 
 
 def test_a_team_run_split_over_files_is_still_one_episode(framework_run, tmp_path):
@@ -384,6 +453,54 @@ def test_strands_swarm_and_agents_as_tools_from_span_events(run, framework_run):
         assert recorded_view(answer["sent"]) == wire_view(request)
     assert {swarm["input_tokens_basis"], tools["input_tokens_basis"]} == {"recorded_messages"}
     assert_matches_the_wire([swarm, tools], exchanges, content=None)
+
+
+# (run, [the agents and the steps of each episode], whether each call's recorded reply is the wire's text)
+PATTERNS = [
+    ("openai_agents_tools", [(["Orchestrator", "Spanish agent"],
+                              [("Orchestrator", "tool_call", "Spanish agent"), ("Spanish agent", "message", None),
+                               ("Orchestrator", "tool_result", None), ("Orchestrator", "message", None)])], True),
+    ("langgraph_swarm", [(["alice", "bob"],
+                          [("alice", "message", None), ("alice", "tool_result", None), ("alice", "message", "bob"),
+                           ("alice", "tool_result", None), ("bob", "message", None)])], False),
+    ("agent_framework", [(["triage", "math"], [("triage", "tool_call", "math"), ("math", "message", None)]),
+                         (["writer", "reviewer"], [("writer", "message", None), ("reviewer", "message", None)])], True),
+    ("google_adk", [(["coordinator", "helper"],
+                     [("coordinator", "message", "helper"), ("coordinator", "tool_result", None),
+                      ("helper", "message", None)])], True),
+    # CrewAI's workers have no agent span: a delegated call is the coworker's that the delegation tool names
+    ("crewai", [(["Researcher", "Checker"],
+                 [("Researcher", "tool_call", "Checker"), ("Checker", "message", None),
+                  ("Researcher", "tool_result", None), ("Researcher", "message", None)]),
+                (["Crew Manager", "Writer"],
+                 [("Crew Manager", "tool_call", "Writer"), ("Writer", "message", None),
+                  ("Crew Manager", "tool_result", None), ("Crew Manager", "message", None)])], True),
+]
+
+
+@pytest.mark.parametrize("run, expected, replies_as_sent", PATTERNS, ids=[p[0] for p in PATTERNS])
+def test_documented_multi_agent_patterns(run, expected, replies_as_sent, framework_run):
+    """Each framework's documented pattern: its agents, who spoke in which order, and to whom each handed off or
+    delegated; every call's usage is the server's, and (where the framework records the reply as it came) every
+    reply is the server's text and tool calls."""
+    exchanges, trace = framework_run(run)
+    episodes, rejected = read(trace)
+    assert {reason for reason, _ in rejected} <= {"empty_conversation"}
+    assert [([a["agent_id"] for a in e["agents"]], steps(e)) for e in episodes] == expected
+    assert_matches_the_wire(episodes, exchanges, content=None)
+    if replies_as_sent:
+        assert [c["content"] for c in calls(*episodes)] == [reply_text(reply) for _, reply in exchanges]
+    assert all(e["input_tokens_basis"] == "recorded_messages" for e in episodes)
+
+
+def test_autogen_swarm_handoff_with_content_from_logs(framework_run):
+    exchanges, trace = framework_run("autogen_swarm")
+    (episode,), rejected = read(trace, trace.with_name(trace.name.replace(".otlp.", ".logs.otlp.")))
+    assert {reason for reason, _ in rejected} == {"empty_conversation"}
+    assert steps(episode) == [("planner", "message", "checker"), ("planner", "tool_result", None),
+                              ("checker", "message", None), ("checker", "message", None)]
+    assert_matches_the_wire(episode, exchanges)
+    conserved(episode, exchanges)
 
 
 def test_a_text_the_episode_cannot_hold_is_a_counted_loss(framework_run, tmp_path):
@@ -568,6 +685,11 @@ def test_an_mlflow_export_gives_the_episodes_of_the_otlp_file(run, framework_run
     assert_matches_the_wire(from_mlflow, exchanges, content=None)
 
 
+# runs whose Phoenix frame pyarrow may refuse: a column mixing types (the Agents SDK's output.value, LangGraph's
+# metadata of subgraphs), a struct column with no field (AG2's empty tool parameters, seen in some runs)
+PARQUET_REFUSED = ("run_openai_agents.", "run_langgraph_supervisor", "run_langgraph_swarm", "run_ag2_handoffs")
+
+
 def through_phoenix(url: str, trace: Path, folder: Path) -> list[Path]:
     """Send the run's requests to Phoenix's OTLP endpoint (protobuf, as an OTLP exporter sends them; the run's own
     project named in the resource, as `openinference.project.name` does), then export the project's spans the
@@ -611,7 +733,7 @@ def through_phoenix(url: str, trace: Path, folder: Path) -> list[Path]:
         frame.to_parquet(folder / f"{project}.parquet")
         exports.append(folder / f"{project}.parquet")
     except (pyarrow.ArrowTypeError, pyarrow.ArrowNotImplementedError):
-        assert trace.stem.startswith(("run_openai_agents", "run_langgraph_supervisor", "run_ag2_handoffs", "run_strands"))
+        assert trace.stem.startswith(PARQUET_REFUSED)
     return exports
 
 
