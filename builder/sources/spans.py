@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 
 from builder.rejections import Rejection, RowLocation
 
-LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
+LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})  # gen_ai.operation.name of a call
+OPENINFERENCE_KINDS = {"LLM": "llm", "AGENT": "agent", "TOOL": "tool"}  # openinference.span.kind
+TRACELOOP_LLM_REQUESTS = frozenset({"chat", "completion"})  # OpenLLMetry's llm.request.type of a call
+TRACELOOP_KINDS = {"agent": "agent", "tool": "tool"}  # OpenLLMetry's traceloop.span.kind
 
 
 class JoinKind(enum.Enum):
@@ -65,15 +68,17 @@ class Span:
 
     @property
     def kind(self) -> str | None:
-        """llm, agent, tool or None, in either vocabulary."""
+        """llm, agent, tool or None, in any vocabulary: GenAI's operation, OpenInference's span kind, OpenLLMetry's
+        request type (an LLM call) and span kind (agent, tool)."""
         operation = _string(self.attributes.get("gen_ai.operation.name"))
-        if operation in LLM_OPERATIONS:
+        if operation in LLM_OPERATIONS or _string(self.attributes.get("llm.request.type")) in TRACELOOP_LLM_REQUESTS:
             return "llm"
         if operation == "invoke_agent":
             return "agent"
         if operation == "execute_tool":
             return "tool"
-        return {"LLM": "llm", "AGENT": "agent", "TOOL": "tool"}.get(_string(self.attributes.get("openinference.span.kind")))
+        return (OPENINFERENCE_KINDS.get(_string(self.attributes.get("openinference.span.kind")))
+                or TRACELOOP_KINDS.get(_string(self.attributes.get("traceloop.span.kind"))))
 
 
 def _string(value) -> str | None:

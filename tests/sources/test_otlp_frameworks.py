@@ -109,6 +109,7 @@ RUNS = {"ag2": Run("run_ag2.py", AG2_SCRIPT), "openai_agents": Run("run_openai_a
         "agent_framework": Run("run_agent_framework.py", AGENT_FRAMEWORK_SCRIPT, "agent_framework"),
         "google_adk": Run("run_google_adk.py", ADK_SCRIPT, "google_adk"),
         "crewai": Run("run_crewai.py", CREWAI_SCRIPT, "crewai"),
+        "openllmetry": Run("run_autogen_openllmetry.py", AUTOGEN_SCRIPT, "openllmetry"),
         "strands": Run("run_strands.py", STRANDS_SCRIPT, "strands"),
         "strands_latest": Run("run_strands.py", STRANDS_SCRIPT, "strands", ("latest",))}
 
@@ -195,13 +196,18 @@ def conserved(episode: dict, exchanges: list) -> None:
 # newest release pins opentelemetry-sdk 1.45.1 below the extra's 1.45.2.
 # Microsoft Agent Framework's OpenAI client and Google ADK want openai 3 (the Agents SDK refuses it); CrewAI and ADK
 # pin their own dependencies.
-OTLP_ENCODER = "opentelemetry-exporter-otlp-proto-common>=1.44,<2"  # what the runners' otlp_file.py writes with
-ENVIRONMENTS = {"strands": ("strands-agents[openai]==1.62.0", OTLP_ENCODER),
+# what the runners' otlp_file.py captures and writes with, in every environment
+OTLP_FILE = ("opentelemetry-sdk>=1.44,<2", "opentelemetry-exporter-otlp-proto-common>=1.44,<2")
+ENVIRONMENTS = {"strands": ("strands-agents[openai]==1.62.0", *OTLP_FILE),
                 "agent_framework": ("agent-framework-core==1.26.0", "agent-framework-openai==1.17.0",
-                                    "agent-framework-orchestrations==1.4.0", "opentelemetry-sdk>=1.44,<2", OTLP_ENCODER),
-                "google_adk": ("google-adk==2.13.0", "litellm==1.110.2", OTLP_ENCODER),
+                                    "agent-framework-orchestrations==1.4.0", *OTLP_FILE),
+                "google_adk": ("google-adk==2.13.0", "litellm==1.110.2", *OTLP_FILE),
+                # OpenLLMetry before 0.41 writes its own attributes (gen_ai.prompt.N / gen_ai.completion.N); later
+                # releases write the GenAI conventions' gen_ai.input.messages, read like AG2's
+                "openllmetry": ("autogen-agentchat==0.7.5", "autogen-ext[openai]==0.7.5",
+                                "opentelemetry-instrumentation-openai==0.40.14", *OTLP_FILE),
                 "crewai": ("crewai==1.15.30", "openinference-instrumentation-crewai==1.1.21",
-                           "openinference-instrumentation-openai==0.1.66", "opentelemetry-sdk>=1.44,<2", OTLP_ENCODER)}
+                           "openinference-instrumentation-openai==0.1.66", *OTLP_FILE)}
 
 
 def framework_python(name: str) -> str:
@@ -491,6 +497,19 @@ def test_documented_multi_agent_patterns(run, expected, replies_as_sent, framewo
     if replies_as_sent:
         assert [c["content"] for c in calls(*episodes)] == [reply_text(reply) for _, reply in exchanges]
     assert all(e["input_tokens_basis"] == "recorded_messages" for e in episodes)
+
+
+def test_openllmetry_attributes_of_an_autogen_team(framework_run):
+    """OpenLLMetry's own vocabulary: `llm.request.type` marks the call, `gen_ai.prompt.N` / `gen_ai.completion.N`
+    hold what it sent and wrote; autogen-agentchat's spans name the agents."""
+    exchanges, trace = framework_run("openllmetry")
+    (episode,), rejected = read(trace)
+    assert {reason for reason, _ in rejected} == {"empty_conversation"}
+    assert steps(episode) == [("writer", "tool_call", None), ("writer", "tool_result", None),
+                              ("reviewer", "message", None), ("writer", "message", None)]
+    assert episode["input_tokens_basis"] == "recorded_messages"
+    assert_matches_the_wire(episode, exchanges)
+    conserved(episode, exchanges)
 
 
 def test_autogen_swarm_handoff_with_content_from_logs(framework_run):
