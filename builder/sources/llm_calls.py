@@ -1,7 +1,8 @@
 """What an LLM call's span says, read once whatever vocabulary wrote it, and whose call it was.
 
 One `CallRecord` per LLM span: the messages it sent, the text it wrote and its tool calls, the provider's usage
-and the model. Content is read wherever the conventions put it (VOCABULARIES, in this order of trust):
+and the model. Content is read wherever the conventions put it (SPAN_VOCABULARIES then FLATTENED_VOCABULARIES, in
+this order of trust):
 - OTel GenAI attributes (`gen_ai.input.messages` / `gen_ai.output.messages` / `gen_ai.system_instructions`, JSON
   [{role, parts: [{type: text, content} | {type: tool_call, name, arguments} | {type: tool_call_response,
   response}]}]: AG2, Pydantic AI, the latest conventions);
@@ -86,7 +87,10 @@ class CallRecord:
 
 
 def read_call(span: Span, max_text_chars: int) -> CallRecord:
-    readings = [reading for vocabulary in VOCABULARIES if (reading := vocabulary(span, max_text_chars)) is not None]
+    prefixed = _prefixed(span.attributes)
+    found = [*(vocabulary(span, max_text_chars) for vocabulary in SPAN_VOCABULARIES),
+             *(vocabulary(prefixed, max_text_chars) for vocabulary in FLATTENED_VOCABULARIES)]
+    readings = [reading for reading in found if reading is not None]
     sent = next((r.sent for r in readings if r.sent is not None), None)
     output = next((r for r in readings if r.has_output), Reading())
     return CallRecord(sent=sent, text="\n".join(t for t in output.texts if t), calls=output.calls,
@@ -252,13 +256,14 @@ OPENINFERENCE = Flattened("message.role", "message.content", ("message.contents.
 TRACELOOP = Flattened("role", "content", None, "tool_calls.", "name", "arguments")
 
 
-def _flattened_messages(attributes: dict, prefix: str, shape: Flattened, max_text_chars: int) -> list[dict] | None:
-    """PREFIX.N... keys flattened back into messages, in N's order; None where no message of the prefix is recorded."""
+def _flattened_messages(items: list[tuple[str, object]], prefix: str, shape: Flattened, max_text_chars: int
+                        ) -> list[dict] | None:
+    """The PREFIX.N... attributes (`items`, each key without `prefix.`) flattened back into messages, in N's order;
+    None where no message of the prefix is recorded."""
     messages: dict[int, dict] = defaultdict(lambda: {"role": None, "content": "", "calls": {}, "parts": {}})
-    for key, value in attributes.items():
-        if not key.startswith(prefix + "."):
-            continue
-        number, _, rest = key[len(prefix) + 1:].partition(".")
+    for tail, value in items:
+        key = f"{prefix}.{tail}"
+        number, _, rest = tail.partition(".")
         if not number.isdigit():
             continue
         message = messages[int(number)]
@@ -284,10 +289,12 @@ def _flattened_messages(attributes: dict, prefix: str, shape: Flattened, max_tex
             for _, message in sorted(messages.items())]
 
 
-def _flattened(input_prefix: str, output_prefix: str, shape: Flattened) -> Callable[[Span, int], Reading | None]:
-    def read(span: Span, max_text_chars: int) -> Reading | None:
-        sent = _flattened_messages(span.attributes, input_prefix, shape, max_text_chars)
-        written = _flattened_messages(span.attributes, output_prefix, shape, max_text_chars)
+def _flattened(input_prefix: str, output_prefix: str, shape: Flattened) -> Callable[[dict, int], Reading | None]:
+    def read(found: dict[str, list[tuple[str, object]]], max_text_chars: int) -> Reading | None:
+        if input_prefix not in found and output_prefix not in found:
+            return None
+        sent = _flattened_messages(found.get(input_prefix, []), input_prefix, shape, max_text_chars)
+        written = _flattened_messages(found.get(output_prefix, []), output_prefix, shape, max_text_chars)
         if sent is None and written is None:
             return None
         return Reading(sent=sent, texts=[m["content"] for m in written or []],
@@ -296,9 +303,25 @@ def _flattened(input_prefix: str, output_prefix: str, shape: Flattened) -> Calla
     return read
 
 
-VOCABULARIES = (genai_attributes, genai_operation_details, genai_message_events,
-                _flattened("llm.input_messages", "llm.output_messages", OPENINFERENCE),
-                _flattened("gen_ai.prompt", "gen_ai.completion", TRACELOOP))
+FLATTENED_PREFIXES = ("llm.input_messages", "llm.output_messages", "gen_ai.prompt", "gen_ai.completion")
+_STARTS = tuple(f"{prefix}." for prefix in FLATTENED_PREFIXES)
+
+
+def _prefixed(attributes: dict) -> dict[str, list[tuple[str, object]]]:
+    """The attributes of each flattened prefix, (key after the prefix, value), gathered in one pass for the
+    flattened vocabularies."""
+    found = {}
+    for key, value in attributes.items():
+        if key.startswith(_STARTS):
+            prefix = next(p for p in FLATTENED_PREFIXES if key.startswith(p + "."))
+            found.setdefault(prefix, []).append((key[len(prefix) + 1:], value))
+    return found
+
+
+# The vocabularies in order of trust: those read from the span, then those flattened into its attributes
+SPAN_VOCABULARIES = (genai_attributes, genai_operation_details, genai_message_events)
+FLATTENED_VOCABULARIES = (_flattened("llm.input_messages", "llm.output_messages", OPENINFERENCE),
+                          _flattened("gen_ai.prompt", "gen_ai.completion", TRACELOOP))
 
 
 # --- usage, model, tools ---------------------------------------------------------------------------------------
@@ -471,11 +494,33 @@ def agent_name(span: Span, max_text_chars: int) -> str | None:
     return None
 
 
-def nearest_agent(span: Span, by_id: dict[str, Span], max_text_chars: int) -> str | None:
-    """The agent of the nearest span, from this one up its lineage, that names one: by AGENT_NAMES, or, for the
-    spans under it (not the tool span itself, which is its caller's), a delegation tool's delegate."""
-    for node in lineage(span, by_id):
-        name = agent_name(node, max_text_chars) or (delegate_of(node, max_text_chars) if node is not span else None)
-        if name:
-            return name
-    return None
+class Agents:
+    """The agents of one conversation's spans, each span's name read once (a lineage is walked for every call and
+    tool under it, and LangGraph's names are JSON to decode)."""
+
+    def __init__(self, by_id: dict[str, Span], max_text_chars: int):
+        self.by_id = by_id
+        self.max_text_chars = max_text_chars
+        self._named: dict[str, str | None] = {}
+        self._delegates: dict[str, str | None] = {}
+
+    def named(self, span: Span) -> str | None:
+        """The name the span itself gives its agent (AGENT_NAMES)."""
+        if span.span_id not in self._named:
+            self._named[span.span_id] = agent_name(span, self.max_text_chars)
+        return self._named[span.span_id]
+
+    def delegate(self, span: Span) -> str | None:
+        """The agent a delegation tool span runs (delegate_of)."""
+        if span.span_id not in self._delegates:
+            self._delegates[span.span_id] = delegate_of(span, self.max_text_chars)
+        return self._delegates[span.span_id]
+
+    def nearest(self, span: Span) -> str | None:
+        """The agent of the nearest span, from this one up its lineage, that names one: by AGENT_NAMES, or, for
+        the spans under it (not the tool span itself, which is its caller's), a delegation tool's delegate."""
+        for node in lineage(span, self.by_id):
+            name = self.named(node) or (self.delegate(node) if node is not span else None)
+            if name:
+                return name
+        return None

@@ -29,12 +29,10 @@ from dataclasses import asdict, dataclass
 from builder.episode import agent, check_text, empty_metadata, episode, optional_text, response, turn
 from builder.rejections import Rejection, RowLocation
 from builder.sources.llm_calls import (
+    Agents,
     CallRecord,
-    agent_name,
-    delegate_of,
     handoff_target,
     handoff_tool_target,
-    nearest_agent,
     read_call,
     tool_result,
 )
@@ -97,6 +95,7 @@ def read_conversation(conversation: Conversation, source: str, max_text_chars: i
     if len(spans) > MAX_SPANS:
         raise Rejection("invalid_value", f"{len(spans)} spans in one conversation, more than {MAX_SPANS}")
     by_id = {s.span_id: s for s in spans}
+    agents = Agents(by_id, max_text_chars)
     calls = sorted((s for s in spans if s.kind == "llm"), key=lambda s: (s.start, s.span_id))
     if not calls:
         raise Rejection("empty_conversation", "no LLM call span in the conversation")
@@ -108,7 +107,7 @@ def read_conversation(conversation: Conversation, source: str, max_text_chars: i
     for call, record in zip(calls, records):
         content = record.content
         steps.append(Step(call.start, "tool_call" if record.only_tools else "message",
-                          _agent_of(call, by_id, max_text_chars), content, call, sent=record.sent, usage=record.usage,
+                          _agent_of(call, agents), content, call, sent=record.sent, usage=record.usage,
                           model=record.model, calls=tuple(record.calls)))
         reading.texts_recorded += len(record.outputs)
         missing = [text for text in record.outputs if text not in content]
@@ -120,7 +119,7 @@ def read_conversation(conversation: Conversation, source: str, max_text_chars: i
         reading.provider_input_tokens += record.usage[0] or 0
         reading.provider_output_tokens += record.usage[1] or 0
     reading.responses = len(steps)
-    steps += _tool_steps(spans, by_id, steps, max_text_chars)
+    steps += _tool_steps(spans, agents, steps, max_text_chars)
     steps.sort(key=lambda s: (s.start, s.span.span_id))
     agent_ids = list(dict.fromkeys(s.agent for s in steps))
     _address_handoff_tools(steps, set(agent_ids))
@@ -152,11 +151,11 @@ def _history(sent: list[dict]) -> list[dict]:
     return [m for m in sent if m["role"] != "system"]
 
 
-def _tool_steps(spans: list[Span], by_id: dict[str, Span], steps: list[Step], max_text_chars: int) -> list[Step]:
+def _tool_steps(spans: list[Span], agents: Agents, steps: list[Step], max_text_chars: int) -> list[Step]:
     """The tools' results, and the addressees that handoffs and delegations give the calls before them."""
     found = []
     for tool in sorted((s for s in spans if s.kind == "tool"), key=lambda s: (s.start, s.span_id)):
-        caller = _agent_of(tool, by_id, max_text_chars)
+        caller = _agent_of(tool, agents)
         target = handoff_target(tool, max_text_chars)
         if target is not None:  # the Agents SDK's handoff: the addressee of the call that asked for it
             asked = [s for s in steps if s.agent == caller and s.start <= tool.start]
@@ -166,7 +165,7 @@ def _tool_steps(spans: list[Span], by_id: dict[str, Span], steps: list[Step], ma
         result = tool_result(tool, max_text_chars)
         # a tool's result exists when the tool ends (a delegate agent's calls run inside it)
         found.append(Step(max(tool.start, tool.end), "tool_result", caller, "" if result is None else result, tool))
-    for start, outer, inner in _delegations(spans, by_id, max_text_chars):
+    for start, outer, inner in _delegations(spans, agents):
         asked = [s for s in steps if s.agent == outer and s.start <= start]
         if asked and asked[-1].addressee is None:  # the call whose answer started the delegate's run
             asked[-1].addressee = inner
@@ -214,20 +213,20 @@ def _episode(conversation: Conversation, steps: list[Step], agent_ids: list[str]
     )
 
 
-def _agent_of(span: Span, by_id: dict[str, Span], max_text_chars: int) -> str:
+def _agent_of(span: Span, agents: Agents) -> str:
     """The agent a span belongs to: its own agent name, else its nearest agent ancestor's (an LLM call nested in
     a smolagents managed agent is that agent's, not the manager's)."""
-    return nearest_agent(span, by_id, max_text_chars) or "unnamed agent"
+    return agents.nearest(span) or "unnamed agent"
 
 
-def _delegations(spans: list[Span], by_id: dict[str, Span], max_text_chars: int) -> list[tuple[int, str, str]]:
+def _delegations(spans: list[Span], agents: Agents) -> list[tuple[int, str, str]]:
     """(start, delegating agent, delegate) for each agent span nested in another agent's span (a manager that runs
     a managed agent, smolagents; an agent that calls another as a tool) and each delegation tool span (CrewAI)."""
     found = []
     for span in spans:
-        inner = (agent_name(span, max_text_chars) if span.kind == "agent" else None) or delegate_of(span, max_text_chars)
-        parent = by_id.get(span.parent_id) if inner and span.parent_id else None
-        outer = nearest_agent(parent, by_id, max_text_chars) if parent is not None else None
+        inner = (agents.named(span) if span.kind == "agent" else None) or agents.delegate(span)
+        parent = agents.by_id.get(span.parent_id) if inner and span.parent_id else None
+        outer = agents.nearest(parent) if parent is not None else None
         if outer is not None and outer != inner:
             found.append((span.start, outer, inner))
     return sorted(found)

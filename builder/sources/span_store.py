@@ -81,14 +81,14 @@ def conversations(spans: list[Span], default: JoinKey | None = None) -> list[Con
     by_id = {s.span_id: s for s in spans}
     grouped: dict[tuple, Conversation] = {}
     for span in spans:
-        key = None
+        outermost = None
         for node in lineage(span, by_id):
-            value = conversation_id(node)
-            if value is not None:
-                key = JoinKey.conversation(value)
-        key = key or default
-        found = (key.kind, key.value) if key else (JoinKind.TRACE, span.trace_id)
-        grouped.setdefault(found, Conversation(found[1], found[0])).spans.append(span)
+            outermost = conversation_id(node) or outermost
+        found = ((JoinKind.CONVERSATION, outermost) if outermost is not None else
+                 (default.kind, default.value) if default is not None else (JoinKind.TRACE, span.trace_id))
+        if found not in grouped:
+            grouped[found] = Conversation(found[1], found[0])
+        grouped[found].spans.append(span)
     return list(grouped.values())
 
 

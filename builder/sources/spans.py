@@ -18,6 +18,7 @@ import binascii
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from builder.rejections import Rejection, RowLocation
 
@@ -66,7 +67,7 @@ class Span:
     end: int = 0  # endTimeUnixNano; 0 where not recorded
     events: list[SpanEvent] = field(default_factory=list)
 
-    @property
+    @cached_property  # asked of every span by several passes; its attributes never change once read
     def kind(self) -> str | None:
         """llm, agent, tool or None, in any vocabulary: GenAI's operation, OpenInference's span kind, OpenLLMetry's
         request type (an LLM call) and span kind (agent, tool)."""
