@@ -1,5 +1,5 @@
-"""Benchmark reading agent traces: a real framework run's OTLP file (the LangGraph supervisor of the tests, run once
-against the tests' scripted server) copied under fresh trace ids until it holds at least --spans spans, then read
+"""Benchmark reading agent traces: a real framework run's OTLP file (the LangGraph supervisor and swarm of the tests,
+run once against the tests' scripted server) copied under fresh trace ids until it holds at least --spans spans, then read
 into episodes as a build reads a --team-source, timed with its peak traced memory at two sizes.
 
     python bench/bench_traces.py [--spans 50000]
@@ -30,13 +30,15 @@ from builder.rejections import Rejection  # noqa: E402
 from builder.sources.agent_teams import iter_team_rows, plan_team_sources  # noqa: E402
 
 SCRIPT = [{"tool_calls": [("transfer_to_math_expert", {})]}, {"tool_calls": [("add", {"a": 2, "b": 2})]},
-          "2+2 is 4.", {"tool_calls": [("transfer_to_writer", {})]}, "The answer is 4.", "Done: the answer is 4."]
+          "2+2 is 4.", {"tool_calls": [("transfer_to_writer", {})]}, "The answer is 4.", "Done: the answer is 4.",
+          {"content": "Let me add.", "tool_calls": [("add", {"a": 2, "b": 2})]},
+          {"content": "It is 4; Bob, please check.", "tool_calls": [("transfer_to_bob", {})]}, "Checked: 4."]
 
 
 def framework_trace(folder: Path) -> Path:
     trace = folder / "run.otlp.jsonl"
     with ScriptedChatServer(SCRIPT) as server:
-        subprocess.run([sys.executable, str(TESTS / "frameworks" / "run_langgraph_supervisor.py"), server.base_url,
+        subprocess.run([sys.executable, str(TESTS / "frameworks" / "run_langgraph_multi_agent.py"), server.base_url,
                         str(trace)], check=True, capture_output=True, timeout=300)
     return trace
 

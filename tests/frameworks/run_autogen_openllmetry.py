@@ -20,26 +20,7 @@ provider, exporter = capturing_provider("autogen-openllmetry")
 trace.set_tracer_provider(provider)
 OpenAIInstrumentor().instrument(tracer_provider=provider)
 
-from autogen_agentchat.agents import AssistantAgent  # noqa: E402
-from autogen_agentchat.conditions import MaxMessageTermination  # noqa: E402
-from autogen_agentchat.teams import RoundRobinGroupChat  # noqa: E402
-from autogen_ext.models.openai import OpenAIChatCompletionClient  # noqa: E402
+from autogen_teams import round_robin  # noqa: E402
 
-
-def add(a: int, b: int) -> int:
-    """Add two numbers."""
-    return a + b
-
-
-async def main() -> None:
-    client = OpenAIChatCompletionClient(model="scripted-model", base_url=base_url, api_key="test",
-                                        model_info={"vision": False, "function_calling": True, "json_output": False,
-                                                    "family": "unknown", "structured_output": False})
-    writer = AssistantAgent("writer", model_client=client, tools=[add], system_message="You add numbers.")
-    reviewer = AssistantAgent("reviewer", model_client=client, system_message="You check the answer.")
-    team = RoundRobinGroupChat([writer, reviewer], termination_condition=MaxMessageTermination(4))
-    await team.run(task="What is 2+2?")
-    await client.close()
-
-asyncio.run(main())
+asyncio.run(round_robin(base_url))
 write_otlp_jsonl(exporter.get_finished_spans(), out)

@@ -1,5 +1,5 @@
 """autogen-agentchat 0.7, a Swarm team (its documented handoff pattern): a planner that hands off to a checker
-with the `transfer_to_checker` tool autogen makes from its `handoffs`, against the local scripted server at
+with the `transfer_to_checker` tool autogen makes from its `handoffs` (autogen_teams.py), against the local scripted server at
 argv[1]. Spans come from the framework's own GenAI spans and opentelemetry-instrumentation-openai-v2's `chat`
 spans, message content from that instrumentor's log records (as in run_autogen_agentchat.py); the traces are
 written as OTLP JSON lines to argv[2], the log records beside them (`.logs` before the suffix)."""
@@ -23,22 +23,8 @@ logs, log_exporter = capturing_logs("autogen-agentchat-swarm")
 trace.set_tracer_provider(provider)
 OpenAIInstrumentor().instrument(tracer_provider=provider, logger_provider=logs)
 
-from autogen_agentchat.agents import AssistantAgent  # noqa: E402
-from autogen_agentchat.conditions import MaxMessageTermination  # noqa: E402
-from autogen_agentchat.teams import Swarm  # noqa: E402
-from autogen_ext.models.openai import OpenAIChatCompletionClient  # noqa: E402
+from autogen_teams import swarm  # noqa: E402
 
-
-async def main() -> None:
-    client = OpenAIChatCompletionClient(model="scripted-model", base_url=base_url, api_key="test",
-                                        model_info={"vision": False, "function_calling": True, "json_output": False,
-                                                    "family": "unknown", "structured_output": False})
-    planner = AssistantAgent("planner", model_client=client, handoffs=["checker"], system_message="You plan.")
-    checker = AssistantAgent("checker", model_client=client, system_message="You check the plan.")
-    team = Swarm([planner, checker], termination_condition=MaxMessageTermination(4))
-    await team.run(task="Plan a picnic.")
-    await client.close()
-
-asyncio.run(main())
+asyncio.run(swarm(base_url))
 write_otlp_jsonl(exporter.get_finished_spans(), out)
 write_otlp_logs_jsonl(log_exporter.get_finished_logs(), out.with_name(out.name.replace(".otlp.", ".logs.otlp.")))

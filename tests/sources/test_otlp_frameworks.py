@@ -55,10 +55,14 @@ SMOLAGENTS_SCRIPT = ['Thought: ask the researcher.\n<code>\nanswer = researcher(
                      'Thought: done.\n<code>\nfinal_answer("4")\n</code>']
 AUTOGEN_SCRIPT = [{"tool_calls": [("add", {"a": 2, "b": 2})]}, "Checked: 4 is right.", "Agreed, 4."]
 LANGGRAPH_SCRIPT = ["2+2 is 4.", "The answer is 4."]
-LANGGRAPH_SUPERVISOR_SCRIPT = [{"tool_calls": [("transfer_to_math_expert", {})]},
-                               {"tool_calls": [("add", {"a": 2, "b": 2})]}, "2+2 is 4.",
-                               {"tool_calls": [("transfer_to_writer", {})]}, "The answer is 4.",
-                               "Done: the answer is 4."]
+# LangGraph: the supervisor's run, then the swarm's
+LANGGRAPH_MULTI_AGENT_SCRIPT = [{"tool_calls": [("transfer_to_math_expert", {})]},
+                                {"tool_calls": [("add", {"a": 2, "b": 2})]}, "2+2 is 4.",
+                                {"tool_calls": [("transfer_to_writer", {})]}, "The answer is 4.",
+                                "Done: the answer is 4.",
+                                {"content": "Let me add.", "tool_calls": [("add", {"a": 2, "b": 2})]},
+                                {"content": "It is 4; Bob, please check.", "tool_calls": [("transfer_to_bob", {})]},
+                                "Checked: 4."]
 AG2_HANDOFFS_SCRIPT = [{"content": "Louvre in the morning, lunch, Seine cruise: 95 euros.",
                         "tool_calls": [("transfer_to_critic_1", {})]},
                        {"content": "I disagree: the cruise puts it over the budget.",
@@ -67,9 +71,6 @@ AG2_HANDOFFS_SCRIPT = [{"content": "Louvre in the morning, lunch, Seine cruise: 
 AGENTS_TOOLS_SCRIPT = [{"tool_calls": [("translate_to_spanish", {"input": "hello"})]}, "hola", "In Spanish: hola."]
 AUTOGEN_SWARM_SCRIPT = [{"content": "Sandwiches and a blanket; checker, please look.",
                          "tool_calls": [("transfer_to_checker", {})]}, "Looks good: bring water too.", "Done."]
-LANGGRAPH_SWARM_SCRIPT = [{"content": "Let me add.", "tool_calls": [("add", {"a": 2, "b": 2})]},
-                          {"content": "It is 4; Bob, please check.", "tool_calls": [("transfer_to_bob", {})]},
-                          "Checked: 4."]
 AGENT_FRAMEWORK_SCRIPT = [{"tool_calls": [("handoff_to_math", {})]}, "2+2 is 4.", "Fresh bread, warm hearts.",
                           "Good slogan."]
 ADK_SCRIPT = [{"content": "This is a question for the helper.",
@@ -101,11 +102,10 @@ RUNS = {"ag2": Run("run_ag2.py", AG2_SCRIPT), "openai_agents": Run("run_openai_a
         "smolagents": Run("run_smolagents.py", SMOLAGENTS_SCRIPT),
         "autogen_team": Run("run_autogen_agentchat.py", AUTOGEN_SCRIPT),
         "pydantic_ai": Run("run_pydantic_ai.py", PYDANTIC_SCRIPT), "langgraph": Run("run_langgraph.py", LANGGRAPH_SCRIPT),
-        "langgraph_supervisor": Run("run_langgraph_supervisor.py", LANGGRAPH_SUPERVISOR_SCRIPT),
+        "langgraph_multi_agent": Run("run_langgraph_multi_agent.py", LANGGRAPH_MULTI_AGENT_SCRIPT),
         "ag2_handoffs": Run("run_ag2_handoffs.py", AG2_HANDOFFS_SCRIPT),
         "openai_agents_tools": Run("run_openai_agents_tools.py", AGENTS_TOOLS_SCRIPT),
         "autogen_swarm": Run("run_autogen_swarm.py", AUTOGEN_SWARM_SCRIPT),
-        "langgraph_swarm": Run("run_langgraph_swarm.py", LANGGRAPH_SWARM_SCRIPT),
         "agent_framework": Run("run_agent_framework.py", AGENT_FRAMEWORK_SCRIPT, "agent_framework"),
         "google_adk": Run("run_google_adk.py", ADK_SCRIPT, "google_adk"),
         "crewai": Run("run_crewai.py", CREWAI_SCRIPT, "crewai"),
@@ -388,10 +388,11 @@ def test_langgraph_nodes_are_the_agents(framework_run):
     assert episode["turns"][0]["prompt"] == "What is 2+2?"
 
 
-def test_langgraph_supervisor_calls_belong_to_the_subgraph_agents(framework_run):
-    exchanges, trace = framework_run("langgraph_supervisor")
-    (episode,), rejected = read(trace)
+def test_langgraph_supervisor_and_swarm_calls_belong_to_the_subgraph_agents(framework_run):
+    every_exchange, trace = framework_run("langgraph_multi_agent")
+    (episode, swarm), rejected = read(trace)
     assert rejected == []
+    exchanges = every_exchange[:6]  # the supervisor's run; the swarm's follow
     # every call runs in a subgraph's inner node `agent`; the agent is the outermost named subgraph
     assert [a["agent_id"] for a in episode["agents"]] == ["supervisor", "math_expert", "writer"]
     assert steps(episode) == [("supervisor", "tool_call", "math_expert"), ("supervisor", "tool_result", None),
@@ -408,6 +409,13 @@ def test_langgraph_supervisor_calls_belong_to_the_subgraph_agents(framework_run)
         assert recorded_view(answer["sent"]) == wire_view(request)
     assert_matches_the_wire(episode, exchanges, content=None)
     conserved(episode, exchanges)
+    # the swarm: a reply holds alice's text and her tool call, and the handoff to bob addresses him
+    assert [a["agent_id"] for a in swarm["agents"]] == ["alice", "bob"]
+    assert steps(swarm) == [("alice", "message", None), ("alice", "tool_result", None), ("alice", "message", "bob"),
+                            ("alice", "tool_result", None), ("bob", "message", None)]
+    assert [c["content"] for c in calls(swarm)] == ['Let me add.\nadd({"a": 2, "b": 2})',
+                                                     "It is 4; Bob, please check.\ntransfer_to_bob()", "Checked: 4."]
+    conserved(swarm, every_exchange[6:])
 
 
 def test_ag2_reply_keeps_its_text_and_its_handoff(framework_run):
@@ -466,9 +474,6 @@ PATTERNS = [
     ("openai_agents_tools", [(["Orchestrator", "Spanish agent"],
                               [("Orchestrator", "tool_call", "Spanish agent"), ("Spanish agent", "message", None),
                                ("Orchestrator", "tool_result", None), ("Orchestrator", "message", None)])], True),
-    ("langgraph_swarm", [(["alice", "bob"],
-                          [("alice", "message", None), ("alice", "tool_result", None), ("alice", "message", "bob"),
-                           ("alice", "tool_result", None), ("bob", "message", None)])], False),
     ("agent_framework", [(["triage", "math"], [("triage", "tool_call", "math"), ("math", "message", None)]),
                          (["writer", "reviewer"], [("writer", "message", None), ("reviewer", "message", None)])], True),
     ("google_adk", [(["coordinator", "helper"],
@@ -708,7 +713,7 @@ def test_an_mlflow_export_gives_the_episodes_of_the_otlp_file(run, framework_run
 # subgraphs) or a struct column with no field (empty tool parameters), which depends on what a run's spans happen to
 # hold (seen for AG2's handoffs and Agent Framework's workflows in some runs, not others). These runs' frames were
 # always taken, and must be: their Parquet export is checked every time; the others' where pyarrow takes it.
-PARQUET_TAKEN = ("run_ag2.", "run_smolagents", "run_autogen_agentchat", "run_pydantic_ai", "run_langgraph.")
+PARQUET_TAKEN = ("run_ag2.", "run_smolagents", "run_autogen_agentchat", "run_pydantic_ai", "run_langgraph.py")
 
 
 def through_phoenix(url: str, trace: Path, folder: Path) -> list[Path]:

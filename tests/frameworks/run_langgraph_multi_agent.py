@@ -1,10 +1,14 @@
-"""LangGraph multi-agent supervisor, the pattern of LangGraph's multi-agent tutorials and langgraph-supervisor: a
-supervisor agent (`create_react_agent`) hands off with tools that return `Command(goto=..., graph=Command.PARENT)`
-to two worker agents, each a `create_react_agent` subgraph added as a node of the parent graph (the math expert
-calls a tool), and each worker returns to the supervisor. Run against the local scripted server at argv[1] through
+"""LangGraph's two documented multi-agent patterns (its multi-agent tutorials, langgraph-supervisor and
+langgraph-swarm), each graph run a trace of its own, against the local scripted server at argv[1] through
 langchain-openai, its spans captured by the OpenTelemetry SDK through the OpenInference LangChain instrumentor and
-written as OTLP JSON lines to argv[2]. Inside a subgraph every call runs in the prebuilt agent's own inner nodes
-(`agent`/`model`, `tools`): only the outermost named subgraph says whose call it was."""
+written as OTLP JSON lines to argv[2]:
+- a supervisor agent (`create_react_agent`) hands off with tools that return `Command(goto=...,
+  graph=Command.PARENT)` to two worker agents, each a `create_react_agent` subgraph added as a node of the parent
+  graph (the math expert calls a tool), and each worker returns to the supervisor;
+- a swarm: two such subgraphs (alice adds with a tool, bob checks) hand off to each other with the same tools, no
+  supervisor; a reply holds the agent's text and its tool call.
+Inside a subgraph every call runs in the prebuilt agent's own inner nodes (`agent`/`model`, `tools`): only the
+outermost named subgraph says whose call it was."""
 
 import sys
 from pathlib import Path
@@ -16,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from otlp_file import capturing_provider, write_otlp_jsonl  # noqa: E402
 
 base_url, out = sys.argv[1], Path(sys.argv[2])
-provider, exporter = capturing_provider("langgraph-supervisor")
+provider, exporter = capturing_provider("langgraph-multi-agent")
 LangChainInstrumentor().instrument(tracer_provider=provider)
 
 from langchain_core.messages import ToolMessage  # noqa: E402
@@ -48,15 +52,21 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
+# the supervisor: it hands off to either worker, each returns to it
 supervisor = create_react_agent(model, tools=[handoff_to("math_expert"), handoff_to("writer")],
                                 prompt="You manage a math expert and a writer.", name="supervisor")
 math_expert = create_react_agent(model, tools=[add], prompt="You do arithmetic with tools.", name="math_expert")
 writer = create_react_agent(model, tools=[], prompt="You write the final answer.", name="writer")
+(StateGraph(MessagesState)
+ .add_node(supervisor, destinations=("math_expert", "writer", END))
+ .add_node(math_expert).add_node(writer)
+ .add_edge(START, "supervisor").add_edge("math_expert", "supervisor").add_edge("writer", "supervisor")
+ .compile().invoke({"messages": [("user", "What is 2+2?")]}))
 
-graph = (StateGraph(MessagesState)
-         .add_node(supervisor, destinations=("math_expert", "writer", END))
-         .add_node(math_expert).add_node(writer)
-         .add_edge(START, "supervisor").add_edge("math_expert", "supervisor").add_edge("writer", "supervisor")
-         .compile())
-graph.invoke({"messages": [("user", "What is 2+2?")]})
+# the swarm: peers that hand off to each other, no supervisor
+alice = create_react_agent(model, tools=[add, handoff_to("bob")], prompt="You are Alice, you add.", name="alice")
+bob = create_react_agent(model, tools=[handoff_to("alice")], prompt="You are Bob, you check.", name="bob")
+(StateGraph(MessagesState)
+ .add_node(alice, destinations=("bob", END)).add_node(bob, destinations=("alice", END))
+ .add_edge(START, "alice").compile().invoke({"messages": [("user", "What is 2+2?")]}))
 write_otlp_jsonl(exporter.get_finished_spans(), out)
