@@ -1,5 +1,6 @@
-"""autogen-agentchat 0.7: a round-robin team of two AssistantAgents (the writer calls a tool; autogen_teams.py)
-against the local scripted server at argv[1], its spans captured by the OpenTelemetry SDK from the framework's own
+"""autogen-agentchat 0.7: a team of its documented patterns (autogen_teams.py), argv[3] or else round_robin: a
+round-robin team of two AssistantAgents (the writer calls a tool), or a Swarm (the planner hands off to the checker
+with the `transfer_to_checker` tool made from its handoffs), against the local scripted server at argv[1], its spans captured by the OpenTelemetry SDK from the framework's own
 GenAI spans (the runtime's, the agents') and opentelemetry-instrumentation-openai-v2's `chat` spans, written as
 OTLP JSON lines to argv[2]. Content capture is on as 2.3b0 reads it ("true"): that release sends message content
 to log events (gen_ai.system/user/assistant/tool.message, gen_ai.choice, each tied to its `chat` span), not to the
@@ -22,13 +23,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from otlp_file import capturing_logs, capturing_provider, write_otlp_jsonl, write_otlp_logs_jsonl  # noqa: E402
 
 base_url, out = sys.argv[1], Path(sys.argv[2])
-provider, exporter = capturing_provider("autogen-agentchat-team")
-logs, log_exporter = capturing_logs("autogen-agentchat-team")
+pattern = sys.argv[3] if sys.argv[3:] else "round_robin"
+provider, exporter = capturing_provider(f"autogen-agentchat-{pattern}")
+logs, log_exporter = capturing_logs(f"autogen-agentchat-{pattern}")
 trace.set_tracer_provider(provider)
 OpenAIInstrumentor().instrument(tracer_provider=provider, logger_provider=logs)
 
-from autogen_teams import round_robin  # noqa: E402
+import autogen_teams  # noqa: E402
 
-asyncio.run(round_robin(base_url))
+asyncio.run(getattr(autogen_teams, pattern)(base_url))
 write_otlp_jsonl(exporter.get_finished_spans(), out)
 write_otlp_logs_jsonl(log_exporter.get_finished_logs(), out.with_name(out.name.replace(".otlp.", ".logs.otlp.")))

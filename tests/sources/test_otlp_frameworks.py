@@ -105,7 +105,7 @@ RUNS = {"ag2": Run("run_ag2.py", AG2_SCRIPT), "openai_agents": Run("run_openai_a
         "langgraph_multi_agent": Run("run_langgraph_multi_agent.py", LANGGRAPH_MULTI_AGENT_SCRIPT),
         "ag2_handoffs": Run("run_ag2_handoffs.py", AG2_HANDOFFS_SCRIPT),
         "openai_agents_tools": Run("run_openai_agents_tools.py", AGENTS_TOOLS_SCRIPT),
-        "autogen_swarm": Run("run_autogen_swarm.py", AUTOGEN_SWARM_SCRIPT),
+        "autogen_swarm": Run("run_autogen_agentchat.py", AUTOGEN_SWARM_SCRIPT, args=("swarm",)),
         "agent_framework": Run("run_agent_framework.py", AGENT_FRAMEWORK_SCRIPT, "agent_framework"),
         "google_adk": Run("run_google_adk.py", ADK_SCRIPT, "google_adk"),
         "crewai": Run("run_crewai.py", CREWAI_SCRIPT, "crewai"),
