@@ -303,7 +303,10 @@ def _flattened(input_prefix: str, output_prefix: str, shape: Flattened) -> Calla
     return read
 
 
-FLATTENED_PREFIXES = ("llm.input_messages", "llm.output_messages", "gen_ai.prompt", "gen_ai.completion")
+# (prefix of the messages sent, prefix of the reply, how a message is flattened) of each flattened vocabulary
+FLATTENED = (("llm.input_messages", "llm.output_messages", OPENINFERENCE),
+             ("gen_ai.prompt", "gen_ai.completion", TRACELOOP))
+FLATTENED_PREFIXES = tuple(prefix for sent, written, _ in FLATTENED for prefix in (sent, written))
 _STARTS = tuple(f"{prefix}." for prefix in FLATTENED_PREFIXES)
 
 
@@ -320,8 +323,7 @@ def _prefixed(attributes: dict) -> dict[str, list[tuple[str, object]]]:
 
 # The vocabularies in order of trust: those read from the span, then those flattened into its attributes
 SPAN_VOCABULARIES = (genai_attributes, genai_operation_details, genai_message_events)
-FLATTENED_VOCABULARIES = (_flattened("llm.input_messages", "llm.output_messages", OPENINFERENCE),
-                          _flattened("gen_ai.prompt", "gen_ai.completion", TRACELOOP))
+FLATTENED_VOCABULARIES = tuple(_flattened(*vocabulary) for vocabulary in FLATTENED)
 
 
 # --- usage, model, tools ---------------------------------------------------------------------------------------

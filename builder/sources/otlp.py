@@ -89,7 +89,7 @@ def conversation_to_episode(conversation: Conversation, source: str, max_text_ch
 
 def read_conversation(conversation: Conversation, source: str, max_text_chars: int
                       ) -> tuple[dict, list[tuple[RowLocation, Rejection]]]:
-    """(the episode, a rejection for each text of its spans that the episode does not hold)."""
+    """(the episode, an unread_content rejection for each text of its spans that the episode does not hold)."""
     check_text(conversation.key, max_text_chars, "conversation id")
     spans = conversation.spans
     if len(spans) > MAX_SPANS:
@@ -112,10 +112,8 @@ def read_conversation(conversation: Conversation, source: str, max_text_chars: i
         reading.texts_recorded += len(record.outputs)
         missing = [text for text in record.outputs if text not in content]
         reading.texts_kept += len(record.outputs) - len(missing)
-        if missing:
-            losses.append((call.location, Rejection("unread_content", f"span {call.span_id} ({call.name}) records "
-                                                    f"{len(missing)} text(s) its response does not hold: "
-                                                    f"{missing[0][:80]!r}")))
+        losses += [(call.location, Rejection("unread_content", f"span {call.span_id} ({call.name}) records a text "
+                                             f"its response does not hold: {text[:80]!r}")) for text in missing]
         reading.provider_input_tokens += record.usage[0] or 0
         reading.provider_output_tokens += record.usage[1] or 0
     reading.responses = len(steps)
@@ -173,7 +171,7 @@ def _tool_steps(spans: list[Span], agents: Agents, steps: list[Step], max_text_c
 
 
 def _address_handoff_tools(steps: list[Step], agents: set[str]) -> None:
-    """A call that hands off with a `transfer_to_<agent>` tool addresses that agent."""
+    """A call that hands off with a handoff tool (handoff_tool_target) addresses that agent."""
     for step in steps:
         if step.addressee is None:
             step.addressee = next((t for c in step.calls if (t := handoff_tool_target(c, agents - {step.agent}))), None)

@@ -25,21 +25,15 @@ from builder.sources.spans import JoinKind, Span, SpanEvent
 AUTOGEN_TEAM = re.compile(r"_(?P<team>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?=[/.]|$)")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class JoinKey:
     """What ties traces together: a conversation (or session) id, or an autogen-agentchat team id."""
 
-    kind: JoinKind = field(compare=False)
+    kind: JoinKind
     value: str
-    order: int = 0  # conversation ids sort before team ids
 
-    @classmethod
-    def conversation(cls, value: str) -> "JoinKey":
-        return cls(JoinKind.CONVERSATION, value, 0)
-
-    @classmethod
-    def team(cls, value: str) -> "JoinKey":
-        return cls(JoinKind.TEAM, value, 1)
+    def sort_key(self) -> tuple[str, str]:
+        return self.kind.value, self.value
 
 
 @dataclass
@@ -98,12 +92,12 @@ def join_keys(span: Span) -> set[JoinKey]:
     keys = set()
     conversation = conversation_id(span)
     if conversation is not None:
-        keys.add(JoinKey.conversation(conversation))
+        keys.add(JoinKey(JoinKind.CONVERSATION, conversation))
     for name in ("gen_ai.agent.id", "messaging.destination"):
         value = span.attributes.get(name)
         match = AUTOGEN_TEAM.search(value) if isinstance(value, str) else None
         if match:
-            keys.add(JoinKey.team(match.group("team")))
+            keys.add(JoinKey(JoinKind.TEAM, match.group("team")))
     return keys
 
 
@@ -118,7 +112,8 @@ class SpanStore:
     def __init__(self):
         self._folder = tempfile.TemporaryDirectory(prefix="multi-llm-coord-spans-")
         self._db = sqlite3.connect(Path(self._folder.name) / "spans.sqlite")
-        self._db.execute("CREATE TABLE spans (trace TEXT, span TEXT, seq INTEGER, record TEXT, PRIMARY KEY (trace, span))")
+        self._db.execute("CREATE TABLE spans (trace TEXT, span TEXT, seq INTEGER, record TEXT, "
+                         "PRIMARY KEY (trace, span))")
         self._db.execute("CREATE TABLE logs (trace TEXT, span TEXT, seq INTEGER, record TEXT, file TEXT, line INTEGER,"
                          " UNIQUE (trace, span, record))")
         self._first_seen: dict[str, int] = {}  # trace id -> the order its first span was read in
@@ -151,8 +146,8 @@ class SpanStore:
         """Each conversation, its traces joined by any key they share, in the order its first span was read."""
         for traces in self._joined_traces():
             keys = set().union(*(self._keys.get(trace, set()) for trace in traces))
-            named = sorted(k for k in keys if k.kind is JoinKind.CONVERSATION)
-            teams = sorted(k for k in keys if k.kind is JoinKind.TEAM)
+            named = sorted((k for k in keys if k.kind is JoinKind.CONVERSATION), key=JoinKey.sort_key)
+            teams = sorted((k for k in keys if k.kind is JoinKind.TEAM), key=JoinKey.sort_key)
             default = named[0] if len(named) == 1 else teams[0] if teams else None
             yield from conversations(self._spans_of(traces), default)
 
@@ -175,7 +170,7 @@ class SpanStore:
 
         holder: dict[JoinKey, str] = {}
         for trace, keys in self._keys.items():
-            for key in sorted(keys):
+            for key in sorted(keys, key=JoinKey.sort_key):
                 other = holder.setdefault(key, trace)
                 a, b = root(trace), root(other)
                 if a != b:

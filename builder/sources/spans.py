@@ -1,8 +1,8 @@
 """The one span model of agent traces, and the table of how each export format spells it.
 
 Every reader of traces (OTLP files, builder/sources/otlp_wire.py; MLflow and Phoenix exports,
-builder/sources/trace_exports.py) makes `Span` objects through `SPAN_FORMATS`, one row per format naming the keys
-that hold a span's ids, name, times, attributes and events; what a format stores differently (MLflow's attribute
+builder/sources/trace_exports.py) makes `Span` objects through `span_from` and a `SpanFormat` of its format
+(OTLP_JSON, MLFLOW, PHOENIX), naming the keys that hold a span's ids, name, times, attributes and events; what a format stores differently (MLflow's attribute
 values as JSON text, Phoenix's nested columns) is a decoder of that row, not a builder of its own. What the spans
 mean (LLM calls, agents, messages) is read from them once, in builder/sources/llm_calls.py.
 

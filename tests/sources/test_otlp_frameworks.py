@@ -528,8 +528,9 @@ def test_autogen_swarm_handoff_with_content_from_logs(framework_run):
 
 
 def test_a_text_the_episode_cannot_hold_is_a_counted_loss(framework_run, tmp_path):
-    """A span whose two vocabularies disagree: the OpenInference reply is read, and the GenAI text that no response
-    holds is counted as unread_content with its span, the episode kept."""
+    """A span whose two vocabularies disagree: the OpenInference reply is read, and each OpenLLMetry text that no
+    response holds is counted as unread_content with its span (one rejection a text, as validate counts them), the
+    episode kept."""
     _, trace = framework_run("langgraph")
     rows = requests_of(trace)
     for row in rows:
@@ -541,14 +542,16 @@ def test_a_text_the_episode_cannot_hold_is_a_counted_loss(framework_run, tmp_pat
                         span["attributes"].append({"key": "gen_ai.prompt.0.content", "value": {"stringValue": "hi"}})
                         span["attributes"].append({"key": "gen_ai.completion.0.content",
                                                    "value": {"stringValue": "a text nobody placed"}})
+                        span["attributes"].append({"key": "gen_ai.completion.1.content",
+                                                   "value": {"stringValue": "another one"}})
                         target = span["spanId"]
                         break
                 else:
                     continue
                 break
     (episode,), rejected = read(write_lines(tmp_path / "t.jsonl", rows))
-    assert rejected == [("unread_content", "t.jsonl")]
-    assert episode["trace_reading"]["texts_recorded"] == episode["trace_reading"]["texts_kept"] + 1
+    assert rejected == [("unread_content", "t.jsonl")] * 2
+    assert episode["trace_reading"]["texts_recorded"] == episode["trace_reading"]["texts_kept"] + 2
     assert all("nobody placed" not in t["responses"][0]["content"] for t in episode["turns"])
     assert target
 
