@@ -15,6 +15,7 @@ import codecs
 import gzip
 import json
 import os
+import re
 import stat
 import zlib
 from collections.abc import Iterator
@@ -247,16 +248,51 @@ def _has_surrogate(text: str) -> bool:
     return False
 
 
-def check_nesting(row):
+def check_nesting(row, text: str | None = None):
     """The row itself, or a Rejection: nesting deeper than MAX_NESTING, or a lone surrogate in any string or key
     (JSON's "\\ud800" escape decodes to one; no UTF-8 file, Parquet column or Arrow string can hold it), so that
-    every field of every format is covered here, not each reader's fields one by one."""
-    depth, surrogate = _walk(row)
+    every field of every format is covered here, not each reader's fields one by one. `text`, the JSON the row was
+    decoded from, spares walking every string: a surrogate in the row needs a \\uD800-\\uDFFF escape (or the
+    character itself) in the text, and where it has neither only the containers are walked for the depth."""
+    if text is not None and _surrogate_free(text):
+        depth, surrogate = _container_depth(row), None
+    else:
+        depth, surrogate = _walk(row)
     if depth > MAX_NESTING:
         return Rejection("too_deeply_nested", f"lists and objects nest more than {MAX_NESTING} levels")
     if surrogate is not None:
         return Rejection("invalid_utf8", f"lone surrogate in the text {surrogate}")
     return row
+
+
+# Any escape of the surrogate range, paired or lone, an escaped backslash before "ud800" included: over-matching only
+# sends the row to the full walk.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _surrogate_free(text: str) -> bool:
+    return _SURROGATE_ESCAPE.search(text) is None and (text.isascii() or not _has_surrogate(text))
+
+
+def _container_depth(value) -> int:
+    """_walk's depth alone: only lists and dicts are visited (reading a trace, the strings are most of a row)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if type(item) is dict:
+            children = item.values()
+        elif type(item) is list:
+            children = item
+        else:
+            continue
+        if depth > deepest:
+            deepest = depth
+            if depth > MAX_NESTING:
+                break
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
+    return deepest
 
 
 def embedded_json(text: str, where: str):
@@ -268,7 +304,7 @@ def embedded_json(text: str, where: str):
         raise Rejection("too_deeply_nested", f"{where} nests deeper than the JSON parser goes") from None
     except ValueError:
         raise Rejection("invalid_value", f"{where} is not JSON") from None
-    checked = check_nesting(value)
+    checked = check_nesting(value, text)
     if isinstance(checked, Rejection):
         raise Rejection(checked.reason, f"{where}: {checked.detail}")
     return checked
@@ -280,7 +316,7 @@ def _decode_json(raw: bytes) -> dict | Rejection:
     except UnicodeDecodeError as error:
         return Rejection("invalid_utf8", f"byte {error.start}: {error.reason}")
     try:
-        return check_nesting(json.loads(text))
+        return check_nesting(json.loads(text), text)
     except json.JSONDecodeError as error:
         return Rejection("malformed_json", f"{error.msg} at column {error.colno}")
     except RecursionError:

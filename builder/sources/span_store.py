@@ -11,6 +11,7 @@ a trace that nothing joins is a conversation of its own. How it was joined is it
 from __future__ import annotations
 
 import json
+import pickle
 import re
 import sqlite3
 import tempfile
@@ -112,7 +113,7 @@ class SpanStore:
     def __init__(self):
         self._folder = tempfile.TemporaryDirectory(prefix="multi-llm-coord-spans-")
         self._db = sqlite3.connect(Path(self._folder.name) / "spans.sqlite")
-        self._db.execute("CREATE TABLE spans (trace TEXT, span TEXT, seq INTEGER, record TEXT, "
+        self._db.execute("CREATE TABLE spans (trace TEXT, span TEXT, seq INTEGER, record BLOB, "
                          "PRIMARY KEY (trace, span))")
         self._db.execute("CREATE TABLE logs (trace TEXT, span TEXT, seq INTEGER, record TEXT, file TEXT, line INTEGER,"
                          " UNIQUE (trace, span, record))")
@@ -125,8 +126,10 @@ class SpanStore:
         """Keep the span; False where it was read before."""
         record = [span.parent_id, span.name, span.start, span.attributes, span.resource,
                   span.location.file, span.location.line, span.end, [e.to_record() for e in span.events]]
+        # pickled, not JSON: the record only comes back to this process, and a span is written and read once (JSON
+        # was a sixth of reading a trace); the logs stay JSON, whose text is their identity for UNIQUE
         cursor = self._db.execute("INSERT OR IGNORE INTO spans VALUES (?, ?, ?, ?)", (
-            span.trace_id, span.span_id, self.count, _json(record)))
+            span.trace_id, span.span_id, self.count, pickle.dumps(record, pickle.HIGHEST_PROTOCOL)))
         if cursor.rowcount == 0:
             return False
         self._first_seen.setdefault(span.trace_id, self.count)
@@ -191,7 +194,7 @@ class SpanStore:
                 logs.setdefault((trace, span), []).append(SpanEvent.from_record(json.loads(record)))
         spans = []
         for trace, span_id, _, record in sorted(found, key=lambda row: row[2]):
-            parent, name, start, attributes, resource, file, line, end, events = json.loads(record)
+            parent, name, start, attributes, resource, file, line, end, events = pickle.loads(record)
             spans.append(Span(trace, span_id, parent, name, start, attributes, resource, RowLocation(file, line), end,
                               [SpanEvent.from_record(e) for e in events] + logs.get((trace, span_id), [])))
         return spans

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -143,11 +144,14 @@ def event_reader(time_key: str, attributes: Callable[[object, str], dict], time:
     return read
 
 
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
 def hex_id(value, size: int, where: str) -> str:
     """A trace (16 bytes) or span (8 bytes) id as lowercase hex: OTLP/JSON's hex, or the protobuf mapping's base64."""
     if not isinstance(value, str) or not value:
         raise Rejection("missing_field", f"{where} is missing")
-    if len(value) == 2 * size and all(c in "0123456789abcdefABCDEF" for c in value):
+    if len(value) == 2 * size and _HEX.fullmatch(value):
         return value.lower()
     try:
         raw = base64.b64decode(value, validate=True)

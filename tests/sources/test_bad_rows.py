@@ -425,6 +425,31 @@ def test_a_lone_surrogate_inside_a_json_encoded_field_is_a_rejection(source_form
         normalise(row)
 
 
+def deeply_nested(depth: int):
+    return [deeply_nested(depth - 1)] if depth > 1 else {"a": "b"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=JSON_VALUES | st.integers(28, 36).map(deeply_nested) | st.sampled_from(["\ud83d\ude00", "a\\ud800"]),
+       ensure_ascii=st.booleans(), wrap=st.integers(0, 33))
+def test_checking_a_row_with_its_json_text_finds_what_walking_every_string_finds(value, ensure_ascii, wrap):
+    """The loader checks a JSON row with the text it came from (a surrogate needs an escape there, so only the depth
+    is walked where there is none): the verdict, reason and detail, is the full walk's, for any value written
+    either way (escaped or as UTF-8 characters) at any depth around the limit."""
+    for _ in range(wrap):
+        value = {"x": value}
+    try:
+        text = json.dumps(value, ensure_ascii=ensure_ascii)
+    except RecursionError:
+        return
+    decoded = json.loads(text)
+    with_text, alone = check_nesting(decoded, text), check_nesting(decoded)
+    if isinstance(alone, Rejection):
+        assert (with_text.reason, with_text.detail) == (alone.reason, alone.detail)
+    else:
+        assert with_text is decoded
+
+
 @settings(max_examples=100, deadline=None)
 @given(lines=st.lists(st.binary(max_size=40) | JSON_VALUES.map(lambda v: json.dumps(v).encode()), max_size=6))
 def test_arbitrary_jsonl_bytes_are_rows_or_rejections(tmp_path_factory, lines):
