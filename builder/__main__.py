@@ -1,4 +1,4 @@
 from builder.cli import main
 
-if __name__ == "__main__":  # not when a spawned worker process imports the main module (builder.stages.latents.trained)
+if __name__ == "__main__":  # not when a spawned worker process imports the main module (builder.benchmark.trained)
     raise SystemExit(main())

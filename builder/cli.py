@@ -17,8 +17,10 @@ import typing
 from pathlib import Path
 
 import builder
+from builder.benchmark.attribution import attribution_lines
+from builder.benchmark.evaluation import test_reading
+from builder.benchmark.trained import rank_curve_reading
 from builder.config import BuildConfig, ConfigError, flag_name
-from builder.evaluation import test_reading
 from builder.families import FAMILIES, NothingToBuild, config_names, family_of_config
 from builder.files import default_cache_dir
 from builder.layout import CARD_FILE, DATA_DIR, MANIFEST_FILE, REPORT_FILE, RUN_FILE
@@ -26,8 +28,6 @@ from builder.output.report import RUN_LOG_SHAPE, ReportError, family_sections, r
 from builder.redact import redact
 from builder.sources import SourceError
 from builder.sources.loaders import NO_SOURCE, SAMPLE_SOURCE
-from builder.stages.labels.attribution import attribution_lines
-from builder.stages.latents.trained import rank_curve_reading
 from multi_llm_coord import SCHEMA_VERSION
 
 
@@ -48,6 +48,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument("--questions", dest="questions", action="append", default=[], help=help_text)
         elif field.name == "output_dir":
             parser.add_argument("--output-dir", "-o", type=Path, default=default, help=help_text)
+        elif "parse" in field.metadata:  # --split-fractions, --trained-ranks: BuildConfig parses the text
+            parser.add_argument(flag, default=default, help=f"{help_text} (default: {field.metadata['text'](default)})")
         elif field.metadata.get("choices"):  # --projection, --labeler, --engine: the choices named once, in config
             parser.add_argument(flag, choices=field.metadata["choices"], default=default, help=help_text)
         else:
@@ -298,10 +300,10 @@ def _push(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from builder.evaluation import (ATTRIBUTION_COLUMNS, EvaluationError, evaluation_seed,
+    from builder.benchmark.evaluation import (ATTRIBUTION_COLUMNS, EvaluationError, evaluation_seed,
                                     read_predictions, read_split_episodes, read_vectors, resolve_target, score_on_test,
                                     table_lines)
-    from builder.stages.labels.attribution import attribution_report
+    from builder.benchmark.attribution import attribution_report
 
     family = family_of_config(args.config)
     if family is None or family.full_config != args.config:

@@ -16,11 +16,41 @@ from builder.sources.loaders import NO_SOURCE, SAMPLE_SOURCE
 from builder.splits import parse_fractions
 from builder.stages.latents import embeddings
 from builder.stages.latents.projection import METHODS as PROJECTION_METHODS
-from builder.stages.latents.trained import parse_ranks
 
 LABELERS = ("offline", "judge")
 ENGINES = ("local", "ray")  # builder/engines.py
 LICENCE_ID = re.compile(r"[a-z0-9][a-z0-9.+-]{1,40}")
+
+
+FULL = "full"  # the trained coordinators' rank equal to the observation's dimension: no bottleneck
+MAX_RANK = 512
+
+
+def parse_ranks(text: str) -> tuple:
+    """"1,2,4,full" as (1, 2, 4, "full"): distinct ranks in [1, MAX_RANK], ascending, `full` last; "none" as ();
+    ValueError otherwise."""
+    if text.strip().lower() == "none":
+        return ()
+    ranks = []
+    for part in (p.strip().lower() for p in text.split(",")):
+        if part == FULL:
+            ranks.append(FULL)
+            continue
+        if not part.isdigit() or not 1 <= int(part) <= MAX_RANK:
+            raise ValueError(f"takes ranks from 1 to {MAX_RANK} and `full`, comma-separated, or `none`; got {text!r}")
+        ranks.append(int(part))
+    if len(set(ranks)) != len(ranks):
+        raise ValueError(f"names a rank twice: {text!r}")
+    return tuple(sorted((r for r in ranks if r != FULL))) + ((FULL,) if FULL in ranks else ())
+
+
+def ranks_text(ranks: tuple) -> str:
+    """parse_ranks' input for `ranks`: how the report and the flag spell them."""
+    return ",".join(str(rank) for rank in ranks) if ranks else "none"
+
+
+def fractions_text(fractions: tuple[float, float, float]) -> str:
+    return ",".join(str(fraction) for fraction in fractions)
 
 
 class ConfigError(ValueError):
@@ -28,7 +58,9 @@ class ConfigError(ValueError):
 
 
 def option(default, help: str, **extra):
-    """A build option: `low` / `high` bound numbers (inclusive unless `low_open`), `choices` lists values."""
+    """A build option: `low` / `high` bound numbers (inclusive unless `low_open`), `choices` lists values, `parse`
+    turns the flag's text into the field's typed value once (a ValueError names what it takes) and `text` spells a
+    value back as the flag and the report write it."""
     return field(default=default, metadata={"help": help, **extra})
 
 
@@ -84,20 +116,22 @@ class BuildConfig:
               "turns all three off, so a re-run with --labeler judge spends its API calls again.")
     projection: str = option("pca", "Low-rank projection of the turn observations: pca, svd, nmf or vae.",
                              choices=PROJECTION_METHODS)
-    split_fractions: str = option(
-        "0.8,0.1,0.1", "Train, validation and test fractions of every *-full config, assigned by a stable hash of each "
-                       "episode's prompt group (no prompt in two splits; added rows never move an episode).")
+    split_fractions: tuple[float, float, float] = option(
+        (0.8, 0.1, 0.1), "Train, validation and test fractions of every *-full config, assigned by a stable hash of each "
+                       "episode's prompt group (no prompt in two splits; added rows never move an episode).",
+        parse=parse_fractions, text=fractions_text)
     rank: int | None = option(
         None, "Dimensions of the latent state (8-16 keeps it low-dimensional). Default: 16, or the number of turns of "
               "the build's smallest family where that is fewer (the basis needs one turn per dimension; the summary "
               "says so).", low=1, high=512)
     coordinator_decay: float = option(0.5, "Decay of the recurrent coordinator: h_t = decay*h_(t-1) + (1-decay)*z_t.",
                                       low=0.0, high=1.0, high_open=True)
-    trained_ranks: str = option(
-        "1,2,4,8,16,32,64", "Ranks of the trained low-rank recurrent coordinators of the rank curve (comma-"
+    trained_ranks: tuple[int | str, ...] = option(
+        (1, 2, 4, 8, 16, 32, 64), "Ranks of the trained low-rank recurrent coordinators of the rank curve (comma-"
         "separated; `full`: the observation's own dimension, 770 with the prompt, which costs about 20x a rank-16 "
         "model and is left out by default), each trained with and without the prompt and scored by the benchmark's "
-        "protocol (test split, or cross-fitted below its minimum); `none` trains none.")
+        "protocol (test split, or cross-fitted below its minimum); `none` trains none.", parse=parse_ranks,
+        text=ranks_text)
     probe_folds: int = option(5, "Folds of the latent probe's grouped cross-validation (by a stable hash of the prompt group).", low=2, high=100)
     labeler: str = option("offline", "Who labels coordination outcomes: offline (deterministic rules) or judge (an LLM).",
                           choices=LABELERS)
@@ -151,6 +185,13 @@ class BuildConfig:
 
     def __post_init__(self):
         for spec in fields(self):
+            if "parse" in spec.metadata:  # the flag's text (or a tuple given in code), parsed once into the field
+                value = getattr(self, spec.name)
+                try:
+                    parsed = spec.metadata["parse"](value if isinstance(value, str) else spec.metadata["text"](value))
+                except (TypeError, ValueError) as error:
+                    raise ConfigError(f"{flag_name(spec.name)} {error}") from None
+                object.__setattr__(self, spec.name, parsed)
             _check_range(spec, getattr(self, spec.name))
         if not self.source_list or len(set(self.source_list)) != len(self.source_list):
             raise ConfigError(f"--source must name one or more different sources, got {list(self.source_list)}")
@@ -184,14 +225,6 @@ class BuildConfig:
             if not separator or not task or not path:
                 raise ConfigError(f"--questions takes TASK=PATH, got {item!r}")
         _check_encoding(self.encoding)
-        try:
-            parse_fractions(self.split_fractions)
-        except ValueError as error:
-            raise ConfigError(f"--split-fractions {error}") from None
-        try:
-            parse_ranks(self.trained_ranks)
-        except ValueError as error:
-            raise ConfigError(f"--trained-ranks {error}") from None
         if self.license is not None and not LICENCE_ID.fullmatch(self.license):
             raise ConfigError(f"--license takes a Hub licence id such as apache-2.0 or cc-by-4.0, got {self.license!r}")
         if self.citation and self.citation.startswith("@") and not Path(self.citation[1:]).is_file():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from builder.rejections import Rejection
+from builder.token_bases import CONTENT_ONLY
 
 INT64_MAX = 2**63 - 1
 INT32_MAX = 2**31 - 1  # the int32 columns' bound (and of options that size them)
@@ -47,7 +48,7 @@ def empty_metadata(question_id: str) -> dict:
 
 def episode(*, episode_id: str, source: str, topology: str, task: str, agents: list[dict], turns: list[dict],
             winner: str | None, outcome: dict, metadata: dict, memory: str = "full_history",
-            input_tokens_basis: str = "content_only", annotations: dict | None = None) -> dict:
+            input_tokens_basis: str = CONTENT_ONLY.name, annotations: dict | None = None) -> dict:
     """The episode, or a Rejection when its agents cannot be told apart (every per-agent list is keyed by id)."""
     ids = [a["agent_id"] for a in agents]
     if len(set(ids)) != len(ids):

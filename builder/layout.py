@@ -30,7 +30,7 @@ DATA_DIR = "data"
 FIGURES_DIR = "figures"
 COORDINATOR_TENSORS = "coordinator.safetensors"
 COORDINATOR_INFO = "coordinator.json"
-TRAINED_TENSORS = "trained-coordinator.safetensors"  # the chosen trained coordinator (builder.stages.latents.trained)
+TRAINED_TENSORS = "trained-coordinator.safetensors"  # the chosen trained coordinator (builder.benchmark.trained)
 TRAINED_INFO = "trained-coordinator.json"
 
 # What manifest.json says it is; a folder whose manifest says otherwise was not written by this builder.

@@ -12,7 +12,7 @@ than a batch of episodes (builder/spill.py):
     write_step    the writing stages by the engine (token logs, latents, N*, offline labels) -> judge (--labeler
                   judge) -> the full config's shards by split; the tally; the small configs  -> Written
     then, once every family is written, the analyses read each family's published full config back
-    (builder/analyses.py: the latent probe, the benchmark table, the rank curve, failure attribution), and the
+    (builder/benchmark/analyses.py: the latent probe, the benchmark table, the rank curve, failure attribution), and the
     coordinators, stats.json, figures and README.md are written
 
 `full` keeps the sources' order (sources as given, files in name order, rows in file order); selection picks
@@ -45,9 +45,9 @@ from multi_llm_coord import DEFAULT_RANK, SCHEMA_VERSION
 import builder
 from dataset_card.figures import write_figures, write_rank_curve
 from dataset_card.render import render_card, render_licences
-from builder.config import BuildConfig
+from builder.benchmark.analyses import Analyses, AnalysisSettings, analyse_family
+from builder.config import BuildConfig, fractions_text, ranks_text
 from builder.engines import make_engine
-from builder.analyses import Analyses, AnalysisSettings, analyse_family
 from builder.families import FAMILIES, EpisodeFamily, FamilyPlan, plan_families
 from builder.files import unwritable_reason
 from builder.layout import CARD_FILE, FIGURES_DIR, LICENCES_FILE, LOADING_SCRIPT, REPORT_FILE, RUN_FILE, shard_path
@@ -58,18 +58,16 @@ from builder.output.writer import SplitConfigWriter, write_config
 from builder.progress import StepTimer, progress, python_warnings_recorded, quiet_third_party, status, warn
 from builder.rejections import RejectLog, Rejection, RowLocation
 from builder.selection import EpisodeKey, make_preview
-from builder.splits import parse_fractions
 from builder.sources.loaders import NO_SOURCE, source_name
 from builder.spill import Spill
+from builder.splits import group_of
 from builder.stages.labels.judge import JudgeSettings
 from builder.stages.labels.offline import OfflineLabeler
 from builder.stages.labels.stage import JudgeStep, LabelRun
 from builder.stages.latents.coordinator import Coordinator
 from builder.stages.latents.embeddings import Embedder, EmbeddingTable, TableBuilder, default_cache_dir, episode_texts
 from builder.stages.latents.observations import episode_observations
-from builder.stages.latents.probe import group_of
 from builder.stages.latents.stage import fit_coordinator, fit_turns
-from builder.stages.latents.trained import parse_ranks
 from builder.stages.writing import describe_stages
 
 SPILL_BATCH = 256          # episodes a pass holds at once
@@ -196,7 +194,7 @@ class FamilyBuild:
     label_run: LabelRun
     splits: dict                          # each split of the full config: episodes, outcome balance
     caches: FamilyCaches
-    analyses: Analyses | None = None      # once the family is written (builder/analyses.py)
+    analyses: Analyses | None = None      # once the family is written (builder/benchmark/analyses.py)
 
 
 @dataclass
@@ -298,13 +296,13 @@ def build_family(config: BuildConfig, read: FamilyRead, timer: StepTimer, engine
 
 
 def analyse_step(config: BuildConfig, result: FamilyBuild, staging: Path, timer: StepTimer, work: Path) -> Analyses:
-    """The analyses of the family's written full config (builder/analyses.py), with the build's settings."""
+    """The analyses of the family's written full config (builder/benchmark/analyses.py), with the build's settings."""
     family = result.plan.family
     status(f"{family.name}: analysing the written {family.full_config} (probe, benchmark, rank curve "
-           f"{config.trained_ranks})...", config.progress)
+           f"{ranks_text(config.trained_ranks)})...", config.progress)
     settings = AnalysisSettings(seed=config.seed, probe_folds=config.probe_folds,
-                                trained_ranks=parse_ranks(config.trained_ranks),
-                                fractions=parse_fractions(config.split_fractions), cache_dir=_cache_dir(config))
+                                trained_ranks=config.trained_ranks,
+                                fractions=config.split_fractions, cache_dir=_cache_dir(config))
     analyses = analyse_family(staging, family, result.table, result.coordinator, settings, work,
                               partial(_step, timer, family.name))
     result.caches.probe_scores = analyses.probe_cache
@@ -340,7 +338,7 @@ def write_step(config: BuildConfig, read: FamilyRead, table: EmbeddingTable, coo
     """The selected episodes through the per-episode stages (by the engine) and the judge, into the full config's
     shards by split; the tally and the small configs gathered as they go by."""
     family, spill = read.plan.family, read.spill
-    fractions = parse_fractions(config.split_fractions)
+    fractions = config.split_fractions
     tally = FamilyTally(family)
     writer = SplitConfigWriter(family.full_config, staging, config.rank, config.max_shard_bytes, fractions, group_of,
                                family.split_outcome)
@@ -544,6 +542,8 @@ def _options(config: BuildConfig) -> dict:
     options["source"] = [public_name(s) for s in config.source_list] if len(config.source_list) > 1 \
         else public_name(config.source_list[0])
     options["languages"] = list(config.languages)
+    options["split_fractions"] = fractions_text(config.split_fractions)
+    options["trained_ranks"] = ranks_text(config.trained_ranks)
     options["questions"] = [f"{task}={public_name(path)}" for task, path in
                             (item.split("=", 1) for item in config.questions)]
     options["family_sources"] = {family.name: [public_name(s) for s in config.family_source_list(family.name)]

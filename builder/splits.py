@@ -1,6 +1,6 @@
 """Train / validation / test splits of the full configs, assigned by a stable hash of an episode's prompt group.
 
-The group is the one the probe's folds use (builder.stages.latents.probe.group_of): the normalised first prompt
+The group is the one the probe's folds use (group_of, below): the normalised first prompt
 of a battle, the question of a debate, the task of an agent-team run. An episode's split depends on its group
 alone, so no prompt is in two splits, and adding rows to a source never moves an episode already built (a
 benchmark's test set stays the test set). The fractions are the build's `--split-fractions` (default 80/10/10).
@@ -42,3 +42,11 @@ def parse_fractions(text: str) -> tuple[float, float, float]:
         raise ValueError(f"takes three fractions in [0, 1] for train, validation and test that sum to 1 (train above "
                          f"0), got {text!r}")
     return values
+
+
+def group_of(episode: dict) -> str:
+    """The prompt (or question) an episode answers: episodes of one group never straddle a fold."""
+    prompt = next((t["prompt"] for t in episode["turns"] if t["prompt"]), None)
+    if prompt is not None:
+        return hashlib.sha256(prompt.strip().lower().encode()).hexdigest()[:16]
+    return f"{episode['task']}#{episode['metadata']['question_id']}"

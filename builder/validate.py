@@ -30,20 +30,16 @@ from multi_llm_coord import (
     episode_features,
 )
 
+from builder.families import FAMILIES, config_names
 from builder.layout import (CARD_FILE, COORDINATOR_INFO, COORDINATOR_TENSORS, LICENCES_FILE, LOADING_SCRIPT,
                             MANIFEST_FILE, REPORT_FILE, TRAINED_INFO, TRAINED_TENSORS)
-from builder.families import FAMILIES, config_names
-from builder.stages.latents.probe import group_of
 from builder.output.folder import manifest_differences, read_manifest
 from builder.output.report import ReportError, family_sections, read_report
-from builder.sources.agent_scaling import TEMPLATE_BASES
-from builder.sources.mallm import BASIS_RECORDED
-from builder.sources.otlp import BASIS_PROVIDER_USAGE, BASIS_RECORDED_MESSAGES, TRACE_TASK_PREFIX
+from builder.sources.otlp import TRACE_TASK_PREFIX
+from builder.splits import group_of
 from builder.stages.token_logs import content_inputs
+from builder.token_bases import INPUT_BASES
 
-CONTENT_BASES = ("content_only", BASIS_RECORDED)  # counted from the contents alone, so the counts can be re-derived
-# Counted from texts the dataset does not keep (rebuilt requests, recorded trace messages) or from provider usage.
-INPUT_TOKEN_BASES = (*CONTENT_BASES, *TEMPLATE_BASES, BASIS_RECORDED_MESSAGES, BASIS_PROVIDER_USAGE)
 
 
 def validate_folder(output_dir: Path) -> list[str]:
@@ -346,11 +342,12 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
         problems.append(f"unknown memory {episode['memory']!r}")
         return problems
     turns, expected = episode["turns"], None
-    if episode["input_tokens_basis"] not in INPUT_TOKEN_BASES:
+    basis = INPUT_BASES.get(episode["input_tokens_basis"])
+    if basis is None:
         problems.append(f"unknown input_tokens_basis {episode['input_tokens_basis']!r}")
     ordered = [follows_agents([r["agent_id"] for r in t["responses"]], agent_ids) for t in turns]
     # Template-counted requests hold template text besides the contents; only content-only counts follow the formula.
-    if episode["input_tokens_basis"] in CONTENT_BASES and all(ordered) and episode["token_totals"]:
+    if basis is not None and basis.recountable and all(ordered) and episode["token_totals"]:
         system = {a["agent_id"]: a["system_prompt_tokens"] or 0 for a in episode["token_totals"]["per_agent"]}
         expected = content_inputs(episode, "tokens", system)
     output = dict.fromkeys(agent_ids, 0)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from builder.benchmark.trained import ordered_rows
 from builder.layout import FIGURES_DIR
-from builder.stages.latents.trained import ordered_rows
 
 
 def write_figures(tally, family, folder: Path) -> dict[str, str]:
@@ -89,7 +89,7 @@ def _whole_counts(axes) -> None:
 
 
 def write_rank_curve(curve: dict, family, folder: Path) -> dict[str, str]:
-    """The rank curve (builder.stages.latents.trained): accuracy of the trained coordinators against their rank,
+    """The rank curve (builder.benchmark.trained): accuracy of the trained coordinators against their rank,
     with 95% intervals, beside the untrained stored state and the baselines, for the targets that were scored
     (test split or cross-fitted, said in each title); {} when none was."""
     scored = {t: r for t, r in curve.get("targets", {}).items() if "results" in r}

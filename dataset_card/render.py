@@ -14,14 +14,15 @@ from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
 import multi_llm_coord
-from builder.evaluation import test_reading
+from builder.benchmark.baselines import BENCHMARK_BASELINES, described
+from builder.benchmark.evaluation import test_reading
+from builder.benchmark.trained import ordered_rows, rank_curve_reading
 from builder.families import FAMILIES
 from builder.layout import LICENCES_FILE
 from builder.output.report import family_sections
 from builder.output.tally import TOTAL_NAMES
 from builder.provenance import JUDGE_KIND_TEXT, Provenance, card_licence
 from builder.stages.labels import offline
-from builder.stages.latents.trained import ordered_rows, rank_curve_reading
 from builder.statistics import UNKNOWN
 from multi_llm_coord import DEFAULT_CONFIG, FIELD_DOCS, FLAT_TOKEN_FIELDS
 
@@ -236,6 +237,7 @@ def render_card(report: dict, infos: dict, *, load_path: str, figures: dict[str,
                  "toxic_chat": sum(o.get("toxic_chat_flagged") or 0 for o in outcomes)},
         benchmark=[(family.name, {"config": family.full_config, "splits": section["splits"],
                                   "test_split": section["test_split"],
+                                  "baselines": described(BENCHMARK_BASELINES),
                                   # the tables already say which targets are not scored
                                   "reading": [s for s in test_reading(section["test_split"]) if ": not scored (" not in s],
                                   "coordinator": family.coordinator_dir,

@@ -13,18 +13,26 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     ["multi_llm_coord", "builder", "builder.layout", "builder.files", "builder.progress", "builder.rejections",
      "builder.redact", "builder.episode", "builder.spill", "builder.splits", "builder.selection",
-     "builder.statistics"],
+     "builder.statistics", "builder.token_bases"],
     ["builder.sources"],
     ["builder.stages"],
     ["builder.provenance"],
     ["builder.config"],
+    # the benchmark scores what the build wrote: it reads episodes, never enriches one (builder.stages may not
+    # import it), and nothing it computes reaches an episode's fields
+    ["builder.benchmark"],
     ["builder.families"],
     ["builder.output", "builder.engines"],
-    ["builder.evaluation", "builder.analyses", "builder.validate"],
+    ["builder.validate"],
     ["builder.pipeline", "builder.push", "dataset_card"],
     ["builder.cli", "builder.__main__"],
 ]
-DEFERRED_IMPORTS_ALLOWED = {"builder.cli"}
+# builder.benchmark names TrainedCoordinator on first use: importing the package for its protocol or bootstrap must not
+# load torch
+DEFERRED_IMPORTS_ALLOWED = {"builder.cli", "builder.benchmark"}
+# Old addresses kept for one release: each warns and hands over its new module's names (by importlib, which the
+# layer walk cannot see, hence this list)
+MOVED = {"builder.stages.latents.trained": "builder.benchmark.trained"}
 
 
 def modules() -> dict[str, Path]:
@@ -116,3 +124,35 @@ def test_the_checks_see_an_upward_import_and_a_circle(tmp_path):
     found = imports({"builder.sources.fake": reader} | {"builder.pipeline": known["builder.pipeline"]})
     assert ("builder.sources.fake", "builder.pipeline", 2, True) in found
     assert layer_of("builder.pipeline") > layer_of("builder.sources.fake")
+
+
+def test_enrichment_never_reads_the_benchmark():
+    """The stages enrich episodes; the benchmark scores what was written. A stage that imported a scorer could put
+    an outcome's trace into the states it is scored on: none does, at any depth of the stages' own imports."""
+    known = modules()
+    reached = {m for m in known if m.startswith("builder.stages") and m not in MOVED}
+    graph: dict[str, set[str]] = {}
+    for module, target, _, _ in imports(known):
+        graph.setdefault(module, set()).add(target)
+    frontier = set(reached)
+    while frontier:
+        frontier = {t for m in frontier for t in graph.get(m, ())} - reached
+        reached |= frontier
+    assert sorted(m for m in reached if m.startswith("builder.benchmark")) == []
+    assert layer_of("builder.benchmark.probe") > layer_of("builder.stages.latents.coordinator")
+
+
+def test_a_moved_module_warns_and_is_its_new_self():
+    import importlib
+    import warnings
+
+    for old, new in MOVED.items():
+        module = importlib.import_module(old)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            moved = module.TrainedCoordinator
+        assert moved is importlib.import_module(new).TrainedCoordinator
+        assert [w.category for w in caught] == [DeprecationWarning] and new in str(caught[0].message)
+    from builder.benchmark import TrainedCoordinator
+
+    assert TrainedCoordinator is moved

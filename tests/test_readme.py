@@ -1,5 +1,5 @@
-"""Every command of README.md and of the built card runs as written after `make build`: each ```python and
-```bash block runs, in order, in a folder that holds the sample build as `out` (the README's name for it) and
+"""Every command of README.md, of docs/ and of the built card runs as written after `make build`: each ```python
+and ```bash block of a page runs, in order, in a folder that holds the sample build as `out` (the README's name for it) and
 this checkout's `.venv`. A ```bash example block needs the reader's own files, the network or a token: each of
 its `.venv/bin/multi-llm-coord` lines is parsed by the real argument parser (a renamed or misspelt option fails),
 and each script it names exists. The ```bash setup block is `make build` / `make test`, which CI itself runs."""
@@ -41,27 +41,34 @@ def reader_folder(sample_build, tmp_path_factory):
     return folder
 
 
-README_BLOCKS = blocks((ROOT / "README.md").read_text(encoding="utf-8"))
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGE_BLOCKS = {page.relative_to(ROOT).as_posix(): blocks(page.read_text(encoding="utf-8")) for page in PAGES}
+README_BLOCKS = PAGE_BLOCKS["README.md"]
+ALL_BLOCKS = [block for page_blocks in PAGE_BLOCKS.values() for block in page_blocks]
 
 
-def test_the_readme_has_the_blocks_this_test_knows():
-    kinds = {(language, tag) for language, tag, _ in README_BLOCKS}
-    assert kinds <= {("python", ""), ("bash", ""), ("bash", "example"), ("bash", "setup")}, kinds
-    assert sum(1 for language, tag, _ in README_BLOCKS if tag == "" and language in ("python", "bash")) >= 5
+def test_the_pages_have_the_blocks_this_test_knows():
+    kinds = {(language, tag) for language, tag, _ in ALL_BLOCKS}
+    assert kinds <= {("python", ""), ("bash", ""), ("bash", "example"), ("bash", "setup"), ("", "")}, kinds
+    assert sum(1 for language, tag, _ in README_BLOCKS if tag == "" and language in ("python", "bash")) >= 4
+    assert len(PAGES) >= 6  # the README and the reference pages it links
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert all(f"]({page})" in readme for page in PAGE_BLOCKS if page != "README.md")
 
 
-def test_every_runnable_readme_block_runs_as_written(reader_folder):
-    for language, tag, code in README_BLOCKS:
-        if tag:
+@pytest.mark.parametrize("page", sorted(PAGE_BLOCKS))
+def test_every_runnable_block_runs_as_written(reader_folder, page):
+    for language, tag, code in PAGE_BLOCKS[page]:
+        if tag or language not in ("python", "bash"):
             continue
         result = run_block(language, code, reader_folder)
-        assert result.returncode == 0, f"{language} block failed:\n{code}\n--- stderr:\n{result.stderr[-3000:]}"
+        assert result.returncode == 0, f"{page}: {language} block failed:\n{code}\n--- stderr:\n{result.stderr[-3000:]}"
         assert "Traceback" not in result.stderr
 
 
 def test_every_example_command_parses_and_names_what_exists():
     parser = make_parser()
-    lines = [line.split(" #", 1)[0].strip() for _, tag, code in README_BLOCKS if tag == "example"
+    lines = [line.split(" #", 1)[0].strip() for _, tag, code in ALL_BLOCKS if tag == "example"
              for line in code.splitlines()]
     ours = [line for line in lines if line.startswith(".venv/bin/multi-llm-coord ")]
     scripts = [line for line in lines if line.startswith(".venv/bin/python ")]

@@ -1,7 +1,7 @@
 """Agent teams: agents with roles that speak in turn, address each other and run tools (Who&When's AG2 and
 Magentic-One runs, AG2 group-chat transcripts; builder/sources/agent_teams.py). One speaker a turn. Configs
 agents-mini and agents-full; where the source has human failure annotations, the report measures the
-builder's turn events against them (builder/stages/labels/attribution.py)."""
+builder's turn events against them (builder/benchmark/attribution.py)."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ class TeamOutcomes(VoteOutcomes):
         report["trace_conservation"] = ({source: {name: counts[name] for name in ("episodes", *TRACE_COUNTS)}
                                          for source, counts in sorted(self.trace_reading.items())}
                                         if self.trace_reading else None)
-        report["human_attribution"] = None  # measured on the written data (builder/analyses.py)
+        report["human_attribution"] = None  # measured on the written data (builder/benchmark/analyses.py)
         return report
 
 

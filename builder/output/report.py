@@ -18,9 +18,10 @@ import numpy as np
 
 from multi_llm_coord import WINNER_NAMES
 
+from builder.benchmark.label_validity import label_validity
 from builder.families import FAMILIES
 from builder.output.tally import EFFICIENCY_NAMES, TOTAL_NAMES
-from builder.stages.labels.report import label_statistics, label_validity
+from builder.stages.labels.report import label_statistics
 from builder.statistics import describe_numbers
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from builder.provenance import judge_kind_of
+from builder.splits import group_of
 from builder.stages.labels.report import LABEL_SIGNALS
 from builder.stages.labels.vocabulary import AGREEMENT_LEVELS, EVENTS
-from builder.stages.latents.probe import group_of
 from builder.statistics import UNKNOWN, numbers
 
 EFFICIENCY_NAMES = ("avg_tokens_per_turn", "input_output_ratio", "coordination_overhead", "history_resend_ratio")

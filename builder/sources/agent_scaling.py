@@ -42,6 +42,8 @@ import numpy as np
 
 from builder.episode import agent, check_bool, check_text, empty_metadata, episode, majority_share, response, turn
 from builder.rejections import Rejection
+from builder.token_bases import (AGENT_SCALING_NO_PERSONA, AGENT_SCALING_NO_QUESTION, AGENT_SCALING_TEMPLATE,
+                                 register_requests)
 
 TOPOLOGY_SUFFIXES = {"SPARSE": "sparse", "CENTRAL": "centralized"}
 # Markers of other run options that Agent-Scaling writes into the file name (src/main.py); not topologies.
@@ -57,11 +59,6 @@ INSTRUCTION_SUFFIXES = {
                     'response, just like: "{final answer: (A)}".',
     ("mcq", True): " Put your final answer in the form (X) at the end of your response.",
 }
-# How each request was counted (the episode's `input_tokens_basis`).
-BASIS_TEMPLATE = "agent_scaling_template"
-BASIS_NO_QUESTION = "agent_scaling_template_without_question"
-BASIS_NO_PERSONA = "agent_scaling_template_without_persona_prompt"
-TEMPLATE_BASES = (BASIS_TEMPLATE, BASIS_NO_QUESTION, BASIS_NO_PERSONA)
 # Numbers are ASCII digits only: str.isdigit() and \d accept "³" or "٣", which int() then fails on or misreads.
 NAME_PATTERN = re.compile(r"^(?P<head>.+?)__(?P<model>.+?)_N=(?P<n>[0-9]+)_R=(?P<r>[0-9]+)(?P<suffix>.*)$")
 AGENT_PATTERN = re.compile(r"^(?P<prefix>.*?)__(?P<model>.+?)__(?P<persona>.*?)__Agent(?P<index>[0-9]+)$")
@@ -136,11 +133,11 @@ def agent_scaling_row_to_episode(row, index: int, path: Path, file_info: dict, q
         turns.append(turn(number, question if number == 0 else None, responses, majority_share(answers)))
     last = rounds[-1]
     if question is None:
-        basis = BASIS_NO_QUESTION
+        basis = AGENT_SCALING_NO_QUESTION
     elif any(a["persona"] for a in agents):
-        basis = BASIS_NO_PERSONA  # the persona prompts are in Agent-Scaling's code, not in the log
+        basis = AGENT_SCALING_NO_PERSONA  # the persona prompts are in Agent-Scaling's code, not in the log
     else:
-        basis = BASIS_TEMPLATE
+        basis = AGENT_SCALING_TEMPLATE
     return episode(
         episode_id=f"{path.name.removesuffix('.gz').removesuffix('.jsonl')}#q{index}",
         source=path.name,
@@ -155,7 +152,7 @@ def agent_scaling_row_to_episode(row, index: int, path: Path, file_info: dict, q
                  "decision_success": None, "final_consensus": turns[-1]["consensus"], "best_judge_score": None},
         metadata=empty_metadata(str(index)),
         memory="last_round",
-        input_tokens_basis=basis,
+        input_tokens_basis=basis.name,
     )
 
 
@@ -315,3 +312,7 @@ def agent_scaling_requests(episode: dict) -> list[list[list[dict]]]:
             messages.append(message + f"\n\nThis was your most recent opinion:\n{own}\n" + close)
         texts.append(messages)
     return [[system[i] + [{"role": "user", "content": text}] for i, text in enumerate(round_)] for round_ in texts]
+
+
+# the token-log stage counts these bases from the requests rebuilt here
+register_requests((AGENT_SCALING_TEMPLATE, AGENT_SCALING_NO_QUESTION, AGENT_SCALING_NO_PERSONA), agent_scaling_requests)

@@ -56,11 +56,11 @@ from builder.episode import (
     turn,
 )
 from builder.rejections import Rejection
+from builder.token_bases import CONTENT_ONLY, RECORDED_READS
 
 MAX_TURN = 10_000  # far beyond any real debate; keeps the turn numbers a bounded range
 MAX_MESSAGE_ID = 10_000_000
 PARADIGM_TOPOLOGY = {"memory": "full_mesh", "debate": "full_mesh", "relay": "sparse", "report": "centralized"}
-BASIS_RECORDED = "recorded_reads"
 CORRECT_BY_MULTICHOICE = "mallm_multichoice"
 # MALLM's MultiChoiceBoolean: the letter after "Final Solution:", else the first capital letter that ends a token
 # with ")", "]", ":" or the end of the text.
@@ -153,7 +153,7 @@ def mallm_row_to_episode(row, source: str, max_text_chars: int) -> dict:
                  "decision_success": _flag(row.get("decisionSuccess"), "decisionSuccess"),
                  "final_consensus": turns[-1]["consensus"], "best_judge_score": None},
         metadata=empty_metadata(check_id(question_id, "datasetId")),
-        input_tokens_basis=BASIS_RECORDED if all(recorded) else "content_only",
+        input_tokens_basis=(RECORDED_READS if all(recorded) else CONTENT_ONLY).name,
     )
 
 

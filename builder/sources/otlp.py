@@ -38,9 +38,8 @@ from builder.sources.llm_calls import (
 )
 from builder.sources.span_store import Conversation
 from builder.sources.spans import JoinKind, Span
+from builder.token_bases import PROVIDER_USAGE, RECORDED_MESSAGES
 
-BASIS_RECORDED_MESSAGES = "recorded_messages"
-BASIS_PROVIDER_USAGE = "provider_usage"
 MAX_SPANS = 100_000  # in one conversation: far beyond any real run; bounds what one trace may claim
 TRACE_TASK_PREFIX = "agent_trace:"
 TRACE_READING = "trace_reading"  # the episode's key for its TraceReading (a dict): read by the tally, never written
@@ -207,7 +206,7 @@ def _episode(conversation: Conversation, steps: list[Step], agent_ids: list[str]
                  "best_judge_score": None},
         metadata=empty_metadata(conversation.question_id),
         memory="full_history",
-        input_tokens_basis=BASIS_RECORDED_MESSAGES if recorded else BASIS_PROVIDER_USAGE,
+        input_tokens_basis=(RECORDED_MESSAGES if recorded else PROVIDER_USAGE).name,
     )
 
 

@@ -39,11 +39,10 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from builder.sources.agent_scaling import TEMPLATE_BASES, agent_scaling_requests
-from builder.sources.mallm import BASIS_RECORDED
-from builder.sources.otlp import BASIS_PROVIDER_USAGE, BASIS_RECORDED_MESSAGES
+import builder.sources  # noqa: F401  (the sources' input bases and request rebuilders are registered)
 from builder.stages.base import EpisodeStage
 from builder.stages.tokenizer import get_encoding
+from builder.token_bases import CONTENT_ONLY, INPUT_BASES, Counting, InputBasis, rebuilt_requests
 
 
 def safe_ratio(numerator: float, denominator: float) -> float | None:
@@ -101,7 +100,7 @@ def content_inputs(episode: dict, unit: str, system: dict[str, int] | None = Non
     speak writes nothing that turn, but under full_history it still receives what the others wrote."""
     system = system or {}
     turns = episode["turns"]
-    if episode.get("input_tokens_basis") == BASIS_RECORDED:
+    if INPUT_BASES[episode.get("input_tokens_basis", CONTENT_ONLY.name)].counting is Counting.READS:
         reads = inputs_from_reads(episode, unit)
         return [[value + system.get(r["agent_id"], 0) for r, value in zip(t["responses"], row)]
                 for t, row in zip(turns, reads)]
@@ -134,11 +133,11 @@ class TokenLogStage(EpisodeStage):
     def count(self, text: str) -> int:
         return len(self.encoding.encode_ordinary(text))
 
-    def count_recorded(self, response: dict, basis: str) -> None:
+    def count_recorded(self, response: dict, basis: InputBasis) -> None:
         """An agent trace's call: what its span records as sent, counted whole (recorded_messages), or, where no
         content is recorded, the provider's usage (provider_usage); a tool's result was sent nothing."""
         sent = response.pop("sent", None) or []
-        if basis == BASIS_PROVIDER_USAGE:
+        if basis.counting is Counting.PROVIDER:
             response["input_tokens"], response["input_chars"] = response.get("provider_input_tokens") or 0, 0
             if not response["content"] and response.get("provider_output_tokens") is not None:
                 response["output_tokens"] = response["provider_output_tokens"]
@@ -164,13 +163,13 @@ class TokenLogStage(EpisodeStage):
             for response in turn["responses"]:
                 response["output_tokens"] = self.count(response["content"])
                 response["output_chars"] = len(response["content"])
-        basis = episode.get("input_tokens_basis")
-        if basis in (BASIS_RECORDED_MESSAGES, BASIS_PROVIDER_USAGE):
+        basis = INPUT_BASES[episode.get("input_tokens_basis", CONTENT_ONLY.name)]
+        if basis.counting in (Counting.RECORDED, Counting.PROVIDER):
             for turn in turns:
                 for response in turn["responses"]:
                     self.count_recorded(response, basis)
-        elif basis in TEMPLATE_BASES:
-            for turn, requests in zip(turns, agent_scaling_requests(episode)):
+        elif basis.counting is Counting.REQUESTS:
+            for turn, requests in zip(turns, rebuilt_requests(episode)):
                 for response, messages in zip(turn["responses"], requests):
                     response["input_tokens"] = sum(self.count(m["content"]) for m in messages)
                     response["input_chars"] = sum(len(m["content"]) for m in messages)

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import List, Value, load_dataset
 
+from builder.benchmark.probe import MAX_EPISODES, probe_plan, probe_target
 from builder.config import BuildConfig
 from builder.pipeline import build
 from builder.stages.latents.coordinator import Coordinator, project_episodes
@@ -19,9 +20,8 @@ from builder.stages.latents.diversity import effective_diversity
 from builder.stages.latents.embeddings import (Embedder, EmbeddingCache, ModelIdentity, TableBuilder, embed_episodes,
                                               episode_texts, text_key)
 from builder.stages.latents.observations import turn_observation
-from builder.stages.latents.probe import MAX_EPISODES, probe_plan, probe_target
-from builder.stages.latents.stage import MAX_FIT_TURNS, fit_turns
 from builder.stages.latents.projection import METHODS, fit_projection
+from builder.stages.latents.stage import MAX_FIT_TURNS, fit_turns
 from builder.validate import validate_folder
 from conftest import PAIRWISE_ONLY, copy_with_edited_rows, make_row, quiet_config, write_jsonl
 
@@ -320,7 +320,7 @@ def test_cache_files_of_another_model_or_dimension_are_misses_never_wrong_vector
 
 
 def test_a_bad_probe_cache_entry_is_recomputed(tmp_path):
-    from builder.stages.latents.probe import ScoreCache
+    from builder.benchmark.probe import ScoreCache
 
     rng = np.random.default_rng(0)
     x, labels, groups = rng.normal(size=(40, 3)), ["a", "b"] * 20, [str(i // 2) for i in range(40)]
@@ -336,7 +336,7 @@ def test_a_bad_probe_cache_entry_is_recomputed(tmp_path):
 def test_probe_rows_of_shared_arrays_score_as_a_copy_of_those_rows(tmp_path):
     """probe_report hands every target the same arrays and its rows: the scores, and the cache keys, are those
     of the copied rows (float32 features are converted to float64 per fold, as the whole matrix once was)."""
-    from builder.stages.latents.probe import ScoreCache
+    from builder.benchmark.probe import ScoreCache
 
     rng = np.random.default_rng(3)
     x32 = rng.normal(size=(90, 5)).astype(np.float32)
@@ -406,7 +406,7 @@ def test_grouped_folds_remove_what_a_prompt_alone_would_leak():
 
 
 def test_the_antisymmetric_probe_flips_its_prediction_when_the_sides_are_swapped():
-    from builder.stages.latents.probe import make_model
+    from builder.benchmark.probe import make_model
 
     rng = np.random.default_rng(5)
     x = rng.normal(size=(200, 4))
@@ -499,10 +499,10 @@ def test_validate_catches_non_finite_latents_and_impossible_diversity(sample_bui
 
 
 def test_probe_scores_are_reused_for_identical_inputs_only(tmp_path, monkeypatch):
-    from builder.stages.latents.probe import ScoreCache
+    from builder.benchmark.probe import ScoreCache
 
     rng = np.random.default_rng(1)
-    from builder.stages.latents import probe
+    from builder.benchmark import probe
 
     x, labels, groups = rng.normal(size=(40, 3)), ["a", "b"] * 20, [str(i // 2) for i in range(40)]
     first = probe_target({"s": x}, labels, groups, cache=ScoreCache(tmp_path))

@@ -89,7 +89,7 @@ def relevance_points(relevance: float | None) -> float:
 FAILURE_EVENTS = ("tool_error", "repetition", "off_task", "refusal", "all_refuse", "empty_answer")
 # The offline rule below does not beat a constant: on Who&When, the best trivial baseline chosen on the tuning
 # split (Algorithm-Generated) finds the annotated mistake agent of the held-out Hand-Crafted runs more often than
-# the rule does (the build's own attribution table measures both, builder/stages/labels/attribution.py). So the
+# the rule does (the build's own attribution table measures both, builder/benchmark/attribution.py). So the
 # offline labeler emits no failure_agent / failure_turn_index (null), rather than a label worse than a constant;
 # the rule is kept, and measured, as the attribution table's `offline_rule` row.
 RULE_SILENT = ("the offline labeler gives no failure_agent / failure_turn_index (null): on Who&When's held-out "

@@ -5,7 +5,7 @@
                                                       fit_turns chose (all of them up to MAX_FIT_TURNS)
     LatentStage(coordinator, table).process(e)        per episode: z_t, h_t, each response's latent, N*
 
-The probe (builder.stages.latents.probe) is a report step afterwards: it reads the latents the stage wrote.
+The probe (builder.benchmark.probe) is a report step afterwards: it reads the latents the stage wrote.
 """
 
 from __future__ import annotations

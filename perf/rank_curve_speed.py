@@ -1,9 +1,9 @@
-"""Benchmark what the rank curve (trained low-rank recurrent coordinators, builder.stages.latents.trained) adds to
+"""Benchmark what the rank curve (trained low-rank recurrent coordinators, builder.benchmark.trained) adds to
 a warm build: time and peak memory, every figure a whole build process.
 
-    python bench/bench_rank_curve.py --source PATH [--repeats 3] [--ranks 1,2,4,8,16,32,64,full]
-    python bench/bench_rank_curve.py --smoke     # the embedded sample's 48 battles, ranks 1 and 64 (the suite runs it)
-    python bench/bench_rank_curve.py --source PATH --contention   # also: the step beside a busy torch process
+    python perf/rank_curve_speed.py --source PATH [--repeats 3] [--ranks 1,2,4,8,16,32,64,full]
+    python perf/rank_curve_speed.py --smoke     # the embedded sample's 48 battles, ranks 1 and 64 (the suite runs it)
+    python perf/rank_curve_speed.py --source PATH --contention   # also: the step beside a busy torch process
 
 Every build reads the source alone (no debate or agent-team family). One cold build fills the embedding cache;
 then, alternately, warm builds with `--trained-ranks none` and with the ranks (`--repeats` of each; medians). Prints, as JSON: each warm build's seconds and peak RSS, the median
@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_build import SOURCE_ALONE, measured_build  # noqa: E402 - the script's folder is on sys.path when it runs
+from build_speed import SOURCE_ALONE, measured_build  # noqa: E402 - the script's folder is on sys.path when it runs
 
 RANK_CURVE_STEP = "pairwise: rank curve"
 

@@ -10,9 +10,9 @@ import shutil
 import pytest
 from datasets import load_dataset
 
+from builder.benchmark.attribution import attribution_report, attribution_row, frequent_agents, predictions
 from builder.pipeline import build
 from builder.sources.loaders import sample_dir
-from builder.stages.labels.attribution import attribution_report, attribution_row, frequent_agents, predictions
 from builder.stages.labels.offline import failure_attribution
 from conftest import make_row, quiet_config, write_jsonl
 

@@ -1,9 +1,9 @@
 """Benchmark a whole build against its floor, the bare embedding of the same texts, every figure a whole process.
 
-    python bench/bench_build.py --source PATH [--limit N] [--rank 16] [--rebuild-rank 8] [--scales 1,4,10]
+    python perf/build_speed.py --source PATH [--limit N] [--rank 16] [--rebuild-rank 8] [--scales 1,4,10]
                                 [--repeats 1] [--ray] [--pairs N] [--trained-ranks none]
-    python bench/bench_build.py --smoke          # a tiny input written from the embedded sample, no rank curve
-                                                 # (the suite runs it; bench_rank_curve.py measures the curve)
+    python perf/build_speed.py --smoke          # a tiny input written from the embedded sample, no rank curve
+                                                 # (the suite runs it; rank_curve_speed.py measures the curve)
 
 Prints, as JSON:
 - the floor: a process that imports the embedder, loads the model and encodes the build's distinct texts,
@@ -190,7 +190,7 @@ def run_benchmark(args, work: Path) -> dict:
     try:  # the builds' own checks, before any process is timed (bfloat16 on a CPU without it, for one)
         BuildConfig(**options, output_dir=str(work / "checked"))
     except ConfigError as error:
-        raise SystemExit(f"bench_build.py: the build refuses these options: {error}") from None
+        raise SystemExit(f"build_speed.py: the build refuses these options: {error}") from None
     episodes = [arena_row_to_episode(row, "bench", 200_000) for _, row in iter_source_rows(str(source))
                 if isinstance(row, dict)]
     texts = sorted({text for e in episodes for text in episode_texts(e)})

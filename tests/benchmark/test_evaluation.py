@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from builder.cli import main
 from builder.families import FAMILIES
 from builder.pipeline import build
-from builder.splits import split_of
-from builder.stages.latents.probe import group_of
+from builder.splits import group_of, split_of
 from conftest import PAIRWISE_ONLY, make_row, quiet_config, write_jsonl
 
 WINNERS = ["model_a", "model_b", "tie", "tie (bothbad)"]
@@ -103,13 +102,13 @@ def test_a_small_set_is_cross_fitted_over_every_split_with_the_baselines(split_b
     assert report["families"]["pairwise"]["splits"]["test"]["episodes"] < 30
     assert decisive["protocol"] == "cross_fitted" and decisive["scored_episodes"] == 160
     assert decisive["scored_groups"] == 160 and decisive["folds"] == 5
-    assert {"majority_class", "coordinator_state", "length", "model_identity", "prompt_only",
+    assert {"majority_class", "coordinator_state", "length", "model_identity", "prompt_words",
             "length_and_model_identity", "all_baselines"} <= set(decisive["results"])
     for score in decisive["results"].values():
         low, high = score["accuracy_ci95"]
         assert 0 <= low <= score["accuracy"] <= high <= 1
     # the card says what the scores show, computed from them
-    from builder.evaluation import test_reading
+    from builder.benchmark.evaluation import test_reading
 
     card = (split_build[0] / "README.md").read_text()
     state = decisive["results"]["coordinator_state"]
@@ -183,7 +182,7 @@ def test_evaluate_refuses_a_config_without_episodes(split_build, tmp_path, capsy
 @settings(max_examples=80, deadline=None)
 @given(sizes=st.lists(st.integers(1, 6), min_size=1, max_size=25), limit=st.integers(1, 40), order=st.randoms())
 def test_a_group_sample_keeps_the_first_whole_groups_in_hash_order_whatever_the_reading_order(sizes, limit, order):
-    from builder.evaluation import GroupSample, sample_position
+    from builder.benchmark.evaluation import GroupSample, sample_position
 
     episodes = [(f"group {g}", f"{g}-{i}") for g, size in enumerate(sizes) for i in range(size)]
     shuffled = list(episodes)
@@ -210,7 +209,7 @@ def test_a_group_sample_keeps_the_first_whole_groups_in_hash_order_whatever_the_
 
 def test_a_large_split_is_scored_on_the_same_sample_of_whole_groups_by_the_build_and_evaluate(tmp_path, monkeypatch,
                                                                                                 capsys):
-    from builder import evaluation
+    from builder.benchmark import evaluation
 
     monkeypatch.setattr(evaluation, "MAX_EPISODES", 16)
     source = write_jsonl(tmp_path / "battles.jsonl", battles(250))
@@ -318,7 +317,7 @@ def test_predictions_must_cover_every_annotated_run_not_only_the_benchmarks_samp
                                                                                     capsys):
     """Attribution scores every annotated run, even where the benchmark keeps a sample: a predictions file that
     covers the sample alone is refused in one line, not scored with the other runs counted as misses."""
-    from builder import evaluation
+    from builder.benchmark import evaluation
 
     folder, _ = sample_build
     monkeypatch.setattr(evaluation, "MAX_EPISODES", 2)

@@ -1,7 +1,7 @@
 """The probe: how much outcome information does the coordinator state keep? Grouped, baselined, bounded.
 
 - **Grouped**: cross-validation folds never split a prompt (pairwise battles) or a question (debates)
-  between training and test (folds by a stable hash of the group, builder.stages.scoring, as every score of
+  between training and test (folds by a stable hash of the group, builder.benchmark.scoring, as every score of
   the dataset): the same prompt in both would let a probe recognise the prompt instead of reading the state
   (measured: the prompt alone predicts arena winners well above the majority class).
 - **Baselined**: every target is scored with the coordinator state and, beside it, the obvious baselines:
@@ -36,9 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
+from builder.benchmark.baselines import PROBE_BASELINES, classifier_of, described, scored_on
+from builder.benchmark.bootstrap import RESAMPLES
+from builder.benchmark.scoring import CROSS_FITTED, choose_protocol, fold_of, fold_parts, prediction_scores, reading
 from builder.files import JsonFileCache, RowFile
-from builder.stages.bootstrap import RESAMPLES
-from builder.stages.scoring import CROSS_FITTED, choose_protocol, fold_of, fold_parts, prediction_scores, reading
 from builder.stages.latents.observations import episode_observations
 
 MAX_EPISODES = 4_000
@@ -141,10 +142,24 @@ def fitted_predictions(kind: str, x, y: np.ndarray, parts: list[tuple[np.ndarray
     return predicted
 
 
+def fitted_scores(feature_sets: dict, target: str, y: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray]],
+                  groups: np.ndarray, seed: int) -> dict[str, dict]:
+    """{name: scores} of each feature set that is scored on `target` (builder.benchmark.baselines): fitted by its
+    classifier on each part's fit positions, scored on the positions the parts predict; the benchmark table's and
+    the rank curve's one scoring loop."""
+    scored = np.sort(np.concatenate([held for _, held in parts]))
+    results = {}
+    for name, x in feature_sets.items():
+        if scored_on(name, target):
+            predicted = fitted_predictions(classifier_of(name), x, y, parts)
+            results[name] = prediction_scores(y[scored], predicted[scored], groups[scored], seed)
+    return results
+
+
 def cross_validated_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, seed: int, kind: str,
                            rows: np.ndarray | None = None) -> dict:
     """Grouped k-fold scores of one feature set, on x[rows] (all of x by default): the folds are the scoring
-    protocol's (builder.stages.scoring.fold_of, a stable hash of the prompt group), so the probe, the benchmark
+    protocol's (builder.benchmark.scoring.fold_of, a stable hash of the prompt group), so the probe, the benchmark
     and the rank curve cut a set the same way. `x` may be float32: each fold's rows are converted to float64 on
     their own copy (the same numbers as copying the rows and converting the whole matrix first, without holding
     either)."""
@@ -172,27 +187,26 @@ def cap_by_groups(groups: np.ndarray, limit: int, seed: int) -> np.ndarray:
 
 
 def probe_target(features: dict, labels: list[str], groups: list[str], *, folds: int = 5,
-                 seed: int = 0, cache: ScoreCache | None = None, kinds: dict[str, str] | None = None,
+                 seed: int = 0, cache: ScoreCache | None = None,
                  available: int | None = None, rows: np.ndarray | None = None) -> dict:
     """Grouped cross-validated scores of each feature set and the majority class, or why the probe was skipped.
-    `kinds` names a feature set's classifier when it is not the default logistic regression; `available` is how
+    Each feature set is fitted by its classifier in the baselines' table (builder.benchmark.baselines); `available` is how
     many labelled episodes the family had when the caller already capped them (see `probe_plan`); `rows` are
     the feature rows of `labels`, in order, when the arrays hold more episodes than this target (all by default).
     A feature set is an array or anything indexed like one by row numbers (a `RowFile`); its rows are never
     copied as a whole: each fold copies its own (see cross_validated_scores)."""
     cache = cache or ScoreCache(None)
-    kinds = kinds or {}
     y_all, g_all = np.asarray(labels), np.asarray(groups)
     keep = cap_by_groups(g_all, MAX_EPISODES, seed)
     y, g = y_all[keep], g_all[keep]
-    protocol = choose_protocol(y, g, np.zeros(len(y), bool))  # the one minimum (builder.stages.scoring)
+    protocol = choose_protocol(y, g, np.zeros(len(y), bool))  # the one minimum (builder.benchmark.scoring)
     if not protocol.scored:
         return protocol.describe()
     counts = Counter(y.tolist())
     k = folds
     index = keep if rows is None else np.asarray(rows)[keep]
-    models = {name: (kinds.get(name, "logistic"), x, index) for name, x in features.items()}
-    models["majority_class"] = ("majority", np.zeros((len(index), 1)), None)
+    models = {name: (classifier_of(name), x, index) for name, x in features.items()}
+    models["majority_class"] = (classifier_of("majority_class"), np.zeros((len(index), 1)), None)
     results = {}
     for name, (kind, x, x_rows) in models.items():
         key = cache.key(x, y, g, k, seed, kind, rows=x_rows)
@@ -208,14 +222,6 @@ def probe_target(features: dict, labels: list[str], groups: list[str], *, folds:
 
 
 # --- targets ----------------------------------------------------------------------------------------------
-
-def group_of(episode: dict) -> str:
-    """The prompt (or question) an episode answers: episodes of one group never straddle a fold."""
-    prompt = next((t["prompt"] for t in episode["turns"] if t["prompt"]), None)
-    if prompt is not None:
-        return hashlib.sha256(prompt.strip().lower().encode()).hexdigest()[:16]
-    return f"{episode['task']}#{episode['metadata']['question_id']}"
-
 
 # --- features ---------------------------------------------------------------------------------------------
 
@@ -264,18 +270,18 @@ class ProbeFeatures:
         features["model_identity"] = model_identity(self.models, self.sided)
         return features
 
-    def baselines(self) -> dict[str, tuple]:
-        """{name: (rows, classifier kind)}: what the rank curve scores beside the trained coordinators, in the
-        order the episodes were added (builder.stages.latents.trained.rank_curve)."""
+    def baselines(self) -> dict[str, object]:
+        """{name: rows}: what the rank curve scores beside the trained coordinators, in the
+        order the episodes were added (builder.benchmark.trained.rank_curve)."""
         arrays = self.arrays()
-        features = {"majority_class": (np.zeros((len(self.models), 1)), "majority")}
+        features = {"majority_class": np.zeros((len(self.models), 1))}
         for name in ("length", "model_identity", "prompt_only", "coordinator_state", "full_dimensional_state",
                      "ordered_latents"):
             if name in arrays:
-                features[name] = (arrays[name], "antisymmetric" if name == "ordered_latents" else "logistic")
+                features[name] = arrays[name]
         if self.models:
             length = arrays["length"][np.arange(len(self.models))]
-            features["length_and_model_identity"] = (np.hstack([length, arrays["model_identity"]]), "logistic")
+            features["length_and_model_identity"] = np.hstack([length, arrays["model_identity"]])
         return features
 
     def close(self) -> None:
@@ -308,17 +314,6 @@ def model_identity(models: list[list[str]], sided: bool) -> np.ndarray:
     return rows
 
 
-FEATURE_DESCRIPTIONS = {
-    "coordinator_state": "final coordinator state h_T ({rank} dims; symmetric in the agents)",
-    "ordered_latents": "mean over turns of responses[0].latent - responses[1].latent ({rank} dims; antisymmetric classifier)",
-    "full_dimensional_state": "the same recurrence on the full turn observations ({full} dims)",
-    "prompt_only": "baseline: the first prompt's embedding ({embedding} dims)",
-    "length": "baseline: log output tokens of the agents (pairs: difference, |difference|, sum; N agents: mean, std, range)",
-    "model_identity": "baseline: which models took part (pairs: one-hot of model_a and of model_b)",
-    "majority_class": "baseline: always the most frequent class of the training folds",
-}
-
-
 def probe_plan(groups: list[str], labels: dict[str, list[str | None]], seed: int = 0) -> dict[str, np.ndarray]:
     """For each target, the positions (in the family's order) of the episodes it is scored on: those with a
     label among one seeded sample of whole groups of at most MAX_EPISODES episodes, shared by the targets (so
@@ -340,41 +335,35 @@ def probe_report(features: ProbeFeatures, positions: list[int], plan: dict[str, 
     cache = cache or ScoreCache(None)
     arrays = features.arrays()
     row_of = {position: row for row, position in enumerate(positions)}
-    kinds = {"ordered_latents": "antisymmetric"}
     targets = {}
     for name, chosen in plan.items():
         rows = np.array([row_of[i] for i in chosen.tolist()], dtype=np.int64)
-        selected = dict(arrays)  # the same arrays: probe_target reads this target's rows, one fold at a time
-        if name == "decisive" and features.sided:
-            selected.pop("ordered_latents")  # who won does not matter for decisive vs tie
+        # the same arrays: probe_target reads this target's rows, one fold at a time
+        selected = {feature: x for feature, x in arrays.items() if scored_on(feature, name)}
         available = sum(1 for label in labels[name] if label is not None)
         targets[name] = probe_target(selected, [labels[name][i] for i in chosen.tolist()],
                                      [groups[i] for i in chosen.tolist()], folds=folds, seed=seed, cache=cache,
-                                     kinds=kinds, available=available, rows=rows)
+                                     available=available, rows=rows)
     sizes = {"rank": features.coordinator.projection.rank, "full": 3 * features.table.dimension,
              "embedding": features.table.dimension}
     report = {
         "version": PROBE_VERSION,
         "grouping": "folds by a stable hash of the prompt (pairwise) or question (debates), the scoring protocol's "
-                    "(builder.stages.scoring.fold_of)",
+                    "(builder.benchmark.scoring.fold_of)",
         "classifier": "StandardScaler + LogisticRegression(C=0.1, tol=1e-3); ordered_latents without intercept or "
                       "centring; majority_class a DummyClassifier",
         "scores": "pooled out-of-fold accuracy and macro-F1, 95% percentile bootstrap over groups "
                   f"({RESAMPLES} resamples), accuracy mean and std over folds",
         "cost_bound": f"at most {MAX_EPISODES} episodes (one seeded sample of whole groups, shared by the targets)",
-        "features": {name: text.format(**sizes) for name, text in FEATURE_DESCRIPTIONS.items()
-                     if name in arrays or name == "majority_class"},
+        "features": described({*arrays, "majority_class"}, **sizes),
         "targets": targets,
     }
     report["reading"] = probe_reading(targets)
     return report
 
 
-PROBE_BASELINES = ("majority_class", "prompt_only", "length", "model_identity", "length_and_model_identity")
-
-
 def probe_reading(targets: dict) -> list[str]:
-    """What the scores say, one sentence a target (builder.stages.scoring.reading), with what only the probe
+    """What the scores say, one sentence a target (builder.benchmark.scoring.reading), with what only the probe
     adds: the ordered latents beside the symmetric state, and why `side` is a leakage check."""
     sentences = []
     for name, result in targets.items():

@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.stages.scoring import (CROSS_FITTED, MIN_EPISODES, MIN_GROUPS, NOT_SCORED, TEST_SPLIT,
+from builder.benchmark.scoring import (CROSS_FITTED, MIN_EPISODES, MIN_GROUPS, NOT_SCORED, TEST_SPLIT,
                                     TEST_SPLIT_MIN_EPISODES, TEST_SPLIT_MIN_GROUPS, choose_protocol, fit_parts, fold_of,
                                     reading)
 

@@ -10,8 +10,9 @@ compared with ours on equal terms: the same episodes, targets, classifier, basel
   `consensus`); an episode without a label for a target is left out of that target.
 - Classifier: the probe's (standardised features, L2 logistic regression, C=0.1, fixed: no tuning, so the
   validation split is simply more training data here); `majority_class` predicts the training majority.
-- Baselines from the data alone: `length` (log output tokens of the agents), `model_identity` (which models took
-  part, by side for pairs) and both together. Our stored states: `coordinator_state` (the last turn's `latent_h`,
+- Baselines from the data alone (builder.benchmark.baselines): `length` (log output tokens of the agents),
+  `model_identity` (which models took part, by side for pairs), `prompt_words` (the first prompt's hashed words: no
+  model needed), both first two together, and all three. Our stored states: `coordinator_state` (the last turn's `latent_h`,
   untrained: a PCA basis and a fixed decay) and, for pairs, `ordered_latents` (antisymmetric classifier).
 - Scores: test accuracy and macro-F1 with 95% intervals from a bootstrap over the test split's prompt groups.
 - Cost: train + validation and test each keep at most MAX_EPISODES episodes, as whole prompt groups taken in a
@@ -33,13 +34,13 @@ import numpy as np
 
 from multi_llm_coord import WINNER_NAMES
 
+from builder.benchmark.attribution import attribution_row
+from builder.benchmark.baselines import BENCHMARK_BASELINES, PROMPT_WORDS
+from builder.benchmark.probe import MAX_EPISODES, fitted_scores, length_features, model_identity, ordered_latents
+from builder.benchmark.scoring import (CROSS_FITTED, NOT_SCORED, PROTOCOL_TEXT, TEST_SPLIT, choose_protocol, fit_parts,
+                                       fold_of, prediction_scores, reading)
 from builder.layout import DATA_DIR
-from builder.splits import split_position
-from builder.stages.labels.attribution import attribution_row
-from builder.stages.latents.probe import (MAX_EPISODES, fitted_predictions, group_of, length_features,
-                                          model_identity, ordered_latents)
-from builder.stages.scoring import (CROSS_FITTED, NOT_SCORED, PROTOCOL_TEXT, TEST_SPLIT, choose_protocol, fit_parts,
-                                    fold_of, prediction_scores, reading)
+from builder.splits import group_of, split_position
 
 READ_BATCH = 512
 SAMPLE_SALT = b"multi-llm-coord evaluation sample v1\0"  # not the splits' salt: a sample spans the whole split
@@ -98,7 +99,7 @@ class GroupSample:
 class SplitEpisodes:
     """What the protocol needs of a full config's episodes: train + validation to fit, test to score, each a
     GroupSample of at most MAX_EPISODES episodes (all of them below that); and what failure attribution needs of
-    every annotated episode (builder.stages.labels.attribution)."""
+    every annotated episode (builder.benchmark.attribution)."""
 
     fit: GroupSample
     test: GroupSample
@@ -160,15 +161,12 @@ def read_split_episodes(folder: Path, config: str, family, limit: int | None = N
     return found
 
 
-PROMPT_FEATURES = 256  # hashed word counts of the first prompt: the prompt_only baseline, no model needed
-
-
 def prompt_features(prompts: list[str]) -> np.ndarray:
-    """The prompt_only baseline's features: the first prompt's words and word pairs, hashed into PROMPT_FEATURES
+    """The prompt_words baseline's features: the first prompt's words and word pairs, hashed into PROMPT_WORDS
     counts (log-scaled). A fixed function of the text, so it needs no model and is the same on any copy."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    hashed = HashingVectorizer(n_features=PROMPT_FEATURES, ngram_range=(1, 2), alternate_sign=False, norm=None)
+    hashed = HashingVectorizer(n_features=PROMPT_WORDS, ngram_range=(1, 2), alternate_sign=False, norm=None)
     return np.log1p(hashed.transform(prompts).toarray())
 
 
@@ -178,7 +176,7 @@ def baseline_features(rows: list[dict], sided: bool) -> dict[str, np.ndarray]:
     length = np.stack([row["length"] for row in rows])
     identity = model_identity([row["models"] for row in rows], sided)
     prompt = prompt_features([row["prompt"] for row in rows])
-    features = {"length": length, "model_identity": identity, "prompt_only": prompt,
+    features = {"length": length, "model_identity": identity, "prompt_words": prompt,
                 "length_and_model_identity": np.hstack([length, identity]),
                 "all_baselines": np.hstack([length, identity, prompt]),
                 "coordinator_state": np.stack([row["state"] for row in rows])}
@@ -187,15 +185,10 @@ def baseline_features(rows: list[dict], sided: bool) -> dict[str, np.ndarray]:
     return features
 
 
-TRIVIAL_BASELINES = ("majority_class", "length", "model_identity", "prompt_only", "length_and_model_identity",
-                     "all_baselines")
-KINDS = {"majority_class": "majority", "ordered_latents": "antisymmetric"}
-
-
 def score_on_test(folder: Path, family, vectors: dict[str, np.ndarray] | None = None, seed: int = 0,
                   episodes: SplitEpisodes | None = None, predictions: dict[str, dict] | None = None) -> dict:
     """{target: {protocol, scored episodes, "results": {row: scores}} or {protocol: not_scored, why}}, each target
-    by the one protocol (builder.stages.scoring): the test split where it is large enough, grouped cross-fitting
+    by the one protocol (builder.benchmark.scoring): the test split where it is large enough, grouped cross-fitting
     over every split below that, not scored below the minimum.
     `vectors`: a user's {episode_id: vector}, scored as `your_vectors` (fitted like every feature set);
     `predictions`: a user's {episode_id: {target: class}}, scored as `your_predictions` on the same episodes."""
@@ -223,12 +216,7 @@ def score_on_test(folder: Path, family, vectors: dict[str, np.ndarray] | None = 
         y = np.array([str(label) for label in labels], dtype=object)
         parts = fit_parts(protocol, known, in_test, folds)
         scored = np.sort(np.concatenate([part for _, part in parts]))
-        scores = {}
-        for name, x in {"majority_class": np.zeros((len(rows), 1)), **features}.items():
-            if target == "decisive" and name == "ordered_latents":
-                continue  # who won does not matter for decisive vs tie
-            predicted = fitted_predictions(KINDS.get(name, "linear"), x, y, parts)
-            scores[name] = prediction_scores(y[scored], predicted[scored], groups[scored], seed)
+        scores = fitted_scores({"majority_class": np.zeros((len(rows), 1)), **features}, target, y, parts, groups, seed)
         if predictions is not None:
             theirs = np.array([str((predictions.get(rows[i]["episode_id"]) or {}).get(target)) for i in scored],
                               dtype=object)
@@ -299,8 +287,8 @@ SUBJECT = "coordinator_state"
 
 
 def test_reading(results: dict) -> list[str]:
-    """What the benchmark's scores say, one sentence a target (builder.stages.scoring.reading)."""
-    return [reading(target, result.get("results") or {}, SUBJECT, TRIVIAL_BASELINES, result)
+    """What the benchmark's scores say, one sentence a target (builder.benchmark.scoring.reading)."""
+    return [reading(target, result.get("results") or {}, SUBJECT, BENCHMARK_BASELINES, result)
             for target, result in sorted(results.items())  # the order stats.json keeps
             if isinstance(result, dict) and "protocol" in result]
 

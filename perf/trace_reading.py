@@ -2,8 +2,8 @@
 run once against the tests' scripted server) copied under fresh trace ids until it holds at least --spans spans, then read
 into episodes as a build reads a --team-source, timed with its peak traced memory at two sizes.
 
-    python bench/bench_traces.py [--spans 50000]
-    python bench/bench_traces.py --smoke        # 2,000 spans (the suite runs it)
+    python perf/trace_reading.py [--spans 50000]
+    python perf/trace_reading.py --smoke        # 2,000 spans (the suite runs it)
 
 Prints JSON: spans, episodes, seconds, spans per second, and tracemalloc's peak for the full size and a tenth of
 it (memory must stay flat per trace: the spans wait on disk).

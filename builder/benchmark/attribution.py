@@ -18,7 +18,7 @@ An agent is hit when its name equals the annotated one after normalising (stripp
 its index equals the annotated one exactly (not Who&When's own evaluate.py, where "1" matches "12" as a
 substring), and beside it within STEP_TOLERANCE turns.
 Accuracy is given per split with a 95% percentile bootstrap over question groups, for a split of at least the
-scoring minimum (builder.stages.scoring: MIN_EPISODES runs in MIN_GROUPS groups; "not scored" below). Who&When's
+scoring minimum (builder.benchmark.scoring: MIN_EPISODES runs in MIN_GROUPS groups; "not scored" below). Who&When's
 two layouts are the splits: Algorithm-Generated (AG2 teams) is the only one any tuning may use, and the best
 trivial baseline is chosen there (`baseline_chosen_on_tuning`); Hand-Crafted (Magentic-One) is held out, and each
 held-out split says whether the offline rule beats that baseline there (`rule_beats_chosen_baseline`). The rule and its thresholds (builder/stages/labels/offline.py) were fixed before the first
@@ -33,9 +33,9 @@ import numpy as np
 
 from multi_llm_coord import EVENTS
 
-from builder.stages.bootstrap import RESAMPLES, mean_interval
+from builder.benchmark.bootstrap import RESAMPLES, mean_interval
+from builder.benchmark.scoring import MIN_EPISODES, MIN_GROUPS, NOT_SCORED, Protocol, fold_of
 from builder.stages.labels.offline import FAILURE_EVENTS, RULE_SILENT, failure_attribution
-from builder.stages.scoring import MIN_EPISODES, MIN_GROUPS, NOT_SCORED, Protocol, fold_of
 
 TRIVIAL = ("random", "first_step", "last_step", "most_active_agent", "frequent_agent")
 METHODS = ("offline_rule", "labels", *TRIVIAL, "your_predictions")

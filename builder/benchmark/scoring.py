@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from builder.benchmark.bootstrap import accuracy_and_f1_intervals
 from builder.splits import split_position
-from builder.stages.bootstrap import accuracy_and_f1_intervals
 
 FOLDS = 5
 MIN_EPISODES = 30

@@ -1,7 +1,7 @@
 """Benchmark the LLM judge client against a local OpenAI-compatible server with fixed latency.
 
-    python bench/bench_judge.py [--episodes 200] [--latency 0.5] [--concurrency 8]
-    python bench/bench_judge.py --smoke        # 8 episodes, no latency (the suite runs it)
+    python perf/judge_speed.py [--episodes 200] [--latency 0.5] [--concurrency 8]
+    python perf/judge_speed.py --smoke        # 8 episodes, no latency (the suite runs it)
 
 Prints the wall time of labelling every episode (target for 200 at 0.5 s and concurrency 8: <= 20 s),
 then of a re-run from the response cache (which must send zero requests).

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+BENCH = Path(__file__).resolve().parents[1] / "perf"
 OUR_TEMPORARY_PREFIXES = ("bench-build-", "bench-judge-", "bench-traces-", "multi-llm-coord-")
 
 
@@ -29,7 +29,7 @@ def run(script: str, *args, scratch: Path) -> dict:
 
 def test_build_benchmark_smoke(tmp_path):
     with_ray = importlib.util.find_spec("ray") is not None or bool(os.environ.get("MULTI_LLM_COORD_REQUIRE_RAY"))
-    figures = run("bench_build.py", "--smoke", *(["--ray"] if with_ray else []), scratch=tmp_path)
+    figures = run("build_speed.py", "--smoke", *(["--ray"] if with_ray else []), scratch=tmp_path)
     assert figures["episodes"] == 12 and figures["distinct_texts"] > 12 and figures["trained_ranks"] == "none"
     assert figures["floor_process_s"] > 0 and figures["build_over_floor"] > 0.5  # near the floor (noise either side)
     assert 0 < figures["warm_rebuild_share"] < 10
@@ -49,12 +49,12 @@ def test_build_benchmark_smoke(tmp_path):
 
 
 def test_judge_benchmark_smoke(tmp_path):
-    figures = run("bench_judge.py", "--smoke", scratch=tmp_path)
+    figures = run("judge_speed.py", "--smoke", scratch=tmp_path)
     assert figures["labelled"] == 8 and figures["cached_rerun_requests"] == 0
 
 
 def test_rank_curve_benchmark_smoke(tmp_path):
-    figures = run("bench_rank_curve.py", "--smoke", "--contention", scratch=tmp_path)
+    figures = run("rank_curve_speed.py", "--smoke", "--contention", scratch=tmp_path)
     assert figures["episodes"] == 48 and figures["ranks"] == "1,64"
     # measured, not asserted against the target (a timing): beside a busy torch process the step still ran
     assert figures["rank_curve_step_beside_a_busy_torch_process_s"] > 0 and figures["contention_over_quiet"] > 0
@@ -67,7 +67,7 @@ def test_rank_curve_benchmark_smoke(tmp_path):
 
 def test_trace_reading_benchmark_smoke(tmp_path):
     """A real framework run copied to 2,000 spans: every copy an episode, memory flat in the number of traces."""
-    figures = run("bench_traces.py", "--smoke", scratch=tmp_path)
+    figures = run("trace_reading.py", "--smoke", scratch=tmp_path)
     assert figures["full"]["spans"] >= 2_000 and figures["full"]["episodes"] > figures["tenth"]["episodes"] > 0
     assert figures["full"]["spans_per_s"] > 0
     assert figures["peak_full_over_tenth"] < 2  # ten times the traces, nowhere near ten times the memory

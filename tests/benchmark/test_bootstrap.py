@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-from builder.stages import bootstrap
-from builder.stages.bootstrap import (accuracy_and_f1_intervals, auc_interval, resampled_accuracy_and_f1,
+from builder.benchmark import bootstrap
+from builder.benchmark.bootstrap import (accuracy_and_f1_intervals, auc_interval, resampled_accuracy_and_f1,
                                       resampled_auc)
 
 

@@ -13,11 +13,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from builder.benchmark.trained import (MAX_RESPONSES, SequenceFeatures, Swap, TrainedCoordinator,
+                                       averaged_probabilities, episode_sequence, label_indices, padded, rank_curve,
+                                       rank_curve_reading, train_one)
+from builder.config import FULL, parse_ranks
 from builder.families.debate import DebateFamily
 from builder.families.pairwise import PairwiseFamily
-from builder.stages.latents.trained import (FULL, MAX_RESPONSES, SequenceFeatures, Swap, TrainedCoordinator,
-                                            averaged_probabilities, episode_sequence, label_indices, padded,
-                                            parse_ranks, rank_curve, rank_curve_reading, train_one)
 from builder.validate import validate_folder
 
 
@@ -51,7 +52,7 @@ def sided_features(count: int, seed: int = 0) -> SequenceFeatures:
 
 
 def no_baselines(count: int) -> dict:
-    return {"majority_class": (np.zeros((count, 1)), "majority")}
+    return {"majority_class": np.zeros((count, 1))}
 
 
 def test_a_trained_rank_one_coordinator_finds_an_ordered_signal_that_the_majority_class_misses():
@@ -308,7 +309,7 @@ def test_the_adam_steps_are_torch_adams_bit_for_bit():
     gradient (here the bias, on the middle steps) neither stepped nor decayed by either."""
     import torch
 
-    from builder.stages.latents.trained import LEARNING_RATE, WEIGHT_DECAY, AdamSteps
+    from builder.benchmark.trained import LEARNING_RATE, WEIGHT_DECAY, AdamSteps
 
     torch.manual_seed(0)
     ours, theirs = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
@@ -332,7 +333,7 @@ def test_training_imports_no_compiler():
     import sys
 
     code = ("import sys, numpy as np\n"
-            "from builder.stages.latents.trained import train_one\n"
+            "from builder.benchmark.trained import train_one\n"
             "rng = np.random.default_rng(0)\n"
             "sequences = [rng.normal(size=(1, 2, 6)).astype(np.float16) for _ in range(20)]\n"
             "labels = {'side': ['model_a', 'model_b'] * 10}\n"

@@ -3,9 +3,9 @@ curve of trained coordinators and failure attribution against human annotations,
 published full config (its Parquet files, streamed) after the build has written it.
 
 The build calls `analyse_family` once a family's shards are written; `multi-llm-coord evaluate` calls the same
-benchmark and attribution code on any copy (builder.evaluation). The probe and the rank curve also need the
+benchmark and attribution code on any copy (builder.benchmark.evaluation). The probe and the rank curve also need the
 texts' embeddings, which the data does not store: the build hands them its embedding table, looked up by text.
-Every score goes through one protocol (builder.stages.scoring). Nothing here changes a row: the analyses read
+Every score goes through one protocol (builder.benchmark.scoring). Nothing here changes a row: the analyses read
 the data and write their results into the report.
 """
 
@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.evaluation import EvaluationError, published_episodes, read_split_episodes, score_on_test
-from builder.stages.labels.attribution import attribution_report
-from builder.stages.latents.probe import ProbeFeatures, ScoreCache, group_of, probe_plan, probe_report
-from builder.stages.latents.trained import RankCurve, SequenceFeatures, rank_curve
+from builder.benchmark.attribution import attribution_report
+from builder.benchmark.evaluation import EvaluationError, published_episodes, read_split_episodes, score_on_test
+from builder.benchmark.probe import ProbeFeatures, ScoreCache, probe_plan, probe_report
+from builder.benchmark.trained import RankCurve, SequenceFeatures, rank_curve
+from builder.splits import group_of
 
 @dataclass(frozen=True)
 class AnalysisSettings:
