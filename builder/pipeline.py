@@ -46,7 +46,7 @@ import builder
 from dataset_card.figures import write_figures, write_rank_curve
 from dataset_card.render import render_card, render_licences
 from builder.benchmark.analyses import Analyses, AnalysisSettings, analyse_family
-from builder.config import BuildConfig, fractions_text, ranks_text
+from builder.config import BuildConfig, ranks_text
 from builder.engines import make_engine
 from builder.families import FAMILIES, EpisodeFamily, FamilyPlan, plan_families
 from builder.files import unwritable_reason
@@ -542,8 +542,9 @@ def _options(config: BuildConfig) -> dict:
     options["source"] = [public_name(s) for s in config.source_list] if len(config.source_list) > 1 \
         else public_name(config.source_list[0])
     options["languages"] = list(config.languages)
-    options["split_fractions"] = fractions_text(config.split_fractions)
-    options["trained_ranks"] = ranks_text(config.trained_ranks)
+    for spec in BuildConfig.cli_fields():  # a parsed option as its flag spells it (--split-fractions 0.8,0.1,0.1)
+        if "text" in spec.metadata:
+            options[spec.name] = spec.metadata["text"](getattr(config, spec.name))
     options["questions"] = [f"{task}={public_name(path)}" for task, path in
                             (item.split("=", 1) for item in config.questions)]
     options["family_sources"] = {family.name: [public_name(s) for s in config.family_source_list(family.name)]

@@ -48,6 +48,11 @@ INPUT_BASES = {basis.name: basis for basis in (
     CONTENT_ONLY, RECORDED_READS, AGENT_SCALING_TEMPLATE, AGENT_SCALING_NO_QUESTION, AGENT_SCALING_NO_PERSONA,
     RECORDED_MESSAGES, PROVIDER_USAGE)}
 
+def basis_of(episode: dict) -> InputBasis:
+    """The episode's basis; an episode that names none was counted from its contents."""
+    return INPUT_BASES[episode.get("input_tokens_basis", CONTENT_ONLY.name)]
+
+
 # basis name -> the source's function from an episode to its requests: [turn][response] -> [{"role", "content"}]
 _REQUESTS: dict[str, Callable[[dict], list]] = {}
 

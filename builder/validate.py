@@ -41,7 +41,6 @@ from builder.stages.token_logs import content_inputs
 from builder.token_bases import INPUT_BASES
 
 
-
 def validate_folder(output_dir: Path) -> list[str]:
     output_dir = Path(output_dir)
     if not output_dir.is_dir():

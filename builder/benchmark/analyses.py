@@ -20,6 +20,7 @@ from builder.benchmark.probe import ProbeFeatures, ScoreCache, probe_plan, probe
 from builder.benchmark.trained import RankCurve, SequenceFeatures, rank_curve
 from builder.splits import group_of
 
+
 @dataclass(frozen=True)
 class AnalysisSettings:
     """What the analyses take from the build's options."""

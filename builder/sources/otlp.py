@@ -231,4 +231,3 @@ def _delegations(spans: list[Span], agents: Agents) -> list[tuple[int, str, str]
 
 def _first_user_message(sent: list[dict]) -> str | None:
     return next((m["content"] for m in sent if m["role"] == "user" and m["content"]), None)
-

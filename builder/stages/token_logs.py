@@ -42,7 +42,7 @@ from functools import cached_property
 import builder.sources  # noqa: F401  (the sources' input bases and request rebuilders are registered)
 from builder.stages.base import EpisodeStage
 from builder.stages.tokenizer import get_encoding
-from builder.token_bases import CONTENT_ONLY, INPUT_BASES, Counting, InputBasis, rebuilt_requests
+from builder.token_bases import Counting, InputBasis, basis_of, rebuilt_requests
 
 
 def safe_ratio(numerator: float, denominator: float) -> float | None:
@@ -100,7 +100,7 @@ def content_inputs(episode: dict, unit: str, system: dict[str, int] | None = Non
     speak writes nothing that turn, but under full_history it still receives what the others wrote."""
     system = system or {}
     turns = episode["turns"]
-    if INPUT_BASES[episode.get("input_tokens_basis", CONTENT_ONLY.name)].counting is Counting.READS:
+    if basis_of(episode).counting is Counting.READS:
         reads = inputs_from_reads(episode, unit)
         return [[value + system.get(r["agent_id"], 0) for r, value in zip(t["responses"], row)]
                 for t, row in zip(turns, reads)]
@@ -163,7 +163,7 @@ class TokenLogStage(EpisodeStage):
             for response in turn["responses"]:
                 response["output_tokens"] = self.count(response["content"])
                 response["output_chars"] = len(response["content"])
-        basis = INPUT_BASES[episode.get("input_tokens_basis", CONTENT_ONLY.name)]
+        basis = basis_of(episode)
         if basis.counting in (Counting.RECORDED, Counting.PROVIDER):
             for turn in turns:
                 for response in turn["responses"]:

@@ -43,5 +43,6 @@ async def main() -> None:
                              selection_func=lambda state: ["writer", "reviewer"][state.current_round % 2]).build()
     await group.run("A slogan for a bakery.")
 
+
 asyncio.run(main())
 write_otlp_jsonl(exporter.get_finished_spans(), out)

@@ -42,5 +42,6 @@ async def main() -> None:
     async for _ in runner.run_async(user_id="user", session_id=session.id, new_message=message):
         pass
 
+
 asyncio.run(main())
 write_otlp_jsonl(exporter.get_finished_spans(), out)

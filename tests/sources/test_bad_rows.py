@@ -268,6 +268,8 @@ MAGENTIC_ROW = {"question": "Where?", "question_ID": "q-2", "ground_truth": "Her
                             {"content": "Search it.", "role": "Orchestrator (-> WebSurfer)"},
                             {"content": "Clicked.", "role": "WebSurfer"}],
                 "mistake_agent": "WebSurfer", "mistake_step": "3", "mistake_reason": "Clicked the wrong link."}
+
+
 def otlp_attribute(key: str, value) -> dict:
     kind = "intValue" if isinstance(value, int) else "stringValue"
     return {"key": key, "value": {kind: str(value) if kind == "intValue" else value}}

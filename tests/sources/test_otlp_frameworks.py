@@ -614,7 +614,6 @@ def test_the_older_layout_and_json_lines_named_json(framework_run, tmp_path):
     assert [t["responses"] for t in episode["turns"]] == [t["responses"] for t in clean["turns"]]
 
 
-
 # --- the same runs through a trace store: MLflow's tracking server, and its documented export -------------------
 
 def free_port() -> int:
