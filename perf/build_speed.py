@@ -37,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from publish import add_argument, mib, publish, seconds
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 # Peak memory is the process's own high-water mark (VmHWM): getrusage's ru_maxrss would also count the
@@ -160,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
                              "rank curve)")
     parser.add_argument("--pairs", type=int, default=1,
                         help="alternated (plain script, cold build) pairs; the ratio is the median of the pairs'")
+    add_argument(parser)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if not args.smoke and not args.source:
         parser.error("--source is required (or --smoke)")
@@ -169,7 +173,45 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
+    if args.publish:
+        publish(args.publish, "build_speed", rows(figures), smoke=args.smoke, argv=argv)
     return 0
+
+
+def rows(figures: dict) -> list[tuple[str, str]]:
+    pairs = figures["plain_and_cold_build_pairs"]
+    table = [
+        ("input", f"{figures['episodes']:,} episodes, {figures['distinct_texts']:,} distinct texts, "
+                  f"{figures['embedding_precision']}, trained ranks: {figures['trained_ranks']}"),
+        ("floor: import, load the model, encode the texts",
+         f"{seconds(figures['floor_process_s'])} ({figures['encode_texts_per_s']} texts/s, "
+         f"batch {figures['embedding_batch_size']})"),
+        ("plain sentence-transformers script on the same texts",
+         f"{seconds(figures['plain_script_s'])}; smallest cosine to our vectors "
+         f"{figures['vectors_min_cosine_to_plain']}"),
+        ("cold build", f"{seconds(figures['cold_build_s'])}, peak {mib(figures['cold_build_peak_rss_mib'])}: "
+                       f"{figures['build_over_floor']}x the floor"),
+        ("cold build over the plain script", f"**{figures['build_over_plain_script']}x** (median of "
+         f"{len(pairs)} alternated pairs: {', '.join(str(p['ratio']) for p in pairs)})"),
+        (f"warm rebuild with rank {figures['warm_rebuild_rank']}",
+         f"{seconds(figures['warm_rebuild_s'])} ({100 * figures['warm_rebuild_share']:.1f}% of the cold build)"),
+    ]
+    for scale, built in figures["scaled_builds_warm_cache"].items():
+        table.append((f"warm build, {scale} the input ({built['episodes']:,} episodes): time, peak; `validate`",
+                      f"{seconds(built['seconds'])}, {mib(built['peak_rss_mib'])}; "
+                      f"{seconds(built['validate_s'])}, {mib(built['validate_peak_rss_mib'])}"))
+    if "warm_ms_per_episode" in figures:
+        table.append(("warm cost per episode, smallest to largest scale", f"{figures['warm_ms_per_episode']} ms"))
+        table.append(("peak memory, largest scale over smallest: build, `validate`",
+                      f"{figures['peak_rss_largest_over_smallest']}x, {figures['validate_peak_largest_over_smallest']}x"))
+    ray = figures["engine_ray"]
+    if ray:
+        table.append(("`--engine ray` (a local Ray on these CPUs): cold, warm",
+                      f"{seconds(ray['cold_s'])} ({ray['cold_over_local']}x the local engine), "
+                      f"{seconds(ray['warm_s'])} ({ray['warm_over_local']}x); same rows: {ray['same_rows_as_local']}"))
+    table.append(("GPU embedding", f"{figures['gpu']}: {figures['gpu_texts_per_s']} texts/s" if figures["gpu"]
+                  else "no GPU on this machine: not measured"))
+    return table
 
 
 def run_benchmark(args, work: Path) -> dict:

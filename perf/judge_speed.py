@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from openai_server import FakeJudgeServer  # noqa: E402  (the tests' server: real HTTP, real client)
+from publish import add_argument, publish, seconds  # noqa: E402
 
 from builder.stages.labels.judge import JudgeLabeler, JudgeSettings  # noqa: E402
 
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--smoke", action="store_true", help="8 episodes without latency: checks the benchmark runs")
+    add_argument(parser)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.smoke:
         args.episodes, args.latency = 8, 0.0
@@ -67,7 +70,20 @@ def main(argv: list[str] | None = None) -> int:
         "cached_rerun_s": round(second_s, 3), "cached_rerun_requests": len(server.requests) - first_requests,
     }
     print(json.dumps(figures, indent=2))
+    if args.publish:
+        publish(args.publish, "judge_speed", rows(figures), smoke=args.smoke, argv=argv)
     return 0
+
+
+def rows(figures: dict) -> list[tuple[str, str]]:
+    return [
+        ("labelled", f"{figures['labelled']} of {figures['episodes']} episodes, the server answering after "
+                     f"{figures['latency_s']} s, {figures['concurrency']} requests at once"),
+        ("time", f"{seconds(figures['wall_s'])} (the latency alone: {seconds(figures['floor_s'])}), "
+                 f"{figures['requests']} requests"),
+        ("the same labels again, from the response cache",
+         f"{figures['cached_rerun_s']:.3f} s, {figures['cached_rerun_requests']} requests"),
+    ]
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 from build_speed import SOURCE_ALONE, measured_build  # noqa: E402 - the script's folder is on sys.path when it runs
+from publish import add_argument, mib, publish, seconds  # noqa: E402
 
 RANK_CURVE_STEP = "pairwise: rank curve"
 
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true",
                         help="the embedded sample, ranks 1 and 64, one repeat: checks it runs")
     parser.add_argument("--contention", action="store_true", help="also build beside a busy torch process")
+    add_argument(parser)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.smoke:
         from builder.sources.loaders import sample_path
@@ -47,8 +50,41 @@ def main(argv: list[str] | None = None) -> int:
     if not args.source:
         parser.error("--source is required (or --smoke)")
     with tempfile.TemporaryDirectory(prefix="bench-build-") as scratch:
-        print(json.dumps(run_benchmark(args, Path(scratch)), indent=2))
+        figures = run_benchmark(args, Path(scratch))
+    print(json.dumps(figures, indent=2))
+    if args.publish:
+        publish(args.publish, "rank_curve_speed", rows(figures), smoke=args.smoke, argv=argv)
     return 0
+
+
+def rows(figures: dict) -> list[tuple[str, str]]:
+    table = [
+        ("input", f"{figures['episodes']:,} episodes; trained ranks {figures['ranks']}; medians of "
+                  f"{figures['repeats']} warm builds of each kind"),
+        ("cold build (no rank curve)", seconds(figures["cold_build_s"])),
+        ("warm build without / with the rank curve",
+         f"{seconds(figures['warm_without_s'])} / {seconds(figures['warm_with_s'])}: "
+         f"**{seconds(figures['added_s'])} added**"),
+        ("the build's own `rank curve` step", seconds(figures["rank_curve_step_s"])),
+        ("peak memory without / with", f"{mib(figures['peak_rss_without_mib'])} / {mib(figures['peak_rss_with_mib'])}"
+                                       f" ({figures['peak_with_over_without']}x)"),
+    ]
+    if figures["rank_curve_step_beside_a_busy_torch_process_s"]:
+        table.append(("the step beside a CPU-bound torch process",
+                      f"{seconds(figures['rank_curve_step_beside_a_busy_torch_process_s'])}: "
+                      f"**{figures['contention_over_quiet']}x** its quiet time"))
+    table.append(("rank chosen on validation loss", str(figures["chosen_rank"])))
+    scored = {target: results for target, results in figures["rank_curve"].items()
+              if isinstance(results, dict) and all(isinstance(v, list) for v in results.values())}
+    table += [(f"`{target}`", "not scored") for target in figures["rank_curve"] if target not in scored]
+    for name in sorted({name for results in scored.values() for name in results}):
+        table.append((f"test accuracy, `{name}`", "; ".join(
+            f"{target} {accuracy(*results[name])}" for target, results in scored.items() if name in results)))
+    return table
+
+
+def accuracy(value: float, interval: list[float] | None) -> str:
+    return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
 
 
 def run_benchmark(args, work: Path) -> dict:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(0, str(TESTS))
 
 from openai_server import ScriptedChatServer  # noqa: E402
+from publish import add_argument, publish, seconds  # noqa: E402
 
 from builder.rejections import Rejection  # noqa: E402
 from builder.sources.agent_teams import iter_team_rows, plan_team_sources  # noqa: E402
@@ -93,11 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--spans", type=int, default=50_000)
     parser.add_argument("--smoke", action="store_true", help="2,000 spans")
+    add_argument(parser)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     spans = 2_000 if args.smoke else args.spans
     with tempfile.TemporaryDirectory(prefix="bench-traces-") as folder:
         trace = framework_trace(Path(folder))
-        figures = {"machine": platform.processor() or platform.machine(), "python": platform.python_version()}
+        figures = {}
         for label, size in (("tenth", spans // 10), ("full", spans)):
             path = Path(folder) / f"{label}.jsonl"
             written = copies(trace, size, path)
@@ -107,7 +109,20 @@ def main(argv: list[str] | None = None) -> int:
         figures["peak_full_over_tenth"] = round(figures["full"]["peak_traced_mib"]
                                                 / figures["tenth"]["peak_traced_mib"], 2)
     print(json.dumps(figures, indent=1))
+    if args.publish:
+        publish(args.publish, "trace_reading", rows(figures), smoke=args.smoke, argv=argv)
     return 0
+
+
+def rows(figures: dict) -> list[tuple[str, str]]:
+    full, tenth = figures["full"], figures["tenth"]
+    return [
+        ("read", f"{full['spans']:,} spans into {full['episodes']:,} episodes"),
+        ("time", f"{seconds(full['seconds'])}, {full['spans_per_s']:,} spans a second"),
+        ("a tenth of the traces", f"{tenth['spans']:,} spans, {seconds(tenth['seconds'])}"),
+        ("peak traced memory (tracemalloc): full, tenth",
+         f"{full['peak_traced_mib']:.2f} MiB, {tenth['peak_traced_mib']:.2f} MiB: {figures['peak_full_over_tenth']}x"),
+    ]
 
 
 if __name__ == "__main__":

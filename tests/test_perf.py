@@ -5,17 +5,24 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1] / "perf"
+PAGE = BENCH.parent / "docs" / "performance.md"
+BENCHMARKS = sorted(p.stem for p in BENCH.glob("*.py") if p.stem != "publish")
 OUR_TEMPORARY_PREFIXES = ("bench-build-", "bench-judge-", "bench-traces-", "multi-llm-coord-")
 
 
 def run(script: str, *args, scratch: Path) -> dict:
-    """The benchmark's figures; it runs with `scratch` as its temporary folder and must leave none of ours there."""
+    """The benchmark's figures; it runs with `scratch` as its temporary folder and must leave none of ours there.
+    It also publishes its table into a copy of docs/performance.md, which must change there and only there."""
+    page = scratch.parent / f"{scratch.name}-performance.md"
+    page.write_text(PAGE.read_text(encoding="utf-8"), encoding="utf-8")
+    args = (*args, "--publish", str(page))
     # Ray's sessions stay where they were: its socket paths must be short, and it keeps their logs on purpose.
     environment = {**os.environ, "TMPDIR": str(scratch), "RAY_TMPDIR": tempfile.gettempdir()}
     result = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=600,
@@ -24,7 +31,41 @@ def run(script: str, *args, scratch: Path) -> dict:
     # What the benchmark and the builds create there is theirs to remove; the libraries' caches (tiktoken's
     # data-gym-cache, torch's torchinductor_*) are meant to stay.
     assert not [p.name for p in scratch.iterdir() if p.name.startswith(OUR_TEMPORARY_PREFIXES)]
+    name = script.removesuffix(".py")
+    published = sections(page.read_text(encoding="utf-8"))
+    assert {k: v for k, v in published.items() if k != name} == {k: v for k, v in sections(PAGE.read_text(
+        encoding="utf-8")).items() if k != name}
+    header, *table = published[name].strip().splitlines()
+    assert header.startswith(f"`python perf/{script} --smoke") and "--publish" not in header
+    assert "**A smoke run**" in published[name] and "| what | figure |" in table
     return json.loads(result.stdout[result.stdout.index("{"):])
+
+
+def sections(page: str) -> dict[str, str]:
+    """The text between each benchmark's markers."""
+    found = dict(re.findall(r"<!-- perf:(\w+) -->\n(.*?)<!-- /perf:\1 -->", page, flags=re.S))
+    assert page.count("<!-- perf:") == len(found)  # no marker left unpaired
+    return found
+
+
+def test_the_performance_page_holds_one_published_table_per_benchmark():
+    """Every figure on the page is in a table a benchmark wrote: its command, date, commit and machine first."""
+    published = sections(PAGE.read_text(encoding="utf-8"))
+    assert sorted(published) == BENCHMARKS
+    for name, text in published.items():
+        header = text.strip().splitlines()[0]
+        assert re.match(rf"`python perf/{name}\.py [^`]*` on \d{{4}}-\d{{2}}-\d{{2}}, commit \w+", header), header
+        assert "CPUs" in header and "GPU:" in header and "| what | figure |" in text
+        assert "--smoke" not in header and "smoke run" not in text  # a smoke run measures nothing
+
+
+def test_a_page_without_the_markers_is_refused_in_one_line(tmp_path):
+    page = tmp_path / "performance.md"
+    page.write_text("# Performance\n\nno markers\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, str(BENCH / "judge_speed.py"), "--smoke", "--publish", str(page)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and result.stderr.strip().splitlines()[-1].startswith("judge_speed: ")
+    assert "Traceback" not in result.stderr and page.read_text(encoding="utf-8") == "# Performance\n\nno markers\n"
 
 
 def test_build_benchmark_smoke(tmp_path):
