@@ -23,11 +23,11 @@ if TYPE_CHECKING:
     from datasets import Features
 
 
-SCHEMA_VERSION = "2.1.0"  # 2: input_tokens_basis, turns.responses.latent, null prompts for rounds without one;
+SCHEMA_VERSION = "2.2.0"  # 2: input_tokens_basis, turns.responses.latent, null prompts for rounds without one;
 # 2.1: turns.responses.read_from (who read what, where the log records it), outcome.decision_success and
 # outcome.correct_by, the relay and recorded topologies; agent-team episodes: agents.system_prompt,
 # turns.responses.kind and .addressee, annotations (the source's own), the repetition / tool_error / off_task
-# events, the agents-mini and agents-full configs
+# events, the agents-mini and agents-full configs; 2.2: annotations.failure_modes and annotations.note (MAST)
 
 # The human verdict of a Chatbot Arena battle. Sources that spell "both bad" differently are normalised to
 # these four names by the builder before they reach the dataset.
@@ -195,6 +195,15 @@ def episode_features(rank: int = DEFAULT_RANK) -> Features:
                 "mistake_turn_index": Value("int32"),
                 "mistake_reason": Value("string"),
                 "annotator": Value("string"),
+                "failure_modes": [{
+                    "code": Value("string"),
+                    "source_code": Value("string"),
+                    "title": Value("string"),
+                    "taxonomy": Value("string"),
+                    "flags": [Value("bool")],
+                    "majority": Value("bool"),
+                }],
+                "note": Value("string"),
             },
             "is_truncated": Value("bool"),
         }
@@ -388,7 +397,20 @@ FIELD_DOCS: dict[str, str] = {
     "annotations.mistake_turn_index": "The turn of this episode that holds that step (a user's message is a prompt, "
     "not a turn, so the numbers can differ); null where the step is a user's message.",
     "annotations.mistake_reason": "The annotator's reason, as written.",
-    "annotations.annotator": "Who annotated: human (Who&When's annotations are human), or null.",
+    "annotations.annotator": "Who annotated: human (Who&When's annotations and MAST's human-labelled traces), "
+    "llm (MAST's full dataset, labelled by its authors' LLM judge), or null.",
+    "annotations.failure_modes": "MAST's failure modes of the trace, one entry per mode the annotation names, as its "
+    "authors wrote them; empty for other sources. Never read by this dataset's labels, events or latents.",
+    "annotations.failure_modes.code": "The mode's code in MAST's final taxonomy of 14 (1.1 to 3.3); null for a mode of an "
+    "earlier version that the final taxonomy has no counterpart for.",
+    "annotations.failure_modes.source_code": "The code as the annotation numbers it (earlier versions number differently).",
+    "annotations.failure_modes.title": "The mode's title as the annotation writes it.",
+    "annotations.failure_modes.taxonomy": "The taxonomy version: mast_14 (final), mast_17 or mast_18 (the human "
+    "annotation rounds 1 to 3), or note_checklist (an annotator's yes/no checklist in the trace's note).",
+    "annotations.failure_modes.flags": "Each annotator's verdict in order (three for MAST's human rounds, one for the "
+    "LLM judge); null where the annotator left it empty (NaN).",
+    "annotations.failure_modes.majority": "Whether more than half of the annotators who gave a verdict flagged the mode.",
+    "annotations.note": "The annotators' free-text note on the trace, as written (MAST's note.text); null where none.",
     "is_truncated": "True in the `preview` config, whose texts are cut to "
     f"{PREVIEW_MAX_CHARS} characters followed by '{TRUNCATION_MARKER.strip()}'; token counts refer to the full texts.",
 }
@@ -424,8 +446,9 @@ CONFIG_DESCRIPTIONS = {
     "sets (one voting round). Latents use a basis fitted on these episodes alone.",
     "agents-mini": "3 complete agent-team episodes chosen deterministically (different layouts first).",
     "agents-full": "Every accepted agent-team episode: histories of agents that speak in turn, address each other and "
-    "run tools (Who&When's AG2 and Magentic-One runs, AG2 group-chat transcripts), one speaker a turn, with the "
-    "source's human failure annotations. Latents use a basis fitted on these episodes alone.",
+    "run tools (Who&When's AG2 and Magentic-One runs, AG2 group-chat transcripts, OpenTelemetry traces, MAST's seven "
+    "systems), one speaker a turn, with the source's own failure annotations. Latents use a basis fitted on these "
+    "episodes alone.",
 }
 
 

@@ -33,7 +33,7 @@ def agent(agent_id: str, model: str, persona: str = "", system_prompt: str | Non
 
 def empty_annotations() -> dict:
     return {"mistake_agent": None, "mistake_step": None, "mistake_turn_index": None, "mistake_reason": None,
-            "annotator": None}
+            "annotator": None, "failure_modes": [], "note": None}
 
 
 def empty_outcome() -> dict:

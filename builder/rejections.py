@@ -36,6 +36,9 @@ REJECT_REASONS: dict[str, str] = {
                       "without it",
     "unplaced_content": "a log record names a span (trace and span id) that no trace file of the source holds: its "
                         "content belongs to no conversation",
+    "skipped_log_lines": "lines of a multi-agent system's own log that are no agent's message (installer output, a "
+    "banner, a program's printout, a repeat of a reply): skipped and counted per trace, never glued to a message; "
+    "the episode is kept",
     "corrupt_file": "the rest of a file cannot be read (a compressed stream or Parquet file broken at this point)",
 }
 

@@ -35,6 +35,7 @@ from builder.layout import (CARD_FILE, COORDINATOR_INFO, COORDINATOR_TENSORS, LI
                             MANIFEST_FILE, REPORT_FILE, TRAINED_INFO, TRAINED_TENSORS)
 from builder.output.folder import manifest_differences, read_manifest
 from builder.output.report import ReportError, family_sections, read_report
+from builder.sources.mast import FAILURE_MODES
 from builder.sources.otlp import TRACE_TASK_PREFIX
 from builder.splits import group_of
 from builder.stages.token_logs import content_inputs
@@ -317,6 +318,19 @@ def _finite(value) -> bool:
     return value is None or (isinstance(value, (int, float)) and math.isfinite(value))
 
 
+def _failure_mode_problems(modes: list[dict]) -> list[str]:
+    """Each annotated mode names a known final code (or none), and its majority is that of its flags."""
+    problems = []
+    for mode in modes:
+        if mode["code"] is not None and mode["code"] not in FAILURE_MODES:
+            problems.append(f"failure mode code {mode['code']!r} is not one of MAST's 14")
+        given = [flag for flag in mode["flags"] if flag is not None]
+        if mode["majority"] != (sum(given) * 2 > len(given) if given else None):
+            problems.append(f"failure mode {mode['source_code'] or mode['title']!r}: majority {mode['majority']} "
+                            f"is not that of its flags {mode['flags']}")
+    return problems
+
+
 def episode_problems(episode: dict, truncated: bool) -> list[str]:
     """The invariants every episode keeps: token totals add up, per-agent lists align, numbers are finite."""
     problems = []
@@ -325,6 +339,7 @@ def episode_problems(episode: dict, truncated: bool) -> list[str]:
     alone_allowed = len(agent_ids) == 1 and episode["annotations"]["mistake_agent"] is not None
     if (len(agent_ids) < 2 and not alone_allowed) or len(set(agent_ids)) != len(agent_ids):
         problems.append(f"needs two or more distinct agents (one only in a run a person annotated), has {agent_ids}")
+    problems += _failure_mode_problems(episode["annotations"]["failure_modes"])
     if episode["topology"] not in TOPOLOGIES:
         problems.append(f"unknown topology {episode['topology']!r}")
         return problems

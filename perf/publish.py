@@ -58,14 +58,15 @@ def _gpu() -> str | None:
 
 
 def commit() -> str:
-    """The checkout's commit, marked when the tree has changes (figures of uncommitted code say so)."""
+    """The checkout's commit, marked when the tree has changes (figures of uncommitted code say so); the pages the
+    benchmarks write are not changes of the code they measure."""
     def git(*args):
         return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False)
 
     head = git("rev-parse", "--short", "HEAD")
     if head.returncode != 0:
         return "unknown"
-    dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)docs/*.md").stdout.strip()
     return head.stdout.strip() + (" with uncommitted changes" if dirty else "")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parents[1] / "perf"
 PAGE = BENCH.parent / "docs" / "performance.md"
 BENCHMARKS = sorted(p.stem for p in BENCH.glob("*.py") if p.stem != "publish")
-OUR_TEMPORARY_PREFIXES = ("bench-build-", "bench-judge-", "bench-traces-", "multi-llm-coord-")
+OUR_TEMPORARY_PREFIXES = ("bench-build-", "bench-judge-", "bench-traces-", "bench-mast-", "multi-llm-coord-")
 
 
 def run(script: str, *args, scratch: Path) -> dict:
@@ -111,4 +111,12 @@ def test_trace_reading_benchmark_smoke(tmp_path):
     figures = run("trace_reading.py", "--smoke", scratch=tmp_path)
     assert figures["full"]["spans"] >= 2_000 and figures["full"]["episodes"] > figures["tenth"]["episodes"] > 0
     assert figures["full"]["spans_per_s"] > 0
+    assert figures["peak_full_over_tenth"] < 2  # ten times the traces, nowhere near ten times the memory
+
+
+def test_mast_reading_benchmark_smoke(tmp_path):
+    """MAST's full layout synthesised from the real fixture traces: every trace an episode, memory flat in their number."""
+    figures = run("mast_reading.py", "--smoke", scratch=tmp_path)
+    assert figures["full"]["traces"] == figures["full"]["episodes"] == 600 and figures["tenth"]["episodes"] == 60
+    assert figures["full"]["traces_per_s"] > 0
     assert figures["peak_full_over_tenth"] < 2  # ten times the traces, nowhere near ten times the memory

@@ -57,12 +57,16 @@ from builder.sources.loaders import (
     LOCAL_SUFFIXES,
     STREAM_ERRORS,
     SourceError,
+    download_hub_file,
     iter_file,
+    iter_json_array_items,
     local_files,
     read_json_document,
     sample_dir,
+    starts_with_json_array,
     starts_with_json_object_line,
 )
+from builder.sources import mast
 from builder.sources.otlp import read_conversation
 from builder.sources.otlp_wire import PROTOBUF_SUFFIXES, SpanLog, protobuf_requests
 from builder.sources.span_store import SpanStore
@@ -226,18 +230,31 @@ class TeamFile:
     path: Path
     layout: str | None  # from a Who&When folder name, else decided per row
     subset: str | None = None  # the Who&When folder it is in (Algorithm-Generated, Hand-Crafted)
+    hub_id: str | None = None  # the Hub dataset it was downloaded from
 
     @property
     def name(self) -> str:
         """How the file is named in episodes and messages: with its Who&When subset (`Hand-Crafted/24.json`),
-        since both subsets number their runs from 1."""
-        return f"{self.subset}/{self.path.name}" if self.subset else self.path.name
+        since both subsets number their runs from 1, or its Hub dataset (`mcemri/MAST-Data/MAD_full_dataset.json`)."""
+        prefix = self.subset or self.hub_id
+        return f"{prefix}/{self.path.name}" if prefix else self.path.name
 
     def rows(self) -> Iterator[tuple[RowLocation, object]]:
         if self.path.name.endswith(PROTOBUF_SUFFIXES):  # OTLP protobuf, as a collector's file exporter writes it
             for number, row in protobuf_requests(self.path):
                 yield RowLocation(self.name, number), row
             return
+        if self.path.name.endswith((".json", ".json.gz")) and starts_with_json_array(self.path):
+            # read item by item (MAST's full dataset is one array of large traces); a group-chat transcript is a
+            # bare array of messages, which is one run: read whole
+            items = iter_json_array_items(self.path, self.name)
+            first = next(items, None)
+            if first is None or not is_message_list([first[1]]):
+                if first is not None:
+                    yield first
+                yield from items
+                return
+            items.close()
         if self.path.name.endswith((".json", ".json.gz")):
             try:
                 document = read_json_document(self.path)
@@ -259,8 +276,12 @@ def plan_team_sources(sources: tuple[str, ...]) -> list[TeamFile]:
     planned = []
     for source in sources:
         path = sample_dir() / "teams" if source == SAMPLE_SOURCE else Path(source)
+        if not path.exists() and source.split("@")[0] == mast.HUB_ID:  # MAST's traces, from the Hub
+            repo, _, revision = source.partition("@")
+            planned.append(TeamFile(download_hub_file(repo, mast.HUB_FILE, revision or None), None, hub_id=repo))
+            continue
         if not path.exists():
-            raise SourceError(f"--team-source {source}: no such file or folder")
+            raise SourceError(f"--team-source {source}: no such file or folder (or {mast.HUB_ID}, MAST on the Hub)")
         found = local_files(path, "--team-source", TEAM_SUFFIXES)
         if not found:
             raise SourceError(f"--team-source {source}: holds no {', '.join(TEAM_SUFFIXES)} files")
@@ -284,6 +305,9 @@ def iter_team_rows(files: list[TeamFile], max_text_chars: int) -> Iterator[tuple
             normalise = partial(team_row_to_episode, source=team_file.name, max_text_chars=max_text_chars,
                                 layout=team_file.layout)
             for location, row in team_file.rows():
+                if mast.is_mast_row(row):
+                    yield from _mast_rows(location, row, team_file.name, max_text_chars)
+                    continue
                 spans = trace_spans(row, location)
                 if spans is None:
                     yield location, row, normalise
@@ -311,6 +335,19 @@ def iter_team_rows(files: list[TeamFile], max_text_chars: int) -> Iterator[tuple
                                       f"trace {trace}, which no file holds"), None
     finally:
         store.close()
+
+
+def _mast_rows(location: RowLocation, row: dict, source: str, max_text_chars: int):
+    """A MAST trace read whole here, its skipped log lines counted before it (builder/sources/mast.py)."""
+    try:
+        episode, skipped = mast.mast_row(row, source, max_text_chars)
+    except Rejection as rejection:
+        yield location, rejection, None
+        return
+    if skipped:
+        yield location, Rejection("skipped_log_lines", mast.skipped_detail(episode["task"], episode["episode_id"],
+                                                                          skipped)), None
+    yield location, episode, _as_read
 
 
 def _as_read(episode: dict) -> dict:

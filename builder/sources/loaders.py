@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import io
 import json
 import os
 import re
@@ -346,6 +347,72 @@ def read_json_document(path: Path):
         return _decode_json(handle.read().removeprefix(UTF8_BOM))
 
 
+def starts_with_json_array(path: Path) -> bool:
+    """Whether the file's first character after blanks (and a byte-order mark) opens a JSON array."""
+    with _open_bytes(path) as handle:
+        head = handle.read(4096).removeprefix(UTF8_BOM).lstrip()
+    return head[:1] == b"["
+
+
+def iter_json_array_items(path: Path, label: str, chunk_chars: int = 1 << 20) -> Iterator[tuple[RowLocation, object]]:
+    """(location, row) of each item of a file holding one JSON array, decoded item by item: memory holds one item
+    (and a chunk) however long the array, so a 1 GB export is read in the memory of its largest item. Each item is
+    checked as every row is; where the file stops being a JSON array, one corrupt_file rejection at that item."""
+    decoder = json.JSONDecoder()
+    item = 0
+    try:
+        with _open_bytes(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict") as handle:
+            buffer, position, ended = "", 0, False
+
+            def fill() -> bool:
+                nonlocal buffer, position, ended
+                data = handle.read(chunk_chars)
+                buffer, position, ended = buffer[position:] + data, 0, not data
+                return bool(data)
+
+            def next_character() -> str:
+                nonlocal position
+                while True:
+                    while position < len(buffer) and buffer[position] in " \t\r\n":
+                        position += 1
+                    if position < len(buffer) or not fill():
+                        return buffer[position] if position < len(buffer) else ""
+
+            if next_character() != "[":
+                raise _BrokenFile("expected a JSON array")
+            position += 1
+            if next_character() == "]":
+                return
+            while True:
+                next_character()  # raw_decode takes no blanks before a value
+                while True:
+                    try:
+                        row, end = decoder.raw_decode(buffer, position)
+                        if end == len(buffer) and not ended and fill():  # a number may go on in the next chunk
+                            continue
+                        break
+                    except json.JSONDecodeError as error:
+                        if ended or not fill():
+                            raise _BrokenFile(f"item {item + 1}: {error.msg}") from None
+                    except RecursionError:
+                        raise _BrokenFile(f"item {item + 1}: nesting too deep for the JSON parser") from None
+                position = end
+                item += 1
+                yield RowLocation(label, item), check_nesting(row)
+                separator = next_character()
+                position += 1
+                if separator == "]":
+                    return
+                if separator != ",":
+                    raise _BrokenFile(f"after item {item}: expected ',' or ']', found {separator or 'the end'!r}")
+    except UnicodeDecodeError as error:
+        yield RowLocation(label, item + 1), Rejection("invalid_utf8", f"{error.reason}: the rest is unreadable")
+    except STREAM_ERRORS as error:
+        yield RowLocation(label, item + 1), Rejection("corrupt_file", f"unreadable from here on ({_first_line(error)})")
+    except _BrokenFile as error:
+        yield RowLocation(label, item + 1), Rejection("corrupt_file", str(error))
+
+
 def starts_with_json_object_line(path: Path, limit: int = 64 * 2**20) -> bool:
     """Whether the file's first line (read up to `limit` bytes) is a JSON object of its own: the file is JSON
     lines, though its name may say one document."""
@@ -433,6 +500,37 @@ def iter_hub_rows(dataset_id: str, config: str | None, split: str = "train") -> 
     label = f"{dataset_id}:{config}" if config else dataset_id
     for number, row in enumerate(load_hub_dataset(dataset_id, split, config=config, streaming=True), start=1):
         yield RowLocation(f"{label}[{split}]", number), check_nesting(row)
+
+
+def download_hub_file(repo_id: str, filename: str, revision: str | None = None) -> Path:
+    """One file of a Hub dataset repository, through huggingface_hub's cache (downloaded once, resumed if cut), with
+    the failures a user meets turned into one actionable line."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    page = f"https://huggingface.co/datasets/{repo_id}"
+    try:
+        return Path(hf_hub_download(repo_id, filename, repo_type="dataset", revision=revision))
+    except GatedRepoError as error:
+        raise SourceError(_gated_message(repo_id, page)) from error
+    except RepositoryNotFoundError as error:
+        raise SourceError(f"{repo_id}: not found on the Hub (check the id, or log in if it is private)") from error
+    except RevisionNotFoundError as error:
+        raise SourceError(f"{repo_id}: no revision {revision!r} on the Hub") from error
+    except EntryNotFoundError as error:
+        raise SourceError(f"{repo_id}: has no file {filename} at {revision or 'main'}") from error
+    except LocalEntryNotFoundError as error:
+        raise SourceError(f"{repo_id}: the Hub cannot be reached and {filename} is not in the local cache "
+                          f"({_first_line(error)}); unset HF_HUB_OFFLINE or connect") from error
+    except HfHubHTTPError as error:
+        raise SourceError(f"{repo_id}: the Hub refused the request ({_first_line(error)})") from error
 
 
 def load_hub_dataset(dataset_id: str, split: str, config: str | None = None, streaming: bool = False):

@@ -43,7 +43,8 @@ def test_an_ag2_run_field_by_field():
     annotations = episode["annotations"]
     assert annotations == {"mistake_agent": record["mistake_agent"], "mistake_step": int(record["mistake_step"]),
                            "mistake_turn_index": int(record["mistake_step"]),
-                           "mistake_reason": record["mistake_reason"], "annotator": "human"}
+                           "mistake_reason": record["mistake_reason"], "annotator": "human",
+                           "failure_modes": [], "note": None}  # MAST's fields, empty for Who&When
     assert episode["outcome"]["final_correct"] is record["is_correct"] is False
     assert episode["outcome"]["correct_by"] == "source" and episode["outcome"]["ground_truth"] == record["ground_truth"]
     assert episode["metadata"]["question_id"] == record["question_ID"]
