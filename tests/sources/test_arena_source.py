@@ -95,12 +95,12 @@ def test_every_reason_is_exercised_somewhere():
     # malformed_json and duplicate_id are found by the loader and the pipeline (tests below and in test_pipeline);
     # the N-agent reasons by the debate normalisers (test_debates).
     # the reasons added for issue 9's classes by test_bad_rows; duplicate_span, unread_content and unplaced_content
-    # by test_otlp_frameworks.
+    # by test_otlp_frameworks; skipped_log_lines by test_mast.
     from test_bad_rows import NEW_REASONS
     from test_debates import BAD_DEBATE_REASONS
 
     assert set(REJECT_REASONS) == set(BAD_ROWS) | {"malformed_json", "duplicate_id"} | BAD_DEBATE_REASONS | NEW_REASONS \
-        | {"duplicate_span", "unread_content", "unplaced_content"}
+        | {"duplicate_span", "unread_content", "unplaced_content", "skipped_log_lines"}
 
 
 def test_trailing_user_message_without_answer_is_broken_order():
