@@ -35,7 +35,7 @@ from builder.layout import (CARD_FILE, COORDINATOR_INFO, COORDINATOR_TENSORS, LI
                             MANIFEST_FILE, REPORT_FILE, TRAINED_INFO, TRAINED_TENSORS)
 from builder.output.folder import manifest_differences, read_manifest
 from builder.output.report import ReportError, family_sections, read_report
-from builder.sources.mast import FAILURE_MODES
+from builder.sources.mast import FAILURE_MODES, majority_of
 from builder.sources.otlp import TRACE_TASK_PREFIX
 from builder.splits import group_of
 from builder.stages.token_logs import content_inputs
@@ -324,8 +324,7 @@ def _failure_mode_problems(modes: list[dict]) -> list[str]:
     for mode in modes:
         if mode["code"] is not None and mode["code"] not in FAILURE_MODES:
             problems.append(f"failure mode code {mode['code']!r} is not one of MAST's 14")
-        given = [flag for flag in mode["flags"] if flag is not None]
-        if mode["majority"] != (sum(given) * 2 > len(given) if given else None):
+        if mode["majority"] != majority_of(mode["flags"]):
             problems.append(f"failure mode {mode['source_code'] or mode['title']!r}: majority {mode['majority']} "
                             f"is not that of its flags {mode['flags']}")
     return problems

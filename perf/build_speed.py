@@ -37,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from publish import add_argument, mib, publish, seconds
+from publish import mib, parse, report, seconds
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -162,19 +162,15 @@ def main(argv: list[str] | None = None) -> int:
                              "rank curve)")
     parser.add_argument("--pairs", type=int, default=1,
                         help="alternated (plain script, cold build) pairs; the ratio is the median of the pairs'")
-    add_argument(parser)
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
+    args, argv = parse(parser, argv)
     if not args.smoke and not args.source:
         parser.error("--source is required (or --smoke)")
 
     with tempfile.TemporaryDirectory(prefix="bench-build-") as scratch:
         figures = run_benchmark(args, Path(scratch))
-    print(json.dumps(figures, indent=2))
+    report("build_speed", figures, rows(figures), args, argv)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
-    if args.publish:
-        publish(args.publish, "build_speed", rows(figures), smoke=args.smoke, argv=argv)
     return 0
 
 

@@ -10,7 +10,6 @@ then of a re-run from the response cache (which must send zero requests).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from openai_server import FakeJudgeServer  # noqa: E402  (the tests' server: real HTTP, real client)
-from publish import add_argument, publish, seconds  # noqa: E402
+from publish import parse, report, seconds  # noqa: E402
 
 from builder.stages.labels.judge import JudgeLabeler, JudgeSettings  # noqa: E402
 
@@ -42,9 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--smoke", action="store_true", help="8 episodes without latency: checks the benchmark runs")
-    add_argument(parser)
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
+    args, argv = parse(parser, argv)
     if args.smoke:
         args.episodes, args.latency = 8, 0.0
     episodes = synthetic_episodes(args.episodes)
@@ -69,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         "requests": first_requests, "usage": judge.usage.to_report(),
         "cached_rerun_s": round(second_s, 3), "cached_rerun_requests": len(server.requests) - first_requests,
     }
-    print(json.dumps(figures, indent=2))
-    if args.publish:
-        publish(args.publish, "judge_speed", rows(figures), smoke=args.smoke, argv=argv)
+    report("judge_speed", figures, rows(figures), args, argv)
     return 0
 
 

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from publish import add_argument, publish
+from publish import parse, report
 from team_reading import at_two_sizes, table
 
 from builder.sources.mast import FAILURE_MODES
@@ -45,15 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--traces", type=int, default=1642, help="rows of the synthesised full layout")
     parser.add_argument("--smoke", action="store_true", help="600 traces")
-    add_argument(parser)
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
+    args, argv = parse(parser, argv)
     traces = 600 if args.smoke else args.traces
     with tempfile.TemporaryDirectory(prefix="bench-mast-") as folder:
         figures = at_two_sizes(Path(folder), traces, full_layout, "traces", ".json", 2_000_000)
-    print(json.dumps(figures, indent=1))
-    if args.publish:
-        publish(args.publish, "mast_reading", table(figures, "traces"), smoke=args.smoke, argv=argv)
+    report("mast_reading", figures, table(figures, "traces"), args, argv)
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import shutil
 import subprocess
@@ -26,10 +27,14 @@ def markers(name: str) -> tuple[str, str]:
     return f"<!-- perf:{name} -->", f"<!-- /perf:{name} -->"
 
 
-def add_argument(parser: argparse.ArgumentParser) -> None:
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    """Every benchmark's command line: its own options and --publish; the arguments, and the argv they came from
+    (the published table names the command)."""
     parser.add_argument("--publish", type=Path, metavar="PAGE",
                         help=f"also write this run's table into PAGE between its markers (the docs' page: "
                              f"{PAGE.relative_to(ROOT)})")
+    argv = sys.argv[1:] if argv is None else argv
+    return parser.parse_args(argv), argv
 
 
 def machine() -> str:
@@ -97,6 +102,13 @@ def publish(page: Path, name: str, rows: list[tuple[str, str]], *, smoke: bool, 
     temporary.write_text(updated, encoding="utf-8")
     temporary.replace(page)  # atomic: a reader sees the old page or the new one
     print(f"{name}: table written to {page}", file=sys.stderr)
+
+
+def report(name: str, figures: dict, rows: list[tuple[str, str]], args, argv: list[str]) -> None:
+    """What every benchmark ends with: its figures on standard output, and its table on the page `--publish` names."""
+    print(json.dumps(figures, indent=2))
+    if args.publish:
+        publish(args.publish, name, rows, smoke=args.smoke, argv=argv)
 
 
 def seconds(value: float) -> str:

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from build_speed import SOURCE_ALONE, measured_build  # noqa: E402 - the script's folder is on sys.path when it runs
-from publish import add_argument, mib, publish, seconds  # noqa: E402
+from publish import mib, parse, report, seconds  # noqa: E402
 
 RANK_CURVE_STEP = "pairwise: rank curve"
 
@@ -40,9 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true",
                         help="the embedded sample, ranks 1 and 64, one repeat: checks it runs")
     parser.add_argument("--contention", action="store_true", help="also build beside a busy torch process")
-    add_argument(parser)
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
+    args, argv = parse(parser, argv)
     if args.smoke:
         from builder.sources.loaders import sample_path
 
@@ -51,9 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--source is required (or --smoke)")
     with tempfile.TemporaryDirectory(prefix="bench-build-") as scratch:
         figures = run_benchmark(args, Path(scratch))
-    print(json.dumps(figures, indent=2))
-    if args.publish:
-        publish(args.publish, "rank_curve_speed", rows(figures), smoke=args.smoke, argv=argv)
+    report("rank_curve_speed", figures, rows(figures), args, argv)
     return 0
 
 

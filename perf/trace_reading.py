@@ -22,7 +22,7 @@ TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(0, str(TESTS))
 
 from openai_server import ScriptedChatServer  # noqa: E402
-from publish import add_argument, publish  # noqa: E402
+from publish import parse, report  # noqa: E402
 from team_reading import at_two_sizes, table  # noqa: E402
 
 SCRIPT = [{"tool_calls": [("transfer_to_math_expert", {})]}, {"tool_calls": [("add", {"a": 2, "b": 2})]},
@@ -62,17 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--spans", type=int, default=50_000)
     parser.add_argument("--smoke", action="store_true", help="2,000 spans")
-    add_argument(parser)
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
+    args, argv = parse(parser, argv)
     spans = 2_000 if args.smoke else args.spans
     with tempfile.TemporaryDirectory(prefix="bench-traces-") as folder:
         trace = framework_trace(Path(folder))
         figures = at_two_sizes(Path(folder), spans, lambda size, path: copies(trace, size, path), "spans", ".jsonl",
                                100_000)
-    print(json.dumps(figures, indent=1))
-    if args.publish:
-        publish(args.publish, "trace_reading", table(figures, "spans"), smoke=args.smoke, argv=argv)
+    report("trace_reading", figures, table(figures, "spans"), args, argv)
     return 0
 
 

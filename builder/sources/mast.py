@@ -206,10 +206,15 @@ def _note_text(note: dict | None) -> str | None:
     return text.strip() or None if isinstance(text, str) else None
 
 
-def _mode(code, source_code, title, taxonomy, flags) -> dict:
+def majority_of(flags: list[bool | None]) -> bool | None:
+    """Whether more than half of the annotators who gave a verdict flagged the mode; None where none gave one."""
     given = [flag for flag in flags if flag is not None]
+    return sum(given) * 2 > len(given) if given else None
+
+
+def _mode(code, source_code, title, taxonomy, flags) -> dict:
     return {"code": code, "source_code": source_code, "title": title, "taxonomy": taxonomy, "flags": flags,
-            "majority": sum(given) * 2 > len(given) if given else None}
+            "majority": majority_of(flags)}
 
 
 def skipped_detail(system_task: str, trace: str, skipped: dict) -> str:
@@ -217,4 +222,4 @@ def skipped_detail(system_task: str, trace: str, skipped: dict) -> str:
     return f"{system_task} trace {trace}: {sum(skipped.values())} log lines are no agent's message ({kinds})"
 
 
-__all__ = ["FAILURE_MODES", "HUB_FILE", "HUB_ID", "is_mast_row", "mast_row", "skipped_detail"]
+__all__ = ["FAILURE_MODES", "HUB_FILE", "HUB_ID", "is_mast_row", "majority_of", "mast_row", "skipped_detail"]
