@@ -157,6 +157,7 @@ METAGPT_ACT = re.compile(r"^(?P<name>\w+)\((?P<profile>\w+)\): to do (?P<action>
 METAGPT_FROM = re.compile(r"^\[[\d\- :]+\] FROM: (?P<sender>.+?) TO: (?P<to>.*)$")
 METAGPT_NEW = re.compile(r"^\[[\d\- :]+\] NEW MESSAGES:$")
 METAGPT_SPEAKER = re.compile(r"^(?P<role>[A-Z]\w+): ?(?P<first>.*)$")
+METAGPT_MESSAGES_LAYOUT = re.compile(r"^\[[\d\- :]+\] (?:FROM: |NEW MESSAGES:$)", re.M)  # the MMLU runs' log
 METAGPT_RULE = "-" * 80
 
 
@@ -177,7 +178,7 @@ def read_metagpt(trace) -> ReadLog:
         text = _text(document.get("content"), "MetaGPT")
     else:
         text = _text(document, "MetaGPT")
-    if METAGPT_FROM.search(text.split("\n", 4)[-1]) or "NEW MESSAGES:" in text:
+    if METAGPT_MESSAGES_LAYOUT.search(text):
         _read_metagpt_messages(text, log)
     else:
         _read_metagpt_loguru(text, log)
@@ -448,20 +449,34 @@ OPENMANUS_TOOL_RESULT = re.compile(r"^🎯 Tool '(?P<tool>[^']+)' completed its 
 OPENMANUS_CALL = re.compile(r"^(?:🛠️ \w+ selected \d+ tools to use|🧰 Tools being prepared: .*|"
                             r"🔧 Tool arguments: .*)$")
 PLANNER = "Planning flow"
+NO_USAGE = (None, None)
 
 
 def read_openmanus(trace) -> ReadLog:
     log = ReadLog()
     caller, agent_name = PLANNER, "Manus"  # who makes the next call: the flow's planner, or the agent at a step
     current: dict | None = None  # the message being read; an empty one is a call whose output is not yet shown
+    # the provider's usage of the last call, until the message it produced is said: its output may come on the lines
+    # after the usage line, or after other log lines (a fork's raw response dump, the flow marking a step)
+    waiting = NO_USAGE
 
     def close():
-        if current is not None and (current["lines"] or current["kind"] == "tool_result"):
-            log.say(current["speaker"], _block_text(current["lines"]), kind=current["kind"],
-                    input_tokens=current["usage"][0], output_tokens=current["usage"][1])
+        nonlocal waiting
+        if current is None or not (current["lines"] or current["kind"] == "tool_result"):
+            return
+        usage = current["usage"]
+        if usage is None:  # a message of the model: the call's usage
+            usage, waiting = waiting, NO_USAGE
+        log.say(current["speaker"], _block_text(current["lines"]), kind=current["kind"], input_tokens=usage[0],
+                output_tokens=usage[1])
 
     for line in _text(trace, "OpenManus").split("\n"):
-        match = LOGURU.match(line.removeprefix("Enter your prompt: "))
+        entered, typed, rest = line.partition("Enter your prompt: ")
+        if typed and not entered and rest.strip() and not LOGURU.match(rest):  # the user's request, as typed
+            log.task = rest.strip()
+            log.pending.append(log.task)
+            continue
+        match = LOGURU.match(rest if typed and not entered else line)
         if not match:
             if current is None:
                 log.skip("blank line" if not line.strip() else "line outside a message")
@@ -473,25 +488,24 @@ def read_openmanus(trace) -> ReadLog:
         result = OPENMANUS_TOOL_RESULT.match(message)
         if where == "app.llm" and usage:
             close()
-            # the call's output follows on lines of their own, unless another log line comes first
-            current = {"speaker": caller, "kind": "message", "lines": [],
-                       "usage": (int(usage.group("input")), int(usage.group("output")))}
+            if waiting != NO_USAGE:
+                log.skip("usage of a call whose output the log does not show")
+            waiting = (int(usage.group("input")), int(usage.group("output")))
+            current = {"speaker": caller, "kind": "message", "lines": [], "usage": None}
         elif thoughts:
-            called = current["usage"] if current is not None and not current["lines"] else (None, None)
             close()
             caller = agent_name = thoughts.group("agent")
-            current = {"speaker": agent_name, "kind": "message", "usage": called,
+            current = {"speaker": agent_name, "kind": "message", "usage": None,
                        "lines": [thoughts.group("first")] if thoughts.group("first") else []}
         elif current is not None and current["speaker"] == agent_name and OPENMANUS_CALL.match(message):
             current["lines"].append(message)  # the tool calls the model chose: part of what it wrote
         elif result:
             close()
-            current = {"speaker": result.group("tool"), "kind": "tool_result", "usage": (None, None),
+            current = {"speaker": result.group("tool"), "kind": "tool_result", "usage": NO_USAGE,
                        "lines": [result.group("first")]}
         elif message.startswith("Plan creation result:"):
-            called = current["usage"] if current is not None and not current["lines"] else (None, None)
             close()
-            current = {"speaker": PLANNER, "kind": "message", "usage": called,
+            current = {"speaker": PLANNER, "kind": "message", "usage": None,
                        "lines": [message.split(":", 1)[1].strip()]}
         else:
             close()
@@ -499,6 +513,8 @@ def read_openmanus(trace) -> ReadLog:
             caller = PLANNER if where.startswith("app.flow") else agent_name if where == "app.agent.base" else caller
             log.skip(f"{where} log line")
     close()
+    if waiting != NO_USAGE:
+        log.skip("usage of a call whose output the log does not show")
     return log
 
 

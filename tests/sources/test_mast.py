@@ -254,3 +254,22 @@ def test_a_build_reads_mast_from_the_hub(tmp_path):
     assert sum(m["llm_judged"] for m in modes["modes"]) == 11 * 14  # the all-null row has no verdict
     card = (tmp_path / "out" / "README.md").read_text()
     assert "### MAST's failure modes" in card and "| 2.6 | Reasoning-Action Mismatch |" in card
+
+
+def test_openmanus_keeps_the_typed_request_and_the_usage_across_other_log_lines():
+    """Two patterns of OpenManus logs the fixture does not show, seen in public runs of OpenManus and its forks: the
+    request typed after `Enter your prompt: ` (the MAST run's is empty), and a fork's raw-response dump
+    (`app.logger:log_pretty_dict`) between a call's Token usage line and the thoughts it produced."""
+    trace = RECORDS[18]["trace"]
+    dump = ("2025-03-31 20:33:34.368 | INFO     | app.logger:log_pretty_dict:51 - [app.agent.ToolCallAgent][think]"
+            "[self.llm_ask_tool -> response] (raw): ChatCompletionMessage(content=None, tool_calls=[...])")
+    usage = "Token usage: Input=1499, Completion=29,"
+    at = trace.index("\n", trace.index(usage)) + 1
+    varied = trace.replace("Enter your prompt: ", "Enter your prompt: How long to run to the Moon?\n", 1)
+    varied = varied[:at + len(varied) - len(trace)] + dump + "\n" + varied[at + len(varied) - len(trace):]
+    manus, skipped = mast_row({**RECORDS[18], "trace": varied}, FIXTURE.name, 2_000_000)
+    original, _ = read(18)
+    assert manus["turns"][0]["prompt"] == "How long to run to the Moon?"
+    agent = manus["turns"][1]["responses"][0]
+    assert (agent["provider_input_tokens"], agent["provider_output_tokens"]) == (1499, 29)
+    assert spoken(manus) == spoken(original) and skipped["app.logger log line"] == 1
