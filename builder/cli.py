@@ -304,6 +304,8 @@ def _evaluate(args) -> int:
                                     read_predictions, read_split_episodes, read_vectors, resolve_target, score_on_test,
                                     table_lines)
     from builder.benchmark.attribution import attribution_report
+    from builder.benchmark.failure_modes import failure_mode_lines, failure_mode_report, target_name
+    from builder.sources.mast import FAILURE_MODES
 
     family = family_of_config(args.config)
     if family is None or family.full_config != args.config:
@@ -324,16 +326,18 @@ def _evaluate(args) -> int:
         return USAGE_EXIT
     try:
         episodes = read_split_episodes(folder, args.config, family)
-        vectors = read_vectors(args.vectors, episodes.ids()) if args.vectors else None
-        # every episode scored: the benchmark's (sampled past MAX_EPISODES) and every annotated run of attribution
-        scored_ids = list(dict.fromkeys(episodes.ids() + [row["episode_id"] for row in episodes.attribution]))
-        predictions = read_predictions(args.predictions, list(family.probe_targets([])),
-                                       scored_ids) if args.predictions else None
+        # every episode scored: the benchmark's (sampled past MAX_EPISODES), every MAST trace with a verdict and
+        # every annotated run of attribution
+        vectors = read_vectors(args.vectors, episodes.state_ids()) if args.vectors else None
+        targets = [*family.probe_targets([]), *(map(target_name, FAILURE_MODES) if episodes.failure_modes else ())]
+        predictions = read_predictions(args.predictions, targets, episodes.scored_ids()) if args.predictions else None
         seed = evaluation_seed(folder)  # the card's intervals used the build's seed
         results = score_on_test(folder, family, vectors, seed=seed, episodes=episodes, predictions=predictions)
     except EvaluationError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_EXIT
+    failure_modes = (failure_mode_report(episodes.failure_modes, seed, vectors, predictions)
+                     if episodes.failure_modes else None)
     attribution = None
     if episodes.attribution:
         theirs = None
@@ -342,11 +346,14 @@ def _evaluate(args) -> int:
         attribution = attribution_report(episodes.attribution, seed, theirs)
     if args.json:
         print(json.dumps({"config": args.config, "seed": seed, "targets": results,
-                          "failure_attribution": attribution}, indent=2, sort_keys=True))
+                          "failure_attribution": attribution, "failure_modes": failure_modes}, indent=2,
+                         sort_keys=True))
         return 0
     lines = table_lines(results)
     if attribution:
         lines += ["", "failure attribution against the human annotations:", *attribution_lines(attribution)]
+    if failure_modes:
+        lines += ["", "MAST's failure modes:", *failure_mode_lines(failure_modes)]
     print("\n".join(lines))
     return 0
 
@@ -436,6 +443,10 @@ def summary_table(report: dict, run: dict | None = None) -> str:
         if attribution:
             lines += [f"  human failure attribution, {line}" if not line.startswith(" ") else f"  {line}"
                       for line in attribution_lines(attribution)]
+        benchmark = ((section.get("n_agent") or {}).get("failure_modes") or {}).get("benchmark")
+        if benchmark:
+            lines += [f"  failure mode {result['reading']}" for result in benchmark["targets"].values()
+                      if "reading" in result]
         for note in section.get("notes", []):
             lines.append(f"  note: {note}")
         for warning in section.get("warnings", []):

@@ -509,6 +509,8 @@ def write_folder(config: BuildConfig, built: list[FamilyBuild], staging: Path) -
     for (family, section), result in zip(sections, built):
         if "human_attribution" in (section.get("n_agent") or {}):  # a family whose sources annotate failures
             section["n_agent"]["human_attribution"] = result.analyses.attribution
+        if (section.get("n_agent") or {}).get("failure_modes"):  # MAST's traces: each final code as a target
+            section["n_agent"]["failure_modes"]["benchmark"] = result.analyses.failure_modes
     report = build_report(builder_version=builder.__version__, schema_version=SCHEMA_VERSION,
                           options=_options(config), configs=summaries, families=sections)
     (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -21,10 +21,13 @@ if __name__ != "conftest":
 SESSION_CACHE = tempfile.mkdtemp(prefix="multi-llm-coord-test-cache-")
 os.environ["MULTI_LLM_COORD_CACHE_DIR"] = SESSION_CACHE
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from builder.benchmark.failure_modes import FLAGGED, NOT_FLAGGED  # noqa: E402
 from builder.config import BuildConfig  # noqa: E402
 from builder.pipeline import build  # noqa: E402
+from builder.sources.mast import FAILURE_MODES  # noqa: E402
 from builder.stages.token_logs import TokenLogStage  # noqa: E402
 
 VALID_ROW = {
@@ -118,3 +121,23 @@ def sample_build(tmp_path_factory):
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(SESSION_CACHE, ignore_errors=True)
+
+
+def failure_mode_rows(count: int = 90) -> list[dict]:
+    """Traces of three systems over 30 prompt groups: mode 1.1 is the system's (flagged for every trace of one
+    system), mode 1.2 is in the state's first number and independent of the system, mode 1.3 is judged on 12
+    traces only; the other codes have no verdict."""
+    generator = np.random.default_rng(3)
+    systems = ("AG2", "ChatDev", "MetaGPT")
+    rows = []
+    for index in range(count):
+        system = systems[index % 3]
+        state = generator.normal(size=4)
+        labels = {code: None for code in FAILURE_MODES}
+        labels["1.1"] = FLAGGED if system == "ChatDev" else NOT_FLAGGED
+        labels["1.2"] = FLAGGED if state[0] > 0 else NOT_FLAGGED
+        labels["1.3"] = (FLAGGED if index % 2 else NOT_FLAGGED) if index < 12 else None
+        rows.append({"episode_id": f"mast:t:{index}", "group": f"g{index // 3}", "split": ("train", "test")[index % 2],
+                     "annotator": "llm", "system": system, "benchmark": ("GSM", "SWE")[index % 2],
+                     "length": generator.normal(size=3), "state": state, "labels": labels})
+    return rows

@@ -3,7 +3,8 @@
 One protocol (scoring.py: the test split where it is large enough, grouped cross-fitting below, "not scored" below
 the minimum) scores every table: the latent probe (probe.py), the benchmark table that `evaluate` gives anyone's
 states or predictions (evaluation.py), the trained coordinators and their rank curve (trained.py), failure
-attribution (attribution.py) and label validity (label_validity.py), each against the baselines of one table
+attribution (attribution.py), MAST's failure modes as targets (failure_modes.py) and label validity
+(label_validity.py), each against the baselines of one table
 (baselines.py) with bootstrap intervals over prompt groups (bootstrap.py). analyses.py runs them on a written
 family for the build. Every module here reads episodes as the build wrote them; none enriches an episode.
 

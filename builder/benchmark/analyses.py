@@ -16,6 +16,7 @@ from pathlib import Path
 
 from builder.benchmark.attribution import attribution_report
 from builder.benchmark.evaluation import EvaluationError, published_episodes, read_split_episodes, score_on_test
+from builder.benchmark.failure_modes import failure_mode_report
 from builder.benchmark.probe import ProbeFeatures, ScoreCache, probe_plan, probe_report
 from builder.benchmark.trained import RankCurve, SequenceFeatures, rank_curve
 from builder.splits import group_of
@@ -35,12 +36,13 @@ class AnalysisSettings:
 @dataclass
 class Analyses:
     """A family's analyses: the report's `latent_probe`, `test_split`, `rank_curve` (and the chosen trained model)
-    and `human_attribution`, and what the probe's score cache gave."""
+    and `human_attribution`, the MAST failure modes' targets, and what the probe's score cache gave."""
 
     probe: dict
     benchmark: dict
     rank_curve: RankCurve
     attribution: dict | None
+    failure_modes: dict | None
     probe_cache: dict
 
 
@@ -85,4 +87,6 @@ def analyse_family(folder: Path, family, table, coordinator, settings: AnalysisS
         except EvaluationError as error:
             benchmark = {"skipped": str(error).split(": ", 1)[-1]}
         attribution = attribution_report(published.attribution, settings.seed) if published.attribution else None
-    return Analyses(probe, benchmark, curve, attribution, cache.stats())
+        failure_modes = (failure_mode_report(published.failure_modes, settings.seed) if published.failure_modes
+                         else None)
+    return Analyses(probe, benchmark, curve, attribution, failure_modes, cache.stats())

@@ -37,6 +37,11 @@ FEATURE_SETS = (
                                "(log-scaled; no model needed)"),
     FeatureSet("length_and_model_identity", "baseline: length and model identity together"),
     FeatureSet("all_baselines", "baseline: length, model identity and prompt_words together"),
+    FeatureSet("system_name", "baseline: which multi-agent system ran the trace (one-hot; MAST's failure modes)"),
+    FeatureSet("benchmark_name", "baseline: which benchmark the trace's task came from (one-hot; MAST's failure "
+                                 "modes)"),
+    FeatureSet("system_benchmark_and_length", "baseline: system, benchmark and length together (MAST's failure "
+                                              "modes)"),
     FeatureSet("coordinator_state", "final coordinator state h_T ({rank} dims; symmetric in the agents)",
                baseline=False),
     FeatureSet("ordered_latents", "mean over turns of responses[0].latent - responses[1].latent ({rank} dims; "
@@ -51,6 +56,7 @@ PROBE_BASELINES = ("majority_class", "prompt_only", "length", "model_identity", 
 BENCHMARK_BASELINES = ("majority_class", "length", "model_identity", "prompt_words", "length_and_model_identity",
                        "all_baselines")
 RANK_CURVE_BASELINES = ("majority_class", "length", "model_identity", "prompt_only", "length_and_model_identity")
+FAILURE_MODE_BASELINES = ("majority_class", "length", "system_name", "benchmark_name", "system_benchmark_and_length")
 UNTRAINED_STATES = ("coordinator_state", "full_dimensional_state", "ordered_latents")
 
 

@@ -26,7 +26,7 @@ import heapq
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from multi_llm_coord import WINNER_NAMES
 
 from builder.benchmark.attribution import attribution_row
 from builder.benchmark.baselines import BENCHMARK_BASELINES, PROMPT_WORDS
+from builder.benchmark.failure_modes import failure_mode_row
 from builder.benchmark.probe import MAX_EPISODES, fitted_scores, length_features, model_identity, ordered_latents
 from builder.benchmark.scoring import (CROSS_FITTED, NOT_SCORED, PROTOCOL_TEXT, TEST_SPLIT, choose_protocol, fit_parts,
                                        fold_of, prediction_scores, reading)
@@ -98,15 +99,25 @@ class GroupSample:
 @dataclass
 class SplitEpisodes:
     """What the protocol needs of a full config's episodes: train + validation to fit, test to score, each a
-    GroupSample of at most MAX_EPISODES episodes (all of them below that); and what failure attribution needs of
-    every annotated episode (builder.benchmark.attribution)."""
+    GroupSample of at most MAX_EPISODES episodes (all of them below that); what failure attribution needs of
+    every annotated episode (builder.benchmark.attribution); and what the failure-mode targets need of every
+    episode with a verdict on a MAST code (builder.benchmark.failure_modes)."""
 
     fit: GroupSample
     test: GroupSample
     attribution: list[dict]
+    failure_modes: list[dict] = field(default_factory=list)
 
     def ids(self) -> list[str]:
         return [row["episode_id"] for part in (self.fit, self.test) for row in part.rows()]
+
+    def state_ids(self) -> list[str]:
+        """The episodes whose vectors a table fits on: the benchmark's (sampled) and every MAST trace."""
+        return list(dict.fromkeys(self.ids() + [row["episode_id"] for row in self.failure_modes]))
+
+    def scored_ids(self) -> list[str]:
+        """Every episode a table scores: those with vectors and every annotated run of failure attribution."""
+        return list(dict.fromkeys(self.state_ids() + [row["episode_id"] for row in self.attribution]))
 
     def sampling(self) -> dict:
         """{part: {"kept", "of"}} for the parts that were sampled (empty when every episode is scored)."""
@@ -152,6 +163,8 @@ def read_split_episodes(folder: Path, config: str, family, limit: int | None = N
         if each_batch is not None:
             each_batch(batch)
         found.attribution += [row for row in map(attribution_row, batch) if row is not None]
+        found.failure_modes += [row for row in (failure_mode_row(episode, split) for episode in batch)
+                                if row is not None]
         part = found.fit if split in FIT_SPLITS else found.test if split == "test" else None
         if part is None:
             continue

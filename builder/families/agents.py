@@ -63,7 +63,8 @@ class FailureModes:
                  for code, (title, definition) in FAILURE_MODES.items()]
         return {"traces": dict(sorted(self.traces.items())), "systems": dict(sorted(self.systems.items())),
                 "modes": modes, "earlier_modes_without_a_final_code": dict(sorted(self.unmapped.items())),
-                "human_agreement": _agreement(self.human_items)}
+                "human_agreement": _agreement(self.human_items),
+                "benchmark": None}  # each final code as a target, on the written data (builder/benchmark/analyses.py)
 
 
 def _agreement(items: list[tuple[int, int]]) -> dict | None:

@@ -1,14 +1,14 @@
 """One table of baselines: every row any table of the report scores is a feature set of builder.benchmark.baselines,
 fitted by its classifier there, and a name means one thing in every table."""
 
-from builder.benchmark.baselines import (BENCHMARK_BASELINES, BY_NAME, FEATURE_SETS, PROBE_BASELINES,
-                                         RANK_CURVE_BASELINES, UNTRAINED_STATES, classifier_of, scored_on)
+from builder.benchmark.baselines import (BENCHMARK_BASELINES, BY_NAME, FAILURE_MODE_BASELINES, FEATURE_SETS,
+                                         PROBE_BASELINES, RANK_CURVE_BASELINES, UNTRAINED_STATES, classifier_of, scored_on)
 
 
 def test_the_table_names_each_feature_set_once_and_the_tables_read_it():
     names = [feature_set.name for feature_set in FEATURE_SETS]
     assert len(names) == len(set(names))
-    for table in (PROBE_BASELINES, BENCHMARK_BASELINES, RANK_CURVE_BASELINES):
+    for table in (PROBE_BASELINES, BENCHMARK_BASELINES, RANK_CURVE_BASELINES, FAILURE_MODE_BASELINES):
         assert all(BY_NAME[name].baseline for name in table)
     assert not any(BY_NAME[name].baseline for name in UNTRAINED_STATES)
     # the two prompt baselines read different features: two names

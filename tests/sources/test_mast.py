@@ -11,9 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_row, write_jsonl
+from conftest import failure_mode_rows, make_row, write_jsonl
 from hub_server import HubServer, Repo
 
+from builder.benchmark.failure_modes import failure_mode_report
+from builder.families import family_named
+from dataset_card.render import render_family_section
 from builder.rejections import Rejection
 from builder.sources.agent_teams import iter_team_rows, plan_team_sources
 from builder.sources.mast import FAILURE_MODES, mast_row
@@ -222,6 +225,13 @@ def test_the_full_layout_is_streamed_item_by_item(tmp_path):
     assert {e["task"].split(":")[1] for e in episodes} == set(SYSTEMS.values())
 
 
+def benchmark_ids(folder: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return [i for path in sorted((folder / "data" / "agents-full").glob("*.parquet"))
+            for i in pq.read_table(path, columns=["episode_id"]).column("episode_id").to_pylist()]
+
+
 def test_a_build_reads_mast_from_the_hub(tmp_path):
     """--team-source mcemri/MAST-Data: the full dataset's file downloaded by huggingface_hub from a local Hub server;
     every trace is written or its rejection counted."""
@@ -254,6 +264,31 @@ def test_a_build_reads_mast_from_the_hub(tmp_path):
     assert sum(m["llm_judged"] for m in modes["modes"]) == 11 * 14  # the all-null row has no verdict
     card = (tmp_path / "out" / "README.md").read_text()
     assert "### MAST's failure modes" in card and "| 2.6 | Reasoning-Action Mismatch |" in card
+    # each final code is a benchmark target: at 11 traces every row says why it is not scored
+    benchmark = modes["benchmark"]
+    assert benchmark["episodes"] == 11 and benchmark["annotators"] == {"llm": 11}
+    assert list(benchmark["targets"]) == list(FAILURE_MODES)
+    assert all(t["protocol"] == "not_scored" and t["protocol_reason"].startswith("11 labelled episodes")
+               for t in benchmark["targets"].values())
+    assert "#### Benchmark: each failure mode as a target" in card
+    assert "| 2.6 | not scored: 11 labelled episodes in " in card
+    # evaluate scores the same traces on any copy, a user's predictions among them
+    ids = [e for e in benchmark_ids(tmp_path / "out")]
+    predictions = tmp_path / "predictions.jsonl"
+    write_jsonl(predictions, [{"episode_id": i, "failure_mode_1.1": "flagged"} for i in ids])
+    evaluated = subprocess.run([sys.executable, "-m", "builder", "evaluate", str(tmp_path / "out"), "--config",
+                                "agents-full", "--predictions", str(predictions), "--json"], capture_output=True,
+                               text=True, env=env, timeout=600)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert json.loads(evaluated.stdout)["failure_modes"]["targets"] == benchmark["targets"]
+    # a scored benchmark renders its rows in the same section: the report's, with a larger set's scores put in
+    section = agents | {"n_agent": agents["n_agent"] | {"failure_modes": modes | {
+        "benchmark": failure_mode_report(failure_mode_rows(), seed=0)}}}
+    text = render_family_section(family_named("agents"), section, {}, {})
+    row = next(line for line in text.splitlines() if line.startswith("| 1.1 | cross fitted | 90 (30) |"))
+    scores = failure_mode_report(failure_mode_rows(), seed=0)["targets"]["1.1"]["results"]
+    assert f"| {scores['system_name']['accuracy']} {scores['system_name']['accuracy_ci95']} |" in row
+    assert "- 1.1 Disobey Task Specification (cross fitted): coordinator_state scores" in text
 
 
 def test_openmanus_keeps_the_typed_request_and_the_usage_across_other_log_lines():
