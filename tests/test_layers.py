@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Bottom first. A module may import its own layer's modules and those below.
 LAYERS = [
     ["multi_llm_coord", "builder", "builder.layout", "builder.files", "builder.progress", "builder.rejections",
-     "builder.redact", "builder.episode", "builder.spill", "builder.splits", "builder.selection",
+     "builder.redact", "builder.machine", "builder.episode", "builder.spill", "builder.splits", "builder.selection",
      "builder.statistics", "builder.token_bases"],
     ["builder.sources"],
     ["builder.stages"],

@@ -15,7 +15,7 @@ BENCH = Path(__file__).resolve().parents[1] / "perf"
 PAGE = BENCH.parent / "docs" / "performance.md"
 # a benchmark is a script with a command line; publish.py and team_reading.py are their shared parts
 BENCHMARKS = sorted(p.stem for p in BENCH.glob("*.py") if "\ndef main(" in p.read_text(encoding="utf-8"))
-OUR_TEMPORARY_PREFIXES = ("bench-build-", "bench-judge-", "bench-traces-", "bench-mast-", "multi-llm-coord-")
+OUR_TEMPORARY_PREFIXES = ("bench-build-", "bench-judge-", "bench-traces-", "bench-mast-", "bench-embedding-", "multi-llm-coord-")
 
 
 def run(script: str, *args, scratch: Path) -> dict:
@@ -81,7 +81,7 @@ def test_build_benchmark_smoke(tmp_path):
     assert figures["warm_ms_per_episode"] is not None and figures["peak_rss_largest_over_smallest"] > 0
     # against a plain sentence-transformers script on the same texts: same vectors, both timed as whole processes
     assert figures["plain_script_s"] > 0 and figures["build_over_plain_script"] > 0
-    assert figures["vectors_min_cosine_to_plain"] >= 0.99999 and figures["embedding_batch_size"] == 1  # each text alone
+    assert figures["vectors_min_cosine_to_plain"] >= 0.99999 and figures["embedding_batch_size"] is None  # buckets
     assert all(scale["validate_peak_rss_mib"] > 50 for scale in figures["scaled_builds_warm_cache"].values())
     assert figures["validate_peak_largest_over_smallest"] > 0
     if with_ray:
@@ -121,3 +121,14 @@ def test_mast_reading_benchmark_smoke(tmp_path):
     assert figures["full"]["traces"] == figures["full"]["episodes"] == 600 and figures["tenth"]["episodes"] == 60
     assert figures["full"]["traces_per_s"] > 0
     assert figures["peak_full_over_tenth"] < 2  # ten times the traces, nowhere near ten times the memory
+
+
+def test_embedding_benchmark_smoke(tmp_path):
+    """Alternated (plain script, cold build) pairs on a battle file and on agent-team runs, with the CPU's flags."""
+    figures = run("embedding_speed.py", "--smoke", scratch=tmp_path)
+    assert set(figures["cpu_flags"]) == {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
+    precisions = ["float32", "bfloat16"] if figures["cpu_runs_bfloat16"] else ["float32"]
+    assert list(figures["cases"]) == [f"{case}, {p}" for case in ("12 battles", "agent-team sample") for p in precisions]
+    for case in figures["cases"].values():
+        assert case["distinct_texts"] > 12 and len(case["pairs"]) == 1 and case["build_over_plain_script"] > 0
+    assert ("bfloat16" in figures) != figures["cpu_runs_bfloat16"]  # not run is said, where it is not run

@@ -41,7 +41,6 @@ Nothing trained here is written into an episode's row: a state fitted on an epis
 from __future__ import annotations
 
 import json
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +53,7 @@ from builder.benchmark.scoring import (CROSS_FITTED, FOLDS, NOT_SCORED, PROTOCOL
                                     choose_protocol, fit_parts, fold_of, fold_parts, prediction_scores, reading)
 from builder.config import FULL
 from builder.layout import TRAINED_INFO, TRAINED_TENSORS
+from builder.machine import usable_cpus
 from builder.splits import group_of, split_of, split_position
 from builder.stages.latents.embeddings import embed_for
 
@@ -211,11 +211,6 @@ def _run_job(job: TrainingJob, context: dict | None = None) -> JobResult:
     predictions = predict(run.model, sequences, job.predict_rows, context["classes"], context["swap"])[0]
     weights = {name: value.clone() for name, value in run.model.state_dict().items()} if job.keep_weights else None
     return JobResult(run.epochs, run.best_epoch, run.validation_loss, predictions, weights)
-
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity, which a container or `taskset` narrows), not the machine's."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 @contextmanager

@@ -17,8 +17,8 @@ from builder.config import BuildConfig
 from builder.pipeline import build
 from builder.stages.latents.coordinator import Coordinator, project_episodes
 from builder.stages.latents.diversity import effective_diversity
-from builder.stages.latents.embeddings import (Embedder, EmbeddingCache, ModelIdentity, TableBuilder, embed_episodes,
-                                              episode_texts, text_key)
+from builder.stages.latents.embeddings import (BATCH_TOKENS, BUCKETED, LENGTH_BUCKETS, Embedder, EmbeddingCache,
+                                              ModelIdentity, TableBuilder, embed_episodes, episode_texts, text_key)
 from builder.stages.latents.observations import turn_observation
 from builder.stages.latents.projection import METHODS, fit_projection
 from builder.stages.latents.stage import MAX_FIT_TURNS, fit_turns
@@ -193,18 +193,37 @@ def test_table_built_in_small_chunks_is_memory_mapped_and_holds_each_text_once(t
     assert set(table.index) == {text_key(t) for e in episodes for t in episode_texts(e)}
 
 
-def test_a_texts_vector_does_not_depend_on_its_batch_mates():
-    """Encoded amid texts of other lengths, in any order, or alone: the same bytes (a padded batch of mixed
-    lengths moved vectors by up to ~1e-7)."""
-    embedder = Embedder(progress=False)
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_a_texts_vector_does_not_depend_on_its_batch_mates(precision):
+    """Encoded amid texts of other lengths and of its own bucket, in any order, alone, or on another number of
+    worker threads: the same bytes, in float32 and bfloat16 (a padded batch of mixed lengths moved vectors by up to
+    ~1e-7). bfloat16 runs emulated on a CPU without AVX512-BF16: slower, and the same property."""
+    embedder = Embedder(progress=False, precision=precision, device="cpu")
     texts = ["A short question?", "Seven is prime, and so is eleven; both have no divisor but one and themselves.",
-             "Another short one.", " ".join(f"word{i}" for i in range(400)), "Blue."]
+             "Another short one.", " ".join(f"word{i}" for i in range(400)), "Blue.",
+             *(f"Question {i}: is {i} a prime number?" for i in range(30)),  # one bucket, several batch mates
+             "Paris is the capital and largest city of France. " * 6]
     together = embedder.encode(texts)
     reversed_ = embedder.encode(texts[::-1])[::-1]
-    alone = np.stack([embedder.encode([text])[0] for text in texts])
-    assert together.tobytes() == reversed_.tobytes() == alone.tobytes()
+    alone = np.stack([embedder.encode([text])[0] for text in texts[:6]])
+    one_thread = Embedder(progress=False, precision=precision, device="cpu", workers=1).encode(texts)
+    assert together.tobytes() == reversed_.tobytes() == one_thread.tobytes()
+    assert together[:6].tobytes() == alone.tobytes()
+    assert together.dtype == np.float32 and np.allclose(np.linalg.norm(together, axis=1), 1, atol=1e-5)
 
 
+def test_bucketed_batches_have_shapes_that_depend_on_each_text_alone():
+    embedder = Embedder(progress=False, device="cpu")
+    texts = ["Blue.", " ".join(f"word{i}" for i in range(400)), "Green and red.", "x " * 40]
+    batches = embedder.bucketed_batches(texts)
+    limit = embedder.model.max_seq_length
+    for positions, length, rows in batches:
+        assert length in {*LENGTH_BUCKETS, limit} and length <= limit and rows == max(1, BATCH_TOKENS // length)
+        assert len(positions) <= rows
+    bucket_of = {i: length for positions, length, _ in batches for i in positions}
+    assert sorted(bucket_of) == [0, 1, 2, 3] and bucket_of[1] == limit and bucket_of[0] == bucket_of[2] == 16
+    assert bucket_of == {i: length for positions, length, _ in embedder.bucketed_batches(texts[::-1])
+                         for i in [3 - p for p in positions]}
 def arena_rows(ids: range, long_first: bool) -> list[dict]:
     """Battles with answers of many lengths; `long_first`: the first one's answer is far longer than any other."""
     def chat(i: int, answer: str) -> list[dict]:
@@ -281,11 +300,12 @@ def test_bfloat16_is_refused_in_one_line_on_a_cpu_that_would_emulate_it(monkeypa
     assert BuildConfig(embedding_precision="bfloat16", device="cpu").embedding_precision == "bfloat16"
 
 
-def test_texts_are_encoded_alone_unless_a_batch_size_is_given():
-    assert Embedder(device="cpu").batch_size == 1 and Embedder(device="cuda", precision="bfloat16").batch_size == 1
+def test_texts_are_bucketed_unless_a_batch_size_is_given_and_each_way_is_cached_apart():
+    assert Embedder(device="cpu").batch_size is None and Embedder(device="cuda", precision="bfloat16").batch_size is None
     assert Embedder(device="cpu", batch_size=5).batch_size == 5
-    # batched vectors are another recipe: cached apart from the vectors of texts encoded alone
-    assert Embedder(batch_size=5).identity.key != Embedder().identity.key
+    keys = {Embedder().identity.key, Embedder(batch_size=1).identity.key, Embedder(batch_size=5).identity.key}
+    assert len(keys) == 3
+    assert Embedder().identity.batching == BUCKETED and Embedder(batch_size=1).identity.batching == "alone"
 
 
 def test_corrupt_or_partial_cache_files_are_recomputed_not_trusted(tmp_path):

@@ -19,6 +19,8 @@ import dataclasses
 import hashlib
 import io
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from builder.files import cache_write, default_cache_dir, file_sha256, write_atomic  # noqa: F401 - default_cache_dir: callers find it here
+from builder.machine import usable_cpus
 from builder.progress import progress
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -44,8 +47,9 @@ class ModelIdentity:
     weights_sha256: str
     max_seq_length: int | None
     precision: str = "float32"  # float16: weights and activations in half precision (--embedding-precision)
-    # "alone" (Embedder.encode, batch size 1): a text's vector depends on the text only. Vectors of padded batches
-    # (and those cached before this field, all batched) differ by up to ~1e-7: they are never mixed.
+    # How texts were batched (Embedder.identity): BUCKETED (the default) and "alone" (batch size 1) each give a
+    # vector that depends on the text only, but not the same one; padded batches (and vectors cached before this
+    # field) depend on their batch mates by up to ~1e-7. None is ever mixed with another.
     batching: str = "alone"
 
     def describe(self) -> dict:
@@ -84,11 +88,17 @@ def longest_first(texts: list[str]) -> list[int]:
     return sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))
 
 
-# Texts per batch: 1, each text alone, so that a text's vector depends on the text only (Embedder.encode). On these
-# 2-core CPUs it costs nothing on real answers: 200 arena answers (median 305 words), longest first, took 9.0-10.4 s
-# alone and 9.2-9.8 s in padded batches of 32 (two runs each); one-line questions take 3.5x longer alone. A GPU
-# gains from batches: --embedding-batch-size 64 there, and its vectors are cached apart (ModelIdentity.batching).
-DEFAULT_BATCH_SIZE = 1
+# The default batching: each text is padded to its length bucket (LENGTH_BUCKETS, up to the model's input limit)
+# and encoded in a batch of its bucket's fixed number of rows (BATCH_TOKENS // bucket; a batch's rows left over hold
+# an empty text). Every matrix a text meets then has one shape whatever else is encoded, so its vector is the same
+# bytes amid any texts, alone, in any order (measured on float32 and bfloat16, eager and SDPA attention, 1 and 2
+# threads: 0 of 272 real arena texts differed; tests/stages/test_latents.py checks it). A text's vector moves with
+# the shapes of its matrices (its padded length, and on the CPU the rows of a small matrix, for which the BLAS picks
+# another kernel), not with the values in the other rows. BATCH_TOKENS keeps matrices large enough to run fast and
+# bounds the rows a bucket's last batch fills with empty texts.
+LENGTH_BUCKETS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096)
+BATCH_TOKENS = 4096
+BUCKETED = f"length buckets, {BATCH_TOKENS} tokens a batch"  # ModelIdentity.batching of the default
 # Half precisions and the torch dtype each runs the model in; the vectors are returned as float32 either way.
 HALF_PRECISIONS = {"float16": "float16", "bfloat16": "bfloat16"}
 
@@ -120,22 +130,22 @@ class Embedder:
     """Encodes texts to L2-normalised float32 vectors. The model loads on first use only.
 
     `precision` "float16" (GPUs) or "bfloat16" (GPUs, and CPUs with AVX512-BF16: about 3.5x faster on these
-    machines; cosine >= 0.995 to float32, lowest measured 0.9964 on 757 real arena texts) runs the model in half precision; the vectors are still
-    returned as float32 and cached under their own identity, never mixed with full-precision ones. `batch_size`
-    None or 1 encodes each text alone (DEFAULT_BATCH_SIZE); more encodes padded batches, faster on a GPU, whose
-    vectors depend on their batch mates by up to ~1e-7 and are cached under their own identity."""
+    machines; cosine >= 0.995 to float32, lowest measured 0.9964 on 757 real arena texts) runs the model in half
+    precision; the vectors are still returned as float32 and cached under their own identity, never mixed with
+    full-precision ones. `batch_size` None (the default) encodes length-bucketed batches of fixed shapes
+    (LENGTH_BUCKETS): fast, and a text's vector depends on the text only; 1 encodes each text alone (independent
+    of the batch too, slower); more encodes padded batches of that many texts, whose vectors depend on their batch
+    mates by up to ~1e-7. Each way is cached under its own identity."""
 
     def __init__(self, model_name: str = DEFAULT_EMBEDDING_MODEL, batch_size: int | None = None,
-                 device: str | None = None, progress: bool = True, precision: str = "float32"):
+                 device: str | None = None, progress: bool = True, precision: str = "float32",
+                 workers: int | None = None):
         self.model_name = model_name
+        self.workers = workers  # the CPU threads that run batches (None: one per usable CPU; 1 on a GPU)
         self.device = device
         self.precision = precision
-        self.requested_batch_size = batch_size
+        self.batch_size = batch_size  # None: length buckets
         self.progress = progress
-
-    @property
-    def batch_size(self) -> int:
-        return self.requested_batch_size or DEFAULT_BATCH_SIZE
 
     @cached_property
     def model(self):
@@ -148,7 +158,8 @@ class Embedder:
 
     @cached_property
     def identity(self) -> ModelIdentity:
-        batching = "alone" if self.batch_size == 1 else f"padded batches of {self.batch_size}"
+        batching = (BUCKETED if self.batch_size is None else "alone" if self.batch_size == 1
+                    else f"padded batches of {self.batch_size}")
         return dataclasses.replace(self._weights_identity(), precision=self.precision, batching=batching)
 
     def _weights_identity(self) -> ModelIdentity:
@@ -174,28 +185,82 @@ class Embedder:
         return None
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised float32 vectors, in `texts` order, under one named bar ("encoding"), longest first.
+        """L2-normalised float32 vectors, in `texts` order, under one named bar ("encoding").
 
-        With batch size 1 (the default) each text is encoded alone, so its vector depends on the text only, never
-        on the texts it happens to be embedded with: a text first embedded in one build and cached has the bytes
-        it would have in any other build. A batch changes vectors by up to ~1e-7: a padded batch by its longest
-        text, and on the CPU even a batch of equal lengths where the matrices are small (the BLAS picks another
-        kernel; measured here for texts of up to 11 word pieces)."""
-        order = longest_first(texts)
-        size = self.batch_size
-        vectors = np.zeros((len(texts), 0), dtype=np.float32)
+        By default each text's vector depends on the text only, never on the texts it happens to be embedded with:
+        a text first embedded in one build and cached has the bytes it would have in any other build (length
+        buckets of fixed shapes, see LENGTH_BUCKETS; batch size 1, each text alone). Padded batches of a given size
+        change vectors by up to ~1e-7: by their longest text, and on the CPU even at equal lengths where the
+        matrices are small (the BLAS picks another kernel; measured here for texts of up to 11 word pieces)."""
+        if self.batch_size is None:
+            return self._encode_bucketed(texts)
+        order, size = longest_first(texts), self.batch_size  # longest first: each padded batch pads least
         batches = [order[start:start + size] for start in range(0, len(order), size)]
-        per_step = max(1, 32 // size)  # batches per step of the bar: about 32 texts
-        chunks = [batches[start:start + per_step] for start in range(0, len(batches), per_step)]
-        for chunk in progress(chunks, self.progress, desc="encoding", unit=" chunk", total=len(chunks)):
-            for batch in chunk:
-                encoded = np.asarray(self.model.encode([texts[i] for i in batch], batch_size=size,
-                                                       convert_to_numpy=True, normalize_embeddings=True,
-                                                       show_progress_bar=False), dtype=np.float32)
-                if vectors.shape[1] == 0:
-                    vectors = np.zeros((len(texts), encoded.shape[1]), dtype=np.float32)
-                vectors[batch] = encoded
+        vectors = None
+        for batch in progress(batches, self.progress, desc="encoding", unit=" batch", total=len(batches)):
+            encoded = np.asarray(self.model.encode([texts[i] for i in batch], batch_size=size, convert_to_numpy=True,
+                                                   normalize_embeddings=True, show_progress_bar=False), np.float32)
+            vectors = np.zeros((len(texts), encoded.shape[1]), np.float32) if vectors is None else vectors
+            vectors[batch] = encoded
+        return vectors if vectors is not None else np.zeros((0, 0), np.float32)
+
+    def _encode_bucketed(self, texts: list[str]) -> np.ndarray:
+        """The default: length-bucketed batches of fixed shapes (bucketed_batches). On the CPU the batches run on
+        one worker thread per usable CPU, each batch on one torch thread, so that a batch's kernels, and its
+        vectors, are the same on any machine and under any load (measured: 1 and 2 threads give the same bytes
+        here, but nothing promises it), and the CPUs are busy without OpenMP's barriers, which spin beside another
+        process's threads. The tokenizer runs under a lock: a fast tokenizer's padding settings are shared state."""
+        import torch
+
+        model, batches = self.model, self.bucketed_batches(texts)
+        lock = threading.Lock()
+
+        def encoded(batch: tuple[list[int], int, int]) -> np.ndarray:
+            positions, length, rows = batch
+            chosen = [texts[i] for i in positions] + [""] * (rows - len(positions))  # rows left over: an empty text
+            with lock:
+                features = model.preprocess(chosen, processing_kwargs={
+                    "text": {"padding": "max_length", "max_length": length}})
+            features = {k: v.to(model.device) if isinstance(v, torch.Tensor) else v for k, v in features.items()}
+            with torch.inference_mode():
+                vectors = model.forward(features)["sentence_embedding"].float()
+                return torch.nn.functional.normalize(vectors, p=2, dim=1)[:len(positions)].cpu().numpy()
+
+        workers = 1 if model.device.type != "cpu" else self.workers or usable_cpus()
+        vectors = np.zeros((len(texts), 0), np.float32)
+        before = torch.get_num_threads()
+        if workers > 1:
+            torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                done = pool.map(encoded, batches)
+                for batch, part in progress(zip(batches, done), self.progress, desc="encoding", unit=" batch",
+                                            total=len(batches)):
+                    if vectors.shape[1] == 0:
+                        vectors = np.zeros((len(texts), part.shape[1]), np.float32)
+                    vectors[batch[0]] = part
+        finally:
+            torch.set_num_threads(before)
         return vectors
+
+    def bucketed_batches(self, texts: list[str]) -> list[tuple[list[int], int, int]]:
+        """(positions, padded length, rows) of each batch: every text in its length bucket (its token count as the
+        model reads it, truncated at the input limit), a bucket's texts in order, BATCH_TOKENS // length rows a
+        batch. The shapes are a function of each text alone; which texts share a batch is not, and need not be."""
+        limit = self.model.max_seq_length or self.model.tokenizer.model_max_length
+        buckets = sorted({b for b in LENGTH_BUCKETS if b < limit} | {limit})
+        lengths = []
+        for start in range(0, len(texts), 256):  # the tokenizer's padded output stays small
+            features = self.model.preprocess(texts[start:start + 256])
+            lengths += features["attention_mask"].sum(dim=1).tolist()
+        by_bucket: dict[int, list[int]] = {}
+        for position, length in enumerate(lengths):
+            by_bucket.setdefault(next(b for b in buckets if b >= length), []).append(position)
+        batches = []
+        for length, positions in sorted(by_bucket.items(), reverse=True):
+            rows = max(1, BATCH_TOKENS // length)
+            batches += [(positions[start:start + rows], length, rows) for start in range(0, len(positions), rows)]
+        return batches
 
 
 class EmbeddingCache:
