@@ -87,7 +87,7 @@ def alternated_pairs(options: dict, texts: list[str], precision: str, pairs: int
         runs.append({"plain_s": plain["seconds"], "cold_build_s": build["seconds"],
                      "ratio": round(build["seconds"] / plain["seconds"], 3)})
     return {"precision": precision, "distinct_texts": len(texts), "pairs": runs,
-            "build_over_plain_script": statistics.median(r["ratio"] for r in runs)}
+            "build_over_plain_script": round(statistics.median(r["ratio"] for r in runs), 3)}
 
 
 def main(argv: list[str] | None = None) -> int:

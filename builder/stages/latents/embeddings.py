@@ -97,7 +97,7 @@ def longest_first(texts: list[str]) -> list[int]:
 # another kernel), not with the values in the other rows. BATCH_TOKENS keeps matrices large enough to run fast and
 # bounds the rows a bucket's last batch fills with empty texts.
 LENGTH_BUCKETS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096)
-BATCH_TOKENS = 4096
+BATCH_TOKENS = 2048
 BUCKETED = f"length buckets, {BATCH_TOKENS} tokens a batch"  # ModelIdentity.batching of the default
 # Half precisions and the torch dtype each runs the model in; the vectors are returned as float32 either way.
 HALF_PRECISIONS = {"float16": "float16", "bfloat16": "bfloat16"}
