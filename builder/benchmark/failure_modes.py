@@ -21,8 +21,8 @@ import numpy as np
 
 from builder.benchmark.baselines import FAILURE_MODE_BASELINES
 from builder.benchmark.probe import fitted_scores, length_features
-from builder.benchmark.scoring import (CROSS_FITTED, MIN_EPISODES, MIN_GROUPS, PROTOCOL_TEXT, TEST_SPLIT, choose_protocol, fit_parts, fold_of,
-                                       prediction_scores, reading)
+from builder.benchmark.scoring import (CROSS_FITTED, MIN_EPISODES, MIN_GROUPS, PROTOCOL_TEXT, TEST_SPLIT,
+                                       choose_protocol, fit_parts, fold_of, prediction_scores, reading)
 from builder.sources.mast import FAILURE_MODES
 from builder.splits import group_of
 

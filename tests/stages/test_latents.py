@@ -301,7 +301,8 @@ def test_bfloat16_is_refused_in_one_line_on_a_cpu_that_would_emulate_it(monkeypa
 
 
 def test_texts_are_bucketed_unless_a_batch_size_is_given_and_each_way_is_cached_apart():
-    assert Embedder(device="cpu").batch_size is None and Embedder(device="cuda", precision="bfloat16").batch_size is None
+    assert Embedder(device="cpu").batch_size is None
+    assert Embedder(device="cuda", precision="bfloat16").batch_size is None
     assert Embedder(device="cpu", batch_size=5).batch_size == 5
     keys = {Embedder().identity.key, Embedder(batch_size=1).identity.key, Embedder(batch_size=5).identity.key}
     assert len(keys) == 3

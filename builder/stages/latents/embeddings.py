@@ -247,15 +247,17 @@ class Embedder:
         """(positions, padded length, rows) of each batch: every text in its length bucket (its token count as the
         model reads it, truncated at the input limit), a bucket's texts in order, BATCH_TOKENS // length rows a
         batch. The shapes are a function of each text alone; which texts share a batch is not, and need not be."""
-        limit = self.model.max_seq_length or self.model.tokenizer.model_max_length
-        buckets = sorted({b for b in LENGTH_BUCKETS if b < limit} | {limit})
+        limit = self.model.max_seq_length or self.model.tokenizer.model_max_length  # a tokenizer's may be 1e30
+        buckets = sorted({b for b in LENGTH_BUCKETS if b < limit} | ({limit} if limit <= LENGTH_BUCKETS[-1] else set()))
+        widest = LENGTH_BUCKETS[-1]  # past it, a multiple of it: still a function of the text's own length
         lengths = []
         for start in range(0, len(texts), 256):  # the tokenizer's padded output stays small
             features = self.model.preprocess(texts[start:start + 256])
             lengths += features["attention_mask"].sum(dim=1).tolist()
         by_bucket: dict[int, list[int]] = {}
         for position, length in enumerate(lengths):
-            by_bucket.setdefault(next(b for b in buckets if b >= length), []).append(position)
+            bucket = next((b for b in buckets if b >= length), None) or -(-length // widest) * widest
+            by_bucket.setdefault(bucket, []).append(position)
         batches = []
         for length, positions in sorted(by_bucket.items(), reverse=True):
             rows = max(1, BATCH_TOKENS // length)
