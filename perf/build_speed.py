@@ -174,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def batching(batch_size: int | None) -> str:
+    return "length buckets" if batch_size is None else f"batch {batch_size}"
+
+
 def rows(figures: dict) -> list[tuple[str, str]]:
     pairs = figures["plain_and_cold_build_pairs"]
     table = [
@@ -181,7 +185,7 @@ def rows(figures: dict) -> list[tuple[str, str]]:
                   f"{figures['embedding_precision']}, trained ranks: {figures['trained_ranks']}"),
         ("floor: import, load the model, encode the texts",
          f"{seconds(figures['floor_process_s'])} ({figures['encode_texts_per_s']} texts/s, "
-         f"batch {figures['embedding_batch_size']})"),
+         f"{batching(figures['embedding_batch_size'])})"),
         ("plain sentence-transformers script on the same texts",
          f"{seconds(figures['plain_script_s'])}; smallest cosine to our vectors "
          f"{figures['vectors_min_cosine_to_plain']}"),
