@@ -48,7 +48,7 @@ class LocalEngine:
 class _Encoder:
     """A Ray actor's embedding model, loaded once per actor: rows of texts in, their vectors (bytes) out."""
 
-    def __init__(self, model_name: str, batch_size: int, device: str | None, precision: str):
+    def __init__(self, model_name: str, batch_size: int | None, device: str | None, precision: str):
         # one worker thread: an actor a CPU already spreads the parts over the CPUs
         self.embedder = Embedder(model_name, batch_size=batch_size, device=device, progress=False, precision=precision,
                                  workers=1)

@@ -57,6 +57,7 @@ BENCHMARK_BASELINES = ("majority_class", "length", "model_identity", "prompt_wor
                        "all_baselines")
 RANK_CURVE_BASELINES = ("majority_class", "length", "model_identity", "prompt_only", "length_and_model_identity")
 FAILURE_MODE_BASELINES = ("majority_class", "length", "system_name", "benchmark_name", "system_benchmark_and_length")
+SUBJECT = "coordinator_state"  # the stored state each table's sentence reads against its baselines
 UNTRAINED_STATES = ("coordinator_state", "full_dimensional_state", "ordered_latents")
 
 

@@ -35,11 +35,11 @@ import numpy as np
 from multi_llm_coord import WINNER_NAMES
 
 from builder.benchmark.attribution import attribution_row
-from builder.benchmark.baselines import BENCHMARK_BASELINES, PROMPT_WORDS
+from builder.benchmark.baselines import BENCHMARK_BASELINES, PROMPT_WORDS, SUBJECT
 from builder.benchmark.failure_modes import failure_mode_row
-from builder.benchmark.probe import MAX_EPISODES, fitted_scores, length_features, model_identity, ordered_latents
-from builder.benchmark.scoring import (CROSS_FITTED, NOT_SCORED, PROTOCOL_TEXT, TEST_SPLIT, choose_protocol, fit_parts,
-                                       fold_of, prediction_scores, reading)
+from builder.benchmark.probe import (MAX_EPISODES, length_features, model_identity, ordered_latents, scored_target,
+                                    users_classes)
+from builder.benchmark.scoring import NOT_SCORED, fold_of, reading
 from builder.layout import DATA_DIR
 from builder.splits import group_of, split_position
 
@@ -218,27 +218,13 @@ def score_on_test(folder: Path, family, vectors: dict[str, np.ndarray] | None = 
     features = baseline_features(rows, family.sided)
     if vectors is not None:
         features["your_vectors"] = np.stack([vectors[row["episode_id"]] for row in rows]).astype(np.float64)
+    features = {"majority_class": np.zeros((len(rows), 1)), **features}
     results = {}
     for target in rows[0]["targets"]:
         labels = np.array([row["targets"][target] for row in rows], dtype=object)
-        protocol = choose_protocol(labels, groups, in_test)
-        if not protocol.scored:
-            results[target] = protocol.describe()
-            continue
-        known = np.array([label is not None for label in labels])
-        y = np.array([str(label) for label in labels], dtype=object)
-        parts = fit_parts(protocol, known, in_test, folds)
-        scored = np.sort(np.concatenate([part for _, part in parts]))
-        scores = fitted_scores({"majority_class": np.zeros((len(rows), 1)), **features}, target, y, parts, groups, seed)
-        if predictions is not None:
-            theirs = np.array([str((predictions.get(rows[i]["episode_id"]) or {}).get(target)) for i in scored],
-                              dtype=object)
-            scores["your_predictions"] = prediction_scores(y[scored], theirs, groups[scored], seed)
-        results[target] = {**protocol.describe(), "protocol_text": PROTOCOL_TEXT[protocol.name],
-                           "scored_episodes": int(len(scored)), "scored_groups": int(len(set(groups[scored]))),
-                           "fit_episodes": int(known[~in_test].sum()) if protocol.name == TEST_SPLIT else None,
-                           "folds": len(parts) if protocol.name == CROSS_FITTED else None, "results": scores}
-        if sampling:
+        results[target], _ = scored_target(target, labels, groups, in_test, folds, features, seed,
+                                           users_classes(predictions, rows, target))
+        if sampling and "results" in results[target]:
             results[target]["sampled"] = sampling
     return results
 
@@ -294,9 +280,6 @@ def read_vectors(path: Path, wanted: list[str]) -> dict[str, np.ndarray]:
     if bad is not None:
         raise EvaluationError(f"{path}: the vector of {bad!r} holds NaN or infinity")
     return {episode_id: by_id[episode_id] for episode_id in wanted}
-
-
-SUBJECT = "coordinator_state"
 
 
 def test_reading(results: dict) -> list[str]:

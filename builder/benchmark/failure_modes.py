@@ -19,14 +19,12 @@ from collections import Counter
 
 import numpy as np
 
-from builder.benchmark.baselines import FAILURE_MODE_BASELINES
-from builder.benchmark.probe import fitted_scores, length_features
-from builder.benchmark.scoring import (CROSS_FITTED, MIN_EPISODES, MIN_GROUPS, PROTOCOL_TEXT, TEST_SPLIT,
-                                       choose_protocol, fit_parts, fold_of, prediction_scores, reading)
+from builder.benchmark.baselines import FAILURE_MODE_BASELINES, SUBJECT
+from builder.benchmark.probe import length_features, model_identity, scored_target, users_classes
+from builder.benchmark.scoring import MIN_EPISODES, MIN_GROUPS, fold_of, reading
 from builder.sources.mast import FAILURE_MODES
 from builder.splits import group_of
 
-SUBJECT = "coordinator_state"
 FLAGGED, NOT_FLAGGED = "flagged", "not_flagged"
 TARGET_PREFIX = "failure_mode_"  # a target's name: failure_mode_1.1 (also the column of a user's predictions)
 
@@ -53,17 +51,10 @@ def failure_mode_row(episode: dict, split: str) -> dict | None:
                        for code in FAILURE_MODES}}
 
 
-def one_hot(values: list[str]) -> np.ndarray:
-    names = sorted(set(values))
-    rows = np.zeros((len(values), len(names)))
-    rows[np.arange(len(values)), [names.index(value) for value in values]] = 1
-    return rows
-
-
 def baseline_features(rows: list[dict]) -> dict[str, np.ndarray]:
     length = np.stack([row["length"] for row in rows])
-    system = one_hot([row["system"] for row in rows])
-    benchmark = one_hot([row["benchmark"] for row in rows])
+    system = model_identity([[row["system"]] for row in rows], sided=False)  # a one-hot of one name a row
+    benchmark = model_identity([[row["benchmark"]] for row in rows], sided=False)
     return {"majority_class": np.zeros((len(rows), 1)), "length": length, "system_name": system,
             "benchmark_name": benchmark, "system_benchmark_and_length": np.hstack([system, benchmark, length]),
             SUBJECT: np.stack([row["state"] for row in rows])}
@@ -73,7 +64,6 @@ def failure_mode_report(rows: list[dict], seed: int = 0, vectors: dict[str, np.n
                         predictions: dict[str, dict] | None = None) -> dict:
     """{"annotators", "systems", "targets": {code: result}}: each code's protocol and scores (as the benchmark
     table's), or why it is not scored. `vectors` and `predictions` are a user's, by episode id."""
-    rows = sorted(rows, key=lambda row: row["split"] != "test")  # the fitting part first, as the benchmark's
     in_test = np.array([row["split"] == "test" for row in rows], dtype=bool)
     groups = np.array([row["group"] for row in rows], dtype=object)
     folds = fold_of(groups)
@@ -83,26 +73,11 @@ def failure_mode_report(rows: list[dict], seed: int = 0, vectors: dict[str, np.n
     targets = {}
     for code in FAILURE_MODES:
         labels = np.array([row["labels"][code] for row in rows], dtype=object)
-        protocol = choose_protocol(labels, groups, in_test)
-        if not protocol.scored:
-            targets[code] = protocol.describe()
-            continue
-        known = np.array([label is not None for label in labels], dtype=bool)
-        y = np.array([str(label) for label in labels], dtype=object)
-        parts = fit_parts(protocol, known, in_test, folds)
-        scored = np.sort(np.concatenate([held for _, held in parts]))
-        scores = fitted_scores(features, target_name(code), y, parts, groups, seed)
-        if predictions is not None:
-            theirs = np.array([str((predictions.get(rows[i]["episode_id"]) or {}).get(target_name(code)))
-                               for i in scored], dtype=object)
-            scores["your_predictions"] = prediction_scores(y[scored], theirs, groups[scored], seed)
-        targets[code] = {**protocol.describe(), "protocol_text": PROTOCOL_TEXT[protocol.name],
-                         "scored_episodes": int(len(scored)), "scored_groups": int(len(set(groups[scored]))),
-                         "flagged": int((y[scored] == FLAGGED).sum()),
-                         "folds": len(parts) if protocol.name == CROSS_FITTED else None,
-                         "fit_episodes": int(known[~in_test].sum()) if protocol.name == TEST_SPLIT else None,
-                         "results": scores}
-        targets[code]["reading"] = mode_reading(code, targets[code])
+        targets[code], scored = scored_target(target_name(code), labels, groups, in_test, folds, features, seed,
+                                              users_classes(predictions, rows, target_name(code)))
+        if "results" in targets[code]:
+            targets[code]["flagged"] = int((labels[scored] == FLAGGED).sum())
+            targets[code]["reading"] = mode_reading(code, targets[code])
     return {"episodes": len(rows), "annotators": _counts(row["annotator"] for row in rows),
             "systems": _counts(row["system"] for row in rows), "baselines": list(FAILURE_MODE_BASELINES),
             "minimum": {"episodes": MIN_EPISODES, "groups": MIN_GROUPS}, "targets": targets}

@@ -38,7 +38,8 @@ import numpy as np
 
 from builder.benchmark.baselines import PROBE_BASELINES, classifier_of, described, scored_on
 from builder.benchmark.bootstrap import RESAMPLES
-from builder.benchmark.scoring import CROSS_FITTED, choose_protocol, fold_of, fold_parts, prediction_scores, reading
+from builder.benchmark.scoring import (CROSS_FITTED, PROTOCOL_TEXT, TEST_SPLIT, choose_protocol, fit_parts, fold_of,
+                                       fold_parts, prediction_scores, reading)
 from builder.files import JsonFileCache, RowFile
 from builder.stages.latents.observations import episode_observations
 
@@ -154,6 +155,35 @@ def fitted_scores(feature_sets: dict, target: str, y: np.ndarray, parts: list[tu
             predicted = fitted_predictions(classifier_of(name), x, y, parts)
             results[name] = prediction_scores(y[scored], predicted[scored], groups[scored], seed)
     return results
+
+
+def scored_target(target: str, labels: np.ndarray, groups: np.ndarray, in_test: np.ndarray, folds: np.ndarray,
+                  features: dict, seed: int, theirs: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
+    """One target of a table, by the one protocol: (its result, the positions it scored). The result is the
+    protocol and why, and where it is scored, how, on how many episodes and groups, and each feature set's scores
+    (`features`, majority_class among them); `theirs`, a user's class at each position (users_classes), is scored
+    as `your_predictions` on the same episodes. The benchmark table's and the failure modes' one loop per target."""
+    protocol = choose_protocol(labels, groups, in_test)
+    if not protocol.scored:
+        return protocol.describe(), np.zeros(0, np.int64)
+    known = np.array([label is not None for label in labels], dtype=bool)
+    y = np.array([str(label) for label in labels], dtype=object)
+    parts = fit_parts(protocol, known, in_test, folds)
+    scored = np.sort(np.concatenate([held for _, held in parts]))
+    scores = fitted_scores(features, target, y, parts, groups, seed)
+    if theirs is not None:
+        scores["your_predictions"] = prediction_scores(y[scored], theirs[scored], groups[scored], seed)
+    return {**protocol.describe(), "protocol_text": PROTOCOL_TEXT[protocol.name],
+            "scored_episodes": int(len(scored)), "scored_groups": int(len(set(groups[scored]))),
+            "fit_episodes": int(known[~in_test].sum()) if protocol.name == TEST_SPLIT else None,
+            "folds": len(parts) if protocol.name == CROSS_FITTED else None, "results": scores}, scored
+
+
+def users_classes(predictions: dict[str, dict] | None, rows: list[dict], target: str) -> np.ndarray | None:
+    """A user's class for `target` at each row ("None" where they gave none, which never matches), or None."""
+    if predictions is None:
+        return None
+    return np.array([str((predictions.get(row["episode_id"]) or {}).get(target)) for row in rows], dtype=object)
 
 
 def cross_validated_scores(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, seed: int, kind: str,
