@@ -21,6 +21,7 @@ import io
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from builder.files import cache_write, default_cache_dir, file_sha256, write_atomic  # noqa: F401 - default_cache_dir: callers find it here
-from builder.machine import usable_cpus
+from builder.machine import freed_memory_reused, usable_cpus
 from builder.progress import progress
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -209,7 +210,8 @@ class Embedder:
         one worker thread per usable CPU, each batch on one torch thread, so that a batch's kernels, and its
         vectors, are the same on any machine and under any load (measured: 1 and 2 threads give the same bytes
         here, but nothing promises it), and the CPUs are busy without OpenMP's barriers, which spin beside another
-        process's threads. The tokenizer runs under a lock: a fast tokenizer's padding settings are shared state."""
+        process's threads, and freed activations are reused rather than faulted in again (freed_memory_reused). The
+        tokenizer runs under a lock: a fast tokenizer's padding settings are shared state."""
         import torch
 
         model, batches = self.model, self.bucketed_batches(texts)
@@ -226,13 +228,14 @@ class Embedder:
                 vectors = model.forward(features)["sentence_embedding"].float()
                 return torch.nn.functional.normalize(vectors, p=2, dim=1)[:len(positions)].cpu().numpy()
 
-        workers = 1 if model.device.type != "cpu" else self.workers or usable_cpus()
+        on_cpu = model.device.type == "cpu"
+        workers = (self.workers or usable_cpus()) if on_cpu else 1
         vectors = np.zeros((len(texts), 0), np.float32)
         before = torch.get_num_threads()
         if workers > 1:
             torch.set_num_threads(1)
         try:
-            with ThreadPoolExecutor(workers) as pool:
+            with freed_memory_reused() if on_cpu else nullcontext(), ThreadPoolExecutor(workers) as pool:
                 done = pool.map(encoded, batches)
                 for batch, part in progress(zip(batches, done), self.progress, desc="encoding", unit=" batch",
                                             total=len(batches)):
