@@ -241,7 +241,10 @@ def _main(args) -> int:
     if args.command == "push":
         return _push(args)
     if args.command == "evaluate":
-        return _evaluate(args)
+        from builder.benchmark.scoring import scoring_threads
+
+        with scoring_threads():  # the build's analyses fit the same way: the card's figures are reproduced
+            return _evaluate(args)
     if args.command == "build-and-push":
         return _build(args) or _push(args)
     return _stats(args.output_dir, as_json=args.json)

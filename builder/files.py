@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -203,6 +204,7 @@ class RowFile:
         self.row_bytes = self.width * self.dtype.itemsize
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "w+b")
+        self._lock = threading.Lock()  # a read is a seek and a read on the one handle: two threads may read at once
         self.rows = 0
 
     @property
@@ -218,9 +220,10 @@ class RowFile:
         rows = np.ascontiguousarray(rows, dtype=self.dtype)
         if rows.ndim != 2 or rows.shape[1] != self.width:
             raise ValueError(f"rows of shape {rows.shape} appended to a file of {self.width}-wide rows")
-        self._file.seek(self.rows * self.row_bytes)
-        self._file.write(rows.reshape(-1).view(np.uint8))
-        self.rows += len(rows)
+        with self._lock:
+            self._file.seek(self.rows * self.row_bytes)
+            self._file.write(rows.reshape(-1).view(np.uint8))
+            self.rows += len(rows)
 
     def __getitem__(self, index):
         import numpy as np
@@ -234,13 +237,14 @@ class RowFile:
         if not len(index):
             return out
         target = memoryview(out.reshape(-1).view(np.uint8))
-        self._file.flush()
         breaks = np.flatnonzero(np.diff(index) != 1) + 1  # runs of consecutive rows: one read each
-        for start, end in zip([0, *breaks.tolist()], [*breaks.tolist(), len(index)]):
-            self._file.seek(int(index[start]) * self.row_bytes)
-            wanted = (end - start) * self.row_bytes
-            if self._file.readinto(target[start * self.row_bytes:end * self.row_bytes]) != wanted:
-                raise OSError(f"{self.path}: short read")
+        with self._lock:
+            self._file.flush()
+            for start, end in zip([0, *breaks.tolist()], [*breaks.tolist(), len(index)]):
+                self._file.seek(int(index[start]) * self.row_bytes)
+                wanted = (end - start) * self.row_bytes
+                if self._file.readinto(target[start * self.row_bytes:end * self.row_bytes]) != wanted:
+                    raise OSError(f"{self.path}: short read")
         return out
 
     def close(self) -> None:

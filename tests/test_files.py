@@ -1,4 +1,4 @@
-"""builder/files.py: RowFile gives back exactly the rows an array would, by any index, from disk."""
+"""builder/files.py: RowFile gives back exactly the rows an array would, by any index, from disk, to any thread."""
 
 from __future__ import annotations
 
@@ -44,3 +44,25 @@ def test_a_row_file_refuses_rows_of_another_width_and_rows_it_does_not_hold(tmp_
         rows[np.array([-1])]
     assert rows[np.array([], dtype=np.int64)].shape == (0, 3)
     rows.close()
+
+
+def test_threads_reading_one_row_file_at_once_each_get_their_own_rows(tmp_path):
+    """The probe and the rank curve read the same feature files from two threads (builder.benchmark.analyses): a
+    read is a seek and a read on one handle, so without the file's lock one thread's seek lands between the other's
+    seek and read. A switch interval of a microsecond makes the threads interleave between any two bytecodes."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    whole = np.arange(4000 * 3, dtype=np.float32).reshape(4000, 3)
+    rows = RowFile(tmp_path / "x.rows", 3, np.float32)
+    rows.append(whole)
+    indexes = [np.random.default_rng(seed).choice(len(whole), 40) for seed in range(400)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            taken = list(pool.map(lambda index: rows[index], indexes))
+    finally:
+        sys.setswitchinterval(interval)
+        rows.close()
+    assert all(np.array_equal(got, whole[index]) for got, index in zip(taken, indexes))

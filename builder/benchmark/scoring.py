@@ -38,6 +38,18 @@ TEST_SPLIT_MIN_EPISODES = 150
 TEST_SPLIT_MIN_GROUPS = 25
 FOLD_SALT = b"multi-llm-coord folds v1\0"  # not the splits' salt: every split is spread over the folds
 
+
+def scoring_threads():
+    """The block in which every fit of a scoring runs (the build's analyses, `evaluate`): BLAS on one thread. A fit
+    is then the same arithmetic on any machine, so `evaluate` reproduces the card's figures wherever it runs, and
+    it is faster: the probe's fits are small (a few thousand rows), and OpenBLAS's second thread cost more than it
+    gave (2,400 arena battles on 2 CPUs: the probe took 6.8 s on two threads, 2.5 s on one); beside another
+    computation (the rank curve's trainings) it spun at its barrier (17.5 s). Process-wide: one block, entered once,
+    around every thread that fits."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
 TEST_SPLIT, CROSS_FITTED, NOT_SCORED = "test_split", "cross_fitted", "not_scored"
 PROTOCOL_TEXT = {
     TEST_SPLIT: "fitted on train + validation, scored on the test split",
