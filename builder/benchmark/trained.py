@@ -163,7 +163,7 @@ def training_threads():
 
 # --- the trainings, over the CPUs this process may use ------------------------------------------------------
 
-PARALLEL_FROM = 100  # episodes from which the trainings spread over worker processes (each costs ~3 s to start)
+PARALLEL_FROM = 100  # episodes from which the trainings spread over worker processes (each costs ~2 s to start)
 
 
 @dataclass(frozen=True)
@@ -213,23 +213,49 @@ def _run_job(job: TrainingJob, context: dict | None = None) -> JobResult:
     return JobResult(run.epochs, run.best_epoch, run.validation_loss, predictions, weights)
 
 
+def worker_start_method():
+    """How the training workers start: forked by a fork server, a clean process started like a spawned one that
+    has imported torch and this module once (so no torch state of the build is forked, and each worker starts in
+    milliseconds where a spawned one imports torch for ~1.6 s); spawned where there is no fork server (Windows).
+    The server is Python's own (multiprocessing.forkserver), one per process, and ends with it."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", __name__])
+    return context
+
+
+def prepare_training_workers() -> None:
+    """Start the fork server now, so that it imports torch while the caller still works on one thread (the build:
+    while the analyses read the written files) and the workers fork at once when the trainings begin."""
+    if worker_start_method().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def parallel_training(episodes: int) -> bool:
+    """Whether the trainings of `episodes` sequences spread over worker processes (see training_pool)."""
+    return usable_cpus() >= 2 and episodes >= PARALLEL_FROM
+
+
 @contextmanager
 def training_pool(sequences: list[np.ndarray], labels: dict, classes: dict, swap):
     """A function that runs a list of jobs and returns their results in order, for the duration of the block. From
-    PARALLEL_FROM episodes on, the jobs spread over one worker process per usable CPU (spawned: no torch state is
-    forked; started once for every list of the block), each training on one torch thread, so the trainings never
-    ask for more threads than the process may use and a busy machine slows them in proportion; each job is
-    seeded on its own, so the results are the same in any process."""
-    workers = usable_cpus()
-    if workers < 2 or len(sequences) < PARALLEL_FROM:
+    PARALLEL_FROM episodes on, the jobs spread over one worker process per usable CPU (worker_start_method; started
+    once for every list of the block), each training on one torch thread, so the trainings never ask for more
+    threads than the process may use and a busy machine slows them in proportion; each job is seeded on its own,
+    so the results are the same in any process."""
+    if not parallel_training(len(sequences)):
         context = _training_context(sequences, labels, classes, swap)
         with training_threads():
             yield lambda jobs: [_run_job(job, context) for job in jobs]
         return
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+    with ProcessPoolExecutor(max_workers=usable_cpus(), mp_context=worker_start_method(),
                              initializer=_start_worker, initargs=(sequences, labels, classes, swap)) as pool:
         yield lambda jobs: list(pool.map(_run_job, jobs))
 
@@ -268,8 +294,14 @@ def make_model(observation_dims: int, rank: int, classes: dict[str, list[str]], 
     return RecurrentCoordinator()
 
 
-def padded(sequences: list[np.ndarray], width: int | None = None):
-    """(x [n, turns, agents, dims] float32, agent mask, turn mask) as torch tensors, zero-padded."""
+def agents_present(sequence: np.ndarray) -> np.ndarray:
+    """[turns, agents]: which agents answered at each turn (an absent one's observation is all zeros)."""
+    return np.abs(sequence).sum(-1) > 0
+
+
+def padded(sequences: list[np.ndarray], width: int | None = None, present: list[np.ndarray] | None = None):
+    """(x [n, turns, agents, dims] float32, agent mask, turn mask) as torch tensors, zero-padded. `present`: each
+    sequence's agents_present, when the caller pads the same sequences again and again (training's batches)."""
     torch = _torch()
     turns = max(len(s) for s in sequences)
     agents = width or max(s.shape[1] for s in sequences)
@@ -278,7 +310,7 @@ def padded(sequences: list[np.ndarray], width: int | None = None):
     turn_mask = np.zeros((len(sequences), turns), bool)
     for i, sequence in enumerate(sequences):
         x[i, :len(sequence), :sequence.shape[1]] = sequence
-        agent_mask[i, :len(sequence), :sequence.shape[1]] = np.abs(sequence).sum(-1) > 0
+        agent_mask[i, :len(sequence), :sequence.shape[1]] = agents_present(sequence) if present is None else present[i]
         turn_mask[i, :len(sequence)] = True
     return torch.from_numpy(x), torch.from_numpy(agent_mask), torch.from_numpy(turn_mask)
 
@@ -389,13 +421,14 @@ def train_one(sequences: list[np.ndarray], labels: dict[str, list], classes: dic
         validation = padded([sequences[i] for i in rows["validation"]], width)
         validation_targets = label_indices(labels, rows["validation"], classes)
         best, best_state, best_epoch, epochs = float("inf"), None, 0, 0
+        present = {i: agents_present(sequences[i]) for i in rows["train"]}  # each epoch pads them again
         for epoch in range(1, MAX_EPOCHS + 1):
             epochs = epoch
             model.train()
             shuffled = order.permutation(rows["train"])
             for start in range(0, len(shuffled), BATCH_SIZE):
                 chosen = shuffled[start:start + BATCH_SIZE]
-                x, agents, turns = padded([sequences[i] for i in chosen], width)
+                x, agents, turns = padded([sequences[i] for i in chosen], width, [present[i] for i in chosen])
                 targets = label_indices(labels, chosen, classes)
                 if swap is not None:  # each episode in both side orders, its labels swapped with it
                     x, agents, turns = torch.cat([x, x.flip(2)]), torch.cat([agents, agents.flip(2)]), turns.repeat(2, 1)
