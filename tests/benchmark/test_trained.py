@@ -120,6 +120,32 @@ def test_training_is_deterministic_for_a_seed_and_changes_with_it():
     assert any((weights[0][k] != weights[2][k]).any() for k in weights[0])
 
 
+def test_trainings_in_forked_workers_give_what_they_give_in_this_process(monkeypatch):
+    """From PARALLEL_FROM episodes on, the trainings run in worker processes forked by a fork server that imported
+    torch beforehand (spawned where there is none): each job is seeded on its own and trains on one torch thread,
+    so the curve, every score and the chosen model's weights are those of the same trainings run here."""
+    import builder.benchmark.trained as trained
+
+    features = sided_features(200)
+    curves = {}
+    for cpus in (1, 2):  # one CPU: in this process; two: the workers, whatever this machine has
+        monkeypatch.setattr(trained, "usable_cpus", lambda cpus=cpus: cpus)
+        assert trained.parallel_training(len(features.sequences)) == (cpus == 2)
+        if cpus == 2:
+            trained.prepare_training_workers()
+        curves[cpus] = rank_curve(features, no_baselines(200), ranks=(1, 2), seed=0,
+                                  embedding_model={"name": "synthetic", "weights_sha256": "-", "dimension": 4})
+    assert curves[1].report == curves[2].report and "targets" in curves[1].report
+    here, there = curves[1].chosen.model.state_dict(), curves[2].chosen.model.state_dict()
+    assert here.keys() == there.keys() and all(torch_equal(here[k], there[k]) for k in here)
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))
+
+
 def test_n_agent_coordinators_pool_any_number_of_agents():
     """Debates: 2 to 5 agents a round, 1 to 3 rounds; correct when the agents' mean on dimension 1 is positive."""
     rng = np.random.default_rng(3)
