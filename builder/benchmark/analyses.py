@@ -12,6 +12,7 @@ the data and write their results into the report.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +104,8 @@ def analyse_family(folder: Path, family, table, coordinator, settings: AnalysisS
     # and the rank curve's 9.4 s with the others beside it. Each step's seconds in build-run.json are its own.
     with scoring_threads(), ThreadPoolExecutor(1) as beside:
         probing, scoring = beside.submit(probed), beside.submit(benchmarked)
-        with step("rank curve"):
+        # --trained-ranks none: no step in build-run.json (timed, it would measure a wait for the probe thread's GIL)
+        with step("rank curve") if settings.trained_ranks else nullcontext():
             curve = rank_curve(sequences, features.baselines(), ranks=settings.trained_ranks, seed=settings.seed,
                                embedding_model=coordinator.embedding_model)
         probe, (benchmark, attribution, failure_modes) = probing.result(), scoring.result()
