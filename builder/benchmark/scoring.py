@@ -38,6 +38,13 @@ TEST_SPLIT_MIN_EPISODES = 150
 TEST_SPLIT_MIN_GROUPS = 25
 FOLD_SALT = b"multi-llm-coord folds v1\0"  # not the splits' salt: every split is spread over the folds
 
+TEST_SPLIT, CROSS_FITTED, NOT_SCORED = "test_split", "cross_fitted", "not_scored"
+PROTOCOL_TEXT = {
+    TEST_SPLIT: "fitted on train + validation, scored on the test split",
+    CROSS_FITTED: f"grouped {FOLDS}-fold cross-fitting over all splits (folds by prompt group), pooled out-of-fold "
+                  "predictions",
+}
+
 
 def scoring_threads():
     """The block in which every fit of a scoring runs (the build's analyses, `evaluate`): BLAS on one thread. A fit
@@ -49,13 +56,6 @@ def scoring_threads():
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="blas")
-
-TEST_SPLIT, CROSS_FITTED, NOT_SCORED = "test_split", "cross_fitted", "not_scored"
-PROTOCOL_TEXT = {
-    TEST_SPLIT: "fitted on train + validation, scored on the test split",
-    CROSS_FITTED: f"grouped {FOLDS}-fold cross-fitting over all splits (folds by prompt group), pooled out-of-fold "
-                  "predictions",
-}
 
 
 @dataclass(frozen=True)

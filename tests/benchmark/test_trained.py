@@ -124,6 +124,8 @@ def test_trainings_in_forked_workers_give_what_they_give_in_this_process(monkeyp
     """From PARALLEL_FROM episodes on, the trainings run in worker processes forked by a fork server that imported
     torch beforehand (spawned where there is none): each job is seeded on its own and trains on one torch thread,
     so the curve, every score and the chosen model's weights are those of the same trainings run here."""
+    import torch
+
     import builder.benchmark.trained as trained
 
     features = sided_features(200)
@@ -137,13 +139,7 @@ def test_trainings_in_forked_workers_give_what_they_give_in_this_process(monkeyp
                                   embedding_model={"name": "synthetic", "weights_sha256": "-", "dimension": 4})
     assert curves[1].report == curves[2].report and "targets" in curves[1].report
     here, there = curves[1].chosen.model.state_dict(), curves[2].chosen.model.state_dict()
-    assert here.keys() == there.keys() and all(torch_equal(here[k], there[k]) for k in here)
-
-
-def torch_equal(a, b) -> bool:
-    import torch
-
-    return bool(torch.equal(a, b))
+    assert here.keys() == there.keys() and all(torch.equal(here[k], there[k]) for k in here)
 
 
 def test_n_agent_coordinators_pool_any_number_of_agents():
